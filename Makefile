@@ -1,0 +1,52 @@
+# The two commands a newcomer types: `make demo` and `make test`.
+# Both install missing Debian packages first (scripts/install-deps is a no-op
+# when everything is present), then configure and build with CMake + Ninja.
+
+JOBS ?= $(shell nproc)
+RELEASE := build/release
+ASAN := build/asan
+POLICY := policies/defense-standard.yaml
+DATASETS := ../shared/datasets
+
+.PHONY: all deps build build-asan demo test bench model check-policy clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(RELEASE)/build.ninja: | deps
+	cmake --preset release
+
+$(ASAN)/build.ninja: | deps
+	cmake --preset asan
+
+build: deps $(RELEASE)/build.ninja
+	cmake --build $(RELEASE) -j $(JOBS)
+
+build-asan: deps $(ASAN)/build.ninja
+	cmake --build $(ASAN) -j $(JOBS)
+
+# Runs the seven prototype scenarios through the decision core.
+demo: build
+	$(RELEASE)/firebreak demo --fast --policy $(POLICY)
+
+# Every test, under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build-asan
+	ctest --preset asan -j $(JOBS)
+
+bench: build
+	$(RELEASE)/bench/firebreak_bench
+
+# Retrains the shipped model from the policy's examples plus the public
+# out-of-scope prompt sets in ../shared/datasets (read in place, never copied).
+model: build
+	$(RELEASE)/firebreak train $(POLICY) \
+	  --negatives $(DATASETS)/advbench_harmful_behaviors.csv \
+	  --negatives $(DATASETS)/harmbench_behaviors_text_all.csv \
+	  --negatives $(DATASETS)/strongreject_dataset.csv \
+	  --negatives $(DATASETS)/vicuna_bench_questions.jsonl \
+	  --negatives $(DATASETS)/openai_moderation_samples_1680.jsonl
+
+clean:
+	rm -rf build

@@ -1,0 +1,62 @@
+// Stage 2 of classification: a one-vs-rest logistic regression over hashed
+// n-gram features (features.h), trained with liblinear and stored in our own
+// versioned file format. Prediction is a sparse dot product: no allocation
+// beyond the feature list, microseconds per text. See README.md for why this
+// model and not fastText.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "firebreak/base/status.h"
+
+namespace firebreak::classify {
+
+// The label of training texts that belong to no category.
+inline constexpr std::string_view kNoneLabel = "__none__";
+
+struct TrainingExample {
+  std::string text;  // raw; normalised by the trainer
+  std::string label; // a category id or kNoneLabel
+};
+
+struct TrainOptions {
+  unsigned hash_bits = 18;
+  double c = 4.0;          // inverse regularisation strength
+  double epsilon = 0.001;  // liblinear stopping tolerance
+  unsigned seed = 1;       // liblinear's only randomness (rand()) is seeded with it
+  // Called with (labels done, labels total) as training advances.
+  std::function<void(int, int)> progress;
+};
+
+class LinearModel {
+ public:
+  // Trains on `examples` with balanced class weights. Deterministic for a
+  // given input and options; single-threaded.
+  static base::StatusOr<LinearModel> Train(const std::vector<TrainingExample>& examples,
+                                           const TrainOptions& options);
+  static base::StatusOr<LinearModel> Load(const std::filesystem::path& path);
+  base::Status Save(const std::filesystem::path& path) const;
+
+  const std::vector<std::string>& labels() const { return labels_; }
+  unsigned hash_bits() const { return hash_bits_; }
+
+  // Probabilities per label (same order as labels()), normalised to sum to 1,
+  // of already-normalised text. `features` is scratch space, reused by the caller.
+  void Predict(std::string_view normalized, std::vector<std::uint32_t>& features,
+               std::vector<double>& probabilities) const;
+
+ private:
+  LinearModel(std::vector<std::string> labels, unsigned hash_bits);
+
+  std::vector<std::string> labels_;
+  unsigned hash_bits_ = 0;
+  std::vector<float> bias_;     // [label]
+  std::vector<float> weights_;  // [bucket * labels + label]
+};
+
+}  // namespace firebreak::classify

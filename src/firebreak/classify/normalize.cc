@@ -1,0 +1,290 @@
+#include "firebreak/classify/normalize.h"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <memory>
+
+namespace firebreak::classify {
+namespace {
+
+// Lower-case look-alikes of Latin letters (after case folding).
+struct Confusable {
+  char32_t from;
+  char to;
+};
+constexpr std::array kConfusables = std::to_array<Confusable>({
+    // Cyrillic
+    {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'},
+    {0x0443, 'y'}, {0x0445, 'x'}, {0x0456, 'i'}, {0x0458, 'j'}, {0x0455, 's'},
+    {0x04BB, 'h'}, {0x0501, 'd'}, {0x051B, 'q'}, {0x051D, 'w'}, {0x04CF, 'l'},
+    {0x043A, 'k'}, {0x0442, 't'}, {0x043C, 'm'}, {0x0432, 'b'}, {0x043D, 'h'},
+    {0x0457, 'i'}, {0x0491, 'r'},
+    // Greek
+    {0x03B1, 'a'}, {0x03BF, 'o'}, {0x03C1, 'p'}, {0x03B5, 'e'}, {0x03B9, 'i'},
+    {0x03BA, 'k'}, {0x03BD, 'v'}, {0x03C4, 't'}, {0x03C5, 'u'}, {0x03C7, 'x'},
+    {0x03B2, 'b'}, {0x03B3, 'y'}, {0x03B7, 'n'}, {0x03C9, 'w'},
+    // Armenian and Latin extensions
+    {0x0585, 'o'}, {0x057D, 'u'}, {0x0570, 'h'}, {0x0131, 'i'}, {0x0261, 'g'},
+    {0x0251, 'a'}, {0x028F, 'y'}, {0x0269, 'i'}, {0x01C0, 'l'},
+});
+
+char FoldConfusable(char32_t c) {
+  for (const Confusable& k : kConfusables) {
+    if (k.from == c) {
+      return k.to;
+    }
+  }
+  return 0;
+}
+
+bool IsLetter(char32_t c) {
+  if (c < 0x80) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+  utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
+std::vector<char32_t> Decode(std::string_view s) {
+  std::vector<char32_t> out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &c);
+    if (n <= 0) {  // cannot happen on utf8proc output; skip a byte to be safe
+      n = 1;
+      c = 0xFFFD;
+    }
+    out.push_back(static_cast<char32_t>(c));
+    p += n;
+    left -= n;
+  }
+  return out;
+}
+
+void AppendUtf8(std::string& out, char32_t c) {
+  utf8proc_uint8_t buf[4];
+  utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buf);
+  out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
+}
+
+// Folds look-alikes in words that contain a Latin letter, or whose every
+// letter is a look-alike (a disguised word rather than real Cyrillic/Greek).
+void FoldHomoglyphs(std::vector<char32_t>& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!IsLetter(text[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    bool latin = false;
+    bool all_confusable = true;
+    while (end < text.size() && IsLetter(text[end])) {
+      char32_t c = text[end];
+      latin = latin || (c < 0x80);
+      all_confusable = all_confusable && (c < 0x80 || FoldConfusable(c) != 0);
+      ++end;
+    }
+    if (latin || (all_confusable && end - i >= 2)) {
+      for (std::size_t j = i; j < end; ++j) {
+        if (char f = text[j] >= 0x80 ? FoldConfusable(text[j]) : 0) {
+          text[j] = static_cast<char32_t>(f);
+        }
+      }
+    }
+    i = end;
+  }
+}
+
+bool IsAsciiAlnum(char32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool IsSpacer(char32_t c) { return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*'; }
+
+// Joins runs of at least three single letters separated by one spacer each
+// ("s u r v e i l", "b.u.l.k") into words; collapses whitespace.
+std::string JoinAndCollapse(const std::vector<char32_t>& text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  auto single_at = [&](std::size_t k) {
+    return k < text.size() && IsAsciiAlnum(text[k]) && (k == 0 || !IsAsciiAlnum(text[k - 1])) &&
+           (k + 1 >= text.size() || !IsAsciiAlnum(text[k + 1]));
+  };
+  while (i < text.size()) {
+    if (single_at(i)) {
+      std::size_t k = i;
+      std::size_t letters = 1;
+      while (k + 2 < text.size() && IsSpacer(text[k + 1]) && single_at(k + 2)) {
+        k += 2;
+        ++letters;
+      }
+      if (letters >= 3) {
+        for (std::size_t j = i; j <= k; j += 2) {
+          out.push_back(static_cast<char>(text[j]));
+        }
+        i = k + 1;
+        continue;
+      }
+    }
+    char32_t c = text[i++];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') {
+        out.push_back(' ');
+      }
+      continue;
+    }
+    AppendUtf8(out, c);
+  }
+  if (!out.empty() && out.back() == ' ') {
+    out.pop_back();
+  }
+  return out;
+}
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string DecodeBase64(std::string_view run) {
+  std::string out;
+  unsigned int acc = 0;
+  int bits = 0;
+  for (char c : run) {
+    int v = Base64Value(c);
+    if (v < 0) {
+      break;  // '=' padding ends the payload
+    }
+    acc = (acc << 6) | static_cast<unsigned int>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+std::string DecodeHex(std::string_view run) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < run.size(); i += 2) {
+    out.push_back(static_cast<char>(HexValue(run[i]) * 16 + HexValue(run[i + 1])));
+  }
+  return out;
+}
+
+// Decoded bytes count as a hidden text when they are valid UTF-8, mostly
+// printable, and contain at least one space-separated word pair.
+bool LooksLikeText(std::string_view bytes) {
+  if (bytes.size() < 8 || FindInvalidUtf8(bytes) != std::string_view::npos) {
+    return false;
+  }
+  std::size_t printable = 0;
+  std::size_t letters = 0;
+  bool space = false;
+  for (unsigned char c : bytes) {
+    printable += (c >= 0x20 || c == '\n' || c == '\t') ? 1 : 0;
+    letters += ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80 ? 1 : 0;
+    space = space || c == ' ';
+  }
+  return space && printable == bytes.size() && letters * 2 >= bytes.size();
+}
+
+constexpr std::size_t kMinPayloadRun = 20;
+
+}  // namespace
+
+std::size_t FindInvalidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t n =
+        utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(text.size() - i), &c);
+    if (n <= 0) {
+      return i;
+    }
+    i += static_cast<std::size_t>(n);
+  }
+  return std::string_view::npos;
+}
+
+base::StatusOr<std::string> Normalize(std::string_view text) {
+  if (std::size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
+    return base::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad));
+  }
+  utf8proc_uint8_t* mapped = nullptr;
+  const auto options = static_cast<utf8proc_option_t>(
+      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
+      UTF8PROC_IGNORE | UTF8PROC_STRIPCC | UTF8PROC_LUMP | UTF8PROC_STRIPMARK);
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                   static_cast<utf8proc_ssize_t>(text.size()), &mapped, options);
+  if (n < 0) {
+    return base::InvalidArgument(std::string("cannot normalise text: ") + utf8proc_errmsg(n));
+  }
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(mapped, &std::free);
+  std::vector<char32_t> chars =
+      Decode(std::string_view(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(n)));
+  FoldHomoglyphs(chars);
+  return JoinAndCollapse(chars);
+}
+
+std::vector<std::string> DecodeEmbeddedPayloads(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (Base64Value(text[i]) < 0) {
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    bool hex = true;
+    while (end < text.size() && Base64Value(text[end]) >= 0) {
+      hex = hex && HexValue(text[end]) >= 0;
+      ++end;
+    }
+    std::string_view run = text.substr(i, end - i);
+    if (run.size() >= kMinPayloadRun) {
+      std::string decoded;
+      if (hex && run.size() % 2 == 0) {
+        decoded = DecodeHex(run);
+      }
+      if (!LooksLikeText(decoded)) {
+        decoded = DecodeBase64(run);
+      }
+      if (LooksLikeText(decoded)) {
+        out.push_back(std::move(decoded));
+      }
+    }
+    i = end;
+    while (i < text.size() && text[i] == '=') {
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace firebreak::classify

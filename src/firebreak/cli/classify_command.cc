@@ -1,0 +1,188 @@
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <istream>
+#include <ostream>
+
+#include "firebreak/cli/commands.h"
+#include "firebreak/cli/report.h"
+
+namespace firebreak::cli {
+namespace {
+
+namespace json = boost::json;
+
+// Text of a message's content: a string, or an array of parts whose "text"
+// (or nested tool-result "content") strings are joined by newlines.
+base::Status ContentText(const json::value& content, std::string& text) {
+  if (content.is_string()) {
+    text.append(content.get_string());
+    return base::Status::Ok();
+  }
+  if (content.is_null()) {
+    return base::Status::Ok();
+  }
+  if (!content.is_array()) {
+    return base::InvalidArgument("content must be a string or an array of parts");
+  }
+  for (const json::value& part : content.get_array()) {
+    if (part.is_string()) {
+      text.append(part.get_string());
+    } else if (const json::object* o = part.if_object()) {
+      if (const json::value* t = o->if_contains("text"); t && t->is_string()) {
+        text.append(t->get_string());
+      } else if (const json::value* c = o->if_contains("content")) {
+        FB_RETURN_IF_ERROR(ContentText(*c, text));
+      }
+    } else {
+      return base::InvalidArgument("content parts must be objects or strings");
+    }
+    text.push_back('\n');
+  }
+  return base::Status::Ok();
+}
+
+base::StatusOr<base::Conversation> ConversationOf(const json::object& line) {
+  base::Conversation conversation;
+  if (const json::value* m = line.if_contains("model"); m && m->is_string()) {
+    conversation.model = m->get_string();
+  }
+  if (const json::value* system = line.if_contains("system")) {
+    base::Message message{base::Role::kSystem, {}};
+    FB_RETURN_IF_ERROR(ContentText(*system, message.text).WithContext("system"));
+    conversation.messages.push_back(std::move(message));
+  }
+  const json::value* prompt = line.if_contains("prompt");
+  const json::value* messages = line.if_contains("messages");
+  if ((prompt == nullptr) == (messages == nullptr)) {
+    return base::InvalidArgument("expected exactly one of \"prompt\" or \"messages\"");
+  }
+  if (prompt != nullptr) {
+    if (!prompt->is_string()) {
+      return base::InvalidArgument("\"prompt\" must be a string");
+    }
+    conversation.messages.push_back({base::Role::kUser, std::string(prompt->get_string())});
+    return conversation;
+  }
+  if (!messages->is_array() || messages->get_array().empty()) {
+    return base::InvalidArgument("\"messages\" must be a non-empty array");
+  }
+  std::size_t index = 0;
+  for (const json::value& item : messages->get_array()) {
+    const std::string where = "messages[" + std::to_string(index++) + "]";
+    const json::object* m = item.if_object();
+    if (m == nullptr) {
+      return base::InvalidArgument(where + " must be an object");
+    }
+    base::Message message;
+    const json::value* role = m->if_contains("role");
+    if (role == nullptr || !role->is_string() ||
+        !base::ParseRole(std::string_view(role->get_string()), &message.role)) {
+      return base::InvalidArgument(where +
+                                   ".role must be system, user, assistant or tool");
+    }
+    if (const json::value* content = m->if_contains("content")) {
+      FB_RETURN_IF_ERROR(ContentText(*content, message.text).WithContext(where + ".content"));
+    }
+    conversation.messages.push_back(std::move(message));
+  }
+  return conversation;
+}
+
+double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+json::object DecisionLine(const json::value& id, const proxy::Outcome& outcome,
+                          const policy::PolicySet& policy, long long micros) {
+  json::object out;
+  out["id"] = id;
+  out["decision"] = policy::VerdictName(outcome.decision.verdict);
+  json::array rules;
+  for (std::string_view r : outcome.decision.RuleIds()) {
+    rules.emplace_back(r);
+  }
+  out["rules"] = std::move(rules);
+  json::array categories;
+  for (const classify::CategoryScore& s : outcome.classification.scores) {
+    if (s.detected) {
+      categories.push_back(
+          json::object{{"id", policy.categories()[s.category].id}, {"score", Round3(s.score)}});
+    }
+  }
+  out["categories"] = std::move(categories);
+  out["micros"] = micros;
+  return out;
+}
+
+int RunJsonl(const proxy::DecisionCore& core, std::istream& in, std::ostream& out) {
+  bool malformed = false;
+  std::string line;
+  std::size_t number = 0;
+  json::parse_options parse_options;
+  parse_options.max_depth = 64;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    json::value id;
+    auto fail = [&](const std::string& message) {
+      malformed = true;
+      out << json::serialize(json::object{
+                 {"id", id}, {"error", "line " + std::to_string(number) + ": " + message}})
+          << '\n';
+    };
+    boost::system::error_code ec;
+    json::value parsed = json::parse(line, ec, {}, parse_options);
+    if (ec) {
+      fail("invalid JSON: " + ec.message());
+      continue;
+    }
+    const json::object* object = parsed.if_object();
+    if (object == nullptr) {
+      fail("expected a JSON object");
+      continue;
+    }
+    if (const json::value* v = object->if_contains("id")) {
+      id = *v;
+    }
+    base::StatusOr<base::Conversation> conversation = ConversationOf(*object);
+    if (!conversation.ok()) {
+      fail(conversation.status().message());
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    base::StatusOr<proxy::Outcome> outcome = core.Decide(*conversation);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+    if (!outcome.ok()) {
+      fail(outcome.status().message());
+      continue;
+    }
+    out << json::serialize(DecisionLine(id, *outcome, core.policy(), micros)) << '\n';
+  }
+  return malformed ? kExitUsage : kExitOk;
+}
+
+}  // namespace
+
+int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& out,
+                std::ostream& err) {
+  std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
+  if (core == nullptr) {
+    return kExitPolicyFailure;
+  }
+  if (options.jsonl) {
+    return RunJsonl(*core, in, out);
+  }
+  base::StatusOr<proxy::Outcome> outcome = core->Decide(base::SinglePrompt(options.text));
+  if (!outcome.ok()) {
+    err << "firebreak classify: " << outcome.status().message() << '\n';
+    return kExitUsage;
+  }
+  PrintExplanation(*outcome, *core, out);
+  return kExitOk;
+}
+
+}  // namespace firebreak::cli

@@ -1,0 +1,62 @@
+// The subcommands of the `firebreak` binary, each a function of plain
+// options. app.cc parses the command line (CLI11) and calls these; they print
+// to the given streams and return the process exit code.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace firebreak::cli {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitPolicyFailure = 1;  // invalid policy, failed test
+inline constexpr int kExitUsage = 2;          // usage or input error
+
+struct CheckOptions {
+  std::string policy;
+};
+int RunCheck(const CheckOptions& options, std::ostream& out);
+
+struct ClassifyOptions {
+  std::string policy;
+  std::string text;  // one prompt; empty with jsonl
+  bool jsonl = false;
+};
+int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& out,
+                std::ostream& err);
+
+struct TestOptions {
+  std::string policy;
+  std::vector<std::string> scenario_files;
+  bool verbose = false;
+};
+int RunTest(const TestOptions& options, std::ostream& out, std::ostream& err);
+
+struct TrainOptions {
+  std::string policy;
+  std::vector<std::string> negatives;  // out-of-scope prompt files (CSV or JSONL)
+  std::vector<std::string> data;       // labelled JSONL: {"text": ..., "label": ...}
+  std::string out;                     // default: the policy's classifier.model
+  double c = 4.0;
+  unsigned hash_bits = 18;
+  unsigned seed = 1;
+  int cross_validate = 0;  // folds; 0 = none
+};
+int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err);
+
+struct DemoOptions {
+  std::string policy = "policies/defense-standard.yaml";
+  std::string scenarios = "scenarios/defense-standard.yaml";
+  bool auto_advance = false;
+  bool fast = false;
+  bool server = false;
+  int port = 8080;
+  bool interactive = false;
+  bool no_cache = false;
+  bool exit_when_done = false;
+};
+int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
+
+}  // namespace firebreak::cli

@@ -1,0 +1,333 @@
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <ostream>
+#include <random>
+
+#include "firebreak/base/digest.h"
+#include "firebreak/classify/linear_model.h"
+#include "firebreak/classify/normalize.h"
+#include "firebreak/cli/commands.h"
+#include "firebreak/policy/loader.h"
+
+namespace firebreak::cli {
+namespace {
+
+namespace json = boost::json;
+using classify::TrainingExample;
+
+// Splits CSV text into rows of fields (RFC 4180: quoted fields, "" escapes,
+// newlines inside quotes).
+std::vector<std::vector<std::string>> ParseCsv(std::string_view text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string field;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+        ++i;
+      }
+      rows.back().push_back(std::move(field));
+      field.clear();
+      rows.emplace_back();
+    } else {
+      field.push_back(c);
+    }
+  }
+  if (!field.empty() || !rows.back().empty()) {
+    rows.back().push_back(std::move(field));
+  } else {
+    rows.pop_back();
+  }
+  return rows;
+}
+
+// The prompts of a public prompt set: the first known prompt column of a CSV
+// file, or the prompt/text/question/turns[0] field of each JSONL line.
+base::StatusOr<std::vector<std::string>> ReadPrompts(const std::string& path) {
+  base::StatusOr<std::string> text = base::ReadFile(path);
+  if (!text.ok()) {
+    return text.status();
+  }
+  std::vector<std::string> prompts;
+  if (path.ends_with(".csv")) {
+    std::vector<std::vector<std::string>> rows = ParseCsv(*text);
+    if (rows.empty()) {
+      return base::InvalidArgument(path + ": empty CSV file");
+    }
+    std::size_t column = rows[0].size();
+    for (std::string_view name : {"goal", "Behavior", "forbidden_prompt", "prompt", "text"}) {
+      auto it = std::find(rows[0].begin(), rows[0].end(), name);
+      if (it != rows[0].end()) {
+        column = static_cast<std::size_t>(it - rows[0].begin());
+        break;
+      }
+    }
+    if (column == rows[0].size()) {
+      return base::InvalidArgument(path +
+                                   ": no goal, Behavior, forbidden_prompt, prompt or text column");
+    }
+    for (std::size_t r = 1; r < rows.size(); ++r) {
+      if (column < rows[r].size() && !rows[r][column].empty()) {
+        prompts.push_back(rows[r][column]);
+      }
+    }
+    return prompts;
+  }
+  std::size_t start = 0;
+  std::size_t line = 0;
+  while (start < text->size()) {
+    std::size_t end = text->find('\n', start);
+    if (end == std::string::npos) {
+      end = text->size();
+    }
+    ++line;
+    std::string_view row(text->data() + start, end - start);
+    start = end + 1;
+    if (row.find_first_not_of(" \t\r") == std::string_view::npos) {
+      continue;
+    }
+    boost::system::error_code ec;
+    json::value v = json::parse(row, ec);
+    const json::object* o = ec ? nullptr : v.if_object();
+    if (o == nullptr) {
+      return base::InvalidArgument(path + ":" + std::to_string(line) + ": not a JSON object");
+    }
+    const json::value* found = nullptr;
+    for (std::string_view key : {"prompt", "text", "question"}) {
+      if (const json::value* f = o->if_contains(key); f && f->is_string()) {
+        found = f;
+        break;
+      }
+    }
+    if (found == nullptr) {
+      if (const json::value* t = o->if_contains("turns");
+          t && t->is_array() && !t->get_array().empty() && t->get_array()[0].is_string()) {
+        found = &t->get_array()[0];
+      }
+    }
+    if (found == nullptr) {
+      return base::InvalidArgument(path + ":" + std::to_string(line) +
+                                   ": no prompt, text, question or turns field");
+    }
+    prompts.emplace_back(found->get_string());
+  }
+  return prompts;
+}
+
+base::Status ReadLabelled(const std::string& path, std::vector<TrainingExample>& out) {
+  base::StatusOr<std::string> text = base::ReadFile(path);
+  if (!text.ok()) {
+    return text.status();
+  }
+  std::size_t line = 0;
+  std::size_t start = 0;
+  while (start < text->size()) {
+    std::size_t end = text->find('\n', start);
+    if (end == std::string::npos) {
+      end = text->size();
+    }
+    ++line;
+    std::string_view row(text->data() + start, end - start);
+    start = end + 1;
+    if (row.find_first_not_of(" \t\r") == std::string_view::npos) {
+      continue;
+    }
+    boost::system::error_code ec;
+    json::value v = json::parse(row, ec);
+    const json::object* o = ec ? nullptr : v.if_object();
+    const json::value* t = o ? o->if_contains("text") : nullptr;
+    const json::value* l = o ? o->if_contains("label") : nullptr;
+    if (!t || !l || !t->is_string() || !l->is_string()) {
+      return base::InvalidArgument(path + ":" + std::to_string(line) +
+                                   ": expected {\"text\": ..., \"label\": ...}");
+    }
+    out.push_back({std::string(t->get_string()), std::string(l->get_string())});
+  }
+  return base::Status::Ok();
+}
+
+// The training set a policy defines: each category's examples; its
+// counter-examples as "no category" unless another category claims them.
+std::vector<TrainingExample> PolicyExamples(const policy::PolicySet& policy) {
+  std::vector<TrainingExample> out;
+  std::map<std::string, std::string> claimed;
+  for (const policy::Category& c : policy.categories()) {
+    for (const std::string& e : c.examples) {
+      out.push_back({e, c.id});
+      claimed.emplace(e, c.id);
+    }
+  }
+  for (const policy::Category& c : policy.categories()) {
+    for (const std::string& e : c.counter_examples) {
+      if (!claimed.contains(e)) {
+        out.push_back({e, std::string(classify::kNoneLabel)});
+        claimed.emplace(e, classify::kNoneLabel);
+      }
+    }
+  }
+  return out;
+}
+
+void CrossValidate(const std::vector<TrainingExample>& examples,
+                   const classify::TrainOptions& options, int folds, std::ostream& out) {
+  std::vector<std::size_t> order(examples.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::mt19937 rng(options.seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::map<std::string, std::pair<int, int>> per_label;  // label -> (right, total)
+  std::map<std::string, int> confusions;
+  std::vector<std::uint32_t> features;
+  std::vector<double> probabilities;
+  for (int fold = 0; fold < folds; ++fold) {
+    std::vector<TrainingExample> train;
+    std::vector<const TrainingExample*> held;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (static_cast<int>(i % static_cast<std::size_t>(folds)) == fold) {
+        held.push_back(&examples[order[i]]);
+      } else {
+        train.push_back(examples[order[i]]);
+      }
+    }
+    base::StatusOr<classify::LinearModel> model = classify::LinearModel::Train(train, options);
+    if (!model.ok()) {
+      out << "fold " << fold << ": " << model.status().message() << '\n';
+      continue;
+    }
+    for (const TrainingExample* e : held) {
+      base::StatusOr<std::string> normalized = classify::Normalize(e->text);
+      if (!normalized.ok()) {
+        continue;
+      }
+      model->Predict(*normalized, features, probabilities);
+      std::size_t best = static_cast<std::size_t>(
+          std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
+      const std::string& predicted = model->labels()[best];
+      auto& [right, total] = per_label[e->label];
+      ++total;
+      if (predicted == e->label) {
+        ++right;
+      } else {
+        ++confusions[e->label + " -> " + predicted];
+      }
+    }
+    std::cerr << "\rcross-validation: fold " << fold + 1 << "/" << folds << std::flush;
+  }
+  std::cerr << '\n';
+  int right_all = 0;
+  int total_all = 0;
+  for (const auto& [label, counts] : per_label) {
+    out << "  " << label << ": " << counts.first << "/" << counts.second << '\n';
+    right_all += counts.first;
+    total_all += counts.second;
+  }
+  out << "accuracy: " << right_all << "/" << total_all << '\n';
+  std::vector<std::pair<int, std::string>> worst;
+  for (const auto& [pair, n] : confusions) {
+    worst.emplace_back(n, pair);
+  }
+  std::sort(worst.rbegin(), worst.rend());
+  for (std::size_t i = 0; i < worst.size() && i < 15; ++i) {
+    out << "  confused " << worst[i].second << ": " << worst[i].first << '\n';
+  }
+}
+
+}  // namespace
+
+int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) {
+  policy::LoadResult loaded =
+      policy::LoadPolicyFile(options.policy, {.require_model_file = false});
+  for (const policy::Diagnostic& d : loaded.diagnostics) {
+    err << d.ToString() << '\n';
+  }
+  if (!loaded.ok()) {
+    return kExitPolicyFailure;
+  }
+  const policy::PolicySet& policy = *loaded.policy;
+  std::string model_path = options.out;
+  if (model_path.empty()) {
+    if (policy.classifier().model_file.empty()) {
+      err << options.policy
+          << ": error: the policy names no model file; add `classifier: {model: NAME.model}` or "
+             "pass --out\n";
+      return kExitUsage;
+    }
+    model_path = policy.classifier().model_file.string();
+  }
+
+  std::vector<TrainingExample> examples = PolicyExamples(policy);
+  const std::size_t from_policy = examples.size();
+  for (const std::string& file : options.negatives) {
+    base::StatusOr<std::vector<std::string>> prompts = ReadPrompts(file);
+    if (!prompts.ok()) {
+      err << "firebreak train: " << prompts.status().message() << '\n';
+      return kExitUsage;
+    }
+    for (std::string& p : *prompts) {
+      examples.push_back({std::move(p), std::string(classify::kNoneLabel)});
+    }
+  }
+  for (const std::string& file : options.data) {
+    if (base::Status s = ReadLabelled(file, examples); !s.ok()) {
+      err << "firebreak train: " << s.message() << '\n';
+      return kExitUsage;
+    }
+  }
+  for (const TrainingExample& e : examples) {
+    if (e.label != classify::kNoneLabel && !policy.CategoryIndex(e.label)) {
+      err << "firebreak train: label '" << e.label << "' is not a category of the policy\n";
+      return kExitUsage;
+    }
+  }
+  out << "training on " << examples.size() << " examples (" << from_policy
+      << " from the policy, " << examples.size() - from_policy << " from files)\n";
+
+  classify::TrainOptions train_options;
+  train_options.c = options.c;
+  train_options.hash_bits = options.hash_bits;
+  train_options.seed = options.seed;
+  if (options.cross_validate > 0) {
+    CrossValidate(examples, train_options, options.cross_validate, out);
+    return kExitOk;
+  }
+  train_options.progress = [&](int done, int total) {
+    err << "\rtraining: label " << done << "/" << total << std::flush;
+    if (done == total) {
+      err << '\n';
+    }
+  };
+  base::StatusOr<classify::LinearModel> model = classify::LinearModel::Train(examples, train_options);
+  if (!model.ok()) {
+    err << "firebreak train: " << model.status().message() << '\n';
+    return kExitPolicyFailure;
+  }
+  if (base::Status s = model->Save(model_path); !s.ok()) {
+    err << "firebreak train: " << s.message() << '\n';
+    return kExitUsage;
+  }
+  base::StatusOr<std::string> digest = base::Sha256HexOfFile(model_path);
+  out << "wrote " << model_path << " (" << model->labels().size() << " labels, sha256 "
+      << (digest.ok() ? *digest : "?") << ")\n";
+  return kExitOk;
+}
+
+}  // namespace firebreak::cli

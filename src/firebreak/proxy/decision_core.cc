@@ -1,0 +1,59 @@
+#include "firebreak/proxy/decision_core.h"
+
+#include <utility>
+#include <vector>
+
+namespace firebreak::proxy {
+
+classify::Config ClassifierConfigOf(const policy::PolicySet& policy) {
+  const policy::ClassifierSpec& spec = policy.classifier();
+  classify::Config config;
+  config.use_patterns = spec.patterns;
+  config.use_model = spec.model;
+  config.pattern_score = spec.pattern_score;
+  config.keyword_score = spec.keyword_score;
+  config.model_file = spec.model_file;
+  for (const policy::Category& c : policy.categories()) {
+    config.categories.push_back(
+        {c.id, c.patterns, c.keywords, c.threshold.value_or(spec.threshold)});
+  }
+  return config;
+}
+
+DecisionCore::DecisionCore(std::shared_ptr<const policy::PolicySet> policy,
+                           std::unique_ptr<classify::Classifier> classifier)
+    : policy_(std::move(policy)), classifier_(std::move(classifier)) {}
+
+base::StatusOr<std::unique_ptr<DecisionCore>> DecisionCore::Create(
+    std::shared_ptr<const policy::PolicySet> policy) {
+  base::StatusOr<std::unique_ptr<classify::Classifier>> classifier =
+      classify::Classifier::Create(ClassifierConfigOf(*policy));
+  if (!classifier.ok()) {
+    return classifier.status().WithContext("policy " + policy->source().string());
+  }
+  return std::unique_ptr<DecisionCore>(
+      new DecisionCore(std::move(policy), std::move(classifier).value()));
+}
+
+base::StatusOr<Outcome> DecisionCore::Decide(const base::Conversation& conversation,
+                                             const RequestContext& context) const {
+  base::StatusOr<classify::Classification> classification = classifier_->Classify(conversation);
+  if (!classification.ok()) {
+    return classification.status();
+  }
+  std::vector<policy::DetectedCategory> detected;
+  detected.reserve(classification->scores.size());
+  for (const classify::CategoryScore& s : classification->scores) {
+    if (s.detected) {
+      detected.push_back({s.category, s.score});
+    }
+  }
+  policy::EvaluationInput input;
+  input.detected = detected;
+  input.principal = context.principal;
+  input.model = conversation.model;
+  input.endpoint = context.endpoint;
+  return Outcome{std::move(classification).value(), policy_->Evaluate(input)};
+}
+
+}  // namespace firebreak::proxy

@@ -1,0 +1,55 @@
+// The decision step of an exchange: classify the whole conversation, then
+// evaluate the policy. One DecisionCore is built per policy load (a compiled
+// policy plus its classifier) and used read-only from any thread.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "firebreak/base/conversation.h"
+#include "firebreak/base/status.h"
+#include "firebreak/classify/classifier.h"
+#include "firebreak/policy/policy_set.h"
+
+namespace firebreak::proxy {
+
+struct Outcome {
+  classify::Classification classification;
+  policy::Decision decision;
+};
+
+// Who is asking, for policy `when` conditions.
+struct RequestContext {
+  const std::map<std::string, std::string, std::less<>>* principal = nullptr;
+  std::string_view endpoint;
+};
+
+class DecisionCore {
+ public:
+  // Builds the classifier the policy describes (patterns, keywords, model).
+  static base::StatusOr<std::unique_ptr<DecisionCore>> Create(
+      std::shared_ptr<const policy::PolicySet> policy);
+
+  // Fails (and the caller must fail closed) only when the conversation cannot
+  // be classified, e.g. text that is not UTF-8. Unknown intent is a Decision.
+  base::StatusOr<Outcome> Decide(const base::Conversation& conversation,
+                                 const RequestContext& context = {}) const;
+
+  const policy::PolicySet& policy() const { return *policy_; }
+  const classify::Classifier& classifier() const { return *classifier_; }
+
+ private:
+  DecisionCore(std::shared_ptr<const policy::PolicySet> policy,
+               std::unique_ptr<classify::Classifier> classifier);
+
+  std::shared_ptr<const policy::PolicySet> policy_;
+  std::unique_ptr<classify::Classifier> classifier_;
+};
+
+// The classifier configuration a policy describes.
+classify::Config ClassifierConfigOf(const policy::PolicySet& policy);
+
+}  // namespace firebreak::proxy
