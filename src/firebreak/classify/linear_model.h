@@ -26,7 +26,7 @@ struct TrainingExample {
 
 struct TrainOptions {
   unsigned hash_bits = 18;
-  double c = 4.0;          // inverse regularisation strength
+  double c = 16.0;          // inverse regularisation strength
   double epsilon = 0.001;  // liblinear stopping tolerance
   unsigned seed = 1;       // liblinear's only randomness (rand()) is seeded with it
   // Called with (labels done, labels total) as training advances.

@@ -39,7 +39,7 @@ struct TrainOptions {
   std::vector<std::string> negatives;  // out-of-scope prompt files (CSV or JSONL)
   std::vector<std::string> data;       // labelled JSONL: {"text": ..., "label": ...}
   std::string out;                     // default: the policy's classifier.model
-  double c = 4.0;
+  double c = 16.0;
   unsigned hash_bits = 18;
   unsigned seed = 1;
   int cross_validate = 0;  // folds; 0 = none

@@ -186,8 +186,55 @@ std::vector<TrainingExample> PolicyExamples(const policy::PolicySet& policy) {
   return out;
 }
 
-void CrossValidate(const std::vector<TrainingExample>& examples,
-                   const classify::TrainOptions& options, int folds, std::ostream& out) {
+// The verdict the policy gives a text whose model probabilities are
+// `probabilities`, detecting every category at or above `threshold`.
+// A negative threshold means: each category's own threshold from the policy.
+policy::Verdict VerdictAt(const policy::PolicySet& policy, const classify::LinearModel& model,
+                          const std::vector<double>& probabilities, double threshold) {
+  std::vector<policy::DetectedCategory> detected;
+  for (std::size_t j = 0; j < probabilities.size(); ++j) {
+    std::optional<std::uint16_t> c = policy.CategoryIndex(model.labels()[j]);
+    if (!c) {
+      continue;
+    }
+    const double t = threshold >= 0 ? threshold
+                                    : policy.categories()[*c].threshold.value_or(
+                                          policy.classifier().threshold);
+    if (probabilities[j] >= t) {
+      detected.push_back({*c, probabilities[j]});
+    }
+  }
+  policy::EvaluationInput input;
+  input.detected = detected;
+  return policy.Evaluate(input).verdict;
+}
+
+policy::Verdict ExpectedVerdict(const policy::PolicySet& policy, const std::string& label) {
+  std::vector<policy::DetectedCategory> detected;
+  if (std::optional<std::uint16_t> c = policy.CategoryIndex(label)) {
+    detected.push_back({*c, 1.0});
+  }
+  policy::EvaluationInput input;
+  input.detected = detected;
+  return policy.Evaluate(input).verdict;
+}
+
+// K-fold cross-validation on the training set: label accuracy of the model's
+// best guess, and decision accuracy under the policy for a range of
+// detection thresholds (model stage only).
+// Decision counts cover the policy's own examples (the first `policy_examples`),
+// which look like the traffic the policy is for; labels cover all.
+void CrossValidate(const policy::PolicySet& policy, const std::vector<TrainingExample>& examples,
+                   std::size_t policy_examples, const classify::TrainOptions& options, int folds,
+                   std::ostream& out) {
+  constexpr double kThresholds[] = {0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, -1};
+  std::vector<int> verdict_right(std::size(kThresholds), 0);
+  std::vector<int> allowed_blocked(std::size(kThresholds), 0);
+  std::vector<int> blocked_allowed(std::size(kThresholds), 0);
+  std::vector<int> policy_right(std::size(kThresholds), 0);
+  int allowed_total = 0;
+  int blocked_total = 0;
+  int policy_total = 0;
   std::vector<std::size_t> order(examples.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
@@ -200,10 +247,10 @@ void CrossValidate(const std::vector<TrainingExample>& examples,
   std::vector<double> probabilities;
   for (int fold = 0; fold < folds; ++fold) {
     std::vector<TrainingExample> train;
-    std::vector<const TrainingExample*> held;
+    std::vector<std::size_t> held;
     for (std::size_t i = 0; i < order.size(); ++i) {
       if (static_cast<int>(i % static_cast<std::size_t>(folds)) == fold) {
-        held.push_back(&examples[order[i]]);
+        held.push_back(order[i]);
       } else {
         train.push_back(examples[order[i]]);
       }
@@ -213,7 +260,8 @@ void CrossValidate(const std::vector<TrainingExample>& examples,
       out << "fold " << fold << ": " << model.status().message() << '\n';
       continue;
     }
-    for (const TrainingExample* e : held) {
+    for (std::size_t index : held) {
+      const TrainingExample* e = &examples[index];
       base::StatusOr<std::string> normalized = classify::Normalize(e->text);
       if (!normalized.ok()) {
         continue;
@@ -222,6 +270,22 @@ void CrossValidate(const std::vector<TrainingExample>& examples,
       std::size_t best = static_cast<std::size_t>(
           std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
       const std::string& predicted = model->labels()[best];
+      const policy::Verdict want = ExpectedVerdict(policy, e->label);
+      for (std::size_t t = 0; t < std::size(kThresholds) && index < policy_examples; ++t) {
+        const policy::Verdict got = VerdictAt(policy, *model, probabilities, kThresholds[t]);
+        policy_right[t] += got == want ? 1 : 0;
+      }
+      policy_total += index < policy_examples ? 1 : 0;
+      allowed_total += want != policy::Verdict::kBlock ? 1 : 0;
+      blocked_total += want == policy::Verdict::kBlock ? 1 : 0;
+      for (std::size_t t = 0; t < std::size(kThresholds); ++t) {
+        const policy::Verdict got = VerdictAt(policy, *model, probabilities, kThresholds[t]);
+        verdict_right[t] += got == want ? 1 : 0;
+        allowed_blocked[t] +=
+            want != policy::Verdict::kBlock && got == policy::Verdict::kBlock ? 1 : 0;
+        blocked_allowed[t] +=
+            want == policy::Verdict::kBlock && got != policy::Verdict::kBlock ? 1 : 0;
+      }
       auto& [right, total] = per_label[e->label];
       ++total;
       if (predicted == e->label) {
@@ -240,7 +304,19 @@ void CrossValidate(const std::vector<TrainingExample>& examples,
     right_all += counts.first;
     total_all += counts.second;
   }
-  out << "accuracy: " << right_all << "/" << total_all << '\n';
+  out << "label accuracy: " << right_all << "/" << total_all << '\n';
+  for (std::size_t t = 0; t < std::size(kThresholds); ++t) {
+    out << "  threshold ";
+    if (kThresholds[t] < 0) {
+      out << "(policy)";
+    } else {
+      out << kThresholds[t];
+    }
+    out << ": decisions " << verdict_right[t] << "/"
+        << total_all << ", allowed wrongly blocked " << allowed_blocked[t] << "/" << allowed_total
+        << ", blocked wrongly allowed " << blocked_allowed[t] << "/" << blocked_total
+        << "; policy examples " << policy_right[t] << "/" << policy_total << '\n';
+  }
   std::vector<std::pair<int, std::string>> worst;
   for (const auto& [pair, n] : confusions) {
     worst.emplace_back(n, pair);
@@ -306,7 +382,7 @@ int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) 
   train_options.hash_bits = options.hash_bits;
   train_options.seed = options.seed;
   if (options.cross_validate > 0) {
-    CrossValidate(examples, train_options, options.cross_validate, out);
+    CrossValidate(policy, examples, from_policy, train_options, options.cross_validate, out);
     return kExitOk;
   }
   train_options.progress = [&](int done, int total) {

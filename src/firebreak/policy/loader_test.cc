@@ -1,1 +1,255 @@
+#include "firebreak/policy/loader.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace firebreak::policy {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::filesystem::path kSource = FIREBREAK_SOURCE_DIR;
+
+// A valid policy in the v1 format; tests replace parts of it.
+constexpr std::string_view kMinimal = R"(policy:
+  name: test
+categories:
+  - summarization
+  - id: bulk_surveillance
+    description: mass collection
+    patterns: ['\bevery citizen\b']
+    keywords: [dragnet]
+rules:
+  - id: allow-summaries
+    match_categories: [summarization]
+    decision: ALLOW
+  - id: block-bulk
+    match_categories: [bulk_surveillance]
+    decision: BLOCK
+    audit: critical
+)";
+
+LoadResult Load(std::string_view text) { return LoadPolicyText(text, "test.yaml"); }
+
+// The first error of `result` (which must have failed) whose message contains `text`.
+Diagnostic ErrorWith(const LoadResult& result, std::string_view text) {
+  EXPECT_FALSE(result.ok());
+  for (const Diagnostic& d : result.diagnostics) {
+    if (d.severity == Diagnostic::Severity::kError && d.message.find(text) != std::string::npos) {
+      return d;
+    }
+  }
+  ADD_FAILURE() << "no error containing '" << text << "' in:\n" << result.Report();
+  return {};
+}
+
+// The single error of `result`, which must contain `text`.
+Diagnostic OnlyError(const LoadResult& result, std::string_view text) {
+  EXPECT_EQ(result.ErrorCount(), 1u) << result.Report();
+  return ErrorWith(result, text);
+}
+
+std::string Replace(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out(text);
+  const std::size_t at = out.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  out.replace(at, from.size(), to);
+  return out;
+}
+
+TEST(LoaderTest, LoadsThePrototypePolicyUnchanged) {
+  LoadResult result = LoadPolicyFile(kSource / "../shared/reference/defense-standard.yaml");
+  ASSERT_TRUE(result.ok()) << result.Report();
+  EXPECT_TRUE(result.diagnostics.empty()) << result.Report();
+  const PolicySet& p = *result.policy;
+  EXPECT_EQ(p.metadata().name, "defense-standard");
+  EXPECT_EQ(p.metadata().version, "2.0");
+  EXPECT_EQ(p.metadata().effective, "2026-02-28");
+  ASSERT_EQ(p.metadata().signatories.size(), 2u);
+  EXPECT_EQ(p.metadata().signatories[0].second, "Anthropic");
+  EXPECT_EQ(p.categories().size(), 9u);
+  ASSERT_EQ(p.rules().size(), 7u);
+  const Rule* warranted = p.FindRule("allow-warranted-analysis");
+  ASSERT_NE(warranted, nullptr);
+  EXPECT_EQ(warranted->decision, Verdict::kAllowConstrained);
+  EXPECT_EQ(warranted->audit, AuditLevel::kEnhanced);
+  EXPECT_TRUE(warranted->requires_human);
+  EXPECT_EQ(warranted->constraints.size(), 3u);
+  EXPECT_EQ(warranted->alerts, std::vector<std::string>{"legal_counsel"});
+  EXPECT_EQ(warranted->color, "yellow");
+  EXPECT_THAT(warranted->note, HasSubstr("Court-authorized"));
+  // No defaults section: unknown intent is blocked.
+  EXPECT_EQ(p.defaults().decision, Verdict::kBlock);
+}
+
+TEST(LoaderTest, LoadsTheShippedPolicyWithItsExtensions) {
+  LoadResult result = LoadPolicyFile(kSource / "policies/defense-standard.yaml");
+  ASSERT_TRUE(result.ok()) << result.Report();
+  const PolicySet& p = *result.policy;
+  EXPECT_EQ(p.rules().size(), 7u);
+  EXPECT_TRUE(std::filesystem::exists(p.classifier().model_file));
+  for (const Category& c : p.categories()) {
+    EXPECT_FALSE(c.description.empty()) << c.id;
+    EXPECT_GE(c.examples.size(), 40u) << c.id;
+  }
+}
+
+TEST(LoaderTest, LoadsV1Extensions) {
+  std::string text = std::string(kMinimal) + R"(    enforcement: dryrun
+    when:
+      principal: {team: [red, blue]}
+      model: gpt-4*
+      endpoint: /v1/chat/completions
+defaults:
+  decision: BLOCK
+  audit: enhanced
+  alerts: [soc]
+classifier:
+  stages: [patterns]
+  threshold: 0.6
+)";
+  LoadResult result = Load(text);
+  ASSERT_TRUE(result.ok()) << result.Report();
+  const Rule* rule = result.policy->FindRule("block-bulk");
+  ASSERT_NE(rule, nullptr);
+  EXPECT_EQ(rule->enforcement, Enforcement::kDryrun);
+  ASSERT_EQ(rule->when.principal.size(), 1u);
+  EXPECT_EQ(rule->when.principal[0].second, (std::vector<std::string>{"red", "blue"}));
+  EXPECT_EQ(rule->when.models, std::vector<std::string>{"gpt-4*"});
+  EXPECT_EQ(result.policy->defaults().audit, AuditLevel::kEnhanced);
+  EXPECT_EQ(result.policy->defaults().alerts, std::vector<std::string>{"soc"});
+  EXPECT_FALSE(result.policy->classifier().model);
+  EXPECT_DOUBLE_EQ(result.policy->classifier().threshold, 0.6);
+  const Category& bulk = result.policy->categories()[1];
+  EXPECT_EQ(bulk.keywords, std::vector<std::string>{"dragnet"});
+  EXPECT_EQ(bulk.patterns.size(), 1u);
+}
+
+TEST(LoaderTest, UnknownKeyIsAnErrorWithLocationAndSuggestion) {
+  LoadResult r = Load(Replace(kMinimal, "    decision: BLOCK", "    decison: BLOCK"));
+  Diagnostic d = ErrorWith(r, "unknown key 'decison'");
+  EXPECT_EQ(d.line, 15);
+  EXPECT_EQ(d.column, 5);
+  EXPECT_THAT(d.message, HasSubstr("did you mean 'decision'"));
+}
+
+TEST(LoaderTest, UnknownTopLevelKeyListsTheValidOnes) {
+  LoadResult r = Load(std::string(kMinimal) + "extras: 1\n");
+  Diagnostic d = OnlyError(r, "unknown key 'extras'");
+  EXPECT_EQ(d.line, 17);
+  EXPECT_EQ(d.column, 1);
+  EXPECT_THAT(d.message, HasSubstr("expected one of: policy, categories, rules"));
+}
+
+TEST(LoaderTest, BadDecisionValue) {
+  Diagnostic d =
+      OnlyError(Load(Replace(kMinimal, "decision: ALLOW", "decision: PERMIT")), "invalid decision 'PERMIT'");
+  EXPECT_EQ(d.line, 12);
+  EXPECT_EQ(d.column, 15);
+  EXPECT_THAT(d.message, HasSubstr("ALLOW, ALLOW_CONSTRAINED or BLOCK"));
+}
+
+TEST(LoaderTest, BadAuditValue) {
+  Diagnostic d = OnlyError(Load(Replace(kMinimal, "audit: critical", "audit: verbose")),
+                           "invalid audit level 'verbose'");
+  EXPECT_EQ(d.line, 16);
+  EXPECT_EQ(d.column, 12);
+}
+
+TEST(LoaderTest, RuleNamingAnUndefinedCategory) {
+  Diagnostic d = OnlyError(
+      Load(Replace(kMinimal, "match_categories: [summarization]", "match_categories: [summary]")),
+      "undefined category 'summary'");
+  EXPECT_EQ(d.line, 11);
+  EXPECT_EQ(d.column, 24);
+  EXPECT_THAT(d.message, HasSubstr("summarization, bulk_surveillance"));
+}
+
+TEST(LoaderTest, DuplicateRuleId) {
+  Diagnostic d = OnlyError(Load(Replace(kMinimal, "id: block-bulk", "id: allow-summaries")),
+                           "duplicate rule id 'allow-summaries'");
+  EXPECT_EQ(d.line, 13);
+  EXPECT_EQ(d.column, 5);
+  EXPECT_THAT(d.message, HasSubstr("first defined at line 10"));
+}
+
+TEST(LoaderTest, DuplicateCategory) {
+  LoadResult r = Load(Replace(kMinimal, "  - id: bulk_surveillance", "  - id: summarization"));
+  Diagnostic d = ErrorWith(r, "duplicate category 'summarization'");
+  EXPECT_EQ(d.line, 5);
+  EXPECT_EQ(d.column, 5);
+  EXPECT_THAT(d.message, HasSubstr("first defined at line 4"));
+}
+
+TEST(LoaderTest, CategoryWithoutRuleIsAWarning) {
+  LoadResult r = Load(Replace(kMinimal, "  - summarization\n", "  - summarization\n  - translation\n"));
+  ASSERT_TRUE(r.ok()) << r.Report();
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].severity, Diagnostic::Severity::kWarning);
+  EXPECT_EQ(r.diagnostics[0].line, 5);
+  EXPECT_THAT(r.diagnostics[0].ToString(),
+              HasSubstr("test.yaml:5:5: warning: category 'translation' is not matched"));
+}
+
+TEST(LoaderTest, InvalidRe2Pattern) {
+  Diagnostic d = OnlyError(Load(Replace(kMinimal, R"('\bevery citizen\b')", "'(unclosed'")),
+                           "invalid RE2 pattern '(unclosed'");
+  EXPECT_EQ(d.line, 7);
+  EXPECT_EQ(d.column, 16);
+  EXPECT_THAT(d.message, HasSubstr("missing )"));
+}
+
+TEST(LoaderTest, MissingModelFile) {
+  Diagnostic d = OnlyError(Load(std::string(kMinimal) + "classifier:\n  model: absent.model\n"),
+                           "model file 'absent.model' not found");
+  EXPECT_EQ(d.line, 18);
+  EXPECT_EQ(d.column, 10);
+  EXPECT_THAT(d.message, HasSubstr("firebreak train"));
+  // `firebreak train` may load the policy before the model exists.
+  EXPECT_TRUE(LoadPolicyText(std::string(kMinimal) + "classifier:\n  model: absent.model\n",
+                             "test.yaml", {.require_model_file = false})
+                  .ok());
+}
+
+TEST(LoaderTest, BadEnforcementAndThreshold) {
+  LoadResult r = Load(std::string(kMinimal) + "    enforcement: shadow\nclassifier:\n  threshold: 2\n");
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.ErrorCount(), 2u) << r.Report();
+  EXPECT_EQ(r.diagnostics[0].line, 17);
+  EXPECT_THAT(r.diagnostics[0].message, HasSubstr("expected deny, warn or dryrun"));
+  EXPECT_EQ(r.diagnostics[1].line, 19);
+  EXPECT_THAT(r.diagnostics[1].message, HasSubstr("between 0 and 1"));
+}
+
+TEST(LoaderTest, MissingRequiredRuleFields) {
+  LoadResult r = Load(Replace(kMinimal, "    match_categories: [bulk_surveillance]\n", ""));
+  Diagnostic d = OnlyError(r, "missing 'match_categories'");
+  EXPECT_EQ(d.line, 13);
+  EXPECT_EQ(d.column, 5);
+}
+
+TEST(LoaderTest, InvalidYamlSyntax) {
+  Diagnostic d = OnlyError(Load("policy:\n  name: [unclosed\n"), "invalid YAML");
+  EXPECT_EQ(d.line, 3);
+}
+
+TEST(LoaderTest, EveryErrorIsReportedNotOnlyTheFirst) {
+  std::string text = Replace(kMinimal, "decision: ALLOW", "decision: MAYBE");
+  text = Replace(text, "audit: critical", "audit: loud");
+  text = Replace(text, "[bulk_surveillance]", "[bulk]");
+  LoadResult r = Load(text);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.ErrorCount(), 3u) << r.Report();
+}
+
+TEST(LoaderTest, UnreadableFileIsAnError) {
+  LoadResult r = LoadPolicyFile("/nonexistent/policy.yaml");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.Report(), HasSubstr("/nonexistent/policy.yaml: error: cannot open"));
+}
+
+}  // namespace
+}  // namespace firebreak::policy
