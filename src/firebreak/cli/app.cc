@@ -40,6 +40,10 @@ int Run(int argc, char** argv) {
   test_cmd->add_option("policy", test.policy, "Policy YAML file")->required();
   test_cmd->add_option("scenarios", test.scenario_files, "Scenario YAML files")->required();
   test_cmd->add_flag("-v,--verbose", test.verbose, "Show categories and evidence of each scenario");
+  test_cmd->add_option("--min-pass-rate", test.min_pass_rate,
+                       "Succeed when at least this fraction of scenarios pass (accuracy gate)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
 
   TrainOptions train;
   CLI::App* train_cmd = app.add_subcommand(

@@ -31,6 +31,9 @@ struct TestOptions {
   std::string policy;
   std::vector<std::string> scenario_files;
   bool verbose = false;
+  // Pass when at least this fraction of scenarios pass (a quality gate for
+  // statistical test sets); 1.0 = every scenario must pass.
+  double min_pass_rate = 1.0;
 };
 int RunTest(const TestOptions& options, std::ostream& out, std::ostream& err);
 

@@ -70,6 +70,12 @@ int RunTest(const TestOptions& options, std::ostream& out, std::ostream& err) {
     }
   }
   out << passed << " passed, " << failed << " failed\n";
+  const int total = passed + failed;
+  if (options.min_pass_rate < 1.0 && total > 0) {
+    const double rate = static_cast<double>(passed) / total;
+    out << "pass rate " << rate << " (required " << options.min_pass_rate << ")\n";
+    return rate >= options.min_pass_rate ? kExitOk : kExitPolicyFailure;
+  }
   return failed == 0 ? kExitOk : kExitPolicyFailure;
 }
 
