@@ -1,5 +1,6 @@
 #include "firebreak/classify/features.h"
 
+#include <cstring>
 #include <string>
 
 namespace firebreak::classify {
@@ -8,20 +9,29 @@ namespace {
 constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
 constexpr std::uint64_t kFnvPrime = 1099511628211ull;
 
-std::uint64_t Hash(std::string_view s, std::uint64_t seed) {
-  std::uint64_t h = kFnvOffset ^ (seed * 0x9E3779B97F4A7C15ull);
+// Final avalanche of a 64-bit value (from MurmurHash3's fmix64).
+std::uint64_t Mix(std::uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
+
+std::uint64_t HashWord(std::string_view s) {
+  std::uint64_t h = kFnvOffset;
   for (unsigned char c : s) {
     h = (h ^ c) * kFnvPrime;
   }
-  return h ^ (h >> 29);
+  return Mix(h);
 }
+
+// Distinct salts keep unigrams, bigrams and character grams apart.
+constexpr std::uint64_t kBigramSalt = 0x9E3779B97F4A7C15ull;
+constexpr std::uint64_t kGramSalt = 0xC2B2AE3D27D4EB4Full;
 
 bool IsTokenByte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() > suffix.size() + 2 && s.ends_with(suffix);
 }
 
 // A light suffix stripper: enough to let "surveil", "surveilling" and
@@ -30,10 +40,16 @@ std::string_view Stem(std::string_view t) {
   if (t.size() <= 4) {
     return t;
   }
-  for (std::string_view suffix : {"ations", "ation", "ings", "ing", "ies", "ied", "ers", "er",
-                                  "ed", "ly", "es", "s"}) {
-    if (EndsWith(t, suffix)) {
-      if (suffix == "s" && t.ends_with("ss")) {
+  const char last = t.back();
+  if (last != 's' && last != 'g' && last != 'd' && last != 'r' && last != 'y' && last != 'n') {
+    return t;
+  }
+  static constexpr std::string_view kSuffixes[] = {"ations", "ation", "ings", "ing", "ies", "ied",
+                                                   "ers",    "er",    "ed",   "ly",  "es",  "s"};
+  for (std::string_view suffix : kSuffixes) {
+    if (t.size() > suffix.size() + 2 &&
+        std::memcmp(t.data() + t.size() - suffix.size(), suffix.data(), suffix.size()) == 0) {
+      if (suffix == "s" && t[t.size() - 2] == 's') {
         return t;
       }
       return t.substr(0, t.size() - suffix.size());
@@ -46,34 +62,40 @@ std::string_view Stem(std::string_view t) {
 
 void ExtractFeatures(std::string_view text, unsigned hash_bits, std::vector<std::uint32_t>& out) {
   const std::uint64_t mask = (std::uint64_t{1} << hash_bits) - 1;
-  std::string token;
-  std::string_view previous;
-  std::string previous_storage;
+  char token[256];
+  std::uint64_t previous = 0;
   std::size_t i = 0;
   while (i < text.size()) {
     if (!IsTokenByte(static_cast<unsigned char>(text[i]))) {
       ++i;
       continue;
     }
-    token.clear();
+    // "<token>" with digits folded to '0' (numbers count by shape); tokens
+    // longer than the buffer are cut, which only drops trailing grams.
+    std::size_t n = 1;
+    token[0] = '<';
     while (i < text.size() && IsTokenByte(static_cast<unsigned char>(text[i]))) {
-      char c = text[i++];
-      token.push_back(c >= '0' && c <= '9' ? '0' : c);  // numbers by shape
-    }
-    std::string_view stem = Stem(token);
-    const std::uint64_t unigram = Hash(stem, 1);
-    out.push_back(static_cast<std::uint32_t>(unigram & mask));
-    if (!previous.empty()) {
-      out.push_back(static_cast<std::uint32_t>((Hash(stem, 2) * 31 + Hash(previous, 3)) & mask));
-    }
-    if (token.size() >= 4) {
-      std::string padded = "<" + token + ">";
-      for (std::size_t k = 0; k + 4 <= padded.size(); ++k) {
-        out.push_back(static_cast<std::uint32_t>(Hash(std::string_view(padded).substr(k, 4), 4) & mask));
+      const char c = text[i++];
+      if (n < sizeof(token) - 1) {
+        token[n++] = c >= '0' && c <= '9' ? '0' : c;
       }
     }
-    previous_storage.assign(stem);
-    previous = previous_storage;
+    token[n++] = '>';
+    const std::string_view word(token + 1, n - 2);
+
+    const std::uint64_t unigram = HashWord(Stem(word));
+    out.push_back(static_cast<std::uint32_t>(unigram & mask));
+    if (previous != 0) {
+      out.push_back(static_cast<std::uint32_t>(Mix(previous * kBigramSalt + unigram) & mask));
+    }
+    previous = unigram;
+    if (word.size() >= 4) {
+      for (std::size_t k = 0; k + 4 <= n; ++k) {
+        std::uint32_t gram;
+        std::memcpy(&gram, token + k, 4);
+        out.push_back(static_cast<std::uint32_t>(Mix(gram ^ kGramSalt) & mask));
+      }
+    }
   }
 }
 

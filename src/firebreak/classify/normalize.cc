@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -67,12 +68,6 @@ std::vector<char32_t> Decode(std::string_view s) {
   return out;
 }
 
-void AppendUtf8(std::string& out, char32_t c) {
-  utf8proc_uint8_t buf[4];
-  utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buf);
-  out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
-}
-
 // Folds look-alikes in words that contain a Latin letter, or whose every
 // letter is a look-alike (a disguised word rather than real Cyrillic/Greek).
 void FoldHomoglyphs(std::vector<char32_t>& text) {
@@ -108,54 +103,73 @@ bool IsAsciiAlnum(char32_t c) {
 bool IsSpacer(char32_t c) { return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*'; }
 
 // Joins runs of at least three single letters separated by one spacer each
-// ("s u r v e i l", "b.u.l.k") into words; collapses whitespace.
-std::string JoinAndCollapse(const std::vector<char32_t>& text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
+// ("s u r v e i l", "b.u.l.k") into words; collapses whitespace. `text` holds
+// case-folded code points (char for ASCII text, char32_t otherwise).
+template <typename CharT>
+std::string JoinAndCollapse(std::basic_string_view<CharT> text) {
+  const std::size_t n = text.size();
+  std::string out(n * (sizeof(CharT) == 1 ? 1 : 4), '\0');
+  char* p = out.data();
+  char* const begin = p;
+  auto code = [&](std::size_t k) { return static_cast<char32_t>(text[k]); };
   auto single_at = [&](std::size_t k) {
-    return k < text.size() && IsAsciiAlnum(text[k]) && (k == 0 || !IsAsciiAlnum(text[k - 1])) &&
-           (k + 1 >= text.size() || !IsAsciiAlnum(text[k + 1]));
+    return k < n && IsAsciiAlnum(code(k)) && (k == 0 || !IsAsciiAlnum(code(k - 1))) &&
+           (k + 1 >= n || !IsAsciiAlnum(code(k + 1)));
   };
-  while (i < text.size()) {
+  std::size_t i = 0;
+  while (i < n) {
+    const char32_t c = code(i);
     if (single_at(i)) {
       std::size_t k = i;
       std::size_t letters = 1;
-      while (k + 2 < text.size() && IsSpacer(text[k + 1]) && single_at(k + 2)) {
+      while (k + 2 < n && IsSpacer(code(k + 1)) && single_at(k + 2)) {
         k += 2;
         ++letters;
       }
       if (letters >= 3) {
         for (std::size_t j = i; j <= k; j += 2) {
-          out.push_back(static_cast<char>(text[j]));
+          *p++ = static_cast<char>(code(j));
         }
         i = k + 1;
         continue;
       }
     }
-    char32_t c = text[i++];
+    ++i;
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      if (!out.empty() && out.back() != ' ') {
-        out.push_back(' ');
+      if (p != begin && p[-1] != ' ') {
+        *p++ = ' ';
       }
-      continue;
+    } else if (c < 0x80) {
+      *p++ = static_cast<char>(c);
+    } else {
+      p += utf8proc_encode_char(static_cast<utf8proc_int32_t>(c),
+                                reinterpret_cast<utf8proc_uint8_t*>(p));
     }
-    AppendUtf8(out, c);
   }
-  if (!out.empty() && out.back() == ' ') {
-    out.pop_back();
+  if (p != begin && p[-1] == ' ') {
+    --p;
   }
+  out.resize(static_cast<std::size_t>(p - begin));
   return out;
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
+// Standard and URL-safe alphabets; -1 for any other byte.
+constexpr std::array<std::int8_t, 256> kBase64 = [] {
+  std::array<std::int8_t, 256> table{};
+  table.fill(-1);
+  for (int i = 0; i < 26; ++i) {
+    table['A' + i] = static_cast<std::int8_t>(i);
+    table['a' + i] = static_cast<std::int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) {
+    table['0' + i] = static_cast<std::int8_t>(52 + i);
+  }
+  table['+'] = table['-'] = 62;
+  table['/'] = table['_'] = 63;
+  return table;
+}();
+
+int Base64Value(char c) { return kBase64[static_cast<unsigned char>(c)]; }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -235,6 +249,21 @@ base::StatusOr<std::string> Normalize(std::string_view text) {
   if (std::size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
     return base::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad));
   }
+  // ASCII fast path: NFKC and homoglyph folding change nothing; case folding
+  // is tolower; control characters go as utf8proc's STRIPCC would take them.
+  if (std::all_of(text.begin(), text.end(), [](char c) { return (c & 0x80) == 0; })) {
+    std::string folded(text.size(), '\0');
+    char* p = folded.data();
+    for (char c : text) {
+      if (c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+        *p++ = ' ';
+      } else if (c >= 0x20 && c != 0x7F) {
+        *p++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+      }
+    }
+    folded.resize(static_cast<std::size_t>(p - folded.data()));
+    return JoinAndCollapse(std::string_view(folded));
+  }
   utf8proc_uint8_t* mapped = nullptr;
   const auto options = static_cast<utf8proc_option_t>(
       UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
@@ -249,7 +278,7 @@ base::StatusOr<std::string> Normalize(std::string_view text) {
   std::vector<char32_t> chars =
       Decode(std::string_view(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(n)));
   FoldHomoglyphs(chars);
-  return JoinAndCollapse(chars);
+  return JoinAndCollapse(std::u32string_view(chars.data(), chars.size()));
 }
 
 std::vector<std::string> DecodeEmbeddedPayloads(std::string_view text) {
