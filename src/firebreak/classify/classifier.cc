@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "firebreak/base/digest.h"
 #include "firebreak/classify/normalize.h"
 
 namespace firebreak::classify {
@@ -31,7 +30,6 @@ std::string KeywordPattern(std::string_view normalized_keyword) {
 struct Classifier::Compiled {
   std::unique_ptr<RE2::Set> set;
   std::vector<Probe> probes;
-  std::vector<std::string> normalized_keywords;  // owns what keyword probes point at
   std::optional<LinearModel> model;
   std::vector<int> model_label_to_category;  // -1 for labels that are no category
 };
@@ -74,19 +72,8 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
   options.set_max_mem(64 << 20);
   compiled->set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
   std::size_t pattern_count = 0;
+  std::size_t keyword_count = 0;
   if (config.use_patterns) {
-    // Keywords first, so that the strings the probes borrow stay put.
-    for (const CategoryConfig& c : config.categories) {
-      for (const std::string& k : c.keywords) {
-        base::StatusOr<std::string> normalized = Normalize(k);
-        if (!normalized.ok() || normalized->empty()) {
-          return base::InvalidArgument("category '" + c.id + "': keyword '" + k +
-                                       "' is empty or not UTF-8 after normalisation");
-        }
-        compiled->normalized_keywords.push_back(*normalized);
-      }
-    }
-    std::size_t keyword = 0;
     for (std::size_t i = 0; i < config.categories.size(); ++i) {
       const CategoryConfig& c = config.categories[i];
       const auto index = static_cast<std::uint16_t>(i);
@@ -99,14 +86,20 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
         compiled->probes.push_back({index, Evidence::Kind::kPattern, p});
         ++pattern_count;
       }
-      for (std::size_t j = 0; j < c.keywords.size(); ++j, ++keyword) {
-        const std::string& k = compiled->normalized_keywords[keyword];
+      for (const std::string& k : c.keywords) {
+        // Keywords match the text as every stage sees it: normalised.
+        base::StatusOr<std::string> normalized = Normalize(k);
+        if (!normalized.ok() || normalized->empty()) {
+          return base::InvalidArgument("category '" + c.id + "': keyword '" + k +
+                                       "' is empty or not UTF-8 after normalisation");
+        }
         std::string error;
-        if (compiled->set->Add(KeywordPattern(k), &error) < 0) {
+        if (compiled->set->Add(KeywordPattern(*normalized), &error) < 0) {
           return base::InvalidArgument("category '" + c.id + "': invalid keyword '" + k +
                                        "': " + error);
         }
-        compiled->probes.push_back({index, Evidence::Kind::kKeyword, c.keywords[j]});
+        compiled->probes.push_back({index, Evidence::Kind::kKeyword, k});
+        ++keyword_count;
       }
     }
     if (!compiled->probes.empty() && !compiled->set->Compile()) {
@@ -134,12 +127,11 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
       }
       compiled->model_label_to_category.push_back(category);
     }
+    model_version = "linear:" + model->sha256().substr(0, 12);
     compiled->model = std::move(model).value();
-    base::StatusOr<std::string> digest = base::Sha256HexOfFile(config.model_file);
-    model_version = "linear:" + (digest.ok() ? digest->substr(0, 12) : std::string("?"));
   }
   classifier->version_ = "firebreak-local/1 patterns=" + std::to_string(pattern_count) +
-                         " keywords=" + std::to_string(compiled->normalized_keywords.size()) +
+                         " keywords=" + std::to_string(keyword_count) +
                          " model=" + model_version;
   return classifier;
 }

@@ -303,6 +303,7 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
   if (!in.AtEnd()) {
     return base::DataLoss(where + " has trailing bytes");
   }
+  model.sha256_ = base::ToHex(base::Sha256Of(*bytes));
   return model;
 }
 

@@ -43,6 +43,9 @@ class LinearModel {
   base::Status Save(const std::filesystem::path& path) const;
 
   const std::vector<std::string>& labels() const { return labels_; }
+  // Hex SHA-256 of the file the model was loaded from; empty for a model
+  // trained in memory.
+  const std::string& sha256() const { return sha256_; }
   unsigned hash_bits() const { return hash_bits_; }
 
   // Probabilities per label (same order as labels()), normalised to sum to 1,
@@ -57,6 +60,7 @@ class LinearModel {
   unsigned hash_bits_ = 0;
   std::vector<float> bias_;     // [label]
   std::vector<float> weights_;  // [bucket * labels + label]
+  std::string sha256_;
 };
 
 }  // namespace firebreak::classify
