@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (std::string& p : *prompts) {
-      examples.push_back({std::move(p), std::string(firebreak::classify::kNoneLabel)});
+      examples.push_back({std::move(p), std::string(firebreak::classify::kCorpusNoneLabel)});
     }
   }
   std::vector<std::string> normalized;

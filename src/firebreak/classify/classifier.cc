@@ -120,7 +120,7 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
           category = static_cast<int>(i);
         }
       }
-      if (category < 0 && label != kNoneLabel) {
+      if (category < 0 && !IsNoneLabel(label)) {
         return base::FailedPrecondition("model file " + config.model_file.string() +
                                         " knows category '" + label +
                                         "' that the policy does not define; retrain it");

@@ -16,8 +16,13 @@
 
 namespace firebreak::classify {
 
-// The label of training texts that belong to no category.
+// Labels of training texts that belong to no category. Labels that start
+// with "__" are reserved for them; each is a class of its own, so the policy's
+// hand-written near misses (kNoneLabel) weigh as much as a whole category
+// however large the public out-of-scope corpora (kCorpusNoneLabel) are.
 inline constexpr std::string_view kNoneLabel = "__none__";
+inline constexpr std::string_view kCorpusNoneLabel = "__none_corpus__";
+inline bool IsNoneLabel(std::string_view label) { return label.starts_with("__"); }
 
 struct TrainingExample {
   std::string text;  // raw; normalised by the trainer

@@ -189,7 +189,7 @@ int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) 
       return kExitUsage;
     }
     for (std::string& p : *prompts) {
-      examples.push_back({std::move(p), std::string(classify::kNoneLabel)});
+      examples.push_back({std::move(p), std::string(classify::kCorpusNoneLabel)});
     }
   }
   for (const std::string& file : options.data) {
@@ -199,7 +199,7 @@ int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) 
     }
   }
   for (const TrainingExample& e : examples) {
-    if (e.label != classify::kNoneLabel && !policy.CategoryIndex(e.label)) {
+    if (!classify::IsNoneLabel(e.label) && !policy.CategoryIndex(e.label)) {
       err << "firebreak train: label '" << e.label << "' is not a category of the policy\n";
       return kExitUsage;
     }
