@@ -1,0 +1,257 @@
+#include "firebreak/audit/audit_log.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "firebreak/audit/verify.h"
+
+namespace firebreak::audit {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("fb-audit-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = dir_ / "audit.db";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<AuditLog> Open(Durability durability = Durability::kGroup) {
+    AuditOptions options;
+    options.db = db_;
+    options.durability = durability;
+    options.checkpoint_every = 10;
+    options.now_micros = [] { return std::int64_t{1795910399123456}; };
+    auto log = AuditLog::Open(options);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+
+  static AuditRecord Decision(int i) {
+    AuditRecord r;
+    r.kind = "decision";
+    r.fields["request_id"] = "req-" + std::to_string(i);
+    r.fields["decision"] = i % 2 ? "BLOCK" : "ALLOW";
+    return r;
+  }
+
+  // Writes 25 decisions (checkpoints after 10, 20 and, on close, 25).
+  void Fill() {
+    auto log = Open();
+    for (int i = 1; i <= 25; ++i) {
+      base::StatusOr<Appended> a = log->Append(Decision(i));
+      ASSERT_TRUE(a.ok()) << a.status().ToString();
+      EXPECT_EQ(a->seq, static_cast<std::uint64_t>(i));
+    }
+  }
+
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << (error ? error : "") << " in " << sql;
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+  VerifyReport Verify(std::optional<std::string> key = std::nullopt) {
+    base::StatusOr<VerifyReport> r = VerifyDatabase(db_, std::move(key));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : VerifyReport{};
+  }
+
+  fs::path dir_;
+  fs::path db_;
+};
+
+TEST_F(AuditLogTest, AppendsChainAndCheckpoints) {
+  Fill();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 25u);
+  EXPECT_EQ(r.checkpoints, 3u);
+}
+
+TEST_F(AuditLogTest, ReopeningContinuesTheChainWithTheSameIdentity) {
+  std::string instance;
+  std::string key;
+  {
+    auto log = Open();
+    instance = log->instance_id();
+    key = log->public_key_pem();
+    ASSERT_TRUE(log->Append(Decision(1)).ok());
+  }
+  auto log = Open();
+  EXPECT_EQ(log->instance_id(), instance);
+  EXPECT_EQ(log->public_key_pem(), key);
+  EXPECT_EQ(log->Append(Decision(2))->seq, 2u);
+  log.reset();
+  VerifyReport r = Verify(key);
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 2u);
+  struct stat st {};
+  ASSERT_EQ(::stat((db_.string() + ".key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST_F(AuditLogTest, DetectsAChangedField) {
+  Fill();
+  Sql("UPDATE records SET body = replace(body, '\"ALLOW\"', '\"BLOCK\"') WHERE seq = 6");
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 6u);
+  EXPECT_THAT(r.problem, HasSubstr("modified"));
+}
+
+TEST_F(AuditLogTest, DetectsADeletedRecord) {
+  Fill();
+  Sql("DELETE FROM records WHERE seq = 7");
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 7u);
+  EXPECT_THAT(r.problem, HasSubstr("deleted"));
+}
+
+TEST_F(AuditLogTest, DetectsAnInsertedRecordEvenWithARecomputedHash) {
+  Fill();
+  // The forger renumbers the tail and inserts a record with a correct hash.
+  Sql("UPDATE records SET seq = seq + 1000 WHERE seq >= 12;"
+      "UPDATE records SET seq = seq - 999 WHERE seq >= 1012;");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* prev = nullptr;
+    sqlite3_prepare_v2(db, "SELECT hash FROM records WHERE seq = 11", -1, &prev, nullptr);
+    ASSERT_EQ(sqlite3_step(prev), SQLITE_ROW);
+    std::string bytes(static_cast<const char*>(sqlite3_column_blob(prev, 0)), 32);
+    sqlite3_finalize(prev);
+    AuditRecord forged = Decision(99);
+    const std::string body = EncodeRecord(forged, 12, "t", "i");
+    const base::Sha256 hash = base::Sha256Of(bytes + body);
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO records(seq, kind, body, hash) VALUES(12, 'decision', ?, ?)",
+                       -1, &insert, nullptr);
+    sqlite3_bind_text(insert, 1, body.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(insert, 2, hash.data(), 32, SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 13u);
+  EXPECT_THAT(r.problem, HasSubstr("inserted"));
+}
+
+TEST_F(AuditLogTest, DetectsTwoSwappedRecords) {
+  Fill();
+  Sql("UPDATE records SET seq = -1 WHERE seq = 4;"
+      "UPDATE records SET seq = 4 WHERE seq = 5;"
+      "UPDATE records SET seq = 5 WHERE seq = -1;");
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 4u);
+  EXPECT_THAT(r.problem, HasSubstr("reordered"));
+}
+
+TEST_F(AuditLogTest, DetectsDroppedLastRecords) {
+  Fill();
+  Sql("DELETE FROM records WHERE seq > 22");
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 23u);
+  EXPECT_THAT(r.problem, HasSubstr("truncated: checkpoint signs records up to 25 but the log ends at 22"));
+}
+
+TEST_F(AuditLogTest, DetectsABadCheckpointSignatureAndAWrongKey) {
+  Fill();
+  {
+    VerifyReport r = Verify(base::SigningKey::Generate()->PublicPem());
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.bad_seq, 10u);
+    EXPECT_THAT(r.problem, HasSubstr("bad checkpoint signature"));
+  }
+  Sql("UPDATE checkpoints SET signature = zeroblob(64) WHERE seq = 20");
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 20u);
+  EXPECT_THAT(r.problem, HasSubstr("bad checkpoint signature"));
+}
+
+TEST_F(AuditLogTest, AFailedWriteIsAnErrorAndLosesNothing) {
+  auto log = Open();
+  ASSERT_TRUE(log->Append(Decision(1)).ok());
+  Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+  base::StatusOr<Appended> failed = log->Append(Decision(2));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("disk full"));
+  Sql("DROP TRIGGER full");
+  EXPECT_EQ(log->Append(Decision(3))->seq, 2u);  // the chain has no hole
+  log.reset();
+  EXPECT_TRUE(Verify().ok);
+}
+
+TEST_F(AuditLogTest, ConcurrentProducersInStrictModeGetDistinctSequences) {
+  auto log = Open(Durability::kFsync);
+  constexpr int kThreads = 8;
+  constexpr int kEach = 100;
+  std::vector<std::vector<std::uint64_t>> seqs(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        base::StatusOr<Appended> a = log->Append(Decision(i));
+        ASSERT_TRUE(a.ok());
+        seqs[static_cast<std::size_t>(t)].push_back(a->seq);
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  std::set<std::uint64_t> all;
+  for (const auto& s : seqs) {
+    all.insert(s.begin(), s.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(*all.rbegin(), static_cast<std::uint64_t>(kThreads * kEach));
+  log.reset();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, static_cast<std::uint64_t>(kThreads * kEach));
+}
+
+TEST_F(AuditLogTest, ExportCarriesEverythingVerificationNeeds) {
+  Fill();
+  std::ostringstream out;
+  ASSERT_TRUE(ExportJsonl(db_, 1, out).ok());
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("{\"type\":\"header\",\"schema\":1,\"instance\":"));
+  EXPECT_THAT(text, HasSubstr("\"type\":\"record\",\"seq\":25,"));
+  EXPECT_THAT(text, HasSubstr("\"type\":\"checkpoint\",\"seq\":10,"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 25 + 3);
+}
+
+TEST_F(AuditLogTest, SeqOfBodyReadsOnlyTheTopLevelKey) {
+  EXPECT_EQ(SeqOfBody(R"({"a":{"seq":5},"note":"\"seq\":7","seq":12})"), 12u);
+  EXPECT_EQ(SeqOfBody(R"({"a":1})"), 0u);
+}
+
+}  // namespace
+}  // namespace firebreak::audit

@@ -1,0 +1,60 @@
+// Audit record schema v1 and its canonical encoding: sorted keys, no
+// insignificant whitespace, UTF-8. The canonical bytes are what the hash chain
+// covers; the audit module owns this schema and never serialises in-memory
+// structs of other modules blindly.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace firebreak::audit {
+
+inline constexpr int kSchemaVersion = 1;
+
+// A JSON value without floating point (scores are recorded as decimal
+// strings), so that the encoding is canonical.
+class Value {
+ public:
+  using Array = std::vector<Value>;
+  using Object = std::map<std::string, Value, std::less<>>;
+
+  Value() = default;
+  Value(std::nullptr_t) {}                                    // NOLINT
+  Value(bool b) : v_(b) {}                                     // NOLINT
+  Value(int i) : v_(static_cast<std::int64_t>(i)) {}          // NOLINT
+  Value(std::int64_t i) : v_(i) {}                            // NOLINT
+  Value(std::uint64_t i) : v_(static_cast<std::int64_t>(i)) {}  // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}                // NOLINT
+  Value(std::string s) : v_(std::move(s)) {}                  // NOLINT
+  Value(std::string_view s) : v_(std::string(s)) {}           // NOLINT
+  Value(Array a) : v_(std::move(a)) {}                        // NOLINT
+  Value(Object o) : v_(std::move(o)) {}                       // NOLINT
+
+  // Appends the canonical JSON encoding of this value to `out`.
+  void AppendCanonical(std::string& out) const;
+
+ private:
+  std::variant<std::nullptr_t, bool, std::int64_t, std::string, Array, Object> v_;
+};
+
+// One record before it is sequenced: its kind ("decision", "completion",
+// "lifecycle.start", ...) and its kind-specific fields.
+struct AuditRecord {
+  std::string kind;
+  Value::Object fields;
+};
+
+// The canonical bytes of a sequenced record: the fields plus "v", "seq",
+// "time" (RFC 3339, UTC, microseconds), "instance" and "kind". Reserved
+// names in `fields` are overwritten.
+std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::string_view time,
+                         std::string_view instance);
+
+// "2026-11-28T23:59:59.123456Z" for microseconds since the Unix epoch.
+std::string FormatTime(std::int64_t unix_micros);
+
+}  // namespace firebreak::audit

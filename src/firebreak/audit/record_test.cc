@@ -1,0 +1,43 @@
+#include "firebreak/audit/record.h"
+
+#include <gtest/gtest.h>
+
+namespace firebreak::audit {
+namespace {
+
+TEST(RecordTest, CanonicalEncodingSortsKeysAndHasNoWhitespace) {
+  AuditRecord r;
+  r.kind = "decision";
+  r.fields["zeta"] = "last";
+  r.fields["alpha"] = Value::Array{1, true, nullptr, "x"};
+  r.fields["nested"] = Value::Object{{"b", 2}, {"a", 1}};
+  EXPECT_EQ(EncodeRecord(r, 7, "2026-11-28T00:00:00.000000Z", "abc"),
+            R"({"alpha":[1,true,null,"x"],"instance":"abc","kind":"decision",)"
+            R"("nested":{"a":1,"b":2},"seq":7,"time":"2026-11-28T00:00:00.000000Z","v":1,)"
+            R"("zeta":"last"})");
+}
+
+TEST(RecordTest, StringsAreEscapedAndUtf8KeptAsIs) {
+  std::string out;
+  Value("quote\" back\\ nl\n tab\t bell\x07 ж").AppendCanonical(out);
+  EXPECT_EQ(out, "\"quote\\\" back\\\\ nl\\n tab\\t bell\\u0007 ж\"");
+}
+
+TEST(RecordTest, ReservedFieldsCannotBeForged) {
+  AuditRecord r;
+  r.kind = "decision";
+  r.fields["seq"] = 999;
+  r.fields["kind"] = "forged";
+  const std::string body = EncodeRecord(r, 3, "t", "i");
+  EXPECT_NE(body.find("\"seq\":3"), std::string::npos);
+  EXPECT_NE(body.find("\"kind\":\"decision\""), std::string::npos);
+  EXPECT_EQ(body.find("999"), std::string::npos);
+}
+
+TEST(RecordTest, FormatsTimeAsRfc3339Utc) {
+  EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(FormatTime(1795910399123456), "2026-11-28T23:59:59.123456Z");
+}
+
+}  // namespace
+}  // namespace firebreak::audit

@@ -1,0 +1,42 @@
+// Minimal RAII helpers over the SQLite C API for the audit module.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "firebreak/base/status.h"
+
+namespace firebreak::audit {
+
+// Runs SQL without results; the error names the database's message.
+base::Status Exec(sqlite3* db, const char* sql);
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  Statement& Bind(int index, std::int64_t value);
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, std::string_view bytes);
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step();
+  void Reset();
+
+  std::int64_t Int(int column) const;
+  std::string_view Text(int column) const;
+  std::string_view Blob(int column) const;
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+base::Status SqliteError(sqlite3* db, std::string_view what);
+
+}  // namespace firebreak::audit

@@ -1,0 +1,282 @@
+#include "firebreak/audit/verify.h"
+
+#include <cstring>
+#include <map>
+#include <ostream>
+
+#include "firebreak/audit/audit_log.h"
+#include "firebreak/audit/record.h"
+#include "firebreak/audit/sqlite.h"
+#include "firebreak/base/signing.h"
+
+namespace firebreak::audit {
+namespace {
+
+std::string_view AsBytes(const base::Sha256& h) {
+  return {reinterpret_cast<const char*>(h.data()), h.size()};
+}
+
+std::string Hex(std::string_view bytes) {
+  base::Sha256 h{};
+  if (bytes.size() != h.size()) {
+    return "(" + std::to_string(bytes.size()) + " bytes)";
+  }
+  std::memcpy(h.data(), bytes.data(), h.size());
+  return base::ToHex(h);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) { Value(s).AppendCanonical(out); }
+
+}  // namespace
+
+std::uint64_t SeqOfBody(std::string_view body) {
+  // Scan top-level keys only: inside strings a quote is always escaped.
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == '"') {
+      if (depth == 1 && body.substr(i, 6) == "\"seq\":") {
+        std::uint64_t seq = 0;
+        for (std::size_t j = i + 6; j < body.size() && body[j] >= '0' && body[j] <= '9'; ++j) {
+          seq = seq * 10 + static_cast<std::uint64_t>(body[j] - '0');
+        }
+        return seq;
+      }
+      in_string = true;
+    }
+  }
+  return 0;
+}
+
+ChainVerifier::ChainVerifier(std::string instance, std::string public_pem, std::uint64_t first_seq,
+                             base::Sha256 previous)
+    : instance_(std::move(instance)),
+      public_pem_(std::move(public_pem)),
+      expected_seq_(first_seq),
+      previous_(previous) {}
+
+void ChainVerifier::Fail(std::uint64_t seq, std::string problem) {
+  if (report_.ok) {
+    report_.ok = false;
+    report_.bad_seq = seq;
+    report_.problem = std::move(problem);
+  }
+}
+
+void ChainVerifier::AddRecord(std::uint64_t seq, std::string_view body, std::string_view hash) {
+  if (failed()) {
+    return;
+  }
+  if (seq != expected_seq_) {
+    if (seq > expected_seq_) {
+      Fail(expected_seq_, "missing: records " + std::to_string(expected_seq_) + ".." +
+                              std::to_string(seq - 1) + " were deleted");
+    } else {
+      Fail(seq, "out of order: record " + std::to_string(seq) + " appears after record " +
+                    std::to_string(expected_seq_ - 1));
+    }
+    return;
+  }
+  if (SeqOfBody(body) != seq) {
+    Fail(seq, "the record's content carries sequence " + std::to_string(SeqOfBody(body)) +
+                  ": it was moved, reordered or inserted here");
+    return;
+  }
+  std::string bytes(AsBytes(previous_));
+  bytes.append(body);
+  const base::Sha256 computed = base::Sha256Of(bytes);
+  if (AsBytes(computed) != hash) {
+    Fail(seq, "modified: the content does not match the hash chain (this record was changed, or "
+              "the one before it had its hash rewritten); stored hash " +
+                  Hex(hash) + ", computed " + base::ToHex(computed));
+    return;
+  }
+  previous_ = computed;
+  ++expected_seq_;
+  ++report_.records;
+}
+
+void ChainVerifier::AddCheckpoint(std::uint64_t seq, std::string_view hash,
+                                  std::string_view signature) {
+  if (failed()) {
+    return;
+  }
+  const std::uint64_t last = expected_seq_ - 1;
+  if (seq > last) {
+    Fail(last + 1, "truncated: checkpoint signs records up to " + std::to_string(seq) +
+                       " but the log ends at " + std::to_string(last));
+    return;
+  }
+  if (seq < last) {
+    Fail(seq, "checkpoint " + std::to_string(seq) + " is out of order");
+    return;
+  }
+  if (hash != AsBytes(previous_)) {
+    Fail(seq, "checkpoint hash differs from the chain at record " + std::to_string(seq));
+    return;
+  }
+  base::StatusOr<bool> valid =
+      base::VerifySignature(public_pem_, CheckpointMessage(instance_, seq, previous_), signature);
+  if (!valid.ok() || !*valid) {
+    Fail(seq, "bad checkpoint signature at record " + std::to_string(seq) +
+                  (valid.ok() ? "" : ": " + valid.status().message()));
+    return;
+  }
+  ++report_.checkpoints;
+}
+
+VerifyReport ChainVerifier::Finish() { return report_; }
+
+namespace {
+
+struct OpenDb {
+  sqlite3* db = nullptr;
+  ~OpenDb() { sqlite3_close(db); }
+};
+
+base::Status OpenReadOnly(const std::filesystem::path& path, OpenDb& out) {
+  if (!std::filesystem::exists(path)) {
+    return base::NotFound("audit database " + path.string() + " does not exist");
+  }
+  if (sqlite3_open_v2(path.c_str(), &out.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    return SqliteError(out.db, "cannot open " + path.string());
+  }
+  return base::Status::Ok();
+}
+
+base::StatusOr<std::string> Meta(sqlite3* db, std::string_view key) {
+  Statement get(db, "SELECT value FROM meta WHERE key = ?");
+  if (!get.ok()) {
+    return SqliteError(db, "not a Firebreak audit database");
+  }
+  get.Bind(1, key);
+  if (get.Step() != SQLITE_ROW) {
+    return base::DataLoss("audit database has no '" + std::string(key) + "' entry");
+  }
+  return std::string(get.Text(0));
+}
+
+}  // namespace
+
+base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
+                                            std::optional<std::string> public_pem) {
+  OpenDb db;
+  FB_RETURN_IF_ERROR(OpenReadOnly(path, db));
+  base::StatusOr<std::string> instance = Meta(db.db, "instance");
+  if (!instance.ok()) {
+    return instance.status();
+  }
+  std::string key_source = "the key given";
+  if (!public_pem) {
+    base::StatusOr<std::string> stored = Meta(db.db, "public_key");
+    if (!stored.ok()) {
+      return stored.status();
+    }
+    public_pem = *stored;
+    key_source = "the key stored in the database (pass --pubkey to verify against a trusted copy)";
+  }
+  std::map<std::uint64_t, std::pair<std::string, std::string>> checkpoints;
+  Statement cps(db.db, "SELECT seq, hash, signature FROM checkpoints ORDER BY seq");
+  while (cps.ok() && cps.Step() == SQLITE_ROW) {
+    checkpoints[static_cast<std::uint64_t>(cps.Int(0))] = {std::string(cps.Blob(1)),
+                                                            std::string(cps.Blob(2))};
+  }
+  ChainVerifier verifier(*instance, *public_pem);
+  Statement rows(db.db, "SELECT seq, body, hash FROM records ORDER BY seq");
+  if (!rows.ok()) {
+    return SqliteError(db.db, "cannot read records");
+  }
+  auto next_checkpoint = checkpoints.begin();
+  while (!verifier.failed() && rows.Step() == SQLITE_ROW) {
+    const auto seq = static_cast<std::uint64_t>(rows.Int(0));
+    verifier.AddRecord(seq, rows.Text(1), rows.Blob(2));
+    while (next_checkpoint != checkpoints.end() && next_checkpoint->first <= seq) {
+      verifier.AddCheckpoint(next_checkpoint->first, next_checkpoint->second.first,
+                             next_checkpoint->second.second);
+      ++next_checkpoint;
+    }
+  }
+  for (; next_checkpoint != checkpoints.end(); ++next_checkpoint) {
+    verifier.AddCheckpoint(next_checkpoint->first, next_checkpoint->second.first,
+                           next_checkpoint->second.second);
+  }
+  VerifyReport report = verifier.Finish();
+  report.key_source = key_source;
+  return report;
+}
+
+base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_seq,
+                         std::ostream& out) {
+  OpenDb db;
+  FB_RETURN_IF_ERROR(OpenReadOnly(path, db));
+  base::StatusOr<std::string> instance = Meta(db.db, "instance");
+  base::StatusOr<std::string> key = Meta(db.db, "public_key");
+  if (!instance.ok() || !key.ok()) {
+    return instance.ok() ? key.status() : instance.status();
+  }
+  from_seq = std::max<std::uint64_t>(from_seq, 1);
+  std::string previous(32, '\0');
+  Statement prev(db.db, "SELECT hash FROM records WHERE seq = ?");
+  prev.Bind(1, static_cast<std::int64_t>(from_seq - 1));
+  if (from_seq > 1 && prev.Step() == SQLITE_ROW) {
+    previous = std::string(prev.Blob(0));
+  }
+  std::string line = "{\"type\":\"header\",\"schema\":" + std::to_string(kSchemaVersion) +
+                     ",\"instance\":";
+  AppendJsonString(line, *instance);
+  line += ",\"public_key\":";
+  AppendJsonString(line, *key);
+  line += ",\"first_seq\":" + std::to_string(from_seq) + ",\"previous_hash\":\"" + Hex(previous) +
+          "\"}\n";
+  out << line;
+
+  Statement cps(db.db, "SELECT seq, hash, signature, time FROM checkpoints WHERE seq >= ? ORDER BY seq");
+  cps.Bind(1, static_cast<std::int64_t>(from_seq));
+  bool more_checkpoints = cps.Step() == SQLITE_ROW;
+  auto write_checkpoint = [&] {
+    std::string c = "{\"type\":\"checkpoint\",\"seq\":" + std::to_string(cps.Int(0)) +
+                    ",\"hash\":\"" + Hex(cps.Blob(1)) + "\",\"signature\":\"";
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned char b : cps.Blob(2)) {
+      c.push_back(kHex[b >> 4]);
+      c.push_back(kHex[b & 0xf]);
+    }
+    c += "\",\"time\":";
+    AppendJsonString(c, cps.Text(3));
+    c += "}\n";
+    out << c;
+    more_checkpoints = cps.Step() == SQLITE_ROW;
+  };
+  Statement rows(db.db, "SELECT seq, body, hash FROM records WHERE seq >= ? ORDER BY seq");
+  rows.Bind(1, static_cast<std::int64_t>(from_seq));
+  while (rows.Step() == SQLITE_ROW) {
+    const auto seq = rows.Int(0);
+    std::string r = "{\"type\":\"record\",\"seq\":" + std::to_string(seq) + ",\"hash\":\"" +
+                    Hex(rows.Blob(2)) + "\",\"body\":";
+    AppendJsonString(r, rows.Text(1));
+    r += "}\n";
+    out << r;
+    while (more_checkpoints && cps.Int(0) <= seq) {
+      write_checkpoint();
+    }
+  }
+  while (more_checkpoints) {
+    write_checkpoint();
+  }
+  return out.good() ? base::Status::Ok() : base::DataLoss("cannot write the export");
+}
+
+}  // namespace firebreak::audit
