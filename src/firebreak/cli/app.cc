@@ -33,6 +33,13 @@ int Run(int argc, char** argv) {
       "--jsonl", classify.jsonl,
       "Read {\"id\",\"prompt\"} or {\"id\",\"messages\"} lines from stdin; write one decision "
       "line each");
+  classify_cmd->add_option("--audit-db", classify.audit_db,
+                           "With --jsonl: record every decision in this audit database (SQLite) "
+                           "before printing it; a line whose record cannot be written gets an error");
+  classify_cmd->add_option("--durability", classify.durability,
+                           "Audit durability: group (fsync within 10 ms) or fsync (before each answer)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"group", "fsync"}));
 
   TestOptions test;
   CLI::App* test_cmd = app.add_subcommand(
@@ -87,6 +94,33 @@ int Run(int argc, char** argv) {
   demo_cmd->add_flag("--exit-when-done", demo.exit_when_done,
                      "Quit after the last scenario instead of waiting");
 
+  CLI::App* audit_cmd = app.add_subcommand("audit", "Verify, export and follow the audit trail");
+  audit_cmd->require_subcommand(1);
+  AuditVerifyOptions audit_verify;
+  CLI::App* verify_cmd = audit_cmd->add_subcommand(
+      "verify", "Check the hash chain and checkpoint signatures: exit 0 'ok N records, M checkpoints', "
+                "exit 1 naming the first bad record");
+  CLI::Option* verify_db = verify_cmd->add_option("--db", audit_verify.db, "Audit database (SQLite)");
+  CLI::Option* verify_jsonl =
+      verify_cmd->add_option("--jsonl", audit_verify.jsonl, "An export made by `audit export`");
+  verify_db->excludes(verify_jsonl);
+  verify_cmd->add_option("--pubkey", audit_verify.pubkey,
+                         "The instance's public key (PEM) to trust; default: the one the log names")
+      ->check(CLI::ExistingFile);
+  AuditExportOptions audit_export;
+  CLI::App* export_cmd = audit_cmd->add_subcommand(
+      "export", "Write records with their hashes and the checkpoints as JSON lines that verify offline");
+  export_cmd->add_option("--db", audit_export.db, "Audit database (SQLite)")->required();
+  export_cmd->add_option("--from", audit_export.from, "First sequence number")->capture_default_str();
+  export_cmd->add_option("--format", audit_export.format, "Output format")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"jsonl"}));
+  AuditTailOptions audit_tail;
+  CLI::App* tail_cmd = audit_cmd->add_subcommand("tail", "Print records as they are appended");
+  tail_cmd->add_option("--db", audit_tail.db, "Audit database (SQLite)")->required();
+  tail_cmd->add_option("--from", audit_tail.from, "Start at this sequence number (default: new only)");
+  tail_cmd->add_flag("!--no-follow", audit_tail.follow, "Print what is there and exit");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,6 +136,10 @@ int Run(int argc, char** argv) {
       std::cerr << "firebreak classify: give either a TEXT argument or --jsonl\n";
       return kExitUsage;
     }
+    if (!classify.audit_db.empty() && !classify.jsonl) {
+      std::cerr << "firebreak classify: --audit-db needs --jsonl\n";
+      return kExitUsage;
+    }
     return RunClassify(classify, std::cin, std::cout, std::cerr);
   }
   if (*test_cmd) {
@@ -109,6 +147,19 @@ int Run(int argc, char** argv) {
   }
   if (*train_cmd) {
     return RunTrain(train, std::cout, std::cerr);
+  }
+  if (*verify_cmd) {
+    if (audit_verify.db.empty() == audit_verify.jsonl.empty()) {
+      std::cerr << "firebreak audit verify: give --db PATH or --jsonl FILE\n";
+      return kExitUsage;
+    }
+    return RunAuditVerify(audit_verify, std::cout, std::cerr);
+  }
+  if (*export_cmd) {
+    return RunAuditExport(audit_export, std::cout, std::cerr);
+  }
+  if (*tail_cmd) {
+    return RunAuditTail(audit_tail, std::cout, std::cerr);
   }
   if (*demo_cmd) {
     return RunDemo(demo, std::cin, std::cout, std::cerr);

@@ -1,12 +1,15 @@
 #include <boost/json.hpp>
 
 #include <chrono>
-#include <cmath>
+#include <cstdio>
 #include <istream>
 #include <ostream>
 
+#include "firebreak/audit/audit_log.h"
+#include "firebreak/base/digest.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/report.h"
+#include "firebreak/proxy/decision_record.h"
 
 namespace firebreak::cli {
 namespace {
@@ -90,31 +93,41 @@ base::StatusOr<base::Conversation> ConversationOf(const json::object& line) {
   return conversation;
 }
 
-double Round3(double v) { return std::round(v * 1000.0) / 1000.0; }
-
-json::object DecisionLine(const json::value& id, const proxy::Outcome& outcome,
-                          const policy::PolicySet& policy, long long micros) {
-  json::object out;
-  out["id"] = id;
-  out["decision"] = policy::VerdictName(outcome.decision.verdict);
-  json::array rules;
+// One output line. Written by hand so that scores read 0.954, not 9.54E-1.
+std::string DecisionLine(const json::value& id, const proxy::Outcome& outcome,
+                         const policy::PolicySet& policy, long long micros) {
+  std::string line = "{\"id\":" + json::serialize(id) + ",\"decision\":\"" +
+                     std::string(policy::VerdictName(outcome.decision.verdict)) + "\",\"rules\":[";
+  bool first = true;
   for (std::string_view r : outcome.decision.RuleIds()) {
-    rules.emplace_back(r);
+    line += first ? "" : ",";
+    line += json::serialize(json::string(r));
+    first = false;
   }
-  out["rules"] = std::move(rules);
-  json::array categories;
+  line += "],\"categories\":[";
+  first = true;
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     if (s.detected) {
-      categories.push_back(
-          json::object{{"id", policy.categories()[s.category].id}, {"score", Round3(s.score)}});
+      char score[16];
+      std::snprintf(score, sizeof(score), "%.3f", s.score);
+      line += first ? "" : ",";
+      line += "{\"id\":" + json::serialize(json::string(policy.categories()[s.category].id)) +
+              ",\"score\":" + score + "}";
+      first = false;
     }
   }
-  out["categories"] = std::move(categories);
-  out["micros"] = micros;
-  return out;
+  line += "],\"micros\":" + std::to_string(micros) + "}";
+  return line;
 }
 
-int RunJsonl(const proxy::DecisionCore& core, std::istream& in, std::ostream& out) {
+std::string IdText(const json::value& id) {
+  return id.is_string() ? std::string(id.get_string()) : json::serialize(id);
+}
+
+// With an audit log, every decision is recorded before its line is written;
+// a decision whose record fails is reported as an error, never printed.
+int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_view policy_digest,
+             std::istream& in, std::ostream& out) {
   bool malformed = false;
   std::string line;
   std::size_t number = 0;
@@ -160,7 +173,18 @@ int RunJsonl(const proxy::DecisionCore& core, std::istream& in, std::ostream& ou
       fail(outcome.status().message());
       continue;
     }
-    out << json::serialize(DecisionLine(id, *outcome, core.policy(), micros)) << '\n';
+    if (log != nullptr) {
+      const std::string request_id = IdText(id);
+      base::StatusOr<audit::Appended> appended = log->Append(proxy::DecisionRecord(
+          *conversation, *outcome, core,
+          {.request_id = request_id, .principal = "cli", .endpoint = "cli:classify",
+           .policy_digest = policy_digest}));
+      if (!appended.ok()) {
+        fail("audit: " + appended.status().message());
+        continue;
+      }
+    }
+    out << DecisionLine(id, *outcome, core.policy(), micros) << '\n';
   }
   return malformed ? kExitUsage : kExitOk;
 }
@@ -173,8 +197,39 @@ int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& 
   if (core == nullptr) {
     return kExitPolicyFailure;
   }
+  if (options.jsonl && options.audit_db.empty()) {
+    return RunJsonl(*core, nullptr, "", in, out);
+  }
   if (options.jsonl) {
-    return RunJsonl(*core, in, out);
+    audit::AuditOptions audit_options;
+    audit_options.db = options.audit_db;
+    audit_options.durability =
+        options.durability == "fsync" ? audit::Durability::kFsync : audit::Durability::kGroup;
+    base::StatusOr<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::Open(audit_options);
+    if (!log.ok()) {
+      err << "firebreak classify: " << log.status().message() << '\n';
+      return kExitUsage;
+    }
+    base::StatusOr<std::string> digest = base::Sha256HexOfFile(options.policy);
+    const std::string policy_digest = digest.ok() ? *digest : "";
+    err << "audit: " << options.audit_db << ", durability "
+        << audit::DurabilityName(audit_options.durability) << ", instance "
+        << (*log)->instance_id() << '\n';
+    audit::AuditRecord start{"lifecycle.start", {}};
+    start.fields["command"] = "classify --jsonl";
+    start.fields["durability"] = audit::DurabilityName(audit_options.durability);
+    start.fields["policy"] = audit::Value::Object{{"path", options.policy}, {"digest", policy_digest}};
+    if (base::StatusOr<audit::Appended> a = (*log)->Append(std::move(start)); !a.ok()) {
+      err << "firebreak classify: " << a.status().message() << '\n';
+      return kExitUsage;
+    }
+    const int code = RunJsonl(*core, log->get(), policy_digest, in, out);
+    base::StatusOr<audit::Appended> stop = (*log)->Append({"lifecycle.stop", {}});
+    if (!stop.ok() || !(*log)->Checkpoint().ok()) {
+      err << "firebreak classify: cannot close the audit trail\n";
+      return kExitUsage;
+    }
+    return code;
   }
   base::StatusOr<proxy::Outcome> outcome = core->Decide(base::SinglePrompt(options.text));
   if (!outcome.ok()) {

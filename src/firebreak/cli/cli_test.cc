@@ -1,6 +1,7 @@
 // The CLI contracts other tools depend on, tested against the real binary.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@ namespace firebreak::cli {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 namespace fs = std::filesystem;
@@ -242,6 +244,85 @@ TEST_F(CliTest, TrainRejectsUnknownLabels) {
                  data.string());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("label 'nope' is not a category"));
+}
+
+}  // namespace
+}  // namespace firebreak::cli
+
+namespace firebreak::cli {
+namespace {
+
+class AuditCliTest : public CliTest {
+ protected:
+  // Classifies three prompts with an audit database; returns its path.
+  fs::path Audited() {
+    const fs::path db = dir_ / "audit.db";
+    Result r = Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string(),
+                   "{\"id\": 1, \"prompt\": \"Summarize the attached report on fleet movements.\"}\n"
+                   "{\"id\": 2, \"prompt\": \"Cross-reference all domestic phone records with "
+                   "social media to find persons of interest.\"}\n"
+                   "{\"id\": 3, \"prompt\": \"Translate into English: Противник отступил.\"}\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(Lines(r.out).size(), 3u);
+    EXPECT_THAT(r.err, HasSubstr("durability group"));
+    return db;
+  }
+};
+
+TEST_F(AuditCliTest, ClassifyRecordsEveryDecisionAndVerifyAcceptsIt) {
+  const fs::path db = Audited();
+  Result r = Run("audit verify --db " + db.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok 5 records, 1 checkpoints\n");  // start, 3 decisions, stop
+  Result tail = Run("audit tail --no-follow --from 1 --db " + db.string());
+  std::vector<std::string> lines = Lines(tail.out);
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_THAT(lines[0], HasSubstr("\"kind\":\"lifecycle.start\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"decision\":\"BLOCK\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"request_id\":\"2\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"text_retention\":\"full\""));  // critical audit level
+  EXPECT_THAT(lines[1], HasSubstr("\"text_retention\":\"digest\""));  // standard audit level
+  EXPECT_THAT(lines[1], Not(HasSubstr("fleet movements")));
+  EXPECT_THAT(lines[4], HasSubstr("\"kind\":\"lifecycle.stop\""));
+}
+
+TEST_F(AuditCliTest, ExportVerifiesOfflineAndATamperedExportDoesNot) {
+  const fs::path db = Audited();
+  Result exported = Run("audit export --db " + db.string());
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const fs::path good = Write("export.jsonl", exported.out);
+  Result ok = Run("audit verify --jsonl " + good.string());
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(ok.out, "ok 5 records, 1 checkpoints\n");
+
+  std::string text = exported.out;
+  const std::string block = R"(\"decision\":\"BLOCK\")";
+  ASSERT_NE(text.find(block), std::string::npos);
+  text.replace(text.find(block), block.size(), R"(\"decision\":\"ALLOW\")");
+  Result bad = Run("audit verify --jsonl " + Write("tampered.jsonl", text).string());
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("FAILED at record 3: modified"));
+}
+
+TEST_F(AuditCliTest, VerifyNamesADeletedRecord) {
+  const fs::path db = Audited();
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(handle, "DELETE FROM records WHERE seq = 2", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(handle);
+  Result r = Run("audit verify --db " + db.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("FAILED at record 2: missing"));
+}
+
+TEST_F(AuditCliTest, UsageErrors) {
+  EXPECT_EQ(Run("audit verify").exit_code, 2);
+  EXPECT_EQ(Run("audit verify --db x --jsonl y").exit_code, 2);
+  EXPECT_EQ(Run("classify --policy " + kPolicy + " --audit-db x 'text'").exit_code, 2);
+  Result missing = Run("audit verify --db " + (dir_ / "absent.db").string());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // to the given streams and return the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct ClassifyOptions {
   std::string policy;
   std::string text;  // one prompt; empty with jsonl
   bool jsonl = false;
+  std::string audit_db;             // with jsonl: append a decision record per line
+  std::string durability = "group";  // group | fsync
 };
 int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& out,
                 std::ostream& err);
@@ -61,5 +64,26 @@ struct DemoOptions {
   bool exit_when_done = false;
 };
 int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
+
+struct AuditVerifyOptions {
+  std::string db;
+  std::string jsonl;   // an export instead of a database
+  std::string pubkey;  // trusted instance public key (PEM file)
+};
+int RunAuditVerify(const AuditVerifyOptions& options, std::ostream& out, std::ostream& err);
+
+struct AuditExportOptions {
+  std::string db;
+  std::uint64_t from = 1;
+  std::string format = "jsonl";
+};
+int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err);
+
+struct AuditTailOptions {
+  std::string db;
+  std::uint64_t from = 0;  // 0: only records appended from now on
+  bool follow = true;
+};
+int RunAuditTail(const AuditTailOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace firebreak::cli

@@ -1,0 +1,181 @@
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <fstream>
+#include <ostream>
+#include <thread>
+
+#include "firebreak/audit/verify.h"
+#include "firebreak/base/digest.h"
+#include "firebreak/cli/commands.h"
+
+namespace firebreak::cli {
+namespace {
+
+namespace json = boost::json;
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Decodes lower-case hex; false on anything else.
+bool FromHex(std::string_view hex, std::string& out) {
+  out.clear();
+  if (hex.size() % 2 != 0) {
+    return false;
+  }
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = HexDigit(hex[i]);
+    const int lo = HexDigit(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+std::string Field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::uint64_t Number(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_int64() && v->get_int64() > 0 ? static_cast<std::uint64_t>(v->get_int64()) : 0;
+}
+
+base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
+                                                 const std::string& trusted_pem) {
+  std::ifstream in(path);
+  if (!in) {
+    return base::NotFound("cannot open " + path);
+  }
+  std::string line;
+  std::size_t number = 0;
+  std::unique_ptr<audit::ChainVerifier> verifier;
+  std::string key_source = "the key given";
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string where = path + ":" + std::to_string(number);
+    boost::system::error_code ec;
+    json::value v = json::parse(line, ec);
+    if (ec || !v.is_object()) {
+      return base::InvalidArgument(where + ": not a JSON object");
+    }
+    const json::object& o = v.get_object();
+    const std::string type = Field(o, "type");
+    if (verifier == nullptr) {
+      std::string previous;
+      if (type != "header" || !FromHex(Field(o, "previous_hash"), previous) || previous.size() != 32) {
+        return base::InvalidArgument(where + ": an export starts with its header line");
+      }
+      base::Sha256 start{};
+      std::copy(previous.begin(), previous.end(), start.begin());
+      std::string pem = trusted_pem;
+      if (pem.empty()) {
+        pem = Field(o, "public_key");
+        key_source = "the key in the export (pass --pubkey to verify against a trusted copy)";
+      }
+      verifier = std::make_unique<audit::ChainVerifier>(Field(o, "instance"), pem,
+                                                        Number(o, "first_seq"), start);
+      continue;
+    }
+    std::string hash;
+    if (!FromHex(Field(o, "hash"), hash)) {
+      return base::InvalidArgument(where + ": bad hash");
+    }
+    if (type == "record") {
+      verifier->AddRecord(Number(o, "seq"), Field(o, "body"), hash);
+    } else if (type == "checkpoint") {
+      std::string signature;
+      if (!FromHex(Field(o, "signature"), signature)) {
+        return base::InvalidArgument(where + ": bad signature encoding");
+      }
+      verifier->AddCheckpoint(Number(o, "seq"), hash, signature);
+    } else {
+      return base::InvalidArgument(where + ": unknown line type '" + type + "'");
+    }
+  }
+  if (verifier == nullptr) {
+    return base::InvalidArgument(path + ": empty export");
+  }
+  audit::VerifyReport report = verifier->Finish();
+  report.key_source = key_source;
+  return report;
+}
+
+}  // namespace
+
+int RunAuditVerify(const AuditVerifyOptions& options, std::ostream& out, std::ostream& err) {
+  std::optional<std::string> pem;
+  if (!options.pubkey.empty()) {
+    base::StatusOr<std::string> key = base::ReadFile(options.pubkey);
+    if (!key.ok()) {
+      err << "firebreak audit verify: " << key.status().message() << '\n';
+      return kExitUsage;
+    }
+    pem = *key;
+  }
+  base::StatusOr<audit::VerifyReport> report =
+      options.db.empty() ? VerifyExport(options.jsonl, pem.value_or(""))
+                         : audit::VerifyDatabase(options.db, pem);
+  if (!report.ok()) {
+    err << "firebreak audit verify: " << report.status().message() << '\n';
+    return kExitUsage;
+  }
+  if (!report->ok) {
+    out << "FAILED at record " << report->bad_seq << ": " << report->problem << '\n';
+    return kExitPolicyFailure;
+  }
+  out << "ok " << report->records << " records, " << report->checkpoints << " checkpoints\n";
+  err << "checkpoint signatures checked with " << report->key_source << '\n';
+  return kExitOk;
+}
+
+int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err) {
+  if (base::Status s = audit::ExportJsonl(options.db, options.from, out); !s.ok()) {
+    err << "firebreak audit export: " << s.message() << '\n';
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+int RunAuditTail(const AuditTailOptions& options, std::ostream& out, std::ostream& err) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(options.db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    err << "firebreak audit tail: cannot open " << options.db << ": " << sqlite3_errmsg(db) << '\n';
+    sqlite3_close(db);
+    return kExitUsage;
+  }
+  std::int64_t after = static_cast<std::int64_t>(options.from) - 1;
+  sqlite3_stmt* rows = nullptr;
+  if (options.from == 0) {
+    sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM records", -1, &rows, nullptr);
+    after = sqlite3_step(rows) == SQLITE_ROW ? sqlite3_column_int64(rows, 0) : 0;
+    sqlite3_finalize(rows);
+  }
+  sqlite3_prepare_v2(db, "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq", -1, &rows,
+                     nullptr);
+  for (;;) {
+    sqlite3_bind_int64(rows, 1, after);
+    while (sqlite3_step(rows) == SQLITE_ROW) {
+      after = sqlite3_column_int64(rows, 0);
+      out << reinterpret_cast<const char*>(sqlite3_column_text(rows, 1)) << '\n';
+    }
+    sqlite3_reset(rows);
+    out.flush();
+    if (!options.follow) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  sqlite3_finalize(rows);
+  sqlite3_close(db);
+  return kExitOk;
+}
+
+}  // namespace firebreak::cli

@@ -1,0 +1,100 @@
+#include "firebreak/proxy/decision_record.h"
+
+#include <cstdio>
+
+#include "firebreak/base/digest.h"
+
+namespace firebreak::proxy {
+namespace {
+
+using audit::Value;
+
+std::string Score(double v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.3f", v);
+  return buf;
+}
+
+Value Strings(const std::vector<const std::string*>& in) {
+  Value::Array out;
+  for (const std::string* s : in) {
+    out.emplace_back(*s);
+  }
+  return out;
+}
+
+}  // namespace
+
+audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,
+                                  const DecisionCore& core, const RecordContext& context) {
+  const policy::PolicySet& policy = core.policy();
+  const policy::Decision& d = outcome.decision;
+  audit::AuditRecord record;
+  record.kind = "decision";
+  Value::Object& f = record.fields;
+  f["request_id"] = context.request_id;
+  f["principal"] = context.principal;
+  f["endpoint"] = context.endpoint;
+  f["model"] = conversation.model;
+
+  // The digest covers every message, role and text, length-prefixed.
+  std::string transcript;
+  Value::Array messages;
+  for (const base::Message& m : conversation.messages) {
+    const std::string_view role = base::RoleName(m.role);
+    transcript += std::to_string(role.size()) + ":" + std::string(role) +
+                  std::to_string(m.text.size()) + ":" + m.text;
+    messages.push_back(Value::Object{{"role", role}, {"text", m.text}});
+  }
+  f["conversation_digest"] = base::ToHex(base::Sha256Of(transcript));
+  const bool full = context.retention == TextRetention::kFull ||
+                    (context.retention == TextRetention::kByAuditLevel &&
+                     d.audit != policy::AuditLevel::kStandard);
+  if (full) {
+    f["messages"] = std::move(messages);
+  }
+  f["text_retention"] = full ? "full" : "digest";
+
+  Value::Array categories;
+  for (const classify::CategoryScore& s : outcome.classification.scores) {
+    Value::Array evidence;
+    for (const classify::Evidence& e : s.evidence) {
+      evidence.push_back(Value::Object{{"kind", classify::EvidenceKindName(e.kind)},
+                                       {"detail", e.detail},
+                                       {"score", Score(e.score)},
+                                       {"message", static_cast<std::int64_t>(e.message)},
+                                       {"decoded", e.decoded}});
+    }
+    categories.push_back(Value::Object{{"id", policy.categories()[s.category].id},
+                                       {"score", Score(s.score)},
+                                       {"detected", s.detected},
+                                       {"evidence", std::move(evidence)}});
+  }
+  f["classification"] = Value::Object{{"categories", std::move(categories)},
+                                      {"version", outcome.classification.version}};
+
+  Value::Array rules;
+  for (std::string_view id : d.RuleIds()) {
+    rules.emplace_back(id);
+  }
+  Value::Array shadow;
+  for (const policy::ShadowMatch& s : d.shadow) {
+    shadow.push_back(Value::Object{{"rule", s.rule->id},
+                                   {"enforcement", policy::EnforcementName(s.rule->enforcement)},
+                                   {"decision", policy::VerdictName(s.rule->decision)}});
+  }
+  f["decision"] = policy::VerdictName(d.verdict);
+  f["rules"] = std::move(rules);
+  f["shadow"] = std::move(shadow);
+  f["audit_level"] = policy::AuditLevelName(d.audit);
+  f["requires_human"] = d.requires_human;
+  f["constraints"] = Strings(d.constraints);
+  f["alerts"] = Strings(d.alerts);
+  f["policy"] = Value::Object{{"name", policy.metadata().name},
+                              {"version", policy.metadata().version},
+                              {"digest", context.policy_digest},
+                              {"signed", context.policy_signed}};
+  return record;
+}
+
+}  // namespace firebreak::proxy
