@@ -155,6 +155,10 @@ AuditLog::AuditLog(AuditOptions options, sqlite3* db, std::string instance,
       db_(db),
       instance_(std::move(instance)),
       key_(std::move(key)),
+      begin_(std::make_unique<Statement>(db, "BEGIN IMMEDIATE")),
+      commit_(std::make_unique<Statement>(db, "COMMIT")),
+      insert_(std::make_unique<Statement>(
+          db, "INSERT INTO records(seq, kind, body, hash) VALUES(?, ?, ?, ?)")),
       checkpoint_time_(std::chrono::steady_clock::now()),
       last_commit_(checkpoint_time_) {}
 
@@ -167,6 +171,9 @@ AuditLog::~AuditLog() {
   if (writer_.joinable()) {
     writer_.join();
   }
+  begin_.reset();
+  commit_.reset();
+  insert_.reset();
   sqlite3_close(db_);
 }
 
@@ -252,10 +259,11 @@ void AuditLog::Run() {
 }
 
 base::Status AuditLog::WriteBatch(std::deque<Pending>& batch) {
-  if (base::Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) {
-    return s.WithContext("audit append");
+  begin_->Reset();
+  if (!begin_->ok() || begin_->Step() != SQLITE_DONE) {
+    return SqliteError(db_, "audit append: cannot begin a transaction");
   }
-  Statement insert(db_, "INSERT INTO records(seq, kind, body, hash) VALUES(?, ?, ?, ?)");
+  Statement& insert = *insert_;
   std::uint64_t seq = head_seq_;
   base::Sha256 hash = head_hash_;
   std::vector<Appended> appended;
@@ -271,15 +279,18 @@ base::Status AuditLog::WriteBatch(std::deque<Pending>& batch) {
         .BindBlob(4, AsBytes(hash));
     if (!insert.ok() || insert.Step() != SQLITE_DONE) {
       base::Status error = SqliteError(db_, "audit append");
+      insert.Reset();
       Rollback();
       return error;
     }
     insert.Reset();
     appended.push_back({seq, hash});
   }
-  if (base::Status s = Exec(db_, "COMMIT"); !s.ok()) {
+  commit_->Reset();
+  if (commit_->Step() != SQLITE_DONE) {
+    base::Status error = SqliteError(db_, "audit append: commit failed");
     Rollback();
-    return s.WithContext("audit append");
+    return error;
   }
   head_seq_ = seq;
   head_hash_ = hash;

@@ -27,6 +27,8 @@ struct sqlite3;
 
 namespace firebreak::audit {
 
+class Statement;
+
 enum class Durability {
   // Committed to the WAL before Append returns (survives a killed process);
   // fsync follows within sync_interval (survives power loss after it).
@@ -93,6 +95,10 @@ class AuditLog {
   sqlite3* db_;
   std::string instance_;
   std::unique_ptr<base::SigningKey> key_;
+  // Prepared once, used by the writer thread only.
+  std::unique_ptr<Statement> begin_;
+  std::unique_ptr<Statement> commit_;
+  std::unique_ptr<Statement> insert_;
 
   // Writer-thread state.
   std::uint64_t head_seq_ = 0;
