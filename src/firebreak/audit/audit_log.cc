@@ -145,7 +145,7 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (checkpoint.Step() == SQLITE_ROW) {
     log->checkpoint_seq_ = static_cast<std::uint64_t>(checkpoint.Int(0));
   }
-  log->writer_ = std::thread([raw = log.get()] { raw->Run(); });
+  log->maintenance_ = std::thread([raw = log.get()] { raw->Maintain(); });
   return log;
 }
 
@@ -160,16 +160,28 @@ AuditLog::AuditLog(AuditOptions options, sqlite3* db, std::string instance,
       insert_(std::make_unique<Statement>(
           db, "INSERT INTO records(seq, kind, body, hash) VALUES(?, ?, ?, ?)")),
       checkpoint_time_(std::chrono::steady_clock::now()),
-      last_commit_(checkpoint_time_) {}
+      last_sync_(checkpoint_time_) {}
 
 AuditLog::~AuditLog() {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     stopping_ = true;
+    changed_.notify_all();
+    tick_.notify_all();
   }
-  wake_writer_.notify_one();
-  if (writer_.joinable()) {
-    writer_.join();
+  if (maintenance_.joinable()) {
+    maintenance_.join();
+  }
+  {
+    std::unique_lock lock(mutex_);
+    Lead(lock);
+    lock.unlock();
+    if (unsynced_) {
+      SyncWal();
+    }
+    static_cast<void>(WriteCheckpoint());  // a failure leaves the tail unsigned, as after a crash
+    lock.lock();
+    Unlead();
   }
   begin_.reset();
   commit_.reset();
@@ -177,88 +189,92 @@ AuditLog::~AuditLog() {
   sqlite3_close(db_);
 }
 
+void AuditLog::Lead(std::unique_lock<std::mutex>& lock) {
+  changed_.wait(lock, [&] { return !leading_; });
+  leading_ = true;
+}
+
+void AuditLog::Unlead() {
+  leading_ = false;
+  changed_.notify_all();
+}
+
 base::StatusOr<Appended> AuditLog::Append(AuditRecord record) {
-  std::future<base::StatusOr<Appended>> done;
-  {
-    std::unique_lock lock(mutex_);
-    wake_producers_.wait(lock, [&] { return queue_.size() < options_.queue_capacity || stopping_; });
-    if (stopping_) {
-      return base::Status(base::StatusCode::kUnavailable, "the audit log is closing");
-    }
-    queue_.push_back({std::move(record), {}});
-    done = queue_.back().done.get_future();
+  Pending mine{std::move(record)};
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return queue_.size() < options_.queue_capacity || stopping_; });
+  if (stopping_) {
+    return base::Status(base::StatusCode::kUnavailable, "the audit log is closing");
   }
-  wake_writer_.notify_one();
-  return done.get();
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (leading_) {
+      changed_.wait(lock);
+      continue;
+    }
+    // Lead: commit what is queued (our record included) in one transaction.
+    leading_ = true;
+    std::vector<Pending*> batch;
+    const std::size_t n = std::min(queue_.size(), options_.max_batch);
+    batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    const base::Status written = WriteBatch(batch);
+    if (unsynced_ && std::chrono::steady_clock::now() - last_sync_ >= options_.sync_interval) {
+      SyncWal();
+    }
+    if (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every) {
+      static_cast<void>(WriteCheckpoint());  // retried at the next batch or tick
+    }
+    lock.lock();
+    for (Pending* p : batch) {
+      if (!written.ok()) {
+        p->result = written;
+      }
+      p->done = true;
+    }
+    Unlead();
+  }
+  return std::move(mine.result);
 }
 
 base::Status AuditLog::Checkpoint() {
-  std::promise<base::Status> done;
-  std::future<base::Status> result = done.get_future();
-  {
-    std::lock_guard lock(mutex_);
-    checkpoint_requested_ = true;
-    checkpoint_done_ = &done;
-  }
-  wake_writer_.notify_one();
-  return result.get();
+  std::unique_lock lock(mutex_);
+  Lead(lock);
+  lock.unlock();
+  base::Status s = WriteCheckpoint();
+  lock.lock();
+  Unlead();
+  return s;
 }
 
-void AuditLog::Run() {
-  std::deque<Pending> batch;
-  for (;;) {
-    bool stop = false;
-    std::promise<base::Status>* checkpoint_done = nullptr;
-    {
-      std::unique_lock lock(mutex_);
-      auto ready = [&] { return !queue_.empty() || stopping_ || checkpoint_requested_; };
-      if (unsynced_) {
-        wake_writer_.wait_until(lock, last_commit_ + options_.sync_interval, ready);
-      } else {
-        wake_writer_.wait(lock, ready);
-      }
-      const std::size_t n = std::min(queue_.size(), options_.max_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      stop = stopping_ && queue_.empty();
-      if (checkpoint_requested_) {
-        checkpoint_requested_ = false;
-        checkpoint_done = std::exchange(checkpoint_done_, nullptr);
-      }
-    }
-    wake_producers_.notify_all();
-
-    if (!batch.empty()) {
-      const base::Status written = WriteBatch(batch);
-      for (Pending& p : batch) {
-        if (!written.ok()) {
-          p.done.set_value(written);
-        }
-      }
-      batch.clear();
-    }
+// Time-based duties when no producer is leading: fsync the WAL within
+// sync_interval of a commit (default durability), and sign a checkpoint every
+// checkpoint_interval.
+void AuditLog::Maintain() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    tick_.wait_for(lock, options_.sync_interval / 2);
     const auto now = std::chrono::steady_clock::now();
-    if (unsynced_ && (now - last_commit_ >= options_.sync_interval || stop)) {
+    const bool checkpoint =
+        head_seq_ > checkpoint_seq_ && now - checkpoint_time_ >= options_.checkpoint_interval;
+    if (stopping_ || (!unsynced_ && !checkpoint)) {
+      continue;
+    }
+    Lead(lock);
+    lock.unlock();
+    if (unsynced_) {
       SyncWal();
     }
-    const bool due = head_seq_ > checkpoint_seq_ &&
-                     (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every ||
-                      now - checkpoint_time_ >= options_.checkpoint_interval);
-    if (due || stop || checkpoint_done != nullptr) {
-      base::Status s = WriteCheckpoint();
-      if (checkpoint_done != nullptr) {
-        checkpoint_done->set_value(s);
-      }
+    if (checkpoint) {
+      static_cast<void>(WriteCheckpoint());  // retried at the next tick
     }
-    if (stop) {
-      return;
-    }
+    lock.lock();
+    Unlead();
   }
 }
 
-base::Status AuditLog::WriteBatch(std::deque<Pending>& batch) {
+base::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
   begin_->Reset();
   if (!begin_->ok() || begin_->Step() != SQLITE_DONE) {
     return SqliteError(db_, "audit append: cannot begin a transaction");
@@ -266,15 +282,13 @@ base::Status AuditLog::WriteBatch(std::deque<Pending>& batch) {
   Statement& insert = *insert_;
   std::uint64_t seq = head_seq_;
   base::Sha256 hash = head_hash_;
-  std::vector<Appended> appended;
-  appended.reserve(batch.size());
   const std::string time = FormatTime(options_.now_micros());
-  for (const Pending& p : batch) {
+  for (Pending* p : batch) {
     ++seq;
-    const std::string body = EncodeRecord(p.record, seq, time, instance_);
+    const std::string body = EncodeRecord(p->record, seq, time, instance_);
     hash = ChainHash(hash, body);
     insert.Bind(1, static_cast<std::int64_t>(seq))
-        .Bind(2, std::string_view(p.record.kind))
+        .Bind(2, std::string_view(p->record.kind))
         .Bind(3, std::string_view(body))
         .BindBlob(4, AsBytes(hash));
     if (!insert.ok() || insert.Step() != SQLITE_DONE) {
@@ -284,7 +298,7 @@ base::Status AuditLog::WriteBatch(std::deque<Pending>& batch) {
       return error;
     }
     insert.Reset();
-    appended.push_back({seq, hash});
+    p->result = Appended{seq, hash};
   }
   commit_->Reset();
   if (commit_->Step() != SQLITE_DONE) {
@@ -294,11 +308,7 @@ base::Status AuditLog::WriteBatch(std::deque<Pending>& batch) {
   }
   head_seq_ = seq;
   head_hash_ = hash;
-  last_commit_ = std::chrono::steady_clock::now();
   unsynced_ = options_.durability == Durability::kGroup;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done.set_value(appended[i]);
-  }
   return base::Status::Ok();
 }
 
@@ -317,6 +327,7 @@ void AuditLog::SyncWal() {
     ::close(fd);
   }
   unsynced_ = false;
+  last_sync_ = std::chrono::steady_clock::now();
 }
 
 base::Status AuditLog::WriteCheckpoint() {

@@ -1,18 +1,21 @@
 // The tamper-evident audit log of one Firebreak instance: records are
 // sequenced, hash-chained (hash_n = SHA-256(hash_{n-1} || canonical bytes_n))
-// and committed to SQLite (WAL) by one writer thread that group-commits what
-// producers queue. Append returns only when the record is committed, so a
-// decision never takes effect before its record. Checkpoints sign the chain
-// head with the instance's Ed25519 key every N records or T seconds.
+// and committed to SQLite (WAL) with group commit: the first producer to find
+// the log idle becomes the leader and commits everything queued meanwhile,
+// its own record included; the others wait for it. No thread hand-off at
+// concurrency 1, one transaction per group under load. Append returns only
+// when the record is committed, so a decision never takes effect before its
+// record. Checkpoints sign the chain head with the instance's Ed25519 key
+// every N records or T seconds; a maintenance thread keeps the time-based
+// duties (WAL fsync in the default mode, timed checkpoints).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
-#include <future>
+#include <vector>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,9 +65,9 @@ std::string CheckpointMessage(std::string_view instance, std::uint64_t seq,
 class AuditLog {
  public:
   // Opens (creating if needed) the database, its instance id and signing key,
-  // and starts the writer thread.
+  // and starts the maintenance thread.
   static base::StatusOr<std::unique_ptr<AuditLog>> Open(AuditOptions options);
-  // Drains the queue, signs a final checkpoint, stops the writer.
+  // Signs a final checkpoint and closes. No Append may be running.
   ~AuditLog();
 
   // Thread-safe; blocks until the record is committed (see Durability). An
@@ -79,14 +82,22 @@ class AuditLog {
   const AuditOptions& options() const { return options_; }
 
  private:
+  // One producer's record, owned by its Append call while it waits.
   struct Pending {
     AuditRecord record;
-    std::promise<base::StatusOr<Appended>> done;
+    base::StatusOr<Appended> result = base::Internal("not written");
+    bool done = false;
   };
   AuditLog(AuditOptions options, sqlite3* db, std::string instance,
            std::unique_ptr<base::SigningKey> key);
-  void Run();
-  base::Status WriteBatch(std::deque<Pending>& batch);
+  void Maintain();
+  // Waits until no leader is writing and becomes the leader. Called with the
+  // lock held; returns with it held.
+  void Lead(std::unique_lock<std::mutex>& lock);
+  // Gives up leadership and wakes the waiting producers. Lock held.
+  void Unlead();
+  // Leader only, without the lock.
+  base::Status WriteBatch(const std::vector<Pending*>& batch);
   base::Status WriteCheckpoint();
   void SyncWal();
   void Rollback();
@@ -95,27 +106,26 @@ class AuditLog {
   sqlite3* db_;
   std::string instance_;
   std::unique_ptr<base::SigningKey> key_;
-  // Prepared once, used by the writer thread only.
+  // Prepared once; used by the leader only.
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   std::unique_ptr<Statement> insert_;
 
-  // Writer-thread state.
+  // Leader-only state (read by the maintenance thread under the lock).
   std::uint64_t head_seq_ = 0;
   base::Sha256 head_hash_{};
   std::uint64_t checkpoint_seq_ = 0;
   std::chrono::steady_clock::time_point checkpoint_time_;
-  bool unsynced_ = false;
-  std::chrono::steady_clock::time_point last_commit_;
+  bool unsynced_ = false;  // committed WAL frames not yet fsynced
+  std::chrono::steady_clock::time_point last_sync_;
 
   std::mutex mutex_;
-  std::condition_variable wake_writer_;
-  std::condition_variable wake_producers_;
-  std::deque<Pending> queue_;
-  bool checkpoint_requested_ = false;
-  std::promise<base::Status>* checkpoint_done_ = nullptr;
+  std::condition_variable changed_;  // queue, leadership or stop state changed
+  std::condition_variable tick_;     // wakes the maintenance thread to stop
+  std::vector<Pending*> queue_;
+  bool leading_ = false;
   bool stopping_ = false;
-  std::thread writer_;
+  std::thread maintenance_;
 };
 
 }  // namespace firebreak::audit
