@@ -1,0 +1,134 @@
+#include "firebreak/http/client.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+
+#include <optional>
+
+namespace firebreak::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct Target {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string path;
+};
+
+base::StatusOr<Target> ParseUrl(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    return base::InvalidArgument("invalid URL '" + url + "': " + parsed.error().message());
+  }
+  Target t;
+  const std::string scheme(parsed->scheme());
+  if (scheme != "http" && scheme != "https") {
+    return base::InvalidArgument("URL '" + url + "' must be http:// or https://");
+  }
+  t.tls = scheme == "https";
+  t.host = std::string(parsed->host());
+  if (t.host.empty()) {
+    return base::InvalidArgument("URL '" + url + "' has no host");
+  }
+  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
+  t.path = std::string(parsed->encoded_target());
+  if (t.path.empty()) {
+    t.path = "/";
+  }
+  return t;
+}
+
+template <typename Stream>
+asio::awaitable<void> Exchange(Stream& stream, const bhttp::request<bhttp::string_body>& req,
+                               Response& out) {
+  co_await bhttp::async_write(stream, req, asio::use_awaitable);
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(1 << 20);
+  co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
+  out.status = static_cast<int>(parser.get().result_int());
+  out.body = std::move(parser.get().body());
+}
+
+}  // namespace
+
+base::StatusOr<Response> Send(const Request& request) {
+  base::StatusOr<Target> target = ParseUrl(request.url);
+  if (!target.ok()) {
+    return target.status();
+  }
+  bhttp::request<bhttp::string_body> req;
+  req.method_string(request.method);
+  req.target(target->path);
+  req.version(11);
+  req.set(bhttp::field::host, target->host);
+  req.set(bhttp::field::user_agent, "firebreak");
+  req.set(bhttp::field::connection, "close");
+  for (const auto& [name, value] : request.headers) {
+    req.set(name, value);
+  }
+  req.body() = request.body;
+  req.prepare_payload();
+
+  asio::io_context io;
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.set_default_verify_paths();
+  tls.set_verify_mode(asio::ssl::verify_peer);
+  Response response;
+  std::optional<std::string> error;
+  bool finished = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        tcp::resolver resolver(io);
+        auto endpoints = co_await resolver.async_resolve(target->host, target->port,
+                                                         asio::use_awaitable);
+        if (target->tls) {
+          beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+          if (!SSL_set_tlsext_host_name(stream.native_handle(), target->host.c_str())) {
+            throw beast::system_error(beast::error_code(static_cast<int>(::ERR_get_error()),
+                                                        asio::error::get_ssl_category()));
+          }
+          stream.set_verify_callback(asio::ssl::host_name_verification(target->host));
+          co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
+          co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+          co_await Exchange(stream, req, response);
+        } else {
+          beast::tcp_stream stream(io);
+          co_await stream.async_connect(endpoints, asio::use_awaitable);
+          co_await Exchange(stream, req, response);
+        }
+        finished = true;
+      },
+      [&](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            error = ex.what();
+          }
+        }
+      });
+  io.run_for(request.timeout);
+  if (!finished) {
+    return base::Status(base::StatusCode::kUnavailable,
+                        request.method + " " + request.url + ": " +
+                            (error ? *error : "timed out after " +
+                                                  std::to_string(request.timeout.count()) + " ms"));
+  }
+  return response;
+}
+
+}  // namespace firebreak::http
