@@ -17,6 +17,16 @@ CREATE TABLE IF NOT EXISTS records(
   seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints(
   seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, signature BLOB NOT NULL, time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt INTEGER NOT NULL,
+  delivered INTEGER,
+  last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered, next_attempt);
 )sql";
 
 std::int64_t SystemMicros() {
@@ -159,6 +169,9 @@ AuditLog::AuditLog(AuditOptions options, sqlite3* db, std::string instance,
       commit_(std::make_unique<Statement>(db, "COMMIT")),
       insert_(std::make_unique<Statement>(
           db, "INSERT INTO records(seq, kind, body, hash) VALUES(?, ?, ?, ?)")),
+      insert_alert_(std::make_unique<Statement>(
+          db, "INSERT INTO outbox(idempotency_key, target, payload, next_attempt) "
+              "VALUES(?, ?, ?, ?)")),
       checkpoint_time_(std::chrono::steady_clock::now()),
       last_sync_(checkpoint_time_) {}
 
@@ -186,6 +199,7 @@ AuditLog::~AuditLog() {
   begin_.reset();
   commit_.reset();
   insert_.reset();
+  insert_alert_.reset();
   sqlite3_close(db_);
 }
 
@@ -199,8 +213,8 @@ void AuditLog::Unlead() {
   changed_.notify_all();
 }
 
-base::StatusOr<Appended> AuditLog::Append(AuditRecord record) {
-  Pending mine{std::move(record)};
+base::StatusOr<Appended> AuditLog::Append(AuditRecord record, std::vector<OutboxAlert> alerts) {
+  Pending mine{std::move(record), std::move(alerts)};
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return queue_.size() < options_.queue_capacity || stopping_; });
   if (stopping_) {
@@ -298,6 +312,28 @@ base::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
       return error;
     }
     insert.Reset();
+    for (const OutboxAlert& alert : p->alerts) {
+      const std::string key = instance_ + ":" + std::to_string(seq) + ":" + alert.target;
+      Value::Object payload = alert.payload;
+      payload["idempotency_key"] = key;
+      payload["instance"] = instance_;
+      payload["audit_seq"] = seq;
+      payload["time"] = time;
+      payload["target"] = alert.target;
+      std::string json;
+      Value(std::move(payload)).AppendCanonical(json);
+      insert_alert_->Bind(1, std::string_view(key))
+          .Bind(2, std::string_view(alert.target))
+          .Bind(3, std::string_view(json))
+          .Bind(4, options_.now_micros());
+      const int rc = insert_alert_->Step();
+      insert_alert_->Reset();
+      if (rc != SQLITE_DONE) {
+        base::Status error = SqliteError(db_, "audit append: alert outbox");
+        Rollback();
+        return error;
+      }
+    }
     p->result = Appended{seq, hash};
   }
   commit_->Reset();
@@ -310,6 +346,72 @@ base::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
   head_hash_ = hash;
   unsynced_ = options_.durability == Durability::kGroup;
   return base::Status::Ok();
+}
+
+template <typename Work>
+auto AuditLog::AsLeader(Work work) {
+  std::unique_lock lock(mutex_);
+  Lead(lock);
+  lock.unlock();
+  auto result = work();
+  lock.lock();
+  Unlead();
+  return result;
+}
+
+base::StatusOr<std::vector<OutboxItem>> AuditLog::DueAlerts(std::size_t limit) {
+  return AsLeader([&]() -> base::StatusOr<std::vector<OutboxItem>> {
+    Statement due(db_,
+                  "SELECT id, target, idempotency_key, payload, attempts FROM outbox "
+                  "WHERE delivered IS NULL AND next_attempt <= ? ORDER BY id LIMIT ?");
+    if (!due.ok()) {
+      return SqliteError(db_, "alert outbox");
+    }
+    due.Bind(1, options_.now_micros()).Bind(2, static_cast<std::int64_t>(limit));
+    std::vector<OutboxItem> items;
+    int rc = 0;
+    while ((rc = due.Step()) == SQLITE_ROW) {
+      items.push_back({due.Int(0), std::string(due.Text(1)), std::string(due.Text(2)),
+                       std::string(due.Text(3)), static_cast<int>(due.Int(4))});
+    }
+    if (rc != SQLITE_DONE) {
+      return SqliteError(db_, "alert outbox");
+    }
+    return items;
+  });
+}
+
+base::Status AuditLog::MarkDelivered(std::int64_t id) {
+  return AsLeader([&] {
+    Statement done(db_, "UPDATE outbox SET delivered = ?, attempts = attempts + 1 WHERE id = ?");
+    done.Bind(1, options_.now_micros()).Bind(2, id);
+    return done.ok() && done.Step() == SQLITE_DONE ? base::Status::Ok()
+                                                   : SqliteError(db_, "alert outbox");
+  });
+}
+
+base::Status AuditLog::Reschedule(std::int64_t id, int attempts, std::int64_t next_attempt_micros,
+                                  std::string_view error) {
+  return AsLeader([&] {
+    Statement retry(db_,
+                    "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?");
+    retry.Bind(1, static_cast<std::int64_t>(attempts))
+        .Bind(2, next_attempt_micros)
+        .Bind(3, error)
+        .Bind(4, id);
+    return retry.ok() && retry.Step() == SQLITE_DONE ? base::Status::Ok()
+                                                     : SqliteError(db_, "alert outbox");
+  });
+}
+
+base::StatusOr<std::int64_t> AuditLog::PendingAlerts() {
+  return AsLeader([&]() -> base::StatusOr<std::int64_t> {
+    Statement count(db_, "SELECT COUNT(*) FROM outbox WHERE delivered IS NULL");
+    if (!count.ok() || count.Step() != SQLITE_ROW) {
+      return SqliteError(db_, "alert outbox");
+    }
+    return count.Int(0);
+  });
 }
 
 void AuditLog::Rollback() {

@@ -58,6 +58,23 @@ struct Appended {
   base::Sha256 hash{};
 };
 
+// An alert a record causes. It is written to the outbox in the same
+// transaction as the record, so it exists exactly when the record does.
+struct OutboxAlert {
+  std::string target;    // an alert target name from the server config
+  Value::Object payload;  // what happened; the log adds idempotency_key,
+                          // instance, audit_seq, time and target
+};
+
+// A pending alert of the outbox.
+struct OutboxItem {
+  std::int64_t id = 0;
+  std::string target;
+  std::string idempotency_key;  // "<instance>:<seq>:<target>": stable across retries
+  std::string payload;          // canonical JSON
+  int attempts = 0;
+};
+
 // The message a checkpoint signs.
 std::string CheckpointMessage(std::string_view instance, std::uint64_t seq,
                               const base::Sha256& hash);
@@ -72,7 +89,16 @@ class AuditLog {
 
   // Thread-safe; blocks until the record is committed (see Durability). An
   // error means the record is not in the log: the caller must fail closed.
-  base::StatusOr<Appended> Append(AuditRecord record);
+  base::StatusOr<Appended> Append(AuditRecord record, std::vector<OutboxAlert> alerts = {});
+
+  // The outbox of alerts, for a sender that delivers them at least once.
+  // Pending alerts whose next attempt is due, oldest first.
+  base::StatusOr<std::vector<OutboxItem>> DueAlerts(std::size_t limit);
+  base::Status MarkDelivered(std::int64_t id);
+  base::Status Reschedule(std::int64_t id, int attempts, std::int64_t next_attempt_micros,
+                          std::string_view error);
+  // Pending (undelivered) alerts.
+  base::StatusOr<std::int64_t> PendingAlerts();
 
   // Signs a checkpoint of the current head now (no-op if nothing new).
   base::Status Checkpoint();
@@ -85,6 +111,7 @@ class AuditLog {
   // One producer's record, owned by its Append call while it waits.
   struct Pending {
     AuditRecord record;
+    std::vector<OutboxAlert> alerts;
     base::StatusOr<Appended> result = base::Internal("not written");
     bool done = false;
   };
@@ -101,6 +128,9 @@ class AuditLog {
   base::Status WriteCheckpoint();
   void SyncWal();
   void Rollback();
+  // Runs `work` as the leader (exclusive use of the database).
+  template <typename Work>
+  auto AsLeader(Work work);
 
   AuditOptions options_;
   sqlite3* db_;
@@ -110,6 +140,7 @@ class AuditLog {
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   std::unique_ptr<Statement> insert_;
+  std::unique_ptr<Statement> insert_alert_;
 
   // Leader-only state (read by the maintenance thread under the lock).
   std::uint64_t head_seq_ = 0;

@@ -248,6 +248,39 @@ TEST_F(AuditLogTest, ExportCarriesEverythingVerificationNeeds) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 25 + 3);
 }
 
+TEST_F(AuditLogTest, AlertsAreWrittenWithTheirRecordAndSurviveAReopen) {
+  std::string instance;
+  {
+    auto log = Open();
+    instance = log->instance_id();
+    ASSERT_TRUE(log->Append(Decision(1)).ok());
+    std::vector<OutboxAlert> alerts = {{"trust_safety", {{"decision", "BLOCK"}}},
+                                       {"inspector_general", {{"decision", "BLOCK"}}}};
+    ASSERT_EQ(log->Append(Decision(2), alerts)->seq, 2u);
+  }
+  auto log = Open();
+  base::StatusOr<std::vector<OutboxItem>> due = log->DueAlerts(10);
+  ASSERT_TRUE(due.ok()) << due.status().ToString();
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].target, "trust_safety");
+  EXPECT_EQ((*due)[0].idempotency_key, instance + ":2:trust_safety");
+  EXPECT_THAT((*due)[0].payload, HasSubstr("\"audit_seq\":2"));
+  EXPECT_THAT((*due)[0].payload, HasSubstr("\"decision\":\"BLOCK\""));
+  ASSERT_TRUE(log->MarkDelivered((*due)[0].id).ok());
+  ASSERT_TRUE(log->Reschedule((*due)[1].id, 1, std::int64_t{1795910399123456} + 60'000'000, "503").ok());
+  EXPECT_TRUE(log->DueAlerts(10)->empty());  // one delivered, one not due yet
+  EXPECT_EQ(*log->PendingAlerts(), 1);
+}
+
+TEST_F(AuditLogTest, ARecordWhoseAlertCannotBeWrittenIsNotWrittenEither) {
+  auto log = Open();
+  Sql("CREATE TRIGGER no_alerts BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END;");
+  base::StatusOr<Appended> a = log->Append(Decision(1), {{"soc", {}}});
+  ASSERT_FALSE(a.ok());
+  EXPECT_THAT(a.status().message(), HasSubstr("alert outbox"));
+  EXPECT_EQ(log->Append(Decision(2))->seq, 1u);  // the failed record left no trace
+}
+
 TEST_F(AuditLogTest, SeqOfBodyReadsOnlyTheTopLevelKey) {
   EXPECT_EQ(SeqOfBody(R"({"a":{"seq":5},"note":"\"seq\":7","seq":12})"), 12u);
   EXPECT_EQ(SeqOfBody(R"({"a":1})"), 0u);
