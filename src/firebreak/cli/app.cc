@@ -37,9 +37,12 @@ int Run(int argc, char** argv) {
                            "With --jsonl: record every decision in this audit database (SQLite) "
                            "before printing it; a line whose record cannot be written gets an error");
   classify_cmd->add_option("--durability", classify.durability,
-                           "Audit durability: group (fsync within 10 ms) or fsync (before each answer)")
-      ->capture_default_str()
+                           "Audit durability: group (fsync within 10 ms) or fsync (before each "
+                           "answer); default: the config's, else group")
       ->check(CLI::IsMember({"group", "fsync"}));
+  classify_cmd->add_option("--config", classify.config,
+                           "Server config with the alert targets the policy names")
+      ->capture_default_str();
 
   TestOptions test;
   CLI::App* test_cmd = app.add_subcommand(

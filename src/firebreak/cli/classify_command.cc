@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <istream>
 #include <ostream>
 
@@ -9,6 +10,9 @@
 #include "firebreak/base/digest.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/report.h"
+#include "firebreak/alert/alert.h"
+#include "firebreak/config/server_config.h"
+#include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
 
 namespace firebreak::cli {
@@ -127,7 +131,7 @@ std::string IdText(const json::value& id) {
 // With an audit log, every decision is recorded before its line is written;
 // a decision whose record fails is reported as an error, never printed.
 int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_view policy_digest,
-             std::istream& in, std::ostream& out) {
+             proxy::TextRetention retention, std::istream& in, std::ostream& out) {
   bool malformed = false;
   std::string line;
   std::size_t number = 0;
@@ -175,10 +179,12 @@ int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_
     }
     if (log != nullptr) {
       const std::string request_id = IdText(id);
-      base::StatusOr<audit::Appended> appended = log->Append(proxy::DecisionRecord(
-          *conversation, *outcome, core,
-          {.request_id = request_id, .principal = "cli", .endpoint = "cli:classify",
-           .policy_digest = policy_digest}));
+      base::StatusOr<audit::Appended> appended = log->Append(
+          proxy::DecisionRecord(*conversation, *outcome, core,
+                                {.request_id = request_id, .principal = "cli",
+                                 .endpoint = "cli:classify", .policy_digest = policy_digest,
+                                 .retention = retention}),
+          proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
       if (!appended.ok()) {
         fail("audit: " + appended.status().message());
         continue;
@@ -187,6 +193,96 @@ int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_
     out << DecisionLine(id, *outcome, core.policy(), micros) << '\n';
   }
   return malformed ? kExitUsage : kExitOk;
+}
+
+proxy::TextRetention RetentionOf(std::string_view text) {
+  if (text == "full") {
+    return proxy::TextRetention::kFull;
+  }
+  return text == "digest" ? proxy::TextRetention::kDigestOnly : proxy::TextRetention::kByAuditLevel;
+}
+
+// Batch screening, audited exactly as the proxy will: every decision and its
+// alerts are committed before the line is printed; alerts are delivered while
+// the run goes on, and what is still pending at the end stays in the outbox.
+int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& core,
+                    std::istream& in, std::ostream& out, std::ostream& err) {
+  config::ServerConfig server;
+  if (std::filesystem::exists(options.config)) {
+    base::StatusOr<config::ServerConfig> loaded = config::LoadServerConfig(options.config);
+    if (!loaded.ok()) {
+      err << "firebreak classify: " << loaded.status().message() << '\n';
+      return kExitUsage;
+    }
+    server = std::move(loaded).value();
+  } else if (options.config != "firebreak.yaml") {
+    err << "firebreak classify: config " << options.config << " does not exist\n";
+    return kExitUsage;
+  }
+  if (base::Status s = config::CheckAlertTargets(server, proxy::AlertTargetsNamedBy(core.policy()),
+                                                 options.policy);
+      !s.ok()) {
+    err << "firebreak classify: " << s.message() << '\n';
+    return kExitUsage;
+  }
+  base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> targets =
+      proxy::AlertTargetsOf(server);
+  if (!targets.ok()) {
+    err << "firebreak classify: " << targets.status().message() << '\n';
+    return kExitUsage;
+  }
+
+  audit::AuditOptions audit_options;
+  audit_options.db = options.audit_db;
+  const std::string durability =
+      options.durability.empty() ? server.audit.durability : options.durability;
+  audit_options.durability =
+      durability == "fsync" ? audit::Durability::kFsync : audit::Durability::kGroup;
+  audit_options.checkpoint_every = server.audit.checkpoint_every;
+  audit_options.checkpoint_interval = server.audit.checkpoint_interval;
+  base::StatusOr<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::Open(audit_options);
+  if (!log.ok()) {
+    err << "firebreak classify: " << log.status().message() << '\n';
+    return kExitUsage;
+  }
+  base::StatusOr<std::string> digest = base::Sha256HexOfFile(options.policy);
+  const std::string policy_digest = digest.ok() ? *digest : "";
+  err << "audit: " << options.audit_db << ", durability "
+      << audit::DurabilityName(audit_options.durability) << ", instance " << (*log)->instance_id()
+      << '\n';
+  audit::AuditRecord start{"lifecycle.start", {}};
+  start.fields["command"] = "classify --jsonl";
+  start.fields["durability"] = audit::DurabilityName(audit_options.durability);
+  start.fields["policy"] = audit::Value::Object{{"path", options.policy}, {"digest", policy_digest}};
+  if (base::StatusOr<audit::Appended> a = (*log)->Append(std::move(start)); !a.ok()) {
+    err << "firebreak classify: " << a.status().message() << '\n';
+    return kExitUsage;
+  }
+
+  proxy::AuditOutbox outbox(**log);
+  int code = kExitOk;
+  {
+    alert::SenderOptions sender_options;
+    sender_options.log = &err;
+    alert::Sender sender(outbox, std::move(targets).value(), sender_options);
+    sender.Start();
+    code = RunJsonl(core, log->get(), policy_digest, RetentionOf(server.audit.text), in, out);
+  }
+  // One last pass for what was raised at the end of the input.
+  alert::SenderOptions final_options;
+  final_options.log = &err;
+  alert::Sender(outbox, std::move(proxy::AlertTargetsOf(server)).value(), final_options).RunOnce();
+  base::StatusOr<std::int64_t> pending = (*log)->PendingAlerts();
+  if (pending.ok() && *pending > 0) {
+    err << "alerts: " << *pending << " pending; they stay in " << options.audit_db
+        << " and are delivered by the next run\n";
+  }
+  base::StatusOr<audit::Appended> stop = (*log)->Append({"lifecycle.stop", {}});
+  if (!stop.ok() || !(*log)->Checkpoint().ok()) {
+    err << "firebreak classify: cannot close the audit trail\n";
+    return kExitUsage;
+  }
+  return code;
 }
 
 }  // namespace
@@ -198,38 +294,10 @@ int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& 
     return kExitPolicyFailure;
   }
   if (options.jsonl && options.audit_db.empty()) {
-    return RunJsonl(*core, nullptr, "", in, out);
+    return RunJsonl(*core, nullptr, "", proxy::TextRetention::kByAuditLevel, in, out);
   }
   if (options.jsonl) {
-    audit::AuditOptions audit_options;
-    audit_options.db = options.audit_db;
-    audit_options.durability =
-        options.durability == "fsync" ? audit::Durability::kFsync : audit::Durability::kGroup;
-    base::StatusOr<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::Open(audit_options);
-    if (!log.ok()) {
-      err << "firebreak classify: " << log.status().message() << '\n';
-      return kExitUsage;
-    }
-    base::StatusOr<std::string> digest = base::Sha256HexOfFile(options.policy);
-    const std::string policy_digest = digest.ok() ? *digest : "";
-    err << "audit: " << options.audit_db << ", durability "
-        << audit::DurabilityName(audit_options.durability) << ", instance "
-        << (*log)->instance_id() << '\n';
-    audit::AuditRecord start{"lifecycle.start", {}};
-    start.fields["command"] = "classify --jsonl";
-    start.fields["durability"] = audit::DurabilityName(audit_options.durability);
-    start.fields["policy"] = audit::Value::Object{{"path", options.policy}, {"digest", policy_digest}};
-    if (base::StatusOr<audit::Appended> a = (*log)->Append(std::move(start)); !a.ok()) {
-      err << "firebreak classify: " << a.status().message() << '\n';
-      return kExitUsage;
-    }
-    const int code = RunJsonl(*core, log->get(), policy_digest, in, out);
-    base::StatusOr<audit::Appended> stop = (*log)->Append({"lifecycle.stop", {}});
-    if (!stop.ok() || !(*log)->Checkpoint().ok()) {
-      err << "firebreak classify: cannot close the audit trail\n";
-      return kExitUsage;
-    }
-    return code;
+    return RunAuditedJsonl(options, *core, in, out, err);
   }
   base::StatusOr<proxy::Outcome> outcome = core->Decide(base::SinglePrompt(options.text));
   if (!outcome.ok()) {

@@ -1,0 +1,40 @@
+// Connects alert delivery to the audit database: the alert outbox lives in
+// the audit log's SQLite file, written in the same transaction as the
+// decision record that raised the alert.
+#pragma once
+
+#include <vector>
+
+#include "firebreak/alert/alert.h"
+#include "firebreak/audit/audit_log.h"
+#include "firebreak/config/server_config.h"
+#include "firebreak/policy/policy_set.h"
+
+namespace firebreak::proxy {
+
+class AuditOutbox : public alert::AlertStore {
+ public:
+  explicit AuditOutbox(audit::AuditLog& log) : log_(log) {}
+  base::StatusOr<std::vector<alert::PendingAlert>> Due(std::size_t limit) override;
+  base::Status Delivered(std::int64_t id) override;
+  base::Status Retry(std::int64_t id, int attempts, std::int64_t next_attempt_micros,
+                     std::string_view error) override;
+
+ private:
+  audit::AuditLog& log_;
+};
+
+// The outbox entries a decision raises: one per alert target of the rules
+// that produced the verdict (and of the defaults, for unknown intent).
+std::vector<audit::OutboxAlert> DecisionAlerts(const policy::PolicySet& policy,
+                                               const policy::Decision& decision,
+                                               std::string_view request_id);
+
+// Alert targets of a server config, as the sender takes them.
+base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> AlertTargetsOf(
+    const config::ServerConfig& config);
+
+// Every alert target a policy can raise.
+std::vector<std::string> AlertTargetsNamedBy(const policy::PolicySet& policy);
+
+}  // namespace firebreak::proxy
