@@ -116,6 +116,44 @@ std::chrono::milliseconds Sender::Backoff(int attempts) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(base) * jitter(rng_)));
 }
 
+std::string Sender::Deliver(const PendingAlert& alert) {
+  auto target = targets_.find(alert.target);
+  if (target == targets_.end()) {
+    return "no alert target named '" + alert.target + "' is configured";
+  }
+  if (target->second.type == TargetType::kLog) {
+    if (options_.log) {
+      *options_.log << "alert " << alert.payload << std::endl;
+    }
+    return {};
+  }
+  base::StatusOr<http::Request> request = RenderRequest(target->second, alert);
+  if (!request.ok()) {
+    return request.status().message();
+  }
+  request->timeout = options_.timeout;
+  base::StatusOr<http::Response> response = http::Send(*request);
+  if (!response.ok()) {
+    return response.status().message();
+  }
+  if (response->status < 200 || response->status >= 300) {
+    return "HTTP " + std::to_string(response->status);
+  }
+  return {};
+}
+
+base::Status Sender::SendNow(const PendingAlert& alert) {
+  const std::string error = Deliver(alert);
+  if (error.empty()) {
+    return base::Status::Ok();
+  }
+  if (options_.log) {
+    *options_.log << "alert " << alert.idempotency_key << " to " << alert.target
+                  << " failed: " << error << "; payload " << alert.payload << std::endl;
+  }
+  return base::Status(base::StatusCode::kUnavailable, error);
+}
+
 std::size_t Sender::RunOnce() {
   base::StatusOr<std::vector<PendingAlert>> due = store_.Due(options_.batch);
   if (!due.ok()) {
@@ -126,28 +164,7 @@ std::size_t Sender::RunOnce() {
   }
   std::size_t delivered = 0;
   for (const PendingAlert& alert : *due) {
-    std::string error;
-    auto target = targets_.find(alert.target);
-    if (target == targets_.end()) {
-      error = "no alert target named '" + alert.target + "' is configured";
-    } else if (target->second.type == TargetType::kLog) {
-      if (options_.log) {
-        *options_.log << "alert " << alert.payload << std::endl;
-      }
-    } else {
-      base::StatusOr<http::Request> request = RenderRequest(target->second, alert);
-      if (!request.ok()) {
-        error = request.status().message();
-      } else {
-        request->timeout = options_.timeout;
-        base::StatusOr<http::Response> response = http::Send(*request);
-        if (!response.ok()) {
-          error = response.status().message();
-        } else if (response->status < 200 || response->status >= 300) {
-          error = "HTTP " + std::to_string(response->status);
-        }
-      }
-    }
+    const std::string error = Deliver(alert);
     if (error.empty()) {
       delivered += store_.Delivered(alert.id).ok() ? 1 : 0;
       continue;

@@ -80,11 +80,16 @@ class Sender {
 
   // Delivers every due alert once; returns how many were delivered.
   std::size_t RunOnce();
+  // Delivers one alert now, outside the outbox: for events the outbox cannot
+  // hold (the audit store itself failing). One attempt; the error says why.
+  base::Status SendNow(const PendingAlert& alert);
   // RunOnce every `poll` on a background thread until destruction.
   void Start();
 
  private:
   std::chrono::milliseconds Backoff(int attempts);
+  // Empty when delivered, else why not.
+  std::string Deliver(const PendingAlert& alert);
 
   AlertStore& store_;
   std::map<std::string, AlertTarget, std::less<>> targets_;

@@ -101,12 +101,15 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
       !s.ok()) {
     return fail(s);
   }
+  // Schema and identity in one transaction: a process killed here leaves
+  // either nothing or a complete, empty log.
+  std::string instance;
+  if (base::Status s = Exec(db, "BEGIN IMMEDIATE"); !s.ok()) {
+    return fail(s);
+  }
   if (base::Status s = Exec(db, kSchema); !s.ok()) {
     return fail(s);
   }
-
-  // The instance id and signing key are created on first open and kept.
-  std::string instance;
   if (base::StatusOr<std::string> v = MetaValue(db, "instance"); v.ok()) {
     instance = *v;
   } else {
@@ -121,6 +124,9 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
     if (base::Status s = SetMeta(db, "schema", std::to_string(kSchemaVersion)); !s.ok()) {
       return fail(s);
     }
+  }
+  if (base::Status s = Exec(db, "COMMIT"); !s.ok()) {
+    return fail(s);
   }
   const std::filesystem::path key_path = options.db.string() + ".key";
   base::StatusOr<base::SigningKey> key = base::SigningKey::LoadPem(key_path);

@@ -83,6 +83,9 @@ TEST(CrashTest, AcknowledgedDecisionsSurviveSigkill) {
     ::close(fds[0]);
 
     base::StatusOr<VerifyReport> report = VerifyDatabase(db, std::nullopt);
+    if (acked.empty() && !report.ok()) {
+      continue;  // killed before the log was created: nothing was acknowledged
+    }
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     ASSERT_TRUE(report->ok) << "round " << round << ": record " << report->bad_seq << ": "
                             << report->problem;

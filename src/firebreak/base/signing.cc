@@ -5,6 +5,8 @@
 #include <openssl/pem.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "firebreak/base/digest.h"
 
 namespace firebreak::base {
@@ -52,14 +54,22 @@ Status SigningKey::SavePem(const std::filesystem::path& path) const {
   }
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // Written whole to a temporary file, then linked into place: a crash never
+  // leaves a truncated key, and an existing key is never replaced.
+  if (std::filesystem::exists(path)) {
+    return FailedPrecondition("cannot create " + path.string() + ": it already exists");
+  }
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return FailedPrecondition("cannot create " + path.string() + " (it may already exist)");
+    return FailedPrecondition("cannot create " + tmp.string());
   }
   const bool written = ::write(fd, data, static_cast<std::size_t>(size)) == size && ::fsync(fd) == 0;
   ::close(fd);
-  if (!written) {
-    return DataLoss("cannot write " + path.string());
+  const bool linked = written && ::link(tmp.c_str(), path.c_str()) == 0;
+  ::unlink(tmp.c_str());
+  if (!linked) {
+    return DataLoss("cannot write " + path.string() + (written ? " (it may already exist)" : ""));
   }
   return Status::Ok();
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <istream>
 #include <ostream>
 
@@ -130,8 +131,17 @@ std::string IdText(const json::value& id) {
 
 // With an audit log, every decision is recorded before its line is written;
 // a decision whose record fails is reported as an error, never printed.
-int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_view policy_digest,
-             proxy::TextRetention retention, std::istream& in, std::ostream& out) {
+struct AuditSink {
+  audit::AuditLog* log = nullptr;
+  std::string_view policy_digest;
+  proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
+  const proxy::Redactor* redactor = nullptr;
+  std::function<void(const base::Status&)> on_failure;  // the store could not write
+};
+
+int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istream& in,
+             std::ostream& out) {
+  audit::AuditLog* log = audit.log;
   bool malformed = false;
   std::string line;
   std::size_t number = 0;
@@ -182,11 +192,14 @@ int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_
       base::StatusOr<audit::Appended> appended = log->Append(
           proxy::DecisionRecord(*conversation, *outcome, core,
                                 {.request_id = request_id, .principal = "cli",
-                                 .endpoint = "cli:classify", .policy_digest = policy_digest,
-                                 .retention = retention}),
+                                 .endpoint = "cli:classify", .policy_digest = audit.policy_digest,
+                                 .retention = audit.retention, .redactor = audit.redactor}),
           proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
       if (!appended.ok()) {
         fail("audit: " + appended.status().message());
+        if (audit.on_failure) {
+          audit.on_failure(appended.status());
+        }
         continue;
       }
     }
@@ -198,6 +211,9 @@ int RunJsonl(const proxy::DecisionCore& core, audit::AuditLog* log, std::string_
 proxy::TextRetention RetentionOf(std::string_view text) {
   if (text == "full") {
     return proxy::TextRetention::kFull;
+  }
+  if (text == "redacted") {
+    return proxy::TextRetention::kRedacted;
   }
   return text == "digest" ? proxy::TextRetention::kDigestOnly : proxy::TextRetention::kByAuditLevel;
 }
@@ -259,6 +275,12 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
     return kExitUsage;
   }
 
+  base::StatusOr<std::shared_ptr<const proxy::Redactor>> redactor =
+      proxy::Redactor::Create(server.audit.redact);
+  if (!redactor.ok()) {
+    err << "firebreak classify: " << redactor.status().message() << '\n';
+    return kExitUsage;
+  }
   proxy::AuditOutbox outbox(**log);
   int code = kExitOk;
   {
@@ -266,7 +288,29 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
     sender_options.log = &err;
     alert::Sender sender(outbox, std::move(targets).value(), sender_options);
     sender.Start();
-    code = RunJsonl(core, log->get(), policy_digest, RetentionOf(server.audit.text), in, out);
+    // The outbox lives in the failing store: tell the system targets now, once.
+    bool told = false;
+    auto on_failure = [&](const base::Status& status) {
+      if (told) {
+        return;
+      }
+      told = true;
+      const std::string payload =
+          "{\"kind\":\"audit_failure\",\"severity\":\"critical\",\"instance\":" +
+          json::serialize(json::string((*log)->instance_id())) + ",\"summary\":" +
+          json::serialize(json::string("audit store cannot write; decisions are refused: " +
+                                       status.message())) +
+          "}";
+      for (const std::string& target : server.system_alerts) {
+        static_cast<void>(sender.SendNow(
+            {0, target, (*log)->instance_id() + ":audit-failure:" + target, payload, 0}));
+      }
+    };
+    code = RunJsonl(core,
+                    {.log = log->get(), .policy_digest = policy_digest,
+                     .retention = RetentionOf(server.audit.text), .redactor = redactor->get(),
+                     .on_failure = on_failure},
+                    in, out);
   }
   // One last pass for what was raised at the end of the input.
   alert::SenderOptions final_options;
@@ -294,7 +338,7 @@ int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& 
     return kExitPolicyFailure;
   }
   if (options.jsonl && options.audit_db.empty()) {
-    return RunJsonl(*core, nullptr, "", proxy::TextRetention::kByAuditLevel, in, out);
+    return RunJsonl(*core, {}, in, out);
   }
   if (options.jsonl) {
     return RunAuditedJsonl(options, *core, in, out, err);

@@ -1,5 +1,6 @@
 #include "firebreak/config/server_config.h"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -71,7 +72,7 @@ class Parser {
     }
     if (const YAML::Node audit = root["audit"];
         audit && Map(audit, "audit", {"db", "durability", "checkpoint_every",
-                                      "checkpoint_interval_seconds", "text"})) {
+                                      "checkpoint_interval_seconds", "text", "redact"})) {
       AuditConfig& a = config.audit;
       if (const YAML::Node n = audit["db"]) {
         a.db = path_.parent_path() / Scalar(n, "audit.db");
@@ -93,18 +94,52 @@ class Parser {
       }
       if (const YAML::Node n = audit["text"]) {
         a.text = Scalar(n, "audit.text");
-        if (a.text != "by_audit_level" && a.text != "full" && a.text != "digest") {
-          Error(n, "audit.text must be by_audit_level, full or digest");
+        if (a.text != "by_audit_level" && a.text != "full" && a.text != "digest" &&
+            a.text != "redacted") {
+          Error(n, "audit.text must be by_audit_level, full, digest or redacted");
         }
+      }
+      if (const YAML::Node n = audit["redact"]) {
+        if (!n.IsSequence()) {
+          Error(n, "audit.redact must be a list of RE2 patterns");
+        } else {
+          for (const YAML::Node& p : n) {
+            const std::string pattern = Scalar(p, "a redaction pattern");
+            RE2::Options options;
+            options.set_log_errors(false);
+            if (RE2 re(pattern, options); !re.ok()) {
+              Error(p, "invalid RE2 pattern '" + pattern + "': " + re.error());
+            }
+            a.redact.push_back(pattern);
+          }
+        }
+      }
+      if (a.text == "redacted" && a.redact.empty()) {
+        Error(audit, "audit.text is redacted but audit.redact lists no patterns");
       }
     } else {
       config.audit.db = path_.parent_path() / config.audit.db;
     }
-    if (const YAML::Node alerts = root["alerts"]; alerts && Map(alerts, "alerts", {"targets"})) {
+    if (const YAML::Node alerts = root["alerts"];
+        alerts && Map(alerts, "alerts", {"targets", "system"})) {
+      if (const YAML::Node n = alerts["system"]) {
+        if (!n.IsSequence()) {
+          Error(n, "alerts.system must be a list of target names");
+        } else {
+          for (const YAML::Node& t : n) {
+            config.system_alerts.push_back(Scalar(t, "a target name"));
+          }
+        }
+      }
       if (const YAML::Node targets = alerts["targets"]; targets && Map(targets, "alerts.targets", {})) {
         for (const auto& entry : targets) {
           ParseTarget(entry.first.Scalar(), entry.second, config);
         }
+      }
+    }
+    for (const std::string& name : config.system_alerts) {
+      if (!config.alert_targets.contains(name)) {
+        Error(root["alerts"]["system"], "alerts.system names undefined target '" + name + "'");
       }
     }
     return config;

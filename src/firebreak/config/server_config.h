@@ -20,7 +20,8 @@ struct AuditConfig {
   std::string durability = "group";  // group | fsync
   std::uint64_t checkpoint_every = 1000;
   std::chrono::seconds checkpoint_interval{60};
-  std::string text = "by_audit_level";  // by_audit_level | full | digest
+  std::string text = "by_audit_level";  // by_audit_level | full | digest | redacted
+  std::vector<std::string> redact;      // RE2 patterns, with text: redacted
 };
 
 struct AlertTargetConfig {
@@ -34,6 +35,9 @@ struct AlertTargetConfig {
 struct ServerConfig {
   AuditConfig audit;
   std::map<std::string, AlertTargetConfig, std::less<>> alert_targets;
+  // Targets told about events of the instance itself: audit store failures,
+  // refused policies.
+  std::vector<std::string> system_alerts;
 };
 
 // Relative paths resolve against the config file's directory. Environment

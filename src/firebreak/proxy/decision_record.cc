@@ -1,5 +1,7 @@
 #include "firebreak/proxy/decision_record.h"
 
+#include <re2/re2.h>
+
 #include <cstdio>
 
 #include "firebreak/base/digest.h"
@@ -25,6 +27,30 @@ Value Strings(const std::vector<const std::string*>& in) {
 
 }  // namespace
 
+base::StatusOr<std::shared_ptr<const Redactor>> Redactor::Create(
+    const std::vector<std::string>& patterns) {
+  auto redactor = std::shared_ptr<Redactor>(new Redactor());
+  for (const std::string& p : patterns) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_unique<RE2>(p, options);
+    if (!re->ok()) {
+      return base::InvalidArgument("invalid redaction pattern '" + p + "': " + re->error());
+    }
+    redactor->patterns_.push_back(std::move(re));
+  }
+  return std::shared_ptr<const Redactor>(std::move(redactor));
+}
+
+Redactor::~Redactor() = default;
+
+std::string Redactor::Apply(std::string text) const {
+  for (const auto& re : patterns_) {
+    RE2::GlobalReplace(&text, *re, "[REDACTED]");
+  }
+  return text;
+}
+
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,
                                   const DecisionCore& core, const RecordContext& context) {
   const policy::PolicySet& policy = core.policy();
@@ -44,16 +70,25 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
     const std::string_view role = base::RoleName(m.role);
     transcript += std::to_string(role.size()) + ":" + std::string(role) +
                   std::to_string(m.text.size()) + ":" + m.text;
-    messages.push_back(Value::Object{{"role", role}, {"text", m.text}});
+    messages.push_back(Value::Object{
+        {"role", role},
+        {"text", context.retention == TextRetention::kRedacted && context.redactor != nullptr
+                     ? context.redactor->Apply(m.text)
+                     : m.text}});
   }
   f["conversation_digest"] = base::ToHex(base::Sha256Of(transcript));
-  const bool full = context.retention == TextRetention::kFull ||
-                    (context.retention == TextRetention::kByAuditLevel &&
-                     d.audit != policy::AuditLevel::kStandard);
-  if (full) {
+  std::string_view retained = "digest";
+  if (context.retention == TextRetention::kRedacted && context.redactor != nullptr) {
+    retained = "redacted";
+  } else if (context.retention == TextRetention::kFull ||
+             (context.retention == TextRetention::kByAuditLevel &&
+              d.audit != policy::AuditLevel::kStandard)) {
+    retained = "full";
+  }
+  if (retained != "digest") {
     f["messages"] = std::move(messages);
   }
-  f["text_retention"] = full ? "full" : "digest";
+  f["text_retention"] = retained;
 
   Value::Array categories;
   for (const classify::CategoryScore& s : outcome.classification.scores) {

@@ -2,20 +2,41 @@
 // how it was classified, which rules decided what, under which policy.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "firebreak/audit/record.h"
 #include "firebreak/base/conversation.h"
 #include "firebreak/proxy/decision_core.h"
 
+namespace re2 {
+class RE2;
+}  // namespace re2
+
 namespace firebreak::proxy {
 
-// What the record stores of the conversation.
+// What the record stores of the conversation (its digest always).
 enum class TextRetention {
   kByAuditLevel,  // full text for enhanced and critical audit levels, digest only for standard
   kFull,
   kDigestOnly,
+  kRedacted,  // the text with every match of the redaction patterns replaced
+};
+
+// Compiled redaction patterns (RE2), applied to stored text.
+class Redactor {
+ public:
+  // InvalidArgument naming the first pattern that does not compile.
+  static base::StatusOr<std::shared_ptr<const Redactor>> Create(
+      const std::vector<std::string>& patterns);
+  ~Redactor();
+  std::string Apply(std::string text) const;
+
+ private:
+  Redactor() = default;
+  std::vector<std::unique_ptr<re2::RE2>> patterns_;
 };
 
 struct RecordContext {
@@ -25,6 +46,7 @@ struct RecordContext {
   std::string_view policy_digest;
   bool policy_signed = false;
   TextRetention retention = TextRetention::kByAuditLevel;
+  const Redactor* redactor = nullptr;  // required with kRedacted
 };
 
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,
