@@ -65,6 +65,30 @@ alerts:
   EXPECT_THAT(m, HasSubstr("c.yaml:8:3: unknown key 'extra' in alerts"));
 }
 
+TEST(ServerConfigTest, RedactionAndSystemAlertsAreValidated) {
+  base::StatusOr<ServerConfig> ok = ParseServerConfig(R"(audit:
+  text: redacted
+  redact: ['\d{3}-\d{2}-\d{4}']
+alerts:
+  system: [soc]
+  targets:
+    soc: {type: log}
+)", "c.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->audit.redact.size(), 1u);
+  EXPECT_EQ(ok->system_alerts, std::vector<std::string>{"soc"});
+
+  base::StatusOr<ServerConfig> bad = ParseServerConfig(R"(audit:
+  text: redacted
+  redact: ['(oops']
+alerts:
+  system: [pager]
+)", "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("c.yaml:3:12: invalid RE2 pattern '(oops'"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("alerts.system names undefined target 'pager'"));
+}
+
 TEST(ServerConfigTest, PolicyNamingAnUndefinedTargetIsAnError) {
   ServerConfig c;
   c.alert_targets["soc"] = {"soc", "log", "", {}, ""};

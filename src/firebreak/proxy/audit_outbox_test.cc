@@ -21,6 +21,8 @@ namespace firebreak::proxy {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
@@ -102,6 +104,32 @@ TEST(AuditOutboxTest, AlertsSurviveAReceiverOutageAndASenderRestart) {
   EXPECT_EQ(sender.RunOnce(), 0u);  // delivered once, not again
   audit_log.reset();
   fs::remove_all(dir);
+}
+
+TEST(DecisionRecordTest, TextRetentionFollowsTheConfiguration) {
+  policy::LoadResult loaded =
+      policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) + "/policies/defense-standard.yaml");
+  ASSERT_TRUE(loaded.ok());
+  std::unique_ptr<DecisionCore> core = std::move(DecisionCore::Create(loaded.policy)).value();
+  const base::Conversation c = base::SinglePrompt(
+      "Summarize the report that agent John Smith (SSN 123-45-6789) filed on the convoy.");
+  const Outcome o = core->Decide(c).value();
+  ASSERT_EQ(o.decision.audit, policy::AuditLevel::kStandard);
+  auto body = [&](RecordContext context) {
+    return audit::EncodeRecord(DecisionRecord(c, o, *core, context), 1, "t", "i");
+  };
+  // Standard audit level: only the digest by default.
+  EXPECT_THAT(body({}), Not(HasSubstr("John Smith")));
+  EXPECT_THAT(body({}), HasSubstr("\"text_retention\":\"digest\""));
+  EXPECT_THAT(body({}), HasSubstr("\"conversation_digest\":\""));
+  EXPECT_THAT(body({.retention = TextRetention::kFull}), HasSubstr("John Smith"));
+  std::shared_ptr<const Redactor> redactor =
+      Redactor::Create({R"(\d{3}-\d{2}-\d{4})", "John Smith"}).value();
+  const std::string redacted =
+      body({.retention = TextRetention::kRedacted, .redactor = redactor.get()});
+  EXPECT_THAT(redacted, HasSubstr("agent [REDACTED] (SSN [REDACTED])"));
+  EXPECT_THAT(redacted, HasSubstr("\"text_retention\":\"redacted\""));
+  EXPECT_FALSE(Redactor::Create({"(unclosed"}).ok());
 }
 
 }  // namespace
