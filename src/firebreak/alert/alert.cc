@@ -6,6 +6,8 @@
 #include <mutex>
 #include <ostream>
 
+#include "firebreak/base/clock.h"
+
 namespace firebreak::alert {
 namespace {
 
@@ -14,12 +16,6 @@ namespace json = boost::json;
 std::string Str(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-std::int64_t SystemMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -80,7 +76,7 @@ Sender::Sender(AlertStore& store, std::map<std::string, AlertTarget, std::less<>
                SenderOptions options)
     : store_(store), targets_(std::move(targets)), options_(std::move(options)), rng_(options_.seed) {
   if (!options_.now_micros) {
-    options_.now_micros = &SystemMicros;
+    options_.now_micros = &base::UnixMicros;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "firebreak/audit/sqlite.h"
+#include "firebreak/base/clock.h"
 
 namespace firebreak::audit {
 namespace {
@@ -28,22 +29,6 @@ CREATE TABLE IF NOT EXISTS outbox(
   last_error TEXT);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered, next_attempt);
 )sql";
-
-std::int64_t SystemMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-base::Sha256 ChainHash(const base::Sha256& previous, std::string_view body) {
-  std::string bytes(reinterpret_cast<const char*>(previous.data()), previous.size());
-  bytes.append(body);
-  return base::Sha256Of(bytes);
-}
-
-std::string_view AsBytes(const base::Sha256& h) {
-  return {reinterpret_cast<const char*>(h.data()), h.size()};
-}
 
 base::StatusOr<std::string> MetaValue(sqlite3* db, const char* key) {
   Statement get(db, "SELECT value FROM meta WHERE key = ?");
@@ -74,7 +59,7 @@ std::string CheckpointMessage(std::string_view instance, std::uint64_t seq,
 
 base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (!options.now_micros) {
-    options.now_micros = &SystemMicros;
+    options.now_micros = &base::UnixMicros;
   }
   std::error_code ec;
   if (options.db.has_parent_path()) {
@@ -310,7 +295,7 @@ base::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
     insert.Bind(1, static_cast<std::int64_t>(seq))
         .Bind(2, std::string_view(p->record.kind))
         .Bind(3, std::string_view(body))
-        .BindBlob(4, AsBytes(hash));
+        .BindBlob(4, base::AsBytes(hash));
     if (!insert.ok() || insert.Step() != SQLITE_DONE) {
       base::Status error = SqliteError(db_, "audit append");
       insert.Reset();
@@ -446,7 +431,7 @@ base::Status AuditLog::WriteCheckpoint() {
   const std::string signature = key_->Sign(CheckpointMessage(instance_, head_seq_, head_hash_));
   Statement insert(db_, "INSERT INTO checkpoints(seq, hash, signature, time) VALUES(?, ?, ?, ?)");
   insert.Bind(1, static_cast<std::int64_t>(head_seq_))
-      .BindBlob(2, AsBytes(head_hash_))
+      .BindBlob(2, base::AsBytes(head_hash_))
       .BindBlob(3, signature)
       .Bind(4, std::string_view(FormatTime(options_.now_micros())));
   if (!insert.ok() || insert.Step() != SQLITE_DONE) {

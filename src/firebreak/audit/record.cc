@@ -81,6 +81,12 @@ std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::stri
   return out;
 }
 
+base::Sha256 ChainHash(const base::Sha256& previous, std::string_view body) {
+  std::string bytes(base::AsBytes(previous));
+  bytes.append(body);
+  return base::Sha256Of(bytes);
+}
+
 std::string FormatTime(std::int64_t unix_micros) {
   const std::time_t seconds = static_cast<std::time_t>(unix_micros / 1000000);
   std::tm utc{};

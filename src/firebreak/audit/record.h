@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "firebreak/base/digest.h"
+
 namespace firebreak::audit {
 
 inline constexpr int kSchemaVersion = 1;
@@ -53,6 +55,10 @@ struct AuditRecord {
 // names in `fields` are overwritten.
 std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::string_view time,
                          std::string_view instance);
+
+// The hash chain: hash_n = SHA-256(hash_{n-1} || canonical bytes_n), from
+// 32 zero bytes.
+base::Sha256 ChainHash(const base::Sha256& previous, std::string_view body);
 
 // "2026-11-28T23:59:59.123456Z" for microseconds since the Unix epoch.
 std::string FormatTime(std::int64_t unix_micros);

@@ -12,19 +12,6 @@
 namespace firebreak::audit {
 namespace {
 
-std::string_view AsBytes(const base::Sha256& h) {
-  return {reinterpret_cast<const char*>(h.data()), h.size()};
-}
-
-std::string Hex(std::string_view bytes) {
-  base::Sha256 h{};
-  if (bytes.size() != h.size()) {
-    return "(" + std::to_string(bytes.size()) + " bytes)";
-  }
-  std::memcpy(h.data(), bytes.data(), h.size());
-  return base::ToHex(h);
-}
-
 void AppendJsonString(std::string& out, std::string_view s) { Value(s).AppendCanonical(out); }
 
 }  // namespace
@@ -95,13 +82,11 @@ void ChainVerifier::AddRecord(std::uint64_t seq, std::string_view body, std::str
                   ": it was moved, reordered or inserted here");
     return;
   }
-  std::string bytes(AsBytes(previous_));
-  bytes.append(body);
-  const base::Sha256 computed = base::Sha256Of(bytes);
-  if (AsBytes(computed) != hash) {
+  const base::Sha256 computed = ChainHash(previous_, body);
+  if (base::AsBytes(computed) != hash) {
     Fail(seq, "modified: the content does not match the hash chain (this record was changed, or "
               "the one before it had its hash rewritten); stored hash " +
-                  Hex(hash) + ", computed " + base::ToHex(computed));
+                  base::HexEncode(hash) + ", computed " + base::ToHex(computed));
     return;
   }
   previous_ = computed;
@@ -124,7 +109,7 @@ void ChainVerifier::AddCheckpoint(std::uint64_t seq, std::string_view hash,
     Fail(seq, "checkpoint " + std::to_string(seq) + " is out of order");
     return;
   }
-  if (hash != AsBytes(previous_)) {
+  if (hash != base::AsBytes(previous_)) {
     Fail(seq, "checkpoint hash differs from the chain at record " + std::to_string(seq));
     return;
   }
@@ -239,7 +224,7 @@ base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_s
   AppendJsonString(line, *instance);
   line += ",\"public_key\":";
   AppendJsonString(line, *key);
-  line += ",\"first_seq\":" + std::to_string(from_seq) + ",\"previous_hash\":\"" + Hex(previous) +
+  line += ",\"first_seq\":" + std::to_string(from_seq) + ",\"previous_hash\":\"" + base::HexEncode(previous) +
           "\"}\n";
   out << line;
 
@@ -248,13 +233,8 @@ base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_s
   bool more_checkpoints = cps.Step() == SQLITE_ROW;
   auto write_checkpoint = [&] {
     std::string c = "{\"type\":\"checkpoint\",\"seq\":" + std::to_string(cps.Int(0)) +
-                    ",\"hash\":\"" + Hex(cps.Blob(1)) + "\",\"signature\":\"";
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned char b : cps.Blob(2)) {
-      c.push_back(kHex[b >> 4]);
-      c.push_back(kHex[b & 0xf]);
-    }
-    c += "\",\"time\":";
+                    ",\"hash\":\"" + base::HexEncode(cps.Blob(1)) + "\",\"signature\":\"" + base::HexEncode(cps.Blob(2)) +
+                    "\",\"time\":";
     AppendJsonString(c, cps.Text(3));
     c += "}\n";
     out << c;
@@ -265,7 +245,7 @@ base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_s
   while (rows.Step() == SQLITE_ROW) {
     const auto seq = rows.Int(0);
     std::string r = "{\"type\":\"record\",\"seq\":" + std::to_string(seq) + ",\"hash\":\"" +
-                    Hex(rows.Blob(2)) + "\",\"body\":";
+                    base::HexEncode(rows.Blob(2)) + "\",\"body\":";
     AppendJsonString(r, rows.Text(1));
     r += "}\n";
     out << r;

@@ -14,15 +14,36 @@ Sha256 Sha256Of(std::string_view bytes) {
   return out;
 }
 
-std::string ToHex(const Sha256& digest) {
+std::string ToHex(const Sha256& digest) { return HexEncode(AsBytes(digest)); }
+
+std::string HexEncode(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (std::uint8_t b : digest) {
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
     hex.push_back(kHex[b >> 4]);
     hex.push_back(kHex[b & 0xf]);
   }
   return hex;
+}
+
+bool HexDecode(std::string_view hex, std::string& out) {
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  out.clear();
+  if (hex.size() % 2 != 0) {
+    return false;
+  }
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]);
+    const int lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
 }
 
 StatusOr<std::string> ReadFile(const std::filesystem::path& path) {

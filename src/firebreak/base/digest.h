@@ -16,6 +16,13 @@ using Sha256 = std::array<std::uint8_t, 32>;
 
 Sha256 Sha256Of(std::string_view bytes);
 std::string ToHex(const Sha256& digest);
+// Lower-case hex of any bytes, and back (false on odd length or a non-hex digit).
+std::string HexEncode(std::string_view bytes);
+bool HexDecode(std::string_view hex, std::string& out);
+// The raw 32 bytes of a digest.
+inline std::string_view AsBytes(const Sha256& digest) {
+  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
+}
 // Lower-case hex SHA-256 of a file's bytes.
 StatusOr<std::string> Sha256HexOfFile(const std::filesystem::path& path);
 

@@ -15,29 +15,6 @@ namespace {
 
 namespace json = boost::json;
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Decodes lower-case hex; false on anything else.
-bool FromHex(std::string_view hex, std::string& out) {
-  out.clear();
-  if (hex.size() % 2 != 0) {
-    return false;
-  }
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = HexDigit(hex[i]);
-    const int lo = HexDigit(hex[i + 1]);
-    if (hi < 0 || lo < 0) {
-      return false;
-    }
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return true;
-}
-
 std::string Field(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -70,7 +47,7 @@ base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
     const std::string type = Field(o, "type");
     if (verifier == nullptr) {
       std::string previous;
-      if (type != "header" || !FromHex(Field(o, "previous_hash"), previous) || previous.size() != 32) {
+      if (type != "header" || !base::HexDecode(Field(o, "previous_hash"), previous) || previous.size() != 32) {
         return base::InvalidArgument(where + ": an export starts with its header line");
       }
       base::Sha256 start{};
@@ -85,14 +62,14 @@ base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
       continue;
     }
     std::string hash;
-    if (!FromHex(Field(o, "hash"), hash)) {
+    if (!base::HexDecode(Field(o, "hash"), hash)) {
       return base::InvalidArgument(where + ": bad hash");
     }
     if (type == "record") {
       verifier->AddRecord(Number(o, "seq"), Field(o, "body"), hash);
     } else if (type == "checkpoint") {
       std::string signature;
-      if (!FromHex(Field(o, "signature"), signature)) {
+      if (!base::HexDecode(Field(o, "signature"), signature)) {
         return base::InvalidArgument(where + ": bad signature encoding");
       }
       verifier->AddCheckpoint(Number(o, "seq"), hash, signature);
