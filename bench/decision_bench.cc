@@ -61,7 +61,8 @@ const proxy::DecisionCore& Core() {
 void BM_Evaluate(benchmark::State& state) {
   const policy::PolicySet& policy = Core().policy();
   const std::vector<policy::DetectedCategory> detected = {
-      {*policy.CategoryIndex("summarization"), 0.9}, {*policy.CategoryIndex("bulk_surveillance"), 0.8}};
+      {*policy.CategoryIndex("summarization"), 0.9},
+      {*policy.CategoryIndex("bulk_surveillance"), 0.8}};
   policy::EvaluationInput input;
   input.detected = detected;
   for (auto _ : state) {

@@ -43,11 +43,12 @@ struct Score {
     policy_total += from_policy;
   }
   void Print(const char* name) const {
-    std::printf("%-10s label accuracy %.3f (%d/%d), policy examples %.3f (%d/%d), train %.1f s, "
-                "predict %.2f us/text\n",
-                name, double(right) / total, right, total, double(policy_right) / policy_total,
-                policy_right, policy_total, train_seconds,
-                1e6 * predict_seconds / std::max(predictions, 1));
+    std::printf(
+        "%-10s label accuracy %.3f (%d/%d), policy examples %.3f (%d/%d), train %.1f s, "
+        "predict %.2f us/text\n",
+        name, double(right) / total, right, total, double(policy_right) / policy_total,
+        policy_right, policy_total, train_seconds,
+        1e6 * predict_seconds / std::max(predictions, 1));
   }
 };
 

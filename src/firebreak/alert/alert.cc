@@ -1,7 +1,6 @@
 #include "firebreak/alert/alert.h"
 
 #include <boost/json.hpp>
-
 #include <condition_variable>
 #include <mutex>
 #include <ostream>
@@ -32,7 +31,8 @@ base::StatusOr<http::Request> RenderRequest(const AlertTarget& target, const Pen
   boost::system::error_code ec;
   json::value parsed = json::parse(alert.payload, ec);
   if (ec || !parsed.is_object()) {
-    return base::InvalidArgument("alert " + alert.idempotency_key + ": payload is not a JSON object");
+    return base::InvalidArgument("alert " + alert.idempotency_key +
+                                 ": payload is not a JSON object");
   }
   const json::object& p = parsed.get_object();
   http::Request request;
@@ -74,7 +74,10 @@ base::StatusOr<http::Request> RenderRequest(const AlertTarget& target, const Pen
 
 Sender::Sender(AlertStore& store, std::map<std::string, AlertTarget, std::less<>> targets,
                SenderOptions options)
-    : store_(store), targets_(std::move(targets)), options_(std::move(options)), rng_(options_.seed) {
+    : store_(store),
+      targets_(std::move(targets)),
+      options_(std::move(options)),
+      rng_(options_.seed) {
   if (!options_.now_micros) {
     options_.now_micros = &base::UnixMicros;
   }
@@ -106,10 +109,11 @@ void Sender::Start() {
 std::chrono::milliseconds Sender::Backoff(int attempts) {
   // first * 2^(attempts-1), capped, times a jitter in [0.5, 1.5).
   const int shift = std::min(attempts - 1, 30);
-  const auto base = std::min<std::int64_t>(options_.first_backoff.count() << shift,
-                                           options_.max_backoff.count());
+  const auto base =
+      std::min<std::int64_t>(options_.first_backoff.count() << shift, options_.max_backoff.count());
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(base) * jitter(rng_)));
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(base) * jitter(rng_)));
 }
 
 std::string Sender::Deliver(const PendingAlert& alert) {

@@ -67,9 +67,9 @@ struct SenderOptions {
   std::chrono::milliseconds max_backoff{300'000};
   std::chrono::milliseconds timeout{5000};
   std::size_t batch = 100;
-  std::uint32_t seed = 1;                       // jitter
-  std::function<std::int64_t()> now_micros;      // injected clock; default: system clock
-  std::ostream* log = nullptr;                  // kLog target and delivery failures
+  std::uint32_t seed = 1;                    // jitter
+  std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
+  std::ostream* log = nullptr;               // kLog target and delivery failures
 };
 
 class Sender {

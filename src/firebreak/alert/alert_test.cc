@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
 #include <sstream>
 
 #include "firebreak/http/test_receiver.h"
@@ -43,7 +42,8 @@ class MemoryStore : public AlertStore {
     std::erase_if(pending, [&](const PendingAlert& a) { return a.id == id; });
     return base::Status::Ok();
   }
-  base::Status Retry(std::int64_t id, int attempts, std::int64_t next, std::string_view error) override {
+  base::Status Retry(std::int64_t id, int attempts, std::int64_t next,
+                     std::string_view error) override {
     for (PendingAlert& a : pending) {
       if (a.id == id) {
         a.attempts = attempts;

@@ -81,8 +81,9 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (base::Status s = Exec(db, "PRAGMA journal_mode=WAL"); !s.ok()) {
     return fail(s);
   }
-  if (base::Status s = Exec(db, options.durability == Durability::kFsync ? "PRAGMA synchronous=FULL"
-                                                                         : "PRAGMA synchronous=NORMAL");
+  if (base::Status s =
+          Exec(db, options.durability == Durability::kFsync ? "PRAGMA synchronous=FULL"
+                                                            : "PRAGMA synchronous=NORMAL");
       !s.ok()) {
     return fail(s);
   }
@@ -134,9 +135,9 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
     }
   }
 
-  auto log = std::unique_ptr<AuditLog>(new AuditLog(
-      std::move(options), db, std::move(instance),
-      std::make_unique<base::SigningKey>(std::move(key).value())));
+  auto log = std::unique_ptr<AuditLog>(
+      new AuditLog(std::move(options), db, std::move(instance),
+                   std::make_unique<base::SigningKey>(std::move(key).value())));
   Statement head(db, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1");
   if (head.Step() == SQLITE_ROW && head.Blob(1).size() == log->head_hash_.size()) {
     log->head_seq_ = static_cast<std::uint64_t>(head.Int(0));
@@ -161,8 +162,9 @@ AuditLog::AuditLog(AuditOptions options, sqlite3* db, std::string instance,
       insert_(std::make_unique<Statement>(
           db, "INSERT INTO records(seq, kind, body, hash) VALUES(?, ?, ?, ?)")),
       insert_alert_(std::make_unique<Statement>(
-          db, "INSERT INTO outbox(idempotency_key, target, payload, next_attempt) "
-              "VALUES(?, ?, ?, ?)")),
+          db,
+          "INSERT INTO outbox(idempotency_key, target, payload, next_attempt) "
+          "VALUES(?, ?, ?, ?)")),
       checkpoint_time_(std::chrono::steady_clock::now()),
       last_sync_(checkpoint_time_) {}
 
@@ -384,8 +386,8 @@ base::Status AuditLog::MarkDelivered(std::int64_t id) {
 base::Status AuditLog::Reschedule(std::int64_t id, int attempts, std::int64_t next_attempt_micros,
                                   std::string_view error) {
   return AsLeader([&] {
-    Statement retry(db_,
-                    "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?");
+    Statement retry(
+        db_, "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?");
     retry.Bind(1, static_cast<std::int64_t>(attempts))
         .Bind(2, next_attempt_micros)
         .Bind(3, error)

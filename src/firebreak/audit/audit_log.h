@@ -15,11 +15,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <vector>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "firebreak/audit/record.h"
 #include "firebreak/base/digest.h"
@@ -49,7 +49,7 @@ struct AuditOptions {
   std::chrono::milliseconds checkpoint_interval{60'000};  // and/or time
   std::chrono::milliseconds sync_interval{10};            // kGroup only
   std::size_t max_batch = 4096;
-  std::size_t queue_capacity = 65536;  // producers wait beyond this
+  std::size_t queue_capacity = 65536;        // producers wait beyond this
   std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
 };
 
@@ -61,7 +61,7 @@ struct Appended {
 // An alert a record causes. It is written to the outbox in the same
 // transaction as the record, so it exists exactly when the record does.
 struct OutboxAlert {
-  std::string target;    // an alert target name from the server config
+  std::string target;     // an alert target name from the server config
   Value::Object payload;  // what happened; the log adds idempotency_key,
                           // instance, audit_seq, time and target
 };

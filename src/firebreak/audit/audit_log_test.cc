@@ -145,7 +145,8 @@ TEST_F(AuditLogTest, DetectsAnInsertedRecordEvenWithARecomputedHash) {
     const std::string body = EncodeRecord(forged, 12, "t", "i");
     const base::Sha256 hash = base::Sha256Of(bytes + body);
     sqlite3_stmt* insert = nullptr;
-    sqlite3_prepare_v2(db, "INSERT INTO records(seq, kind, body, hash) VALUES(12, 'decision', ?, ?)",
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO records(seq, kind, body, hash) VALUES(12, 'decision', ?, ?)",
                        -1, &insert, nullptr);
     sqlite3_bind_text(insert, 1, body.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_blob(insert, 2, hash.data(), 32, SQLITE_TRANSIENT);
@@ -176,7 +177,8 @@ TEST_F(AuditLogTest, DetectsDroppedLastRecords) {
   VerifyReport r = Verify();
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.bad_seq, 23u);
-  EXPECT_THAT(r.problem, HasSubstr("truncated: checkpoint signs records up to 25 but the log ends at 22"));
+  EXPECT_THAT(r.problem,
+              HasSubstr("truncated: checkpoint signs records up to 25 but the log ends at 22"));
 }
 
 TEST_F(AuditLogTest, DetectsABadCheckpointSignatureAndAWrongKey) {
@@ -267,7 +269,8 @@ TEST_F(AuditLogTest, AlertsAreWrittenWithTheirRecordAndSurviveAReopen) {
   EXPECT_THAT((*due)[0].payload, HasSubstr("\"audit_seq\":2"));
   EXPECT_THAT((*due)[0].payload, HasSubstr("\"decision\":\"BLOCK\""));
   ASSERT_TRUE(log->MarkDelivered((*due)[0].id).ok());
-  ASSERT_TRUE(log->Reschedule((*due)[1].id, 1, std::int64_t{1795910399123456} + 60'000'000, "503").ok());
+  ASSERT_TRUE(
+      log->Reschedule((*due)[1].id, 1, std::int64_t{1795910399123456} + 60'000'000, "503").ok());
   EXPECT_TRUE(log->DueAlerts(10)->empty());  // one delivered, one not due yet
   EXPECT_EQ(*log->PendingAlerts(), 1);
 }

@@ -25,16 +25,16 @@ class Value {
   using Object = std::map<std::string, Value, std::less<>>;
 
   Value() = default;
-  Value(std::nullptr_t) {}                                    // NOLINT
-  Value(bool b) : v_(b) {}                                     // NOLINT
-  Value(int i) : v_(static_cast<std::int64_t>(i)) {}          // NOLINT
-  Value(std::int64_t i) : v_(i) {}                            // NOLINT
+  Value(std::nullptr_t) {}                                      // NOLINT
+  Value(bool b) : v_(b) {}                                      // NOLINT
+  Value(int i) : v_(static_cast<std::int64_t>(i)) {}            // NOLINT
+  Value(std::int64_t i) : v_(i) {}                              // NOLINT
   Value(std::uint64_t i) : v_(static_cast<std::int64_t>(i)) {}  // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}                // NOLINT
-  Value(std::string s) : v_(std::move(s)) {}                  // NOLINT
-  Value(std::string_view s) : v_(std::string(s)) {}           // NOLINT
-  Value(Array a) : v_(std::move(a)) {}                        // NOLINT
-  Value(Object o) : v_(std::move(o)) {}                       // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}                  // NOLINT
+  Value(std::string s) : v_(std::move(s)) {}                    // NOLINT
+  Value(std::string_view s) : v_(std::string(s)) {}             // NOLINT
+  Value(Array a) : v_(std::move(a)) {}                          // NOLINT
+  Value(Object o) : v_(std::move(o)) {}                         // NOLINT
 
   // Appends the canonical JSON encoding of this value to `out`.
   void AppendCanonical(std::string& out) const;

@@ -10,8 +10,9 @@ base::Status SqliteError(sqlite3* db, std::string_view what) {
 base::Status Exec(sqlite3* db, const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    base::Status status(base::StatusCode::kUnavailable,
-                        std::string("sqlite: ") + (error ? error : "unknown error") + " in: " + sql);
+    base::Status status(
+        base::StatusCode::kUnavailable,
+        std::string("sqlite: ") + (error ? error : "unknown error") + " in: " + sql);
     sqlite3_free(error);
     return status;
   }

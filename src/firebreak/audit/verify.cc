@@ -84,9 +84,10 @@ void ChainVerifier::AddRecord(std::uint64_t seq, std::string_view body, std::str
   }
   const base::Sha256 computed = ChainHash(previous_, body);
   if (base::AsBytes(computed) != hash) {
-    Fail(seq, "modified: the content does not match the hash chain (this record was changed, or "
-              "the one before it had its hash rewritten); stored hash " +
-                  base::HexEncode(hash) + ", computed " + base::ToHex(computed));
+    Fail(seq,
+         "modified: the content does not match the hash chain (this record was changed, or "
+         "the one before it had its hash rewritten); stored hash " +
+             base::HexEncode(hash) + ", computed " + base::ToHex(computed));
     return;
   }
   previous_ = computed;
@@ -177,7 +178,7 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
   Statement cps(db.db, "SELECT seq, hash, signature FROM checkpoints ORDER BY seq");
   while (cps.ok() && cps.Step() == SQLITE_ROW) {
     checkpoints[static_cast<std::uint64_t>(cps.Int(0))] = {std::string(cps.Blob(1)),
-                                                            std::string(cps.Blob(2))};
+                                                           std::string(cps.Blob(2))};
   }
   ChainVerifier verifier(*instance, *public_pem);
   Statement rows(db.db, "SELECT seq, body, hash FROM records ORDER BY seq");
@@ -219,22 +220,23 @@ base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_s
   if (from_seq > 1 && prev.Step() == SQLITE_ROW) {
     previous = std::string(prev.Blob(0));
   }
-  std::string line = "{\"type\":\"header\",\"schema\":" + std::to_string(kSchemaVersion) +
-                     ",\"instance\":";
+  std::string line =
+      "{\"type\":\"header\",\"schema\":" + std::to_string(kSchemaVersion) + ",\"instance\":";
   AppendJsonString(line, *instance);
   line += ",\"public_key\":";
   AppendJsonString(line, *key);
-  line += ",\"first_seq\":" + std::to_string(from_seq) + ",\"previous_hash\":\"" + base::HexEncode(previous) +
-          "\"}\n";
+  line += ",\"first_seq\":" + std::to_string(from_seq) + ",\"previous_hash\":\"" +
+          base::HexEncode(previous) + "\"}\n";
   out << line;
 
-  Statement cps(db.db, "SELECT seq, hash, signature, time FROM checkpoints WHERE seq >= ? ORDER BY seq");
+  Statement cps(db.db,
+                "SELECT seq, hash, signature, time FROM checkpoints WHERE seq >= ? ORDER BY seq");
   cps.Bind(1, static_cast<std::int64_t>(from_seq));
   bool more_checkpoints = cps.Step() == SQLITE_ROW;
   auto write_checkpoint = [&] {
     std::string c = "{\"type\":\"checkpoint\",\"seq\":" + std::to_string(cps.Int(0)) +
-                    ",\"hash\":\"" + base::HexEncode(cps.Blob(1)) + "\",\"signature\":\"" + base::HexEncode(cps.Blob(2)) +
-                    "\",\"time\":";
+                    ",\"hash\":\"" + base::HexEncode(cps.Blob(1)) + "\",\"signature\":\"" +
+                    base::HexEncode(cps.Blob(2)) + "\",\"time\":";
     AppendJsonString(c, cps.Text(3));
     c += "}\n";
     out << c;

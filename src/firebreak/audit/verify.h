@@ -59,7 +59,8 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& db,
 
 // Writes the records from `from_seq` with their hashes, and the checkpoints,
 // as JSON lines that verify offline (see README for the format).
-base::Status ExportJsonl(const std::filesystem::path& db, std::uint64_t from_seq, std::ostream& out);
+base::Status ExportJsonl(const std::filesystem::path& db, std::uint64_t from_seq,
+                         std::ostream& out);
 
 // The top-level "seq" of a canonical record body, or 0.
 std::uint64_t SeqOfBody(std::string_view body);

@@ -64,7 +64,8 @@ Status SigningKey::SavePem(const std::filesystem::path& path) const {
   if (fd < 0) {
     return FailedPrecondition("cannot create " + tmp.string());
   }
-  const bool written = ::write(fd, data, static_cast<std::size_t>(size)) == size && ::fsync(fd) == 0;
+  const bool written =
+      ::write(fd, data, static_cast<std::size_t>(size)) == size && ::fsync(fd) == 0;
   ::close(fd);
   const bool linked = written && ::link(tmp.c_str(), path.c_str()) == 0;
   ::unlink(tmp.c_str());

@@ -24,8 +24,8 @@ TEST(SigningTest, SignsAndVerifies) {
 }
 
 TEST(SigningTest, SavesWithOwnerOnlyPermissionsAndLoads) {
-  const std::filesystem::path path = std::filesystem::temp_directory_path() /
-                                     ("fb-key-" + std::to_string(::getpid()) + ".pem");
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("fb-key-" + std::to_string(::getpid()) + ".pem");
   std::filesystem::remove(path);
   SigningKey key = SigningKey::Generate().value();
   ASSERT_TRUE(key.SavePem(path).ok());

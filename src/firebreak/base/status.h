@@ -44,7 +44,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -81,9 +83,9 @@ class [[nodiscard]] StatusOr {
 }  // namespace firebreak::base
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define FB_RETURN_IF_ERROR(expr)                          \
-  do {                                                    \
+#define FB_RETURN_IF_ERROR(expr)                                           \
+  do {                                                                     \
     if (::firebreak::base::Status fb_status_ = (expr); !fb_status_.ok()) { \
-      return fb_status_;                                  \
-    }                                                     \
+      return fb_status_;                                                   \
+    }                                                                      \
   } while (false)

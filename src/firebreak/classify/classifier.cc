@@ -44,15 +44,19 @@ struct Classifier::Segment {
 
 std::string_view EvidenceKindName(Evidence::Kind kind) {
   switch (kind) {
-    case Evidence::Kind::kPattern: return "pattern";
-    case Evidence::Kind::kKeyword: return "keyword";
-    case Evidence::Kind::kModel: return "model";
+    case Evidence::Kind::kPattern:
+      return "pattern";
+    case Evidence::Kind::kKeyword:
+      return "keyword";
+    case Evidence::Kind::kModel:
+      return "model";
   }
   return "model";
 }
 
 bool Classification::AnyDetected() const {
-  return std::any_of(scores.begin(), scores.end(), [](const CategoryScore& s) { return s.detected; });
+  return std::any_of(scores.begin(), scores.end(),
+                     [](const CategoryScore& s) { return s.detected; });
 }
 
 Classifier::Classifier(Config config, std::unique_ptr<Compiled> compiled)
@@ -62,8 +66,8 @@ Classifier::~Classifier() = default;
 
 base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in) {
   // Build in place: the probes borrow strings owned by the classifier's config.
-  auto classifier =
-      std::unique_ptr<Classifier>(new Classifier(std::move(config_in), std::make_unique<Compiled>()));
+  auto classifier = std::unique_ptr<Classifier>(
+      new Classifier(std::move(config_in), std::make_unique<Compiled>()));
   const Config& config = classifier->config_;
   Compiled* compiled = classifier->compiled_.get();
   RE2::Options options;
@@ -131,8 +135,7 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
     compiled->model = std::move(model).value();
   }
   classifier->version_ = "firebreak-local/1 patterns=" + std::to_string(pattern_count) +
-                         " keywords=" + std::to_string(keyword_count) +
-                         " model=" + model_version;
+                         " keywords=" + std::to_string(keyword_count) + " model=" + model_version;
   return classifier;
 }
 
@@ -170,8 +173,8 @@ void Classifier::ScoreSegment(std::string_view normalized, int message, bool dec
     std::sort(hits.begin(), hits.end());
     for (int h : hits) {
       const Probe& probe = compiled_->probes[static_cast<std::size_t>(h)];
-      const double s = probe.kind == Evidence::Kind::kPattern ? config_.pattern_score
-                                                              : config_.keyword_score;
+      const double s =
+          probe.kind == Evidence::Kind::kPattern ? config_.pattern_score : config_.keyword_score;
       miss[probe.category] *= 1.0 - s;
       found.push_back({probe.category, {probe.kind, probe.text, s, message, decoded}});
     }
@@ -240,8 +243,9 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
       result.scores.push_back(std::move(s));
     }
   }
-  std::stable_sort(result.scores.begin(), result.scores.end(),
-                   [](const CategoryScore& a, const CategoryScore& b) { return a.score > b.score; });
+  std::stable_sort(
+      result.scores.begin(), result.scores.end(),
+      [](const CategoryScore& a, const CategoryScore& b) { return a.score > b.score; });
   return result;
 }
 

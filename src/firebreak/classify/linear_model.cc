@@ -186,7 +186,8 @@ void LinearModel::Predict(std::string_view normalized, std::vector<std::uint32_t
   const std::size_t k = labels_.size();
   features.clear();
   ExtractFeatures(normalized, hash_bits_, features);
-  const float value = features.empty() ? 0.0f : 1.0f / std::sqrt(static_cast<float>(features.size()));
+  const float value =
+      features.empty() ? 0.0f : 1.0f / std::sqrt(static_cast<float>(features.size()));
   float scores[kMaxLabels];
   std::copy(bias_.begin(), bias_.end(), scores);
   for (std::uint32_t f : features) {

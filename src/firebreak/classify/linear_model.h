@@ -25,13 +25,13 @@ inline constexpr std::string_view kCorpusNoneLabel = "__none_corpus__";
 inline bool IsNoneLabel(std::string_view label) { return label.starts_with("__"); }
 
 struct TrainingExample {
-  std::string text;  // raw; normalised by the trainer
-  std::string label; // a category id or kNoneLabel
+  std::string text;   // raw; normalised by the trainer
+  std::string label;  // a category id or kNoneLabel
 };
 
 struct TrainOptions {
   unsigned hash_bits = 18;
-  double c = 16.0;          // inverse regularisation strength
+  double c = 16.0;         // inverse regularisation strength
   double epsilon = 0.001;  // liblinear stopping tolerance
   unsigned seed = 1;       // liblinear's only randomness (rand()) is seeded with it
   // Called with (labels done, labels total) as training advances.

@@ -18,18 +18,53 @@ struct Confusable {
 };
 constexpr std::array kConfusables = std::to_array<Confusable>({
     // Cyrillic
-    {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'},
-    {0x0443, 'y'}, {0x0445, 'x'}, {0x0456, 'i'}, {0x0458, 'j'}, {0x0455, 's'},
-    {0x04BB, 'h'}, {0x0501, 'd'}, {0x051B, 'q'}, {0x051D, 'w'}, {0x04CF, 'l'},
-    {0x043A, 'k'}, {0x0442, 't'}, {0x043C, 'm'}, {0x0432, 'b'}, {0x043D, 'h'},
-    {0x0457, 'i'}, {0x0491, 'r'},
+    {0x0430, 'a'},
+    {0x0435, 'e'},
+    {0x043E, 'o'},
+    {0x0440, 'p'},
+    {0x0441, 'c'},
+    {0x0443, 'y'},
+    {0x0445, 'x'},
+    {0x0456, 'i'},
+    {0x0458, 'j'},
+    {0x0455, 's'},
+    {0x04BB, 'h'},
+    {0x0501, 'd'},
+    {0x051B, 'q'},
+    {0x051D, 'w'},
+    {0x04CF, 'l'},
+    {0x043A, 'k'},
+    {0x0442, 't'},
+    {0x043C, 'm'},
+    {0x0432, 'b'},
+    {0x043D, 'h'},
+    {0x0457, 'i'},
+    {0x0491, 'r'},
     // Greek
-    {0x03B1, 'a'}, {0x03BF, 'o'}, {0x03C1, 'p'}, {0x03B5, 'e'}, {0x03B9, 'i'},
-    {0x03BA, 'k'}, {0x03BD, 'v'}, {0x03C4, 't'}, {0x03C5, 'u'}, {0x03C7, 'x'},
-    {0x03B2, 'b'}, {0x03B3, 'y'}, {0x03B7, 'n'}, {0x03C9, 'w'},
+    {0x03B1, 'a'},
+    {0x03BF, 'o'},
+    {0x03C1, 'p'},
+    {0x03B5, 'e'},
+    {0x03B9, 'i'},
+    {0x03BA, 'k'},
+    {0x03BD, 'v'},
+    {0x03C4, 't'},
+    {0x03C5, 'u'},
+    {0x03C7, 'x'},
+    {0x03B2, 'b'},
+    {0x03B3, 'y'},
+    {0x03B7, 'n'},
+    {0x03C9, 'w'},
     // Armenian and Latin extensions
-    {0x0585, 'o'}, {0x057D, 'u'}, {0x0570, 'h'}, {0x0131, 'i'}, {0x0261, 'g'},
-    {0x0251, 'a'}, {0x028F, 'y'}, {0x0269, 'i'}, {0x01C0, 'l'},
+    {0x0585, 'o'},
+    {0x057D, 'u'},
+    {0x0570, 'h'},
+    {0x0131, 'i'},
+    {0x0261, 'g'},
+    {0x0251, 'a'},
+    {0x028F, 'y'},
+    {0x0269, 'i'},
+    {0x01C0, 'l'},
 });
 
 char FoldConfusable(char32_t c) {
@@ -97,9 +132,7 @@ void FoldHomoglyphs(std::vector<char32_t>& text) {
   }
 }
 
-bool IsAsciiAlnum(char32_t c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+bool IsAsciiAlnum(char32_t c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool IsSpacer(char32_t c) { return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*'; }
 
 // Joins runs of at least three single letters separated by one spacer each
@@ -266,11 +299,10 @@ base::StatusOr<std::string> Normalize(std::string_view text) {
   }
   utf8proc_uint8_t* mapped = nullptr;
   const auto options = static_cast<utf8proc_option_t>(
-      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
-      UTF8PROC_IGNORE | UTF8PROC_STRIPCC | UTF8PROC_LUMP | UTF8PROC_STRIPMARK);
-  utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                   static_cast<utf8proc_ssize_t>(text.size()), &mapped, options);
+      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE |
+      UTF8PROC_STRIPCC | UTF8PROC_LUMP | UTF8PROC_STRIPMARK);
+  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                    static_cast<utf8proc_ssize_t>(text.size()), &mapped, options);
   if (n < 0) {
     return base::InvalidArgument(std::string("cannot normalise text: ") + utf8proc_errmsg(n));
   }

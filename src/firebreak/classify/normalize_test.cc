@@ -83,7 +83,8 @@ TEST(PayloadTest, DecodesHexText) {
 }
 
 TEST(PayloadTest, IgnoresRunsThatAreNotText) {
-  EXPECT_THAT(DecodeEmbeddedPayloads("sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+  EXPECT_THAT(DecodeEmbeddedPayloads(
+                  "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
               IsEmpty());
   EXPECT_THAT(DecodeEmbeddedPayloads("ordinary words only, nothing encoded here"), IsEmpty());
   EXPECT_THAT(DecodeEmbeddedPayloads("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), IsEmpty());

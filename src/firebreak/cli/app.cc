@@ -1,7 +1,6 @@
 #include "firebreak/cli/app.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "firebreak/cli/commands.h"
@@ -20,7 +19,8 @@ int Run(int argc, char** argv) {
 
   CheckOptions check;
   CLI::App* check_cmd = app.add_subcommand(
-      "check", "Validate a policy: prints 'ok' (exit 0) or every problem as file:line:col (exit 1)");
+      "check",
+      "Validate a policy: prints 'ok' (exit 0) or every problem as file:line:col (exit 1)");
   check_cmd->add_option("policy", check.policy, "Policy YAML file")->required();
 
   ClassifyOptions classify;
@@ -33,15 +33,18 @@ int Run(int argc, char** argv) {
       "--jsonl", classify.jsonl,
       "Read {\"id\",\"prompt\"} or {\"id\",\"messages\"} lines from stdin; write one decision "
       "line each");
-  classify_cmd->add_option("--audit-db", classify.audit_db,
-                           "With --jsonl: record every decision in this audit database (SQLite) "
-                           "before printing it; a line whose record cannot be written gets an error");
-  classify_cmd->add_option("--durability", classify.durability,
-                           "Audit durability: group (fsync within 10 ms) or fsync (before each "
-                           "answer); default: the config's, else group")
+  classify_cmd->add_option(
+      "--audit-db", classify.audit_db,
+      "With --jsonl: record every decision in this audit database (SQLite) "
+      "before printing it; a line whose record cannot be written gets an error");
+  classify_cmd
+      ->add_option("--durability", classify.durability,
+                   "Audit durability: group (fsync within 10 ms) or fsync (before each "
+                   "answer); default: the config's, else group")
       ->check(CLI::IsMember({"group", "fsync"}));
-  classify_cmd->add_option("--config", classify.config,
-                           "Server config with the alert targets the policy names")
+  classify_cmd
+      ->add_option("--config", classify.config,
+                   "Server config with the alert targets the policy names")
       ->capture_default_str();
 
   TestOptions test;
@@ -50,8 +53,9 @@ int Run(int argc, char** argv) {
   test_cmd->add_option("policy", test.policy, "Policy YAML file")->required();
   test_cmd->add_option("scenarios", test.scenario_files, "Scenario YAML files")->required();
   test_cmd->add_flag("-v,--verbose", test.verbose, "Show categories and evidence of each scenario");
-  test_cmd->add_option("--min-pass-rate", test.min_pass_rate,
-                       "Succeed when at least this fraction of scenarios pass (accuracy gate)")
+  test_cmd
+      ->add_option("--min-pass-rate", test.min_pass_rate,
+                   "Succeed when at least this fraction of scenarios pass (accuracy gate)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
 
@@ -73,13 +77,15 @@ int Run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(10, 24));
   train_cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();
-  train_cmd->add_option("--cross-validate", train.cross_validate,
-                        "Report K-fold accuracy on the training examples instead of writing a model")
+  train_cmd
+      ->add_option("--cross-validate", train.cross_validate,
+                   "Report K-fold accuracy on the training examples instead of writing a model")
       ->check(CLI::Range(2, 20));
 
   DemoOptions demo;
   CLI::App* demo_cmd = app.add_subcommand(
-      "demo", "Run the demo scenarios through the decision core (the prototype's seven by default)");
+      "demo",
+      "Run the demo scenarios through the decision core (the prototype's seven by default)");
   demo_cmd->add_option("--policy", demo.policy, "Policy file")->capture_default_str();
   demo_cmd->add_option("--scenarios", demo.scenarios, "Scenario file")->capture_default_str();
   CLI::Option* auto_flag =
@@ -101,27 +107,33 @@ int Run(int argc, char** argv) {
   audit_cmd->require_subcommand(1);
   AuditVerifyOptions audit_verify;
   CLI::App* verify_cmd = audit_cmd->add_subcommand(
-      "verify", "Check the hash chain and checkpoint signatures: exit 0 'ok N records, M checkpoints', "
-                "exit 1 naming the first bad record");
-  CLI::Option* verify_db = verify_cmd->add_option("--db", audit_verify.db, "Audit database (SQLite)");
+      "verify",
+      "Check the hash chain and checkpoint signatures: exit 0 'ok N records, M checkpoints', "
+      "exit 1 naming the first bad record");
+  CLI::Option* verify_db =
+      verify_cmd->add_option("--db", audit_verify.db, "Audit database (SQLite)");
   CLI::Option* verify_jsonl =
       verify_cmd->add_option("--jsonl", audit_verify.jsonl, "An export made by `audit export`");
   verify_db->excludes(verify_jsonl);
-  verify_cmd->add_option("--pubkey", audit_verify.pubkey,
-                         "The instance's public key (PEM) to trust; default: the one the log names")
+  verify_cmd
+      ->add_option("--pubkey", audit_verify.pubkey,
+                   "The instance's public key (PEM) to trust; default: the one the log names")
       ->check(CLI::ExistingFile);
   AuditExportOptions audit_export;
   CLI::App* export_cmd = audit_cmd->add_subcommand(
-      "export", "Write records with their hashes and the checkpoints as JSON lines that verify offline");
+      "export",
+      "Write records with their hashes and the checkpoints as JSON lines that verify offline");
   export_cmd->add_option("--db", audit_export.db, "Audit database (SQLite)")->required();
-  export_cmd->add_option("--from", audit_export.from, "First sequence number")->capture_default_str();
+  export_cmd->add_option("--from", audit_export.from, "First sequence number")
+      ->capture_default_str();
   export_cmd->add_option("--format", audit_export.format, "Output format")
       ->capture_default_str()
       ->check(CLI::IsMember({"jsonl"}));
   AuditTailOptions audit_tail;
   CLI::App* tail_cmd = audit_cmd->add_subcommand("tail", "Print records as they are appended");
   tail_cmd->add_option("--db", audit_tail.db, "Audit database (SQLite)")->required();
-  tail_cmd->add_option("--from", audit_tail.from, "Start at this sequence number (default: new only)");
+  tail_cmd->add_option("--from", audit_tail.from,
+                       "Start at this sequence number (default: new only)");
   tail_cmd->add_flag("!--no-follow", audit_tail.follow, "Print what is there and exit");
 
   try {

@@ -1,6 +1,6 @@
-#include <boost/json.hpp>
 #include <sqlite3.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <ostream>
@@ -47,7 +47,8 @@ base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
     const std::string type = Field(o, "type");
     if (verifier == nullptr) {
       std::string previous;
-      if (type != "header" || !base::HexDecode(Field(o, "previous_hash"), previous) || previous.size() != 32) {
+      if (type != "header" || !base::HexDecode(Field(o, "previous_hash"), previous) ||
+          previous.size() != 32) {
         return base::InvalidArgument(where + ": an export starts with its header line");
       }
       base::Sha256 start{};
@@ -97,9 +98,9 @@ int RunAuditVerify(const AuditVerifyOptions& options, std::ostream& out, std::os
     }
     pem = *key;
   }
-  base::StatusOr<audit::VerifyReport> report =
-      options.db.empty() ? VerifyExport(options.jsonl, pem.value_or(""))
-                         : audit::VerifyDatabase(options.db, pem);
+  base::StatusOr<audit::VerifyReport> report = options.db.empty()
+                                                   ? VerifyExport(options.jsonl, pem.value_or(""))
+                                                   : audit::VerifyDatabase(options.db, pem);
   if (!report.ok()) {
     err << "firebreak audit verify: " << report.status().message() << '\n';
     return kExitUsage;

@@ -1,5 +1,4 @@
 #include <boost/json.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -7,11 +6,11 @@
 #include <istream>
 #include <ostream>
 
+#include "firebreak/alert/alert.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/report.h"
-#include "firebreak/alert/alert.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
@@ -87,8 +86,7 @@ base::StatusOr<base::Conversation> ConversationOf(const json::object& line) {
     const json::value* role = m->if_contains("role");
     if (role == nullptr || !role->is_string() ||
         !base::ParseRole(std::string_view(role->get_string()), &message.role)) {
-      return base::InvalidArgument(where +
-                                   ".role must be system, user, assistant or tool");
+      return base::InvalidArgument(where + ".role must be system, user, assistant or tool");
     }
     if (const json::value* content = m->if_contains("content")) {
       FB_RETURN_IF_ERROR(ContentText(*content, message.text).WithContext(where + ".content"));
@@ -189,12 +187,15 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
     }
     if (log != nullptr) {
       const std::string request_id = IdText(id);
-      base::StatusOr<audit::Appended> appended = log->Append(
-          proxy::DecisionRecord(*conversation, *outcome, core,
-                                {.request_id = request_id, .principal = "cli",
-                                 .endpoint = "cli:classify", .policy_digest = audit.policy_digest,
-                                 .retention = audit.retention, .redactor = audit.redactor}),
-          proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
+      base::StatusOr<audit::Appended> appended =
+          log->Append(proxy::DecisionRecord(*conversation, *outcome, core,
+                                            {.request_id = request_id,
+                                             .principal = "cli",
+                                             .endpoint = "cli:classify",
+                                             .policy_digest = audit.policy_digest,
+                                             .retention = audit.retention,
+                                             .redactor = audit.redactor}),
+                      proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
       if (!appended.ok()) {
         fail("audit: " + appended.status().message());
         if (audit.on_failure) {
@@ -269,7 +270,8 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
   audit::AuditRecord start{"lifecycle.start", {}};
   start.fields["command"] = "classify --jsonl";
   start.fields["durability"] = audit::DurabilityName(audit_options.durability);
-  start.fields["policy"] = audit::Value::Object{{"path", options.policy}, {"digest", policy_digest}};
+  start.fields["policy"] =
+      audit::Value::Object{{"path", options.policy}, {"digest", policy_digest}};
   if (base::StatusOr<audit::Appended> a = (*log)->Append(std::move(start)); !a.ok()) {
     err << "firebreak classify: " << a.status().message() << '\n';
     return kExitUsage;
@@ -307,8 +309,10 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
       }
     };
     code = RunJsonl(core,
-                    {.log = log->get(), .policy_digest = policy_digest,
-                     .retention = RetentionOf(server.audit.text), .redactor = redactor->get(),
+                    {.log = log->get(),
+                     .policy_digest = policy_digest,
+                     .retention = RetentionOf(server.audit.text),
+                     .redactor = redactor->get(),
                      .on_failure = on_failure},
                     in, out);
   }

@@ -50,8 +50,8 @@ class CliTest : public ::testing::Test {
   Result Run(const std::string& args, const std::string& input = "") {
     const fs::path in = Write("stdin", input);
     const fs::path err = dir_ / "stderr";
-    const std::string command = std::string(FIREBREAK_BINARY) + " " + args + " < " +
-                                in.string() + " 2> " + err.string();
+    const std::string command =
+        std::string(FIREBREAK_BINARY) + " " + args + " < " + in.string() + " 2> " + err.string();
     Result result;
     FILE* pipe = ::popen(command.c_str(), "r");
     char buffer[4096];
@@ -100,9 +100,11 @@ rules:
   EXPECT_EQ(r.exit_code, 1);
   std::vector<std::string> lines = Lines(r.out);
   ASSERT_GE(lines.size(), 4u) << r.out;
-  EXPECT_EQ(lines[0], policy.string() + ":3:17: warning: category 'b' is not matched by any rule; "
-                                        "requests in it take the defaults");
-  EXPECT_THAT(lines[1], StartsWith(policy.string() + ":6:27: error: rule names undefined category 'c'"));
+  EXPECT_EQ(lines[0], policy.string() +
+                          ":3:17: warning: category 'b' is not matched by any rule; "
+                          "requests in it take the defaults");
+  EXPECT_THAT(lines[1],
+              StartsWith(policy.string() + ":6:27: error: rule names undefined category 'c'"));
   EXPECT_THAT(lines[2], StartsWith(policy.string() + ":7:15: error: invalid decision 'PERMIT'"));
   EXPECT_THAT(lines[3], StartsWith(policy.string() + ":8:12: error: invalid audit level 'loud'"));
 }
@@ -135,11 +137,16 @@ TEST_F(CliTest, ClassifyJsonlAnswersEveryLineInOrder) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   std::vector<std::string> lines = Lines(r.out);
   ASSERT_EQ(lines.size(), 5u) << r.out;
-  EXPECT_THAT(lines[0], StartsWith(R"({"id":1,"decision":"ALLOW","rules":["allow-analysis"],"categories":[{"id":"translation","score":)"));
+  EXPECT_THAT(
+      lines[0],
+      StartsWith(
+          R"({"id":1,"decision":"ALLOW","rules":["allow-analysis"],"categories":[{"id":"translation","score":)"));
   EXPECT_THAT(lines[0], HasSubstr(R"("micros":)"));
-  EXPECT_THAT(lines[1], StartsWith(R"({"id":"two","decision":"BLOCK","rules":["block-autonomous-lethal"])"));
+  EXPECT_THAT(lines[1],
+              StartsWith(R"({"id":"two","decision":"BLOCK","rules":["block-autonomous-lethal"])"));
   EXPECT_THAT(lines[2], StartsWith(R"({"id":null,"error":"line 3: invalid JSON)"));
-  EXPECT_EQ(lines[3], R"({"id":4,"error":"line 4: expected exactly one of \"prompt\" or \"messages\""})");
+  EXPECT_EQ(lines[3],
+            R"({"id":4,"error":"line 4: expected exactly one of \"prompt\" or \"messages\""})");
   EXPECT_THAT(lines[4], HasSubstr(R"("id":5,"error":"line 5: messages[0].role must be)"));
 }
 
@@ -147,7 +154,8 @@ TEST_F(CliTest, ClassifyJsonlExitsZeroWhenEveryLineIsValid) {
   Result r = Run("classify --jsonl --policy " + kPolicy,
                  "{\"id\": 1, \"prompt\": \"Write a poem about the sea.\"}\n\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, StartsWith(R"({"id":1,"decision":"BLOCK","rules":["default"],"categories":[])"));
+  EXPECT_THAT(r.out,
+              StartsWith(R"({"id":1,"decision":"BLOCK","rules":["default"],"categories":[])"));
 }
 
 TEST_F(CliTest, ClassifyRejectsInvalidUtf8) {
@@ -191,9 +199,9 @@ TEST_F(CliTest, DemoFastRunsTheSevenScenariosWithoutATerminal) {
                  (kSource / "scenarios/defense-standard.yaml").string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::pair<std::string, std::string>> want = {
-      {"allow-analysis", "ALLOW "},           {"allow-analysis", "ALLOW "},
-      {"allow-threat-assessment", "ALLOW "},  {"allow-missile-defense", "ALLOW "},
-      {"block-surveillance", "BLOCK "},       {"allow-warranted-analysis", "ALLOW_CONSTRAINED "},
+      {"allow-analysis", "ALLOW "},          {"allow-analysis", "ALLOW "},
+      {"allow-threat-assessment", "ALLOW "}, {"allow-missile-defense", "ALLOW "},
+      {"block-surveillance", "BLOCK "},      {"allow-warranted-analysis", "ALLOW_CONSTRAINED "},
       {"block-autonomous-lethal", "BLOCK "},
   };
   std::size_t at = 0;
@@ -257,11 +265,12 @@ class AuditCliTest : public CliTest {
   // Classifies three prompts with an audit database; returns its path.
   fs::path Audited() {
     const fs::path db = dir_ / "audit.db";
-    Result r = Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string(),
-                   "{\"id\": 1, \"prompt\": \"Summarize the attached report on fleet movements.\"}\n"
-                   "{\"id\": 2, \"prompt\": \"Cross-reference all domestic phone records with "
-                   "social media to find persons of interest.\"}\n"
-                   "{\"id\": 3, \"prompt\": \"Translate into English: Противник отступил.\"}\n");
+    Result r =
+        Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string(),
+            "{\"id\": 1, \"prompt\": \"Summarize the attached report on fleet movements.\"}\n"
+            "{\"id\": 2, \"prompt\": \"Cross-reference all domestic phone records with "
+            "social media to find persons of interest.\"}\n"
+            "{\"id\": 3, \"prompt\": \"Translate into English: Противник отступил.\"}\n");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(Lines(r.out).size(), 3u);
     EXPECT_THAT(r.err, HasSubstr("durability group"));
@@ -280,7 +289,7 @@ TEST_F(AuditCliTest, ClassifyRecordsEveryDecisionAndVerifyAcceptsIt) {
   EXPECT_THAT(lines[0], HasSubstr("\"kind\":\"lifecycle.start\""));
   EXPECT_THAT(lines[2], HasSubstr("\"decision\":\"BLOCK\""));
   EXPECT_THAT(lines[2], HasSubstr("\"request_id\":\"2\""));
-  EXPECT_THAT(lines[2], HasSubstr("\"text_retention\":\"full\""));  // critical audit level
+  EXPECT_THAT(lines[2], HasSubstr("\"text_retention\":\"full\""));    // critical audit level
   EXPECT_THAT(lines[1], HasSubstr("\"text_retention\":\"digest\""));  // standard audit level
   EXPECT_THAT(lines[1], Not(HasSubstr("fleet movements")));
   EXPECT_THAT(lines[4], HasSubstr("\"kind\":\"lifecycle.stop\""));

@@ -24,8 +24,8 @@ struct ClassifyOptions {
   std::string policy;
   std::string text;  // one prompt; empty with jsonl
   bool jsonl = false;
-  std::string audit_db;             // with jsonl: append a decision record per line
-  std::string durability;           // group | fsync; default: the config's
+  std::string audit_db;                   // with jsonl: append a decision record per line
+  std::string durability;                 // group | fsync; default: the config's
   std::string config = "firebreak.yaml";  // alert targets and audit settings
 };
 int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& out,

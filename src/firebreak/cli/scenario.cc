@@ -8,7 +8,7 @@ namespace firebreak::cli {
 namespace {
 
 const std::vector<std::string> kScenarioKeys = {
-    "id", "prompt", "messages", "expected_category", "expected_decision", "expected_rule",
+    "id",        "prompt", "messages", "expected_category", "expected_decision", "expected_rule",
     "narration", "note"};
 
 std::string Where(const std::string& path, const YAML::Node& node) {
@@ -61,8 +61,9 @@ base::StatusOr<Scenario> ParseScenario(const std::string& path, const YAML::Node
   if (const YAML::Node n = node["expected_decision"]) {
     s.expected_decision = policy::ParseVerdict(n.as<std::string>());
     if (!s.expected_decision) {
-      return base::InvalidArgument(Where(path, n) + ": expected_decision must be ALLOW, "
-                                                   "ALLOW_CONSTRAINED or BLOCK");
+      return base::InvalidArgument(Where(path, n) +
+                                   ": expected_decision must be ALLOW, "
+                                   "ALLOW_CONSTRAINED or BLOCK");
     }
   }
   if (const YAML::Node n = node["expected_rule"]) {

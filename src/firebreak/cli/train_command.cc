@@ -27,9 +27,9 @@ policy::Verdict VerdictAt(const policy::PolicySet& policy, const classify::Linea
     if (!c) {
       continue;
     }
-    const double t = threshold >= 0 ? threshold
-                                    : policy.categories()[*c].threshold.value_or(
-                                          policy.classifier().threshold);
+    const double t =
+        threshold >= 0 ? threshold
+                       : policy.categories()[*c].threshold.value_or(policy.classifier().threshold);
     if (probabilities[j] >= t) {
       detected.push_back({*c, probabilities[j]});
     }
@@ -142,10 +142,10 @@ void CrossValidate(const policy::PolicySet& policy, const std::vector<TrainingEx
     } else {
       out << kThresholds[t];
     }
-    out << ": decisions " << verdict_right[t] << "/"
-        << total_all << ", allowed wrongly blocked " << allowed_blocked[t] << "/" << allowed_total
-        << ", blocked wrongly allowed " << blocked_allowed[t] << "/" << blocked_total
-        << "; policy examples " << policy_right[t] << "/" << policy_total << '\n';
+    out << ": decisions " << verdict_right[t] << "/" << total_all << ", allowed wrongly blocked "
+        << allowed_blocked[t] << "/" << allowed_total << ", blocked wrongly allowed "
+        << blocked_allowed[t] << "/" << blocked_total << "; policy examples " << policy_right[t]
+        << "/" << policy_total << '\n';
   }
   std::vector<std::pair<int, std::string>> worst;
   for (const auto& [pair, n] : confusions) {
@@ -160,8 +160,7 @@ void CrossValidate(const policy::PolicySet& policy, const std::vector<TrainingEx
 }  // namespace
 
 int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) {
-  policy::LoadResult loaded =
-      policy::LoadPolicyFile(options.policy, {.require_model_file = false});
+  policy::LoadResult loaded = policy::LoadPolicyFile(options.policy, {.require_model_file = false});
   for (const policy::Diagnostic& d : loaded.diagnostics) {
     err << d.ToString() << '\n';
   }
@@ -204,8 +203,8 @@ int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) 
       return kExitUsage;
     }
   }
-  out << "training on " << examples.size() << " examples (" << from_policy
-      << " from the policy, " << examples.size() - from_policy << " from files)\n";
+  out << "training on " << examples.size() << " examples (" << from_policy << " from the policy, "
+      << examples.size() - from_policy << " from files)\n";
 
   classify::TrainOptions train_options;
   train_options.c = options.c;
@@ -221,7 +220,8 @@ int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) 
       err << '\n';
     }
   };
-  base::StatusOr<classify::LinearModel> model = classify::LinearModel::Train(examples, train_options);
+  base::StatusOr<classify::LinearModel> model =
+      classify::LinearModel::Train(examples, train_options);
   if (!model.ok()) {
     err << "firebreak train: " << model.status().message() << '\n';
     return kExitPolicyFailure;

@@ -1,8 +1,7 @@
 #include "firebreak/cli/training_data.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <functional>
 #include <map>
 
@@ -116,27 +115,27 @@ base::StatusOr<std::vector<std::string>> ReadPrompts(const std::string& path) {
     }
     return prompts;
   }
-  base::Status status = ForEachJsonObject(*text, path, [&](const json::object& o,
-                                                           const std::string& where) {
-    const json::value* found = nullptr;
-    for (std::string_view key : {"prompt", "text", "question"}) {
-      if (const json::value* f = o.if_contains(key); f && f->is_string()) {
-        found = f;
-        break;
-      }
-    }
-    if (found == nullptr) {
-      if (const json::value* t = o.if_contains("turns");
-          t && t->is_array() && !t->get_array().empty() && t->get_array()[0].is_string()) {
-        found = &t->get_array()[0];
-      }
-    }
-    if (found == nullptr) {
-      return base::InvalidArgument(where + ": no prompt, text, question or turns field");
-    }
-    prompts.emplace_back(found->get_string());
-    return base::Status::Ok();
-  });
+  base::Status status =
+      ForEachJsonObject(*text, path, [&](const json::object& o, const std::string& where) {
+        const json::value* found = nullptr;
+        for (std::string_view key : {"prompt", "text", "question"}) {
+          if (const json::value* f = o.if_contains(key); f && f->is_string()) {
+            found = f;
+            break;
+          }
+        }
+        if (found == nullptr) {
+          if (const json::value* t = o.if_contains("turns");
+              t && t->is_array() && !t->get_array().empty() && t->get_array()[0].is_string()) {
+            found = &t->get_array()[0];
+          }
+        }
+        if (found == nullptr) {
+          return base::InvalidArgument(where + ": no prompt, text, question or turns field");
+        }
+        prompts.emplace_back(found->get_string());
+        return base::Status::Ok();
+      });
   if (!status.ok()) {
     return status;
   }

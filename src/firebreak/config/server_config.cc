@@ -71,8 +71,9 @@ class Parser {
       return config;
     }
     if (const YAML::Node audit = root["audit"];
-        audit && Map(audit, "audit", {"db", "durability", "checkpoint_every",
-                                      "checkpoint_interval_seconds", "text", "redact"})) {
+        audit && Map(audit, "audit",
+                     {"db", "durability", "checkpoint_every", "checkpoint_interval_seconds", "text",
+                      "redact"})) {
       AuditConfig& a = config.audit;
       if (const YAML::Node n = audit["db"]) {
         a.db = path_.parent_path() / Scalar(n, "audit.db");
@@ -89,8 +90,8 @@ class Parser {
         a.checkpoint_every = Number<std::uint64_t>(n, "audit.checkpoint_every", a.checkpoint_every);
       }
       if (const YAML::Node n = audit["checkpoint_interval_seconds"]) {
-        a.checkpoint_interval = std::chrono::seconds(
-            Number<std::int64_t>(n, "audit.checkpoint_interval_seconds", 60));
+        a.checkpoint_interval =
+            std::chrono::seconds(Number<std::int64_t>(n, "audit.checkpoint_interval_seconds", 60));
       }
       if (const YAML::Node n = audit["text"]) {
         a.text = Scalar(n, "audit.text");
@@ -131,7 +132,8 @@ class Parser {
           }
         }
       }
-      if (const YAML::Node targets = alerts["targets"]; targets && Map(targets, "alerts.targets", {})) {
+      if (const YAML::Node targets = alerts["targets"];
+          targets && Map(targets, "alerts.targets", {})) {
         for (const auto& entry : targets) {
           ParseTarget(entry.first.Scalar(), entry.second, config);
         }
@@ -178,7 +180,8 @@ class Parser {
         t.routing_key = value;
       }
     } else if (t.type == "pagerduty") {
-      Error(node, "alert target '" + name + "' needs routing_key_env (the PagerDuty integration key)");
+      Error(node,
+            "alert target '" + name + "' needs routing_key_env (the PagerDuty integration key)");
     }
     config.alert_targets[name] = std::move(t);
   }

@@ -25,7 +25,8 @@ alerts:
     inspector_general: {type: slack, url: "https://hooks.slack.example/T/B/X"}
     legal_counsel: {type: pagerduty, url: "https://events.pagerduty.example/v2/enqueue", routing_key_env: FB_TEST_PD_KEY}
     soc: {type: log}
-)", "/etc/firebreak/firebreak.yaml");
+)",
+                                                     "/etc/firebreak/firebreak.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->audit.db, "/etc/firebreak/data/audit.db");
   EXPECT_EQ(c->audit.durability, "fsync");
@@ -54,12 +55,15 @@ alerts:
     t2: {type: pagerduty, url: y, routing_key_env: FB_TEST_UNSET_VARIABLE}
     t3: {type: webhook}
   extra: 1
-)", "c.yaml");
+)",
+                                                     "c.yaml");
   ASSERT_FALSE(c.ok());
   const std::string& m = c.status().message();
   SCOPED_TRACE(m);
   EXPECT_THAT(m, HasSubstr("c.yaml:2:15: audit.durability must be group or fsync"));
-  EXPECT_THAT(m, HasSubstr("c.yaml:5:16: alert target 't1': type must be webhook, slack, pagerduty or log"));
+  EXPECT_THAT(
+      m,
+      HasSubstr("c.yaml:5:16: alert target 't1': type must be webhook, slack, pagerduty or log"));
   EXPECT_THAT(m, HasSubstr("environment variable FB_TEST_UNSET_VARIABLE is not set"));
   EXPECT_THAT(m, HasSubstr("c.yaml:7:9: alert target 't3' needs a url"));
   EXPECT_THAT(m, HasSubstr("c.yaml:8:3: unknown key 'extra' in alerts"));
@@ -73,7 +77,8 @@ alerts:
   system: [soc]
   targets:
     soc: {type: log}
-)", "c.yaml");
+)",
+                                                      "c.yaml");
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->audit.redact.size(), 1u);
   EXPECT_EQ(ok->system_alerts, std::vector<std::string>{"soc"});
@@ -83,7 +88,8 @@ alerts:
   redact: ['(oops']
 alerts:
   system: [pager]
-)", "c.yaml");
+)",
+                                                       "c.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("c.yaml:3:12: invalid RE2 pattern '(oops'"));
   EXPECT_THAT(bad.status().message(), HasSubstr("alerts.system names undefined target 'pager'"));

@@ -9,7 +9,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-
 #include <optional>
 
 namespace firebreak::http {
@@ -93,8 +92,8 @@ base::StatusOr<Response> Send(const Request& request) {
       io,
       [&]() -> asio::awaitable<void> {
         tcp::resolver resolver(io);
-        auto endpoints = co_await resolver.async_resolve(target->host, target->port,
-                                                         asio::use_awaitable);
+        auto endpoints =
+            co_await resolver.async_resolve(target->host, target->port, asio::use_awaitable);
         if (target->tls) {
           beast::ssl_stream<beast::tcp_stream> stream(io, tls);
           if (!SSL_set_tlsext_host_name(stream.native_handle(), target->host.c_str())) {
@@ -123,10 +122,11 @@ base::StatusOr<Response> Send(const Request& request) {
       });
   io.run_for(request.timeout);
   if (!finished) {
-    return base::Status(base::StatusCode::kUnavailable,
-                        request.method + " " + request.url + ": " +
-                            (error ? *error : "timed out after " +
-                                                  std::to_string(request.timeout.count()) + " ms"));
+    return base::Status(
+        base::StatusCode::kUnavailable,
+        request.method + " " + request.url + ": " +
+            (error ? *error
+                   : "timed out after " + std::to_string(request.timeout.count()) + " ms"));
   }
   return response;
 }

@@ -14,11 +14,11 @@ TEST(ClientTest, PostsToARealServer) {
   TestReceiver receiver;
   const unsigned short port = receiver.Start();
   ASSERT_NE(port, 0);
-  base::StatusOr<Response> r = Send({.method = "POST",
-                                     .url = "http://127.0.0.1:" + std::to_string(port) + "/hook?x=1",
-                                     .headers = {{"Content-Type", "application/json"},
-                                                 {"Idempotency-Key", "abc-1"}},
-                                     .body = R"({"a":1})"});
+  base::StatusOr<Response> r =
+      Send({.method = "POST",
+            .url = "http://127.0.0.1:" + std::to_string(port) + "/hook?x=1",
+            .headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", "abc-1"}},
+            .body = R"({"a":1})"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   std::vector<ReceivedRequest> got = receiver.requests();
@@ -49,7 +49,8 @@ TEST(ClientTest, ConnectionRefusedIsUnavailable) {
 }
 
 TEST(ClientTest, BadUrlsAreRejected) {
-  EXPECT_EQ(Send({.url = "ftp://example.com/"}).status().code(), base::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Send({.url = "ftp://example.com/"}).status().code(),
+            base::StatusCode::kInvalidArgument);
   EXPECT_EQ(Send({.url = "not a url"}).status().code(), base::StatusCode::kInvalidArgument);
 }
 

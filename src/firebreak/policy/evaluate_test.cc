@@ -114,7 +114,8 @@ TEST_F(EvaluateTest, ConstraintsAndAlertsAreTheUnionOfWinningRules) {
   Decision d = Eval({"cyber", "warranted"});
   EXPECT_EQ(d.verdict, Verdict::kAllowConstrained);
   EXPECT_THAT(d.RuleIds(), ElementsAre("constrain-cyber", "constrain-warranted"));
-  EXPECT_THAT(Strings(d.constraints), ElementsAre("defensive only", "own networks", "warrant on file"));
+  EXPECT_THAT(Strings(d.constraints),
+              ElementsAre("defensive only", "own networks", "warrant on file"));
   EXPECT_THAT(Strings(d.alerts), ElementsAre("cyber_lead", "legal"));
   EXPECT_TRUE(d.requires_human);
 }

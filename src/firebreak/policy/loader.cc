@@ -19,9 +19,10 @@ const Keys kTopKeys = {"policy", "categories", "rules", "defaults", "classifier"
 const Keys kMetadataKeys = {"name", "version", "effective", "signatories", "description"};
 const Keys kCategoryKeys = {"id",       "description", "examples", "counter_examples",
                             "patterns", "keywords",    "threshold"};
-const Keys kRuleKeys = {"id",     "description", "match_categories", "decision",
-                        "audit",  "requires_human", "constraints",   "alerts",
-                        "color",  "note",        "when",             "enforcement"};
+const Keys kRuleKeys = {"id",          "description", "match_categories",
+                        "decision",    "audit",       "requires_human",
+                        "constraints", "alerts",      "color",
+                        "note",        "when",        "enforcement"};
 const Keys kWhenKeys = {"principal", "model", "endpoint"};
 const Keys kDefaultsKeys = {"decision", "audit", "alerts", "description"};
 const Keys kClassifierKeys = {"stages", "threshold", "pattern_score", "keyword_score", "model"};
@@ -159,8 +160,7 @@ class Parser {
 
   std::optional<double> Fraction(const YAML::Node& node, std::string_view what) {
     double value = 0;
-    if (node.IsScalar() && YAML::convert<double>::decode(node, value) && value >= 0 &&
-        value <= 1) {
+    if (node.IsScalar() && YAML::convert<double>::decode(node, value) && value >= 0 && value <= 1) {
       return value;
     }
     Error(node.Mark(), std::string(what) + " must be a number between 0 and 1");
@@ -183,7 +183,8 @@ class Parser {
       if (auto a = ParseAuditLevel(*s)) {
         return a;
       }
-      Error(node.Mark(), "invalid audit level '" + *s + "'; expected standard, enhanced or critical");
+      Error(node.Mark(),
+            "invalid audit level '" + *s + "'; expected standard, enhanced or critical");
     }
     return std::nullopt;
   }
@@ -346,7 +347,8 @@ void Parser::ParseRule(const YAML::Node& node, std::vector<Rule>& out) {
       r.decision = *v;
     }
   } else {
-    Error(node.Mark(), "rule '" + r.id + "' is missing 'decision' (ALLOW, ALLOW_CONSTRAINED or BLOCK)");
+    Error(node.Mark(),
+          "rule '" + r.id + "' is missing 'decision' (ALLOW, ALLOW_CONSTRAINED or BLOCK)");
   }
   if (const YAML::Node n = node["audit"]) {
     if (auto a = AuditValue(n)) {
@@ -439,7 +441,8 @@ void Parser::ParseClassifier(const YAML::Node& node, ClassifierSpec& c) {
       } else if (stages[i] == "model") {
         c.model = true;
       } else {
-        Error(n[i].Mark(), "unknown classifier stage '" + stages[i] + "'; expected patterns or model");
+        Error(n[i].Mark(),
+              "unknown classifier stage '" + stages[i] + "'; expected patterns or model");
       }
     }
   }
@@ -533,8 +536,8 @@ std::shared_ptr<const PolicySet> Parser::Parse(const YAML::Node& root) {
           for (const Category& c : categories) {
             known += (known.empty() ? "" : ", ") + c.id;
           }
-          Error(item.Mark(), "rule names undefined category '" + name +
-                                 "'; defined categories: " + known);
+          Error(item.Mark(),
+                "rule names undefined category '" + name + "'; defined categories: " + known);
         }
       }
     }

@@ -145,8 +145,8 @@ TEST(LoaderTest, UnknownTopLevelKeyListsTheValidOnes) {
 }
 
 TEST(LoaderTest, BadDecisionValue) {
-  Diagnostic d =
-      OnlyError(Load(Replace(kMinimal, "decision: ALLOW", "decision: PERMIT")), "invalid decision 'PERMIT'");
+  Diagnostic d = OnlyError(Load(Replace(kMinimal, "decision: ALLOW", "decision: PERMIT")),
+                           "invalid decision 'PERMIT'");
   EXPECT_EQ(d.line, 12);
   EXPECT_EQ(d.column, 15);
   EXPECT_THAT(d.message, HasSubstr("ALLOW, ALLOW_CONSTRAINED or BLOCK"));
@@ -185,7 +185,8 @@ TEST(LoaderTest, DuplicateCategory) {
 }
 
 TEST(LoaderTest, CategoryWithoutRuleIsAWarning) {
-  LoadResult r = Load(Replace(kMinimal, "  - summarization\n", "  - summarization\n  - translation\n"));
+  LoadResult r =
+      Load(Replace(kMinimal, "  - summarization\n", "  - summarization\n  - translation\n"));
   ASSERT_TRUE(r.ok()) << r.Report();
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_EQ(r.diagnostics[0].severity, Diagnostic::Severity::kWarning);
@@ -215,7 +216,8 @@ TEST(LoaderTest, MissingModelFile) {
 }
 
 TEST(LoaderTest, BadEnforcementAndThreshold) {
-  LoadResult r = Load(std::string(kMinimal) + "    enforcement: shadow\nclassifier:\n  threshold: 2\n");
+  LoadResult r =
+      Load(std::string(kMinimal) + "    enforcement: shadow\nclassifier:\n  threshold: 2\n");
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(r.ErrorCount(), 2u) << r.Report();
   EXPECT_EQ(r.diagnostics[0].line, 17);

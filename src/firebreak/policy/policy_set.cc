@@ -57,27 +57,36 @@ void AddUniqueStrings(std::vector<const std::string*>& out, const std::vector<st
 
 std::string_view VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kAllow: return "ALLOW";
-    case Verdict::kAllowConstrained: return "ALLOW_CONSTRAINED";
-    case Verdict::kBlock: return "BLOCK";
+    case Verdict::kAllow:
+      return "ALLOW";
+    case Verdict::kAllowConstrained:
+      return "ALLOW_CONSTRAINED";
+    case Verdict::kBlock:
+      return "BLOCK";
   }
   return "BLOCK";
 }
 
 std::string_view AuditLevelName(AuditLevel a) {
   switch (a) {
-    case AuditLevel::kStandard: return "standard";
-    case AuditLevel::kEnhanced: return "enhanced";
-    case AuditLevel::kCritical: return "critical";
+    case AuditLevel::kStandard:
+      return "standard";
+    case AuditLevel::kEnhanced:
+      return "enhanced";
+    case AuditLevel::kCritical:
+      return "critical";
   }
   return "critical";
 }
 
 std::string_view EnforcementName(Enforcement e) {
   switch (e) {
-    case Enforcement::kDeny: return "deny";
-    case Enforcement::kWarn: return "warn";
-    case Enforcement::kDryrun: return "dryrun";
+    case Enforcement::kDeny:
+      return "deny";
+    case Enforcement::kWarn:
+      return "warn";
+    case Enforcement::kDryrun:
+      return "dryrun";
   }
   return "deny";
 }

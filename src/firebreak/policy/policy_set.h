@@ -43,7 +43,7 @@ struct Category {
   std::vector<std::string> counter_examples;
   std::vector<std::string> patterns;  // RE2 syntax, validated at load
   std::vector<std::string> keywords;
-  std::optional<double> threshold;    // overrides classifier.threshold
+  std::optional<double> threshold;  // overrides classifier.threshold
   Location location;
 };
 
@@ -87,8 +87,8 @@ struct ClassifierSpec {
   bool patterns = true;  // stage 1
   bool model = true;     // stage 2 (only when model_file is set)
   double threshold = 0.5;
-  double pattern_score = 0.9;   // score of a category whose pattern matched
-  double keyword_score = 0.35;  // evidence of one keyword, combined noisy-OR
+  double pattern_score = 0.9;        // score of a category whose pattern matched
+  double keyword_score = 0.35;       // evidence of one keyword, combined noisy-OR
   std::filesystem::path model_file;  // absolute; empty when the policy has no model
   std::string model_file_as_written;
 };
@@ -125,10 +125,10 @@ struct Decision {
   Verdict verdict = Verdict::kBlock;
   AuditLevel audit = AuditLevel::kCritical;
   bool requires_human = false;
-  bool by_default = false;              // the policy's defaults took part in the verdict
-  std::vector<const Rule*> rules;       // enforcing rules that produced the verdict
-  std::vector<const Rule*> matched;     // every enforcing rule that matched
-  std::vector<ShadowMatch> shadow;      // warn/dryrun rules that matched
+  bool by_default = false;           // the policy's defaults took part in the verdict
+  std::vector<const Rule*> rules;    // enforcing rules that produced the verdict
+  std::vector<const Rule*> matched;  // every enforcing rule that matched
+  std::vector<ShadowMatch> shadow;   // warn/dryrun rules that matched
   std::vector<const std::string*> constraints;
   std::vector<const std::string*> alerts;
 

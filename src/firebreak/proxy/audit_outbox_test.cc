@@ -6,9 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
 #include <atomic>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <sstream>
 
@@ -50,8 +49,11 @@ TEST(AuditOutboxTest, AlertsSurviveAReceiverOutageAndASenderRestart) {
   receiver.Stop();  // the receiver is down when the decision is made
   std::map<std::string, alert::AlertTarget, std::less<>> targets;
   for (const char* name : {"trust_safety", "inspector_general"}) {
-    targets[name] = {name, alert::TargetType::kWebhook,
-                     "http://127.0.0.1:" + std::to_string(port) + "/" + name, {}, ""};
+    targets[name] = {name,
+                     alert::TargetType::kWebhook,
+                     "http://127.0.0.1:" + std::to_string(port) + "/" + name,
+                     {},
+                     ""};
   }
   alert::SenderOptions sender_options;
   sender_options.now_micros = options.now_micros;
@@ -90,8 +92,7 @@ TEST(AuditOutboxTest, AlertsSurviveAReceiverOutageAndASenderRestart) {
   for (const http::ReceivedRequest& r : got) {
     json::object body = json::parse(r.body).as_object();
     const std::string target(body.at("target").as_string());
-    const std::string key =
-        audit_log->instance_id() + ":" + std::to_string(seq) + ":" + target;
+    const std::string key = audit_log->instance_id() + ":" + std::to_string(seq) + ":" + target;
     EXPECT_EQ(r.headers.at("idempotency-key"), key);
     EXPECT_EQ(body.at("idempotency_key").as_string(), key);
     EXPECT_EQ(body.at("audit_seq").as_int64(), static_cast<std::int64_t>(seq));
