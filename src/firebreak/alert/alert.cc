@@ -83,7 +83,9 @@ Sender::Sender(AlertStore& store, std::map<std::string, AlertTarget, std::less<>
   }
 }
 
-Sender::~Sender() {
+Sender::~Sender() { Stop(); }
+
+void Sender::Stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -95,6 +97,7 @@ Sender::~Sender() {
 }
 
 void Sender::Start() {
+  stopping_ = false;
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -116,15 +119,20 @@ std::chrono::milliseconds Sender::Backoff(int attempts) {
       static_cast<std::int64_t>(static_cast<double>(base) * jitter(rng_)));
 }
 
+void Sender::Log(const std::string& line) {
+  if (options_.log != nullptr) {
+    std::lock_guard lock(log_mutex_);
+    *options_.log << line << std::endl;
+  }
+}
+
 std::string Sender::Deliver(const PendingAlert& alert) {
   auto target = targets_.find(alert.target);
   if (target == targets_.end()) {
     return "no alert target named '" + alert.target + "' is configured";
   }
   if (target->second.type == TargetType::kLog) {
-    if (options_.log) {
-      *options_.log << "alert " << alert.payload << std::endl;
-    }
+    Log("alert " + alert.payload);
     return {};
   }
   base::StatusOr<http::Request> request = RenderRequest(target->second, alert);
@@ -147,19 +155,15 @@ base::Status Sender::SendNow(const PendingAlert& alert) {
   if (error.empty()) {
     return base::Status::Ok();
   }
-  if (options_.log) {
-    *options_.log << "alert " << alert.idempotency_key << " to " << alert.target
-                  << " failed: " << error << "; payload " << alert.payload << std::endl;
-  }
+  Log("alert " + alert.idempotency_key + " to " + alert.target + " failed: " + error +
+      "; payload " + alert.payload);
   return base::Status(base::StatusCode::kUnavailable, error);
 }
 
 std::size_t Sender::RunOnce() {
   base::StatusOr<std::vector<PendingAlert>> due = store_.Due(options_.batch);
   if (!due.ok()) {
-    if (options_.log) {
-      *options_.log << "alert: cannot read the outbox: " << due.status().message() << std::endl;
-    }
+    Log("alert: cannot read the outbox: " + due.status().message());
     return 0;
   }
   std::size_t delivered = 0;
@@ -173,10 +177,8 @@ std::size_t Sender::RunOnce() {
     const std::int64_t next =
         options_.now_micros() + std::chrono::microseconds(Backoff(attempts)).count();
     static_cast<void>(store_.Retry(alert.id, attempts, next, error));  // next pass retries
-    if (options_.log) {
-      *options_.log << "alert " << alert.idempotency_key << " to " << alert.target
-                    << " failed (attempt " << attempts << "): " << error << std::endl;
-    }
+    Log("alert " + alert.idempotency_key + " to " + alert.target + " failed (attempt " +
+        std::to_string(attempts) + "): " + error);
   }
   return delivered;
 }

@@ -83,11 +83,13 @@ class Sender {
   // Delivers one alert now, outside the outbox: for events the outbox cannot
   // hold (the audit store itself failing). One attempt; the error says why.
   base::Status SendNow(const PendingAlert& alert);
-  // RunOnce every `poll` on a background thread until destruction.
+  // RunOnce every `poll` on a background thread until Stop (or destruction).
   void Start();
+  void Stop();
 
  private:
   std::chrono::milliseconds Backoff(int attempts);
+  void Log(const std::string& line);
   // Empty when delivered, else why not.
   std::string Deliver(const PendingAlert& alert);
 
@@ -97,6 +99,7 @@ class Sender {
   std::mt19937 rng_;
   std::thread thread_;
   std::mutex mutex_;
+  std::mutex log_mutex_;  // RunOnce (background) and SendNow (caller) both log
   std::condition_variable stop_signal_;
   bool stopping_ = false;
 };

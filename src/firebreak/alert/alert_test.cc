@@ -162,6 +162,20 @@ TEST_F(SenderTest, LogTargetsWriteTheAlertToTheLog) {
   EXPECT_TRUE(receiver_.requests().empty());
 }
 
+TEST_F(SenderTest, SendNowDeliversOnceOutsideTheOutbox) {
+  Sender sender = MakeSender(TargetType::kWebhook);
+  const PendingAlert urgent{0, "trust_safety", "inst:audit-failure:trust_safety",
+                            R"({"kind":"audit_failure","severity":"critical","summary":"x"})", 0};
+  EXPECT_TRUE(sender.SendNow(urgent).ok());
+  ASSERT_EQ(receiver_.requests().size(), 1u);
+  EXPECT_EQ(receiver_.requests()[0].headers.at("idempotency-key"), "inst:audit-failure:trust_safety");
+  EXPECT_TRUE(store_.delivered.empty());  // the outbox was not touched
+  receiver_.Stop();
+  base::Status down = sender.SendNow(urgent);
+  EXPECT_EQ(down.code(), base::StatusCode::kUnavailable);
+  EXPECT_THAT(log_.str(), HasSubstr("failed"));
+}
+
 TEST(TargetTypeTest, Parses) {
   EXPECT_EQ(ParseTargetType("pagerduty"), TargetType::kPagerDuty);
   EXPECT_FALSE(ParseTargetType("email").has_value());

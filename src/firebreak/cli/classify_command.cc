@@ -249,6 +249,13 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
     return kExitUsage;
   }
 
+  base::StatusOr<std::shared_ptr<const proxy::Redactor>> redactor =
+      proxy::Redactor::Create(server.audit.redact);
+  if (!redactor.ok()) {
+    err << "firebreak classify: " << redactor.status().message() << '\n';
+    return kExitUsage;
+  }
+
   audit::AuditOptions audit_options;
   audit_options.db = options.audit_db;
   const std::string durability =
@@ -277,49 +284,38 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
     return kExitUsage;
   }
 
-  base::StatusOr<std::shared_ptr<const proxy::Redactor>> redactor =
-      proxy::Redactor::Create(server.audit.redact);
-  if (!redactor.ok()) {
-    err << "firebreak classify: " << redactor.status().message() << '\n';
-    return kExitUsage;
-  }
   proxy::AuditOutbox outbox(**log);
-  int code = kExitOk;
-  {
-    alert::SenderOptions sender_options;
-    sender_options.log = &err;
-    alert::Sender sender(outbox, std::move(targets).value(), sender_options);
-    sender.Start();
-    // The outbox lives in the failing store: tell the system targets now, once.
-    bool told = false;
-    auto on_failure = [&](const base::Status& status) {
-      if (told) {
-        return;
-      }
-      told = true;
-      const std::string payload =
-          "{\"kind\":\"audit_failure\",\"severity\":\"critical\",\"instance\":" +
-          json::serialize(json::string((*log)->instance_id())) + ",\"summary\":" +
-          json::serialize(json::string("audit store cannot write; decisions are refused: " +
-                                       status.message())) +
-          "}";
-      for (const std::string& target : server.system_alerts) {
-        static_cast<void>(sender.SendNow(
-            {0, target, (*log)->instance_id() + ":audit-failure:" + target, payload, 0}));
-      }
-    };
-    code = RunJsonl(core,
-                    {.log = log->get(),
-                     .policy_digest = policy_digest,
-                     .retention = RetentionOf(server.audit.text),
-                     .redactor = redactor->get(),
-                     .on_failure = on_failure},
-                    in, out);
-  }
-  // One last pass for what was raised at the end of the input.
-  alert::SenderOptions final_options;
-  final_options.log = &err;
-  alert::Sender(outbox, std::move(proxy::AlertTargetsOf(server)).value(), final_options).RunOnce();
+  alert::SenderOptions sender_options;
+  sender_options.log = &err;
+  alert::Sender sender(outbox, std::move(targets).value(), sender_options);
+  sender.Start();
+  // The outbox lives in the failing store: tell the system targets now, once.
+  bool told = false;
+  auto on_failure = [&](const base::Status& status) {
+    if (told) {
+      return;
+    }
+    told = true;
+    const std::string payload =
+        "{\"kind\":\"audit_failure\",\"severity\":\"critical\",\"instance\":" +
+        json::serialize(json::string((*log)->instance_id())) + ",\"summary\":" +
+        json::serialize(
+            json::string("audit store cannot write; decisions are refused: " + status.message())) +
+        "}";
+    for (const std::string& target : server.system_alerts) {
+      static_cast<void>(sender.SendNow(
+          {0, target, (*log)->instance_id() + ":audit-failure:" + target, payload, 0}));
+    }
+  };
+  const int code = RunJsonl(core,
+                            {.log = log->get(),
+                             .policy_digest = policy_digest,
+                             .retention = RetentionOf(server.audit.text),
+                             .redactor = redactor->get(),
+                             .on_failure = on_failure},
+                            in, out);
+  sender.Stop();
+  sender.RunOnce();  // one last pass for what the end of the input raised
   base::StatusOr<std::int64_t> pending = (*log)->PendingAlerts();
   if (pending.ok() && *pending > 0) {
     err << "alerts: " << *pending << " pending; they stay in " << options.audit_db

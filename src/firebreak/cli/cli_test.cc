@@ -351,6 +351,36 @@ TEST_F(AuditCliTest, AlertsGoToTheConfiguredTargetsAndUndefinedTargetsAreRefused
   EXPECT_THAT(r.err, Not(HasSubstr("pending")));
 }
 
+TEST_F(AuditCliTest, AStoreThatCannotWriteRefusesDecisionsAndTellsTheSystemTargets) {
+  const fs::path db = Audited();
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(handle,
+                         "CREATE TRIGGER full BEFORE INSERT ON records WHEN NEW.kind = 'decision' "
+                         "BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(handle);
+  const fs::path config = Write(
+      "firebreak.yaml",
+      "alerts:\n  system: [trust_safety]\n  targets:\n    trust_safety: {type: log}\n"
+      "    inspector_general: {type: log}\n    legal_counsel: {type: log}\n");
+  Result r = Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string() +
+                     " --config " + config.string(),
+                 "{\"id\": 1, \"prompt\": \"Summarize the attached report.\"}\n"
+                 "{\"id\": 2, \"prompt\": \"Translate this note into English.\"}\n");
+  EXPECT_EQ(r.exit_code, 2);
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, HasSubstr("\"error\":\"line "));  // never a decision
+    EXPECT_THAT(line, HasSubstr("audit: "));
+    EXPECT_THAT(line, HasSubstr("disk full"));
+  }
+  EXPECT_THAT(r.err, HasSubstr("\"kind\":\"audit_failure\""));
+  EXPECT_EQ(Run("audit verify --db " + db.string()).exit_code, 0);  // nothing half-written
+}
+
 TEST_F(AuditCliTest, UsageErrors) {
   EXPECT_EQ(Run("audit verify").exit_code, 2);
   EXPECT_EQ(Run("audit verify --db x --jsonl y").exit_code, 2);
