@@ -168,6 +168,27 @@ AuditLog::AuditLog(AuditOptions options, sqlite3* db, std::string instance,
       checkpoint_time_(std::chrono::steady_clock::now()),
       last_sync_(checkpoint_time_) {}
 
+void AuditLog::Lead(std::unique_lock<std::mutex>& lock) {
+  changed_.wait(lock, [&] { return !leading_; });
+  leading_ = true;
+}
+
+void AuditLog::Unlead() {
+  leading_ = false;
+  changed_.notify_all();
+}
+
+template <typename Work>
+auto AuditLog::AsLeader(Work work) {
+  std::unique_lock lock(mutex_);
+  Lead(lock);
+  lock.unlock();
+  auto result = work();
+  lock.lock();
+  Unlead();
+  return result;
+}
+
 AuditLog::~AuditLog() {
   {
     std::unique_lock lock(mutex_);
@@ -178,32 +199,18 @@ AuditLog::~AuditLog() {
   if (maintenance_.joinable()) {
     maintenance_.join();
   }
-  {
-    std::unique_lock lock(mutex_);
-    Lead(lock);
-    lock.unlock();
+  // A failed final checkpoint leaves the tail unsigned, as after a crash.
+  static_cast<void>(AsLeader([&] {
     if (unsynced_) {
       SyncWal();
     }
-    static_cast<void>(WriteCheckpoint());  // a failure leaves the tail unsigned, as after a crash
-    lock.lock();
-    Unlead();
-  }
+    return WriteCheckpoint();
+  }));
   begin_.reset();
   commit_.reset();
   insert_.reset();
   insert_alert_.reset();
   sqlite3_close(db_);
-}
-
-void AuditLog::Lead(std::unique_lock<std::mutex>& lock) {
-  changed_.wait(lock, [&] { return !leading_; });
-  leading_ = true;
-}
-
-void AuditLog::Unlead() {
-  leading_ = false;
-  changed_.notify_all();
 }
 
 base::StatusOr<Appended> AuditLog::Append(AuditRecord record, std::vector<OutboxAlert> alerts) {
@@ -246,13 +253,7 @@ base::StatusOr<Appended> AuditLog::Append(AuditRecord record, std::vector<Outbox
 }
 
 base::Status AuditLog::Checkpoint() {
-  std::unique_lock lock(mutex_);
-  Lead(lock);
-  lock.unlock();
-  base::Status s = WriteCheckpoint();
-  lock.lock();
-  Unlead();
-  return s;
+  return AsLeader([&] { return WriteCheckpoint(); });
 }
 
 // Time-based duties when no producer is leading: fsync the WAL within
@@ -339,17 +340,6 @@ base::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
   head_hash_ = hash;
   unsynced_ = options_.durability == Durability::kGroup;
   return base::Status::Ok();
-}
-
-template <typename Work>
-auto AuditLog::AsLeader(Work work) {
-  std::unique_lock lock(mutex_);
-  Lead(lock);
-  lock.unlock();
-  auto result = work();
-  lock.lock();
-  Unlead();
-  return result;
 }
 
 base::StatusOr<std::vector<OutboxItem>> AuditLog::DueAlerts(std::size_t limit) {
