@@ -129,6 +129,11 @@ int Run(int argc, char** argv) {
   export_cmd->add_option("--format", audit_export.format, "Output format")
       ->capture_default_str()
       ->check(CLI::IsMember({"jsonl"}));
+  std::string pubkey_db;
+  CLI::App* pubkey_cmd = audit_cmd->add_subcommand(
+      "pubkey",
+      "Print the instance's public key (from DB.key) to keep for `audit verify --pubkey`");
+  pubkey_cmd->add_option("--db", pubkey_db, "Audit database (SQLite)")->required();
   AuditTailOptions audit_tail;
   CLI::App* tail_cmd = audit_cmd->add_subcommand("tail", "Print records as they are appended");
   tail_cmd->add_option("--db", audit_tail.db, "Audit database (SQLite)")->required();
@@ -172,6 +177,9 @@ int Run(int argc, char** argv) {
   }
   if (*export_cmd) {
     return RunAuditExport(audit_export, std::cout, std::cerr);
+  }
+  if (*pubkey_cmd) {
+    return RunAuditPubkey(pubkey_db, std::cout, std::cerr);
   }
   if (*tail_cmd) {
     return RunAuditTail(audit_tail, std::cout, std::cerr);

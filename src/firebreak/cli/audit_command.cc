@@ -8,6 +8,7 @@
 
 #include "firebreak/audit/verify.h"
 #include "firebreak/base/digest.h"
+#include "firebreak/base/signing.h"
 #include "firebreak/cli/commands.h"
 
 namespace firebreak::cli {
@@ -119,6 +120,16 @@ int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::os
     err << "firebreak audit export: " << s.message() << '\n';
     return kExitUsage;
   }
+  return kExitOk;
+}
+
+int RunAuditPubkey(const std::string& db, std::ostream& out, std::ostream& err) {
+  base::StatusOr<base::SigningKey> key = base::SigningKey::LoadPem(db + ".key");
+  if (!key.ok()) {
+    err << "firebreak audit pubkey: " << key.status().message() << '\n';
+    return kExitUsage;
+  }
+  out << key->PublicPem();
   return kExitOk;
 }
 

@@ -300,9 +300,14 @@ TEST_F(AuditCliTest, ExportVerifiesOfflineAndATamperedExportDoesNot) {
   Result exported = Run("audit export --db " + db.string());
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   const fs::path good = Write("export.jsonl", exported.out);
-  Result ok = Run("audit verify --jsonl " + good.string());
+  Result pub = Run("audit pubkey --db " + db.string());
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  EXPECT_THAT(pub.out, StartsWith("-----BEGIN PUBLIC KEY-----"));
+  const fs::path trusted = Write("instance.pub", pub.out);
+  Result ok = Run("audit verify --jsonl " + good.string() + " --pubkey " + trusted.string());
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_EQ(ok.out, "ok 5 records, 1 checkpoints\n");
+  EXPECT_THAT(ok.err, HasSubstr("checked with the key given"));
 
   std::string text = exported.out;
   const std::string block = R"(\"decision\":\"BLOCK\")";
@@ -361,10 +366,10 @@ TEST_F(AuditCliTest, AStoreThatCannotWriteRefusesDecisionsAndTellsTheSystemTarge
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(handle);
-  const fs::path config = Write(
-      "firebreak.yaml",
-      "alerts:\n  system: [trust_safety]\n  targets:\n    trust_safety: {type: log}\n"
-      "    inspector_general: {type: log}\n    legal_counsel: {type: log}\n");
+  const fs::path config =
+      Write("firebreak.yaml",
+            "alerts:\n  system: [trust_safety]\n  targets:\n    trust_safety: {type: log}\n"
+            "    inspector_general: {type: log}\n    legal_counsel: {type: log}\n");
   Result r = Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string() +
                      " --config " + config.string(),
                  "{\"id\": 1, \"prompt\": \"Summarize the attached report.\"}\n"

@@ -80,6 +80,10 @@ struct AuditExportOptions {
 };
 int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err);
 
+// Prints the instance public key, derived from the private key beside the
+// database (DB.key): the trusted copy to give `audit verify --pubkey`.
+int RunAuditPubkey(const std::string& db, std::ostream& out, std::ostream& err);
+
 struct AuditTailOptions {
   std::string db;
   std::uint64_t from = 0;  // 0: only records appended from now on
