@@ -4,8 +4,10 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "firebreak/audit/audit_log.h"
 
@@ -60,11 +62,41 @@ void Append(benchmark::State& state, Durability durability) {
   }
 }
 
+// One event-loop-like producer keeping up to 4096 appends in flight.
+void AppendAsync(benchmark::State& state, Durability durability) {
+  std::filesystem::remove_all(Dir());
+  AuditOptions options;
+  options.db = Dir() / "audit.db";
+  options.durability = durability;
+  auto log = std::move(AuditLog::Open(options)).value();
+  const AuditRecord record = Typical();
+  std::atomic<int> in_flight{0};
+  for (auto _ : state) {
+    while (in_flight.load(std::memory_order_acquire) >= 4096) {
+      std::this_thread::yield();
+    }
+    in_flight.fetch_add(1, std::memory_order_relaxed);
+    log->AppendAsync(record, {}, [&](base::StatusOr<Appended>) {
+      in_flight.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  while (in_flight.load() > 0) {
+    std::this_thread::yield();
+  }
+  state.SetItemsProcessed(state.iterations());
+  log.reset();
+  std::filesystem::remove_all(Dir());
+}
+
 void BM_AppendGroup(benchmark::State& state) { Append(state, Durability::kGroup); }
+void BM_AppendAsyncGroup(benchmark::State& state) { AppendAsync(state, Durability::kGroup); }
+void BM_AppendAsyncFsync(benchmark::State& state) { AppendAsync(state, Durability::kFsync); }
 void BM_AppendFsync(benchmark::State& state) { Append(state, Durability::kFsync); }
 
 BENCHMARK(BM_AppendGroup)->ThreadRange(1, 64)->UseRealTime();
 BENCHMARK(BM_AppendFsync)->ThreadRange(1, 64)->UseRealTime();
+BENCHMARK(BM_AppendAsyncGroup)->UseRealTime();
+BENCHMARK(BM_AppendAsyncFsync)->UseRealTime();
 
 }  // namespace
 }  // namespace firebreak::audit

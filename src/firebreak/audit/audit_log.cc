@@ -176,6 +176,9 @@ void AuditLog::Lead(std::unique_lock<std::mutex>& lock) {
 void AuditLog::Unlead() {
   leading_ = false;
   changed_.notify_all();
+  if (!queue_.empty()) {
+    tick_.notify_one();  // asynchronous records may wait for a leader
+  }
 }
 
 template <typename Work>
@@ -198,6 +201,13 @@ AuditLog::~AuditLog() {
   }
   if (maintenance_.joinable()) {
     maintenance_.join();
+  }
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return !leading_; });
+    while (!queue_.empty()) {
+      CommitQueued(lock);  // what AppendAsync queued before the close
+    }
   }
   // A failed final checkpoint leaves the tail unsigned, as after a crash.
   static_cast<void>(AsLeader([&] {
@@ -224,32 +234,57 @@ base::StatusOr<Appended> AuditLog::Append(AuditRecord record, std::vector<Outbox
   while (!mine.done) {
     if (leading_) {
       changed_.wait(lock);
-      continue;
+    } else {
+      CommitQueued(lock);  // our record included
     }
-    // Lead: commit what is queued (our record included) in one transaction.
-    leading_ = true;
-    std::vector<Pending*> batch;
-    const std::size_t n = std::min(queue_.size(), options_.max_batch);
-    batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    lock.unlock();
-    const base::Status written = WriteBatch(batch);
-    if (unsynced_ && std::chrono::steady_clock::now() - last_sync_ >= options_.sync_interval) {
-      SyncWal();
-    }
-    if (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every) {
-      static_cast<void>(WriteCheckpoint());  // retried at the next batch or tick
-    }
-    lock.lock();
-    for (Pending* p : batch) {
-      if (!written.ok()) {
-        p->result = written;
-      }
-      p->done = true;
-    }
-    Unlead();
   }
   return std::move(mine.result);
+}
+
+void AuditLog::AppendAsync(AuditRecord record, std::vector<OutboxAlert> alerts, Done done) {
+  std::unique_lock lock(mutex_);
+  if (stopping_ || queue_.size() >= options_.queue_capacity) {
+    lock.unlock();
+    done(base::Status(base::StatusCode::kResourceExhausted,
+                      stopping_ ? "the audit log is closing" : "the audit queue is full"));
+    return;
+  }
+  queue_.push_back(new Pending{std::move(record), std::move(alerts), std::move(done)});
+  if (!leading_ && queue_.size() == 1) {
+    tick_.notify_one();  // later arrivals find the writer already woken
+  }
+}
+
+void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
+  leading_ = true;
+  const std::size_t n = std::min(queue_.size(), options_.max_batch);
+  std::vector<Pending*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  lock.unlock();
+  const base::Status written = WriteBatch(batch);
+  if (unsynced_ && std::chrono::steady_clock::now() - last_sync_ >= options_.sync_interval) {
+    SyncWal();
+  }
+  if (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every) {
+    static_cast<void>(WriteCheckpoint());  // retried at the next batch or tick
+  }
+  std::vector<Pending*> waiting;  // synchronous producers, marked done under the lock
+  for (Pending* p : batch) {
+    if (!written.ok()) {
+      p->result = written;
+    }
+    if (p->callback) {
+      p->callback(std::move(p->result));
+      delete p;
+    } else {
+      waiting.push_back(p);
+    }
+  }
+  lock.lock();
+  for (Pending* p : waiting) {
+    p->done = true;
+  }
+  Unlead();
 }
 
 base::Status AuditLog::Checkpoint() {
@@ -262,7 +297,12 @@ base::Status AuditLog::Checkpoint() {
 void AuditLog::Maintain() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    tick_.wait_for(lock, options_.sync_interval / 2);
+    tick_.wait_for(lock, options_.sync_interval / 2,
+                   [&] { return stopping_ || (!queue_.empty() && !leading_); });
+    if (!stopping_ && !queue_.empty() && !leading_) {
+      CommitQueued(lock);  // asynchronous records have no producer to lead
+      continue;
+    }
     const auto now = std::chrono::steady_clock::now();
     const bool checkpoint =
         head_seq_ > checkpoint_seq_ && now - checkpoint_time_ >= options_.checkpoint_interval;

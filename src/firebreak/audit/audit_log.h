@@ -91,6 +91,13 @@ class AuditLog {
   // error means the record is not in the log: the caller must fail closed.
   base::StatusOr<Appended> Append(AuditRecord record, std::vector<OutboxAlert> alerts = {});
 
+  // For event loops: never waits. `done` is called exactly once, when the
+  // record is committed or has failed, on a thread of the log and never
+  // under its lock; with ResourceExhausted right away when queue_capacity
+  // records are already waiting (the caller fails closed).
+  using Done = std::function<void(base::StatusOr<Appended>)>;
+  void AppendAsync(AuditRecord record, std::vector<OutboxAlert> alerts, Done done);
+
   // The outbox of alerts, for a sender that delivers them at least once.
   // Pending alerts whose next attempt is due, oldest first.
   base::StatusOr<std::vector<OutboxItem>> DueAlerts(std::size_t limit);
@@ -112,12 +119,16 @@ class AuditLog {
   struct Pending {
     AuditRecord record;
     std::vector<OutboxAlert> alerts;
+    Done callback;  // set: an AppendAsync record, owned by the queue
     base::StatusOr<Appended> result = base::Internal("not written");
     bool done = false;
   };
   AuditLog(AuditOptions options, sqlite3* db, std::string instance,
            std::unique_ptr<base::SigningKey> key);
   void Maintain();
+  // Leads one group commit of what is queued. Lock held on entry and exit;
+  // no other leader.
+  void CommitQueued(std::unique_lock<std::mutex>& lock);
   // Waits until no leader is writing and becomes the leader. Called with the
   // lock held; returns with it held.
   void Lead(std::unique_lock<std::mutex>& lock);
@@ -152,7 +163,7 @@ class AuditLog {
 
   std::mutex mutex_;
   std::condition_variable changed_;  // queue, leadership or stop state changed
-  std::condition_variable tick_;     // wakes the maintenance thread to stop
+  std::condition_variable tick_;     // wakes the maintenance thread: async work or stop
   std::vector<Pending*> queue_;
   bool leading_ = false;
   bool stopping_ = false;

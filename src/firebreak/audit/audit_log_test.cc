@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -237,6 +239,60 @@ TEST_F(AuditLogTest, ConcurrentProducersInStrictModeGetDistinctSequences) {
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.records, static_cast<std::uint64_t>(kThreads * kEach));
+}
+
+TEST_F(AuditLogTest, AsyncAppendsCompleteOnceEachAndChain) {
+  auto log = Open();
+  constexpr int kRecords = 2000;
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::set<std::uint64_t> seqs;
+  int completed = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    log->AppendAsync(Decision(i), {}, [&](base::StatusOr<Appended> a) {
+      std::lock_guard lock(mutex);
+      EXPECT_TRUE(a.ok()) << a.status().ToString();
+      seqs.insert(a.ok() ? a->seq : 0);
+      ++completed;
+      all_done.notify_one();
+    });
+  }
+  // A synchronous append in the middle of the asynchronous stream.
+  EXPECT_TRUE(log->Append(Decision(-1)).ok());
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(
+        all_done.wait_for(lock, std::chrono::seconds(30), [&] { return completed == kRecords; }));
+  }
+  EXPECT_EQ(seqs.size(), static_cast<std::size_t>(kRecords));
+  log.reset();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, static_cast<std::uint64_t>(kRecords + 1));
+}
+
+TEST_F(AuditLogTest, AsyncAppendsQueuedAtCloseAreCommitted) {
+  auto log = Open();
+  int completed = 0;
+  for (int i = 0; i < 100; ++i) {
+    log->AppendAsync(Decision(i), {}, [&](base::StatusOr<Appended> a) {
+      completed += a.ok() ? 1 : 0;  // callbacks run one at a time, on the log's threads
+    });
+  }
+  log.reset();  // drains the queue
+  EXPECT_EQ(completed, 100);
+  EXPECT_EQ(Verify().records, 100u);
+}
+
+TEST_F(AuditLogTest, AFullQueueRejectsAsyncAppendsAtOnce) {
+  AuditOptions options;
+  options.db = db_;
+  options.queue_capacity = 0;
+  auto log = std::move(AuditLog::Open(options)).value();
+  base::Status status;
+  log->AppendAsync(Decision(1), {}, [&](base::StatusOr<Appended> a) { status = a.status(); });
+  EXPECT_EQ(status.code(), base::StatusCode::kResourceExhausted);
+  EXPECT_THAT(status.message(), HasSubstr("queue is full"));
 }
 
 TEST_F(AuditLogTest, ExportCarriesEverythingVerificationNeeds) {
