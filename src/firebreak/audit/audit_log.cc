@@ -262,12 +262,7 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   lock.unlock();
   const base::Status written = WriteBatch(batch);
-  if (unsynced_ && std::chrono::steady_clock::now() - last_sync_ >= options_.sync_interval) {
-    SyncWal();
-  }
-  if (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every) {
-    static_cast<void>(WriteCheckpoint());  // retried at the next batch or tick
-  }
+  DoTimedDuties();
   std::vector<Pending*> waiting;  // synchronous producers, marked done under the lock
   for (Pending* p : batch) {
     if (!written.ok()) {
@@ -299,26 +294,29 @@ void AuditLog::Maintain() {
   while (!stopping_) {
     tick_.wait_for(lock, options_.sync_interval / 2,
                    [&] { return stopping_ || (!queue_.empty() && !leading_); });
-    if (!stopping_ && !queue_.empty() && !leading_) {
+    if (stopping_ || leading_) {
+      continue;  // an active leader does these duties after its batch
+    }
+    if (!queue_.empty()) {
       CommitQueued(lock);  // asynchronous records have no producer to lead
       continue;
     }
-    const auto now = std::chrono::steady_clock::now();
-    const bool checkpoint =
-        head_seq_ > checkpoint_seq_ && now - checkpoint_time_ >= options_.checkpoint_interval;
-    if (stopping_ || (!unsynced_ && !checkpoint)) {
-      continue;
-    }
-    Lead(lock);
+    leading_ = true;  // the writer state below belongs to the leader
     lock.unlock();
-    if (unsynced_) {
-      SyncWal();
-    }
-    if (checkpoint) {
-      static_cast<void>(WriteCheckpoint());  // retried at the next tick
-    }
+    DoTimedDuties();
     lock.lock();
     Unlead();
+  }
+}
+
+void AuditLog::DoTimedDuties() {
+  const auto now = std::chrono::steady_clock::now();
+  if (unsynced_ && now - last_sync_ >= options_.sync_interval / 2) {
+    SyncWal();
+  }
+  if (head_seq_ > checkpoint_seq_ && (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every ||
+                                      now - checkpoint_time_ >= options_.checkpoint_interval)) {
+    static_cast<void>(WriteCheckpoint());  // retried at the next batch or tick
   }
 }
 

@@ -126,6 +126,8 @@ class AuditLog {
   AuditLog(AuditOptions options, sqlite3* db, std::string instance,
            std::unique_ptr<base::SigningKey> key);
   void Maintain();
+  // Leader only: fsync the WAL when due, sign a checkpoint when due.
+  void DoTimedDuties();
   // Leads one group commit of what is queued. Lock held on entry and exit;
   // no other leader.
   void CommitQueued(std::unique_lock<std::mutex>& lock);
@@ -153,7 +155,7 @@ class AuditLog {
   std::unique_ptr<Statement> insert_;
   std::unique_ptr<Statement> insert_alert_;
 
-  // Leader-only state (read by the maintenance thread under the lock).
+  // Writer state: read and written only by the current leader.
   std::uint64_t head_seq_ = 0;
   base::Sha256 head_hash_{};
   std::uint64_t checkpoint_seq_ = 0;
