@@ -30,15 +30,6 @@ CREATE TABLE IF NOT EXISTS outbox(
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered, next_attempt);
 )sql";
 
-base::StatusOr<std::string> MetaValue(sqlite3* db, const char* key) {
-  Statement get(db, "SELECT value FROM meta WHERE key = ?");
-  get.Bind(1, std::string_view(key));
-  if (get.Step() == SQLITE_ROW) {
-    return std::string(get.Text(0));
-  }
-  return base::NotFound(key);
-}
-
 base::Status SetMeta(sqlite3* db, const char* key, std::string_view value) {
   Statement put(db, "INSERT INTO meta(key, value) VALUES(?, ?)");
   put.Bind(1, std::string_view(key)).Bind(2, value);

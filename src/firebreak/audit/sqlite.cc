@@ -64,4 +64,16 @@ std::string_view Statement::Blob(int column) const {
            : std::string_view();
 }
 
+base::StatusOr<std::string> MetaValue(sqlite3* db, std::string_view key) {
+  Statement get(db, "SELECT value FROM meta WHERE key = ?");
+  if (!get.ok()) {
+    return SqliteError(db, "not a Firebreak audit database");
+  }
+  get.Bind(1, key);
+  if (get.Step() != SQLITE_ROW) {
+    return base::NotFound("audit database has no '" + std::string(key) + "' entry");
+  }
+  return std::string(get.Text(0));
+}
+
 }  // namespace firebreak::audit

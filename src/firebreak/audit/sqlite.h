@@ -39,4 +39,8 @@ class Statement {
 
 base::Status SqliteError(sqlite3* db, std::string_view what);
 
+// The meta table's value for `key`: NotFound when absent, Unavailable when
+// the database has no meta table (it is not a Firebreak audit database).
+base::StatusOr<std::string> MetaValue(sqlite3* db, std::string_view key);
+
 }  // namespace firebreak::audit

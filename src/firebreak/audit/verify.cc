@@ -143,16 +143,13 @@ base::Status OpenReadOnly(const std::filesystem::path& path, OpenDb& out) {
   return base::Status::Ok();
 }
 
+// A verifier's meta entries must exist: a missing one is damage.
 base::StatusOr<std::string> Meta(sqlite3* db, std::string_view key) {
-  Statement get(db, "SELECT value FROM meta WHERE key = ?");
-  if (!get.ok()) {
-    return SqliteError(db, "not a Firebreak audit database");
+  base::StatusOr<std::string> value = MetaValue(db, key);
+  if (!value.ok() && value.status().code() == base::StatusCode::kNotFound) {
+    return base::DataLoss(value.status().message());
   }
-  get.Bind(1, key);
-  if (get.Step() != SQLITE_ROW) {
-    return base::DataLoss("audit database has no '" + std::string(key) + "' entry");
-  }
-  return std::string(get.Text(0));
+  return value;
 }
 
 }  // namespace
@@ -202,6 +199,50 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
   VerifyReport report = verifier.Finish();
   report.key_source = key_source;
   return report;
+}
+
+struct RecordReader::Impl {
+  OpenDb db;
+  std::unique_ptr<Statement> last;
+  std::unique_ptr<Statement> after;
+};
+
+RecordReader::RecordReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RecordReader::~RecordReader() {
+  impl_->last.reset();
+  impl_->after.reset();
+}
+
+base::StatusOr<std::unique_ptr<RecordReader>> RecordReader::Open(const std::filesystem::path& db) {
+  auto impl = std::make_unique<Impl>();
+  FB_RETURN_IF_ERROR(OpenReadOnly(db, impl->db));
+  impl->last =
+      std::make_unique<Statement>(impl->db.db, "SELECT COALESCE(MAX(seq), 0) FROM records");
+  impl->after = std::make_unique<Statement>(
+      impl->db.db, "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq");
+  if (!impl->last->ok() || !impl->after->ok()) {
+    return SqliteError(impl->db.db, "not a Firebreak audit database");
+  }
+  return std::unique_ptr<RecordReader>(new RecordReader(std::move(impl)));
+}
+
+std::uint64_t RecordReader::LastSeq() {
+  impl_->last->Reset();
+  return impl_->last->Step() == SQLITE_ROW ? static_cast<std::uint64_t>(impl_->last->Int(0)) : 0;
+}
+
+std::uint64_t RecordReader::ReadAfter(
+    std::uint64_t after, const std::function<void(std::uint64_t, std::string_view)>& visit) {
+  Statement& rows = *impl_->after;
+  rows.Reset();
+  rows.Bind(1, static_cast<std::int64_t>(after));
+  while (rows.Step() == SQLITE_ROW) {
+    after = static_cast<std::uint64_t>(rows.Int(0));
+    visit(after, rows.Text(1));
+  }
+  rows.Reset();  // let the writer checkpoint the WAL past what we read
+  return after;
 }
 
 base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_seq,

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +63,26 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& db,
 // as JSON lines that verify offline (see README for the format).
 base::Status ExportJsonl(const std::filesystem::path& db, std::uint64_t from_seq,
                          std::ostream& out);
+
+// Reads the records of a database that another process may be appending to
+// (`audit tail`).
+class RecordReader {
+ public:
+  static base::StatusOr<std::unique_ptr<RecordReader>> Open(const std::filesystem::path& db);
+  ~RecordReader();
+
+  // The highest sequence number committed so far (0 for an empty log).
+  std::uint64_t LastSeq();
+  // Calls `visit` with each record after `after`, in order; returns the last
+  // sequence number visited, or `after` when there was none.
+  std::uint64_t ReadAfter(std::uint64_t after,
+                          const std::function<void(std::uint64_t, std::string_view)>& visit);
+
+ private:
+  struct Impl;
+  explicit RecordReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // The top-level "seq" of a canonical record body, or 0.
 std::uint64_t SeqOfBody(std::string_view body);

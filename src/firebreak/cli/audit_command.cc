@@ -1,4 +1,3 @@
-#include <sqlite3.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -134,37 +133,22 @@ int RunAuditPubkey(const std::string& db, std::ostream& out, std::ostream& err) 
 }
 
 int RunAuditTail(const AuditTailOptions& options, std::ostream& out, std::ostream& err) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(options.db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    err << "firebreak audit tail: cannot open " << options.db << ": " << sqlite3_errmsg(db) << '\n';
-    sqlite3_close(db);
+  base::StatusOr<std::unique_ptr<audit::RecordReader>> reader =
+      audit::RecordReader::Open(options.db);
+  if (!reader.ok()) {
+    err << "firebreak audit tail: " << reader.status().message() << '\n';
     return kExitUsage;
   }
-  std::int64_t after = static_cast<std::int64_t>(options.from) - 1;
-  sqlite3_stmt* rows = nullptr;
-  if (options.from == 0) {
-    sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM records", -1, &rows, nullptr);
-    after = sqlite3_step(rows) == SQLITE_ROW ? sqlite3_column_int64(rows, 0) : 0;
-    sqlite3_finalize(rows);
-  }
-  sqlite3_prepare_v2(db, "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq", -1, &rows,
-                     nullptr);
+  std::uint64_t after = options.from == 0 ? (*reader)->LastSeq() : options.from - 1;
   for (;;) {
-    sqlite3_bind_int64(rows, 1, after);
-    while (sqlite3_step(rows) == SQLITE_ROW) {
-      after = sqlite3_column_int64(rows, 0);
-      out << reinterpret_cast<const char*>(sqlite3_column_text(rows, 1)) << '\n';
-    }
-    sqlite3_reset(rows);
+    after = (*reader)->ReadAfter(
+        after, [&](std::uint64_t, std::string_view body) { out << body << '\n'; });
     out.flush();
     if (!options.follow) {
-      break;
+      return kExitOk;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  sqlite3_finalize(rows);
-  sqlite3_close(db);
-  return kExitOk;
 }
 
 }  // namespace firebreak::cli
