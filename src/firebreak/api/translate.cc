@@ -1,0 +1,757 @@
+#include "firebreak/api/translate.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+
+namespace firebreak::api {
+namespace {
+
+namespace json = boost::json;
+
+const json::value* Get(const json::object& o, std::string_view key) { return o.if_contains(key); }
+
+std::string_view StringOr(const json::object& o, std::string_view key, std::string_view fallback) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : fallback;
+}
+
+std::int64_t IntOr(const json::object& o, std::string_view key, std::int64_t fallback) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) {
+    return fallback;
+  }
+  if (v->is_int64()) {
+    return v->get_int64();
+  }
+  if (v->is_uint64()) {
+    return static_cast<std::int64_t>(v->get_uint64());
+  }
+  return fallback;
+}
+
+std::int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The text of a string or an array of text parts/blocks.
+std::string JoinedText(const json::value* content) {
+  if (content == nullptr) {
+    return {};
+  }
+  if (content->is_string()) {
+    return std::string(content->get_string());
+  }
+  std::string text;
+  if (content->is_array()) {
+    for (const json::value& part : content->get_array()) {
+      if (part.is_object()) {
+        if (std::string_view t = StringOr(part.get_object(), "text", ""); !t.empty()) {
+          text += text.empty() ? "" : "\n";
+          text += t;
+        }
+      }
+    }
+  }
+  return text;
+}
+
+json::value ParseOrEmpty(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value(json::object{}) : v;
+}
+
+// ---- requests --------------------------------------------------------------
+
+json::object ImageBlockFromOpenAI(const json::object& part) {
+  const json::value* image = Get(part, "image_url");
+  std::string_view url = image != nullptr && image->is_object()
+                             ? StringOr(image->get_object(), "url", "")
+                             : std::string_view();
+  if (url.starts_with("data:")) {
+    const std::size_t semicolon = url.find(';');
+    const std::size_t comma = url.find(',');
+    if (semicolon != std::string_view::npos && comma != std::string_view::npos &&
+        semicolon < comma) {
+      return {{"type", "image"},
+              {"source", json::object{{"type", "base64"},
+                                      {"media_type", url.substr(5, semicolon - 5)},
+                                      {"data", url.substr(comma + 1)}}}};
+    }
+  }
+  return {{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", url}}}};
+}
+
+json::value AnthropicContentFromOpenAI(const json::value* content) {
+  if (content == nullptr || content->is_null()) {
+    return json::array{};
+  }
+  if (!content->is_array()) {
+    return *content;
+  }
+  json::array blocks;
+  for (const json::value& part : content->get_array()) {
+    if (!part.is_object()) {
+      continue;
+    }
+    const json::object& p = part.get_object();
+    const std::string_view type = StringOr(p, "type", "");
+    if (type == "text") {
+      blocks.push_back(json::object{{"type", "text"}, {"text", StringOr(p, "text", "")}});
+    } else if (type == "image_url") {
+      blocks.push_back(ImageBlockFromOpenAI(p));
+    }
+  }
+  return blocks;
+}
+
+std::string_view AnthropicStopReason(std::string_view openai_finish) {
+  if (openai_finish == "length") {
+    return "max_tokens";
+  }
+  if (openai_finish == "tool_calls" || openai_finish == "function_call") {
+    return "tool_use";
+  }
+  return "end_turn";
+}
+
+std::string_view OpenAIFinishReason(std::string_view anthropic_stop) {
+  if (anthropic_stop == "max_tokens") {
+    return "length";
+  }
+  if (anthropic_stop == "tool_use") {
+    return "tool_calls";
+  }
+  if (anthropic_stop == "refusal") {
+    return "content_filter";
+  }
+  return "stop";
+}
+
+}  // namespace
+
+json::object AnthropicRequestFromOpenAI(const json::object& in) {
+  json::object out;
+  out["model"] = StringOr(in, "model", "");
+  out["max_tokens"] = IntOr(in, "max_completion_tokens", IntOr(in, "max_tokens", kDefaultMaxTokens));
+  std::string system;
+  json::array messages;
+  if (const json::value* list = Get(in, "messages"); list && list->is_array()) {
+    for (const json::value& item : list->get_array()) {
+      if (!item.is_object()) {
+        continue;
+      }
+      const json::object& m = item.get_object();
+      const std::string_view role = StringOr(m, "role", "");
+      if (role == "system" || role == "developer") {
+        system += system.empty() ? "" : "\n\n";
+        system += JoinedText(Get(m, "content"));
+      } else if (role == "user") {
+        messages.push_back(
+            json::object{{"role", "user"}, {"content", AnthropicContentFromOpenAI(Get(m, "content"))}});
+      } else if (role == "assistant") {
+        json::array blocks;
+        if (std::string text = JoinedText(Get(m, "content")); !text.empty()) {
+          blocks.push_back(json::object{{"type", "text"}, {"text", text}});
+        }
+        if (const json::value* calls = Get(m, "tool_calls"); calls && calls->is_array()) {
+          for (const json::value& call : calls->get_array()) {
+            if (!call.is_object()) {
+              continue;
+            }
+            const json::value* f = Get(call.get_object(), "function");
+            const json::object empty;
+            const json::object& fn = f != nullptr && f->is_object() ? f->get_object() : empty;
+            blocks.push_back(json::object{{"type", "tool_use"},
+                                          {"id", StringOr(call.get_object(), "id", "")},
+                                          {"name", StringOr(fn, "name", "")},
+                                          {"input", ParseOrEmpty(StringOr(fn, "arguments", "{}"))}});
+          }
+        }
+        messages.push_back(json::object{{"role", "assistant"}, {"content", std::move(blocks)}});
+      } else if (role == "tool" || role == "function") {
+        messages.push_back(json::object{
+            {"role", "user"},
+            {"content", json::array{json::object{{"type", "tool_result"},
+                                                 {"tool_use_id", StringOr(m, "tool_call_id", "")},
+                                                 {"content", JoinedText(Get(m, "content"))}}}}});
+      }
+    }
+  }
+  if (!system.empty()) {
+    out["system"] = system;
+  }
+  out["messages"] = std::move(messages);
+  if (const json::value* t = Get(in, "temperature"); t && t->is_number()) {
+    out["temperature"] = std::min(t->to_number<double>(), 1.0);
+  }
+  if (const json::value* p = Get(in, "top_p"); p && p->is_number()) {
+    out["top_p"] = *p;
+  }
+  if (const json::value* stop = Get(in, "stop")) {
+    if (stop->is_string()) {
+      out["stop_sequences"] = json::array{*stop};
+    } else if (stop->is_array()) {
+      out["stop_sequences"] = *stop;
+    }
+  }
+  if (const json::value* s = Get(in, "stream"); s && s->is_bool()) {
+    out["stream"] = *s;
+  }
+  if (const json::value* tools = Get(in, "tools"); tools && tools->is_array()) {
+    json::array converted;
+    for (const json::value& tool : tools->get_array()) {
+      const json::value* f = tool.is_object() ? Get(tool.get_object(), "function") : nullptr;
+      if (f == nullptr || !f->is_object()) {
+        continue;
+      }
+      const json::object& fn = f->get_object();
+      json::object t{{"name", StringOr(fn, "name", "")}};
+      if (const json::value* d = Get(fn, "description")) {
+        t["description"] = *d;
+      }
+      const json::value* params = Get(fn, "parameters");
+      t["input_schema"] = params != nullptr ? *params : json::value(json::object{{"type", "object"}});
+      converted.push_back(std::move(t));
+    }
+    out["tools"] = std::move(converted);
+  }
+  if (const json::value* choice = Get(in, "tool_choice")) {
+    if (choice->is_string()) {
+      const std::string_view c = choice->get_string();
+      out["tool_choice"] = json::object{
+          {"type", c == "required" ? "any" : (c == "none" ? "none" : "auto")}};
+    } else if (choice->is_object()) {
+      const json::value* f = Get(choice->get_object(), "function");
+      if (f != nullptr && f->is_object()) {
+        out["tool_choice"] =
+            json::object{{"type", "tool"}, {"name", StringOr(f->get_object(), "name", "")}};
+      }
+    }
+  }
+  if (const json::value* user = Get(in, "user"); user && user->is_string()) {
+    out["metadata"] = json::object{{"user_id", *user}};
+  }
+  return out;
+}
+
+json::object OpenAIRequestFromAnthropic(const json::object& in) {
+  json::object out;
+  out["model"] = StringOr(in, "model", "");
+  json::array messages;
+  if (std::string system = JoinedText(Get(in, "system")); !system.empty()) {
+    messages.push_back(json::object{{"role", "system"}, {"content", system}});
+  }
+  if (const json::value* list = Get(in, "messages"); list && list->is_array()) {
+    for (const json::value& item : list->get_array()) {
+      if (!item.is_object()) {
+        continue;
+      }
+      const json::object& m = item.get_object();
+      const std::string_view role = StringOr(m, "role", "user");
+      const json::value* content = Get(m, "content");
+      if (content == nullptr || content->is_string()) {
+        messages.push_back(json::object{{"role", role}, {"content", JoinedText(content)}});
+        continue;
+      }
+      if (!content->is_array()) {
+        continue;
+      }
+      json::array parts;
+      json::array tool_calls;
+      std::string assistant_text;
+      for (const json::value& block : content->get_array()) {
+        if (!block.is_object()) {
+          continue;
+        }
+        const json::object& b = block.get_object();
+        const std::string_view type = StringOr(b, "type", "");
+        if (type == "text") {
+          if (role == "assistant") {
+            assistant_text += StringOr(b, "text", "");
+          } else {
+            parts.push_back(json::object{{"type", "text"}, {"text", StringOr(b, "text", "")}});
+          }
+        } else if (type == "image") {
+          const json::value* s = Get(b, "source");
+          if (s != nullptr && s->is_object()) {
+            const json::object& source = s->get_object();
+            const std::string url =
+                StringOr(source, "type", "") == "base64"
+                    ? "data:" + std::string(StringOr(source, "media_type", "")) + ";base64," +
+                          std::string(StringOr(source, "data", ""))
+                    : std::string(StringOr(source, "url", ""));
+            parts.push_back(
+                json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}});
+          }
+        } else if (type == "tool_use") {
+          const json::value* input = Get(b, "input");
+          tool_calls.push_back(json::object{
+              {"id", StringOr(b, "id", "")},
+              {"type", "function"},
+              {"function", json::object{{"name", StringOr(b, "name", "")},
+                                        {"arguments", input ? json::serialize(*input) : "{}"}}}});
+        } else if (type == "tool_result") {
+          messages.push_back(json::object{{"role", "tool"},
+                                          {"tool_call_id", StringOr(b, "tool_use_id", "")},
+                                          {"content", JoinedText(Get(b, "content"))}});
+        }
+      }
+      if (role == "assistant") {
+        json::object message{{"role", "assistant"}};
+        message["content"] = assistant_text.empty() ? json::value(nullptr) : json::value(assistant_text);
+        if (!tool_calls.empty()) {
+          message["tool_calls"] = std::move(tool_calls);
+        }
+        messages.push_back(std::move(message));
+      } else if (!parts.empty()) {
+        messages.push_back(json::object{{"role", role}, {"content", std::move(parts)}});
+      }
+    }
+  }
+  out["messages"] = std::move(messages);
+  if (const json::value* v = Get(in, "max_tokens")) {
+    out["max_tokens"] = *v;
+  }
+  for (std::string_view key : {"temperature", "top_p"}) {
+    if (const json::value* v = Get(in, key)) {
+      out[key] = *v;
+    }
+  }
+  if (const json::value* stop = Get(in, "stop_sequences")) {
+    out["stop"] = *stop;
+  }
+  if (const json::value* s = Get(in, "stream"); s && s->is_bool()) {
+    out["stream"] = *s;
+    if (s->get_bool()) {
+      out["stream_options"] = json::object{{"include_usage", true}};
+    }
+  }
+  if (const json::value* tools = Get(in, "tools"); tools && tools->is_array()) {
+    json::array converted;
+    for (const json::value& tool : tools->get_array()) {
+      if (!tool.is_object()) {
+        continue;
+      }
+      const json::object& t = tool.get_object();
+      json::object fn{{"name", StringOr(t, "name", "")}};
+      if (const json::value* d = Get(t, "description")) {
+        fn["description"] = *d;
+      }
+      if (const json::value* schema = Get(t, "input_schema")) {
+        fn["parameters"] = *schema;
+      }
+      converted.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
+    }
+    out["tools"] = std::move(converted);
+  }
+  if (const json::value* choice = Get(in, "tool_choice"); choice && choice->is_object()) {
+    const std::string_view type = StringOr(choice->get_object(), "type", "auto");
+    if (type == "tool") {
+      out["tool_choice"] = json::object{
+          {"type", "function"},
+          {"function", json::object{{"name", StringOr(choice->get_object(), "name", "")}}}};
+    } else {
+      out["tool_choice"] = type == "any" ? "required" : (type == "none" ? "none" : "auto");
+    }
+  }
+  if (const json::value* meta = Get(in, "metadata"); meta && meta->is_object()) {
+    if (const json::value* user = Get(meta->get_object(), "user_id")) {
+      out["user"] = *user;
+    }
+  }
+  return out;
+}
+
+// ---- whole responses -------------------------------------------------------
+
+std::string OpenAIResponseFromAnthropic(std::string_view body) {
+  json::value parsed = ParseOrEmpty(body);
+  const json::object empty;
+  const json::object& in = parsed.is_object() ? parsed.get_object() : empty;
+  if (StringOr(in, "type", "") != "message") {
+    const json::value* e = Get(in, "error");
+    const json::object& error = e != nullptr && e->is_object() ? e->get_object() : empty;
+    const std::string_view type = StringOr(error, "type", "api_error");
+    return OpenAIErrorBody(StringOr(error, "message", "the upstream returned an unexpected response"),
+                           type, type);
+  }
+  std::string text;
+  json::array tool_calls;
+  if (const json::value* content = Get(in, "content"); content && content->is_array()) {
+    for (const json::value& block : content->get_array()) {
+      if (!block.is_object()) {
+        continue;
+      }
+      const json::object& b = block.get_object();
+      const std::string_view type = StringOr(b, "type", "");
+      if (type == "text") {
+        text += StringOr(b, "text", "");
+      } else if (type == "tool_use") {
+        const json::value* input = Get(b, "input");
+        tool_calls.push_back(json::object{
+            {"id", StringOr(b, "id", "")},
+            {"type", "function"},
+            {"function", json::object{{"name", StringOr(b, "name", "")},
+                                      {"arguments", input ? json::serialize(*input) : "{}"}}}});
+      }
+    }
+  }
+  json::object message{{"role", "assistant"},
+                       {"content", text.empty() && !tool_calls.empty() ? json::value(nullptr)
+                                                                       : json::value(text)},
+                       {"refusal", nullptr}};
+  if (!tool_calls.empty()) {
+    message["tool_calls"] = std::move(tool_calls);
+  }
+  const json::value* u = Get(in, "usage");
+  const json::object& usage = u != nullptr && u->is_object() ? u->get_object() : empty;
+  const std::int64_t prompt = IntOr(usage, "input_tokens", 0);
+  const std::int64_t completion = IntOr(usage, "output_tokens", 0);
+  return json::serialize(json::object{
+      {"id", StringOr(in, "id", "")},
+      {"object", "chat.completion"},
+      {"created", NowSeconds()},
+      {"model", StringOr(in, "model", "")},
+      {"choices", json::array{json::object{
+                      {"index", 0},
+                      {"message", std::move(message)},
+                      {"logprobs", nullptr},
+                      {"finish_reason", OpenAIFinishReason(StringOr(in, "stop_reason", ""))}}}},
+      {"usage", json::object{{"prompt_tokens", prompt},
+                             {"completion_tokens", completion},
+                             {"total_tokens", prompt + completion}}}});
+}
+
+std::string AnthropicResponseFromOpenAI(std::string_view body) {
+  json::value parsed = ParseOrEmpty(body);
+  const json::object empty;
+  const json::object& in = parsed.is_object() ? parsed.get_object() : empty;
+  const json::value* choices = Get(in, "choices");
+  if (choices == nullptr || !choices->is_array() || choices->get_array().empty() ||
+      !choices->get_array()[0].is_object()) {
+    const json::value* e = Get(in, "error");
+    const json::object& error = e != nullptr && e->is_object() ? e->get_object() : empty;
+    return AnthropicErrorBody(
+        "api_error", StringOr(error, "message", "the upstream returned an unexpected response"));
+  }
+  const json::object& choice = choices->get_array()[0].get_object();
+  const json::value* m = Get(choice, "message");
+  const json::object& message = m != nullptr && m->is_object() ? m->get_object() : empty;
+  json::array content;
+  if (std::string text = JoinedText(Get(message, "content")); !text.empty()) {
+    content.push_back(json::object{{"type", "text"}, {"text", text}});
+  }
+  if (const json::value* calls = Get(message, "tool_calls"); calls && calls->is_array()) {
+    for (const json::value& call : calls->get_array()) {
+      if (!call.is_object()) {
+        continue;
+      }
+      const json::value* f = Get(call.get_object(), "function");
+      const json::object& fn = f != nullptr && f->is_object() ? f->get_object() : empty;
+      content.push_back(json::object{{"type", "tool_use"},
+                                     {"id", StringOr(call.get_object(), "id", "")},
+                                     {"name", StringOr(fn, "name", "")},
+                                     {"input", ParseOrEmpty(StringOr(fn, "arguments", "{}"))}});
+    }
+  }
+  const json::value* u = Get(in, "usage");
+  const json::object& usage = u != nullptr && u->is_object() ? u->get_object() : empty;
+  return json::serialize(json::object{
+      {"id", StringOr(in, "id", "")},
+      {"type", "message"},
+      {"role", "assistant"},
+      {"model", StringOr(in, "model", "")},
+      {"content", std::move(content)},
+      {"stop_reason", AnthropicStopReason(StringOr(choice, "finish_reason", "stop"))},
+      {"stop_sequence", nullptr},
+      {"usage", json::object{{"input_tokens", IntOr(usage, "prompt_tokens", 0)},
+                             {"output_tokens", IntOr(usage, "completion_tokens", 0)}}}});
+}
+
+// ---- streams ---------------------------------------------------------------
+
+std::vector<SseEvent> SseParser::Feed(std::string_view bytes) {
+  for (char c : bytes) {
+    if (c != '\r') {
+      buffer_.push_back(c);
+    }
+  }
+  std::vector<SseEvent> events;
+  std::size_t start = 0;
+  for (std::size_t end; (end = buffer_.find("\n\n", start)) != std::string::npos; start = end + 2) {
+    SseEvent event;
+    bool has_data = false;
+    std::string_view block(buffer_.data() + start, end - start);
+    while (!block.empty()) {
+      const std::size_t newline = block.find('\n');
+      std::string_view line = block.substr(0, newline);
+      block = newline == std::string_view::npos ? std::string_view() : block.substr(newline + 1);
+      const std::size_t colon = line.find(':');
+      if (colon == 0) {
+        continue;  // a comment
+      }
+      std::string_view field = line.substr(0, colon);
+      std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
+      if (value.starts_with(' ')) {
+        value.remove_prefix(1);
+      }
+      if (field == "event") {
+        event.event = value;
+      } else if (field == "data") {
+        event.data += has_data ? "\n" : "";
+        event.data += value;
+        has_data = true;
+      }
+    }
+    if (has_data || !event.event.empty()) {
+      events.push_back(std::move(event));
+    }
+  }
+  buffer_.erase(0, start);
+  return events;
+}
+
+std::string FormatSse(const SseEvent& event) {
+  std::string out;
+  if (!event.event.empty()) {
+    out += "event: " + event.event + "\n";
+  }
+  std::string_view data = event.data;
+  while (true) {
+    const std::size_t newline = data.find('\n');
+    out += "data: ";
+    out += data.substr(0, newline);
+    out += "\n";
+    if (newline == std::string_view::npos) {
+      break;
+    }
+    data.remove_prefix(newline + 1);
+  }
+  return out + "\n";
+}
+
+namespace {
+
+std::string AnthropicEvent(std::string_view type, json::object data) {
+  data["type"] = type;
+  return FormatSse({std::string(type), json::serialize(data)});
+}
+
+std::string OpenAIData(const json::object& data) { return FormatSse({{}, json::serialize(data)}); }
+
+// Upstream OpenAI chunks, client Anthropic events.
+class AnthropicFromOpenAIStream : public StreamTranslator {
+ public:
+  std::string Feed(const SseEvent& event) override {
+    if (finished_) {
+      return {};
+    }
+    if (event.data == "[DONE]") {
+      return Close();
+    }
+    json::value parsed = ParseOrEmpty(event.data);
+    if (!parsed.is_object()) {
+      return {};
+    }
+    const json::object& chunk = parsed.get_object();
+    std::string out;
+    if (const json::value* e = Get(chunk, "error"); e && e->is_object()) {
+      finished_ = true;
+      return AnthropicEvent(
+          "error", {{"error", json::object{{"type", "api_error"},
+                                           {"message", StringOr(e->get_object(), "message",
+                                                                "upstream error")}}}});
+    }
+    out += Start(chunk);
+    if (const json::value* u = Get(chunk, "usage"); u && u->is_object()) {
+      input_tokens_ = IntOr(u->get_object(), "prompt_tokens", input_tokens_);
+      output_tokens_ = IntOr(u->get_object(), "completion_tokens", output_tokens_);
+    }
+    const json::value* choices = Get(chunk, "choices");
+    if (choices == nullptr || !choices->is_array() || choices->get_array().empty() ||
+        !choices->get_array()[0].is_object()) {
+      return out;
+    }
+    const json::object& choice = choices->get_array()[0].get_object();
+    if (const json::value* d = Get(choice, "delta"); d && d->is_object()) {
+      if (std::string_view text = StringOr(d->get_object(), "content", ""); !text.empty()) {
+        if (!block_open_) {
+          block_open_ = true;
+          out += AnthropicEvent("content_block_start",
+                                {{"index", 0},
+                                 {"content_block", json::object{{"type", "text"}, {"text", ""}}}});
+        }
+        out += AnthropicEvent(
+            "content_block_delta",
+            {{"index", 0}, {"delta", json::object{{"type", "text_delta"}, {"text", text}}}});
+      }
+    }
+    if (const json::value* f = Get(choice, "finish_reason"); f && f->is_string()) {
+      stop_reason_ = AnthropicStopReason(f->get_string());
+    }
+    return out;
+  }
+
+  // An OpenAI stream ends with [DONE]; one that stops before it was cut
+  // short, and the client is told so rather than given a clean ending.
+  std::string Finish() override {
+    if (finished_) {
+      return {};
+    }
+    finished_ = true;
+    return Start({}) + AnthropicEvent("error", {{"error", json::object{{"type", "api_error"},
+                                                                       {"message", "the upstream stream ended early"}}}});
+  }
+
+ private:
+  std::string Start(const json::object& chunk) {
+    if (started_) {
+      return {};
+    }
+    started_ = true;
+    return AnthropicEvent(
+        "message_start",
+        {{"message", json::object{{"id", StringOr(chunk, "id", "")},
+                                  {"type", "message"},
+                                  {"role", "assistant"},
+                                  {"model", StringOr(chunk, "model", "")},
+                                  {"content", json::array{}},
+                                  {"stop_reason", nullptr},
+                                  {"stop_sequence", nullptr},
+                                  {"usage", json::object{{"input_tokens", 0},
+                                                         {"output_tokens", 0}}}}}});
+  }
+
+  std::string Close() {
+    finished_ = true;
+    std::string out = Start({});
+    if (block_open_) {
+      out += AnthropicEvent("content_block_stop", {{"index", 0}});
+    }
+    out += AnthropicEvent(
+        "message_delta",
+        {{"delta", json::object{{"stop_reason", stop_reason_}, {"stop_sequence", nullptr}}},
+         {"usage", json::object{{"input_tokens", input_tokens_}, {"output_tokens", output_tokens_}}}});
+    return out + AnthropicEvent("message_stop", {});
+  }
+
+  bool started_ = false;
+  bool block_open_ = false;
+  bool finished_ = false;
+  std::string stop_reason_ = "end_turn";
+  std::int64_t input_tokens_ = 0;
+  std::int64_t output_tokens_ = 0;
+};
+
+// Upstream Anthropic events, client OpenAI chunks.
+class OpenAIFromAnthropicStream : public StreamTranslator {
+ public:
+  std::string Feed(const SseEvent& event) override {
+    if (finished_) {
+      return {};
+    }
+    json::value parsed = ParseOrEmpty(event.data);
+    if (!parsed.is_object()) {
+      return {};
+    }
+    const json::object& data = parsed.get_object();
+    const std::string_view type = StringOr(data, "type", event.event);
+    if (type == "message_start") {
+      if (const json::value* m = Get(data, "message"); m && m->is_object()) {
+        id_ = StringOr(m->get_object(), "id", "");
+        model_ = StringOr(m->get_object(), "model", "");
+        if (const json::value* u = Get(m->get_object(), "usage"); u && u->is_object()) {
+          input_tokens_ = IntOr(u->get_object(), "input_tokens", 0);
+        }
+      }
+      return Chunk(json::object{{"role", "assistant"}, {"content", ""}}, nullptr);
+    }
+    if (type == "content_block_delta") {
+      const json::value* d = Get(data, "delta");
+      if (d != nullptr && d->is_object() && StringOr(d->get_object(), "type", "") == "text_delta") {
+        return Chunk(json::object{{"content", StringOr(d->get_object(), "text", "")}}, nullptr);
+      }
+      return {};
+    }
+    if (type == "message_delta") {
+      if (const json::value* d = Get(data, "delta"); d && d->is_object()) {
+        finish_reason_ = OpenAIFinishReason(StringOr(d->get_object(), "stop_reason", ""));
+      }
+      if (const json::value* u = Get(data, "usage"); u && u->is_object()) {
+        output_tokens_ = IntOr(u->get_object(), "output_tokens", output_tokens_);
+      }
+      return {};
+    }
+    if (type == "message_stop") {
+      finished_ = true;
+      json::object usage{{"id", id_},
+                         {"object", "chat.completion.chunk"},
+                         {"created", NowSeconds()},
+                         {"model", model_},
+                         {"choices", json::array{}},
+                         {"usage", json::object{{"prompt_tokens", input_tokens_},
+                                                {"completion_tokens", output_tokens_},
+                                                {"total_tokens", input_tokens_ + output_tokens_}}}};
+      return Chunk(json::object{}, json::value(finish_reason_)) + OpenAIData(usage) +
+             "data: [DONE]\n\n";
+    }
+    if (type == "error") {
+      finished_ = true;
+      const json::value* e = Get(data, "error");
+      const json::object empty;
+      const json::object& error = e != nullptr && e->is_object() ? e->get_object() : empty;
+      return OpenAIData({{"error", json::object{{"message", StringOr(error, "message", "upstream error")},
+                                                {"type", StringOr(error, "type", "api_error")},
+                                                {"code", nullptr},
+                                                {"param", nullptr}}}});
+    }
+    return {};
+  }
+
+  // A stream that ends without message_stop was cut short: say so rather
+  // than close it as if it were complete.
+  std::string Finish() override {
+    if (finished_) {
+      return {};
+    }
+    finished_ = true;
+    return OpenAIData({{"error", json::object{{"message", "the upstream stream ended early"},
+                                              {"type", "api_error"},
+                                              {"code", nullptr},
+                                              {"param", nullptr}}}});
+  }
+
+ private:
+  std::string Chunk(json::object delta, json::value finish_reason) {
+    return OpenAIData({{"id", id_},
+                       {"object", "chat.completion.chunk"},
+                       {"created", NowSeconds()},
+                       {"model", model_},
+                       {"choices", json::array{json::object{{"index", 0},
+                                                            {"delta", std::move(delta)},
+                                                            {"logprobs", nullptr},
+                                                            {"finish_reason", finish_reason}}}}});
+  }
+
+  bool finished_ = false;
+  std::string id_;
+  std::string model_;
+  std::string finish_reason_ = "stop";
+  std::int64_t input_tokens_ = 0;
+  std::int64_t output_tokens_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<StreamTranslator> MakeStreamTranslator(Dialect to) {
+  if (to == Dialect::kAnthropic) {
+    return std::make_unique<AnthropicFromOpenAIStream>();
+  }
+  return std::make_unique<OpenAIFromAnthropicStream>();
+}
+
+}  // namespace firebreak::api

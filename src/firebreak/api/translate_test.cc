@@ -1,0 +1,176 @@
+#include "firebreak/api/translate.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace firebreak::api {
+namespace {
+
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+TEST(TranslateRequest, OpenAIToAnthropic) {
+  json::value in = json::parse(R"({
+    "model": "claude-3", "temperature": 1.5, "stop": "END", "stream": true, "user": "u1",
+    "messages": [
+      {"role": "system", "content": "sys"},
+      {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                   {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+      {"role": "assistant", "content": null, "tool_calls": [
+         {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "42"}],
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    "tool_choice": "required"})");
+  json::object out = AnthropicRequestFromOpenAI(in.as_object());
+  EXPECT_EQ(out.at("max_tokens"), kDefaultMaxTokens);
+  EXPECT_EQ(out.at("system"), "sys");
+  EXPECT_EQ(out.at("temperature"), 1.0);
+  EXPECT_EQ(json::serialize(out.at("stop_sequences")), R"(["END"])");
+  EXPECT_EQ(out.at("metadata").at("user_id"), "u1");
+  const json::array& messages = out.at("messages").as_array();
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(json::serialize(messages[0].at("content").at(1)),
+            R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}})");
+  EXPECT_EQ(json::serialize(messages[1].at("content").at(0)),
+            R"({"type":"tool_use","id":"c1","name":"f","input":{"a":1}})");
+  EXPECT_EQ(json::serialize(messages[2]),
+            R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"c1","content":"42"}]})");
+  EXPECT_EQ(json::serialize(out.at("tools")),
+            R"([{"name":"f","input_schema":{"type":"object"}}])");
+  EXPECT_EQ(out.at("tool_choice").at("type"), "any");
+}
+
+TEST(TranslateRequest, AnthropicToOpenAI) {
+  json::value in = json::parse(R"({
+    "model": "gpt-4o", "max_tokens": 50, "stream": true, "system": "sys",
+    "stop_sequences": ["X"],
+    "messages": [
+      {"role": "user", "content": "hi"},
+      {"role": "assistant", "content": [{"type": "text", "text": "calling"},
+                                        {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}]},
+      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "42"},
+                                   {"type": "text", "text": "thanks"}]}]})");
+  json::object out = OpenAIRequestFromAnthropic(in.as_object());
+  EXPECT_EQ(out.at("max_tokens"), 50);
+  EXPECT_EQ(json::serialize(out.at("stop")), R"(["X"])");
+  EXPECT_EQ(out.at("stream_options").at("include_usage"), true);
+  const json::array& messages = out.at("messages").as_array();
+  ASSERT_EQ(messages.size(), 5u);
+  EXPECT_EQ(json::serialize(messages[0]), R"({"role":"system","content":"sys"})");
+  EXPECT_EQ(messages[2].at("content"), "calling");
+  EXPECT_EQ(messages[2].at("tool_calls").at(0).at("function").at("arguments"), R"({"a":1})");
+  EXPECT_EQ(json::serialize(messages[3]), R"({"role":"tool","tool_call_id":"t1","content":"42"})");
+  EXPECT_EQ(messages[4].at("content").at(0).at("text"), "thanks");
+}
+
+TEST(TranslateResponse, AnthropicToOpenAIAndBack) {
+  const std::string anthropic = R"({"id":"msg_1","type":"message","role":"assistant","model":"m",
+    "content":[{"type":"text","text":"Hello"}],"stop_reason":"max_tokens",
+    "usage":{"input_tokens":3,"output_tokens":5}})";
+  json::value openai = json::parse(OpenAIResponseFromAnthropic(anthropic));
+  EXPECT_EQ(openai.at("object"), "chat.completion");
+  EXPECT_EQ(openai.at("choices").at(0).at("message").at("content"), "Hello");
+  EXPECT_EQ(openai.at("choices").at(0).at("finish_reason"), "length");
+  EXPECT_EQ(openai.at("usage").at("total_tokens"), 8);
+
+  json::value back = json::parse(AnthropicResponseFromOpenAI(json::serialize(openai)));
+  EXPECT_EQ(back.at("type"), "message");
+  EXPECT_EQ(back.at("content").at(0).at("text"), "Hello");
+  EXPECT_EQ(back.at("stop_reason"), "max_tokens");
+  EXPECT_EQ(back.at("usage").at("output_tokens"), 5);
+}
+
+TEST(TranslateResponse, UpstreamErrorsBecomeErrorsOfTheOtherShape) {
+  json::value openai = json::parse(OpenAIResponseFromAnthropic(
+      R"({"type":"error","error":{"type":"overloaded_error","message":"busy"}})"));
+  EXPECT_EQ(openai.at("error").at("message"), "busy");
+  json::value anthropic =
+      json::parse(AnthropicResponseFromOpenAI(R"({"error":{"message":"bad key"}})"));
+  EXPECT_EQ(anthropic.at("type"), "error");
+  EXPECT_EQ(anthropic.at("error").at("message"), "bad key");
+}
+
+TEST(SseParser, FramesEventsSplitAnywhere) {
+  const std::string stream =
+      "event: a\ndata: {\"x\":1}\n\n: comment\n\ndata: line1\r\ndata: line2\r\n\r\ndata: [DONE]\n\n";
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    SseParser parser;
+    std::vector<SseEvent> events = parser.Feed(std::string_view(stream).substr(0, cut));
+    for (SseEvent& e : parser.Feed(std::string_view(stream).substr(cut))) {
+      events.push_back(std::move(e));
+    }
+    ASSERT_EQ(events.size(), 3u) << "cut at " << cut;
+    EXPECT_EQ(events[0].event, "a");
+    EXPECT_EQ(events[0].data, "{\"x\":1}");
+    EXPECT_EQ(events[1].data, "line1\nline2");
+    EXPECT_EQ(events[2].data, "[DONE]");
+  }
+  EXPECT_EQ(FormatSse({"e", "a\nb"}), "event: e\ndata: a\ndata: b\n\n");
+}
+
+std::vector<json::value> Datas(std::string_view sse) {
+  SseParser parser;
+  std::vector<json::value> out;
+  for (const SseEvent& e : parser.Feed(sse)) {
+    out.push_back(e.data == "[DONE]" ? json::value("[DONE]") : json::parse(e.data));
+  }
+  return out;
+}
+
+TEST(StreamTranslator, OpenAIChunksBecomeAnthropicEvents) {
+  auto translator = MakeStreamTranslator(Dialect::kAnthropic);
+  std::string out;
+  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"});
+  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]})"});
+  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]})"});
+  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":4}})"});
+  out += translator->Feed({"", "[DONE]"});
+  out += translator->Finish();
+  std::vector<json::value> events = Datas(out);
+  std::vector<std::string> types;
+  std::string text;
+  for (const json::value& e : events) {
+    types.emplace_back(e.at("type").as_string());
+    if (types.back() == "content_block_delta") {
+      text += e.at("delta").at("text").as_string();
+    }
+  }
+  EXPECT_THAT(types, ::testing::ElementsAre("message_start", "content_block_start",
+                                            "content_block_delta", "content_block_delta",
+                                            "content_block_stop", "message_delta", "message_stop"));
+  EXPECT_EQ(text, "Hello");
+  EXPECT_EQ(events[5].at("delta").at("stop_reason"), "end_turn");
+  EXPECT_EQ(events[5].at("usage").at("output_tokens"), 4);
+}
+
+TEST(StreamTranslator, AnthropicEventsBecomeOpenAIChunks) {
+  auto translator = MakeStreamTranslator(Dialect::kOpenAI);
+  std::string out;
+  out += translator->Feed({"message_start", R"({"type":"message_start","message":{"id":"msg","model":"m","usage":{"input_tokens":7}}})"});
+  out += translator->Feed({"ping", R"({"type":"ping"})"});
+  out += translator->Feed({"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})"});
+  out += translator->Feed({"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}})"});
+  out += translator->Feed({"message_stop", R"({"type":"message_stop"})"});
+  out += translator->Finish();
+  std::vector<json::value> chunks = Datas(out);
+  ASSERT_EQ(chunks.size(), 5u);
+  EXPECT_EQ(chunks[0].at("choices").at(0).at("delta").at("role"), "assistant");
+  EXPECT_EQ(chunks[1].at("choices").at(0).at("delta").at("content"), "Hi");
+  EXPECT_EQ(chunks[2].at("choices").at(0).at("finish_reason"), "stop");
+  EXPECT_EQ(chunks[3].at("usage").at("total_tokens"), 8);
+  EXPECT_EQ(chunks[4], "[DONE]");
+}
+
+TEST(StreamTranslator, AStreamCutShortEndsInAnError) {
+  auto to_openai = MakeStreamTranslator(Dialect::kOpenAI);
+  to_openai->Feed({"message_start", R"({"type":"message_start","message":{"id":"x"}})"});
+  EXPECT_THAT(to_openai->Finish(), HasSubstr("ended early"));
+  auto to_anthropic = MakeStreamTranslator(Dialect::kAnthropic);
+  to_anthropic->Feed({"", R"({"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]})"});
+  EXPECT_THAT(to_anthropic->Finish(), HasSubstr("event: error"));
+}
+
+}  // namespace
+}  // namespace firebreak::api
