@@ -463,4 +463,9 @@ base::Status AuditLog::WriteCheckpoint() {
   return base::Status::Ok();
 }
 
+std::size_t AuditLog::queue_depth() {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
 }  // namespace firebreak::audit

@@ -113,6 +113,8 @@ class AuditLog {
   const std::string& instance_id() const { return instance_; }
   std::string public_key_pem() const { return key_->PublicPem(); }
   const AuditOptions& options() const { return options_; }
+  // Records waiting to be committed (a gauge for /metrics).
+  std::size_t queue_depth();
 
  private:
   // One producer's record, owned by its Append call while it waits.

@@ -14,6 +14,23 @@ Sha256 Sha256Of(std::string_view bytes) {
   return out;
 }
 
+Sha256Stream::Sha256Stream() : context_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr);
+}
+
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
+
+void Sha256Stream::Update(std::string_view bytes) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), bytes.data(), bytes.size());
+}
+
+Sha256 Sha256Stream::Finish() {
+  Sha256 out{};
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), out.data(), &size);
+  return out;
+}
+
 std::string ToHex(const Sha256& digest) { return HexEncode(AsBytes(digest)); }
 
 std::string HexEncode(std::string_view bytes) {

@@ -15,6 +15,20 @@ namespace firebreak::base {
 using Sha256 = std::array<std::uint8_t, 32>;
 
 Sha256 Sha256Of(std::string_view bytes);
+
+// SHA-256 of bytes that arrive in pieces (a streamed response).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view bytes);
+  Sha256 Finish();
+
+ private:
+  void* context_;  // EVP_MD_CTX
+};
 std::string ToHex(const Sha256& digest);
 // Lower-case hex of any bytes, and back (false on odd length or a non-hex digit).
 std::string HexEncode(std::string_view bytes);

@@ -103,6 +103,29 @@ int Run(int argc, char** argv) {
   demo_cmd->add_flag("--exit-when-done", demo.exit_when_done,
                      "Quit after the last scenario instead of waiting");
 
+  ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve",
+      "Run the proxy: OpenAI (/v1/chat/completions) and Anthropic (/v1/messages) APIs, "
+      "every request classified, decided, audited, then blocked or forwarded. Stops on "
+      "SIGINT/SIGTERM after draining");
+  serve_cmd->add_option("--config", serve.config, "Server config (listener, upstreams, API keys, "
+                                                  "audit, alerts)")
+      ->capture_default_str();
+  serve_cmd->add_option("--policy", serve.policy, "Policy YAML file (default: the config's)");
+  serve_cmd->add_option("--listen", serve.listen, "Address to listen on (default 127.0.0.1)");
+  serve_cmd->add_option("--port", serve.port, "Port; 0 = any free port (default 8080)")
+      ->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--upstream", serve.upstreams,
+                        "TYPE=URL or NAME:TYPE=URL, e.g. openai=http://127.0.0.1:9000; "
+                        "repeatable; the first is the default; replaces the config's");
+  serve_cmd->add_option("--audit-db", serve.audit_db, "Audit database (default: the config's)");
+  serve_cmd
+      ->add_option("--durability", serve.durability,
+                   "Audit durability: group (fsync within 10 ms) or fsync (before each answer)")
+      ->check(CLI::IsMember({"group", "fsync"}));
+  serve_cmd->add_option("--threads", serve.threads, "I/O threads (default: one per core)");
+
   CLI::App* audit_cmd = app.add_subcommand("audit", "Verify, export and follow the audit trail");
   audit_cmd->require_subcommand(1);
   AuditVerifyOptions audit_verify;
@@ -183,6 +206,9 @@ int Run(int argc, char** argv) {
   }
   if (*tail_cmd) {
     return RunAuditTail(audit_tail, std::cout, std::cerr);
+  }
+  if (*serve_cmd) {
+    return RunServe(serve, std::cout, std::cerr);
   }
   if (*demo_cmd) {
     return RunDemo(demo, std::cin, std::cout, std::cerr);

@@ -9,7 +9,9 @@
 #include "firebreak/alert/alert.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/base/digest.h"
+#include "firebreak/api/request.h"
 #include "firebreak/cli/commands.h"
+#include "firebreak/cli/instance.h"
 #include "firebreak/cli/report.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/proxy/audit_outbox.h"
@@ -20,80 +22,22 @@ namespace {
 
 namespace json = boost::json;
 
-// Text of a message's content: a string, or an array of parts whose "text"
-// (or nested tool-result "content") strings are joined by newlines.
-base::Status ContentText(const json::value& content, std::string& text) {
-  if (content.is_string()) {
-    text.append(content.get_string());
-    return base::Status::Ok();
-  }
-  if (content.is_null()) {
-    return base::Status::Ok();
-  }
-  if (!content.is_array()) {
-    return base::InvalidArgument("content must be a string or an array of parts");
-  }
-  for (const json::value& part : content.get_array()) {
-    if (part.is_string()) {
-      text.append(part.get_string());
-    } else if (const json::object* o = part.if_object()) {
-      if (const json::value* t = o->if_contains("text"); t && t->is_string()) {
-        text.append(t->get_string());
-      } else if (const json::value* c = o->if_contains("content")) {
-        FB_RETURN_IF_ERROR(ContentText(*c, text));
-      }
-    } else {
-      return base::InvalidArgument("content parts must be objects or strings");
-    }
-    text.push_back('\n');
-  }
-  return base::Status::Ok();
-}
-
-base::StatusOr<base::Conversation> ConversationOf(const json::object& line) {
-  base::Conversation conversation;
-  if (const json::value* m = line.if_contains("model"); m && m->is_string()) {
-    conversation.model = m->get_string();
-  }
-  if (const json::value* system = line.if_contains("system")) {
-    base::Message message{base::Role::kSystem, {}};
-    FB_RETURN_IF_ERROR(ContentText(*system, message.text).WithContext("system"));
-    conversation.messages.push_back(std::move(message));
-  }
-  const json::value* prompt = line.if_contains("prompt");
-  const json::value* messages = line.if_contains("messages");
-  if ((prompt == nullptr) == (messages == nullptr)) {
+// A line is {"prompt": TEXT} or a request body in either API's shape
+// ({"messages": [...]}, with "system" as Anthropic has it).
+base::StatusOr<base::Conversation> ConversationOf(const json::value& line) {
+  const json::object& object = line.get_object();
+  const json::value* prompt = object.if_contains("prompt");
+  if (prompt != nullptr && object.contains("messages")) {
     return base::InvalidArgument("expected exactly one of \"prompt\" or \"messages\"");
   }
   if (prompt != nullptr) {
     if (!prompt->is_string()) {
       return base::InvalidArgument("\"prompt\" must be a string");
     }
-    conversation.messages.push_back({base::Role::kUser, std::string(prompt->get_string())});
-    return conversation;
+    return base::SinglePrompt(std::string(prompt->get_string()));
   }
-  if (!messages->is_array() || messages->get_array().empty()) {
-    return base::InvalidArgument("\"messages\" must be a non-empty array");
-  }
-  std::size_t index = 0;
-  for (const json::value& item : messages->get_array()) {
-    const std::string where = "messages[" + std::to_string(index++) + "]";
-    const json::object* m = item.if_object();
-    if (m == nullptr) {
-      return base::InvalidArgument(where + " must be an object");
-    }
-    base::Message message;
-    const json::value* role = m->if_contains("role");
-    if (role == nullptr || !role->is_string() ||
-        !base::ParseRole(std::string_view(role->get_string()), &message.role)) {
-      return base::InvalidArgument(where + ".role must be system, user, assistant or tool");
-    }
-    if (const json::value* content = m->if_contains("content")) {
-      FB_RETURN_IF_ERROR(ContentText(*content, message.text).WithContext(where + ".content"));
-    }
-    conversation.messages.push_back(std::move(message));
-  }
-  return conversation;
+  return api::ConversationOf(line, object.contains("system") ? api::Dialect::kAnthropic
+                                                             : api::Dialect::kOpenAI);
 }
 
 // One output line. Written by hand so that scores read 0.954, not 9.54E-1.
@@ -171,7 +115,7 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
     if (const json::value* v = object->if_contains("id")) {
       id = *v;
     }
-    base::StatusOr<base::Conversation> conversation = ConversationOf(*object);
+    base::StatusOr<base::Conversation> conversation = ConversationOf(parsed);
     if (!conversation.ok()) {
       fail(conversation.status().message());
       continue;
@@ -209,124 +153,32 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
   return malformed ? kExitUsage : kExitOk;
 }
 
-proxy::TextRetention RetentionOf(std::string_view text) {
-  if (text == "full") {
-    return proxy::TextRetention::kFull;
-  }
-  if (text == "redacted") {
-    return proxy::TextRetention::kRedacted;
-  }
-  return text == "digest" ? proxy::TextRetention::kDigestOnly : proxy::TextRetention::kByAuditLevel;
-}
-
-// Batch screening, audited exactly as the proxy will: every decision and its
+// Batch screening, audited exactly as the proxy is: every decision and its
 // alerts are committed before the line is printed; alerts are delivered while
 // the run goes on, and what is still pending at the end stays in the outbox.
 int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& core,
                     std::istream& in, std::ostream& out, std::ostream& err) {
-  config::ServerConfig server;
-  if (std::filesystem::exists(options.config)) {
-    base::StatusOr<config::ServerConfig> loaded = config::LoadServerConfig(options.config);
-    if (!loaded.ok()) {
-      err << "firebreak classify: " << loaded.status().message() << '\n';
-      return kExitUsage;
-    }
-    server = std::move(loaded).value();
-  } else if (options.config != "firebreak.yaml") {
-    err << "firebreak classify: config " << options.config << " does not exist\n";
+  std::unique_ptr<config::ServerConfig> server = LoadConfig(options.config, "classify", err);
+  if (server == nullptr) {
     return kExitUsage;
   }
-  if (base::Status s = config::CheckAlertTargets(server, proxy::AlertTargetsNamedBy(core.policy()),
-                                                 options.policy);
-      !s.ok()) {
-    err << "firebreak classify: " << s.message() << '\n';
+  server->audit.db = options.audit_db;
+  if (!options.durability.empty()) {
+    server->audit.durability = options.durability;
+  }
+  std::unique_ptr<Instance> instance = OpenInstance(std::move(*server), options.policy,
+                                                    core.policy(), "classify --jsonl", {}, err);
+  if (instance == nullptr) {
     return kExitUsage;
   }
-  base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> targets =
-      proxy::AlertTargetsOf(server);
-  if (!targets.ok()) {
-    err << "firebreak classify: " << targets.status().message() << '\n';
-    return kExitUsage;
-  }
-
-  base::StatusOr<std::shared_ptr<const proxy::Redactor>> redactor =
-      proxy::Redactor::Create(server.audit.redact);
-  if (!redactor.ok()) {
-    err << "firebreak classify: " << redactor.status().message() << '\n';
-    return kExitUsage;
-  }
-
-  audit::AuditOptions audit_options;
-  audit_options.db = options.audit_db;
-  const std::string durability =
-      options.durability.empty() ? server.audit.durability : options.durability;
-  audit_options.durability =
-      durability == "fsync" ? audit::Durability::kFsync : audit::Durability::kGroup;
-  audit_options.checkpoint_every = server.audit.checkpoint_every;
-  audit_options.checkpoint_interval = server.audit.checkpoint_interval;
-  base::StatusOr<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::Open(audit_options);
-  if (!log.ok()) {
-    err << "firebreak classify: " << log.status().message() << '\n';
-    return kExitUsage;
-  }
-  base::StatusOr<std::string> digest = base::Sha256HexOfFile(options.policy);
-  const std::string policy_digest = digest.ok() ? *digest : "";
-  err << "audit: " << options.audit_db << ", durability "
-      << audit::DurabilityName(audit_options.durability) << ", instance " << (*log)->instance_id()
-      << '\n';
-  audit::AuditRecord start{"lifecycle.start", {}};
-  start.fields["command"] = "classify --jsonl";
-  start.fields["durability"] = audit::DurabilityName(audit_options.durability);
-  start.fields["policy"] =
-      audit::Value::Object{{"path", options.policy}, {"digest", policy_digest}};
-  if (base::StatusOr<audit::Appended> a = (*log)->Append(std::move(start)); !a.ok()) {
-    err << "firebreak classify: " << a.status().message() << '\n';
-    return kExitUsage;
-  }
-
-  proxy::AuditOutbox outbox(**log);
-  alert::SenderOptions sender_options;
-  sender_options.log = &err;
-  alert::Sender sender(outbox, std::move(targets).value(), sender_options);
-  sender.Start();
-  // The outbox lives in the failing store: tell the system targets now, once.
-  bool told = false;
-  auto on_failure = [&](const base::Status& status) {
-    if (told) {
-      return;
-    }
-    told = true;
-    const std::string payload =
-        "{\"kind\":\"audit_failure\",\"severity\":\"critical\",\"instance\":" +
-        json::serialize(json::string((*log)->instance_id())) + ",\"summary\":" +
-        json::serialize(
-            json::string("audit store cannot write; decisions are refused: " + status.message())) +
-        "}";
-    for (const std::string& target : server.system_alerts) {
-      static_cast<void>(sender.SendNow(
-          {0, target, (*log)->instance_id() + ":audit-failure:" + target, payload, 0}));
-    }
-  };
   const int code = RunJsonl(core,
-                            {.log = log->get(),
-                             .policy_digest = policy_digest,
-                             .retention = RetentionOf(server.audit.text),
-                             .redactor = redactor->get(),
-                             .on_failure = on_failure},
+                            {.log = instance->log.get(),
+                             .policy_digest = instance->policy_digest,
+                             .retention = instance->retention,
+                             .redactor = instance->redactor.get(),
+                             .on_failure = instance->on_audit_failure},
                             in, out);
-  sender.Stop();
-  sender.RunOnce();  // one last pass for what the end of the input raised
-  base::StatusOr<std::int64_t> pending = (*log)->PendingAlerts();
-  if (pending.ok() && *pending > 0) {
-    err << "alerts: " << *pending << " pending; they stay in " << options.audit_db
-        << " and are delivered by the next run\n";
-  }
-  base::StatusOr<audit::Appended> stop = (*log)->Append({"lifecycle.stop", {}});
-  if (!stop.ok() || !(*log)->Checkpoint().ok()) {
-    err << "firebreak classify: cannot close the audit trail\n";
-    return kExitUsage;
-  }
-  return code;
+  return CloseInstance(*instance, "classify", err) ? code : kExitUsage;
 }
 
 }  // namespace

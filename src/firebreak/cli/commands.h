@@ -53,6 +53,19 @@ struct TrainOptions {
 };
 int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err);
 
+struct ServeOptions {
+  std::string config = "firebreak.yaml";
+  std::string policy;  // default: the config's
+  std::string listen;  // default: the config's (127.0.0.1)
+  int port = -1;       // -1: the config's (8080); 0: any free port
+  std::vector<std::string> upstreams;  // TYPE=URL; replace the config's
+  std::string audit_db;
+  std::string durability;
+  unsigned threads = 0;
+};
+// Runs the proxy until SIGINT or SIGTERM, then drains and closes the trail.
+int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err);
+
 struct DemoOptions {
   std::string policy = "policies/defense-standard.yaml";
   std::string scenarios = "scenarios/defense-standard.yaml";

@@ -40,9 +40,12 @@ void PrintOutcome(const proxy::Outcome& outcome, const proxy::DecisionCore& core
 
 int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err) {
   if (options.server) {
-    err << "firebreak demo: --server needs the proxy, which this build does not have yet; "
-           "run without --server\n";
-    return kExitUsage;
+    // The prototype's server mode: the proxy with the demo policy. Upstreams
+    // come from firebreak.yaml; without one, allowed requests get 503.
+    ServeOptions serve;
+    serve.policy = options.policy;
+    serve.port = options.port;
+    return RunServe(serve, out, err);
   }
   std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
   if (core == nullptr) {

@@ -67,8 +67,20 @@ class Parser {
       config.audit.db = path_.parent_path() / config.audit.db;
       return config;
     }
-    if (!Map(root, "the config", {"audit", "alerts"})) {
+    if (!Map(root, "the config", {"policy", "server", "upstreams", "principals", "audit", "alerts"})) {
       return config;
+    }
+    if (const YAML::Node n = root["policy"]) {
+      config.policy = path_.parent_path() / Scalar(n, "policy");
+    }
+    if (const YAML::Node n = root["server"]) {
+      ParseListen(n, config.server);
+    }
+    if (const YAML::Node n = root["upstreams"]) {
+      ParseUpstreams(n, config);
+    }
+    if (const YAML::Node n = root["principals"]) {
+      ParsePrincipals(n, config);
     }
     if (const YAML::Node audit = root["audit"];
         audit && Map(audit, "audit",
@@ -147,6 +159,189 @@ class Parser {
     return config;
   }
 
+  std::chrono::milliseconds Seconds(const YAML::Node& node, const char* what) {
+    return std::chrono::milliseconds(
+        static_cast<std::int64_t>(Number<double>(node, what, 1.0) * 1000.0));
+  }
+
+  void ParseListen(const YAML::Node& node, ListenConfig& s) {
+    if (!Map(node, "server",
+             {"listen", "port", "threads", "max_body_bytes", "max_header_bytes", "max_json_depth",
+              "read_timeout_seconds", "idle_timeout_seconds", "max_connections",
+              "drain_timeout_seconds", "tls_cert", "tls_key", "constraints"})) {
+      return;
+    }
+    if (const YAML::Node n = node["listen"]) {
+      s.address = Scalar(n, "server.listen");
+    }
+    if (const YAML::Node n = node["port"]) {
+      int port = 0;
+      if (!n.IsScalar() || !YAML::convert<int>::decode(n, port) || port < 0 || port > 65535) {
+        Error(n, "server.port must be 0 (any free port) to 65535");
+      }
+      s.port = static_cast<std::uint16_t>(port);
+    }
+    if (const YAML::Node n = node["threads"]) {
+      s.threads = Number<unsigned>(n, "server.threads", 1);
+    }
+    if (const YAML::Node n = node["max_body_bytes"]) {
+      s.max_body_bytes = Number<std::size_t>(n, "server.max_body_bytes", s.max_body_bytes);
+    }
+    if (const YAML::Node n = node["max_header_bytes"]) {
+      s.max_header_bytes = Number<std::size_t>(n, "server.max_header_bytes", s.max_header_bytes);
+    }
+    if (const YAML::Node n = node["max_json_depth"]) {
+      s.max_json_depth = Number<std::size_t>(n, "server.max_json_depth", s.max_json_depth);
+    }
+    if (const YAML::Node n = node["read_timeout_seconds"]) {
+      s.read_timeout = Seconds(n, "server.read_timeout_seconds");
+    }
+    if (const YAML::Node n = node["idle_timeout_seconds"]) {
+      s.idle_timeout = Seconds(n, "server.idle_timeout_seconds");
+    }
+    if (const YAML::Node n = node["drain_timeout_seconds"]) {
+      s.drain_timeout = Seconds(n, "server.drain_timeout_seconds");
+    }
+    if (const YAML::Node n = node["max_connections"]) {
+      s.max_connections = Number<std::size_t>(n, "server.max_connections", s.max_connections);
+    }
+    if (const YAML::Node n = node["tls_cert"]) {
+      s.tls_cert = (path_.parent_path() / Scalar(n, "server.tls_cert")).string();
+    }
+    if (const YAML::Node n = node["tls_key"]) {
+      s.tls_key = (path_.parent_path() / Scalar(n, "server.tls_key")).string();
+    }
+    if (s.tls_cert.empty() != s.tls_key.empty()) {
+      Error(node, "server.tls_cert and server.tls_key go together");
+    }
+    if (const YAML::Node n = node["constraints"]) {
+      s.constraints = Scalar(n, "server.constraints");
+      if (s.constraints != "system" && s.constraints != "none") {
+        Error(n, "server.constraints must be system or none");
+      }
+    }
+  }
+
+  void ParseUpstreams(const YAML::Node& node, ServerConfig& config) {
+    if (!node.IsSequence()) {
+      Error(node, "upstreams must be a list");
+      return;
+    }
+    int defaults = 0;
+    for (const YAML::Node& u : node) {
+      if (!Map(u, "an upstream",
+               {"name", "type", "base_url", "api_key_env", "models", "default",
+                "connect_timeout_seconds", "first_byte_timeout_seconds", "idle_timeout_seconds"})) {
+        continue;
+      }
+      UpstreamConfig up;
+      up.name = u["name"] ? Scalar(u["name"], "upstream name") : "";
+      up.type = u["type"] ? Scalar(u["type"], "upstream type") : "";
+      if (up.type != "openai" && up.type != "anthropic") {
+        Error(u["type"] ? u["type"] : u, "upstream type must be openai or anthropic");
+      }
+      if (up.name.empty()) {
+        up.name = up.type;
+      }
+      if (const YAML::Node n = u["base_url"]) {
+        up.base_url = Scalar(n, "base_url");
+        if (!up.base_url.starts_with("http://") && !up.base_url.starts_with("https://")) {
+          Error(n, "base_url must start with http:// or https://");
+        }
+      } else {
+        Error(u, "upstream '" + up.name + "' needs a base_url");
+      }
+      if (const YAML::Node n = u["api_key_env"]) {
+        up.api_key_env = Scalar(n, "api_key_env");
+        const char* value = std::getenv(up.api_key_env.c_str());
+        if (value == nullptr || *value == '\0') {
+          Error(n, "upstream '" + up.name + "': environment variable " + up.api_key_env +
+                       " is not set");
+        } else {
+          up.api_key = value;
+        }
+      }
+      if (const YAML::Node n = u["models"]) {
+        if (!n.IsSequence()) {
+          Error(n, "models must be a list of model names");
+        } else {
+          for (const YAML::Node& m : n) {
+            up.models.push_back(Scalar(m, "a model name"));
+          }
+        }
+      }
+      if (const YAML::Node n = u["default"]) {
+        up.is_default = n.as<bool>(false);
+        defaults += up.is_default ? 1 : 0;
+      }
+      if (const YAML::Node n = u["connect_timeout_seconds"]) {
+        up.connect_timeout = Seconds(n, "connect_timeout_seconds");
+      }
+      if (const YAML::Node n = u["first_byte_timeout_seconds"]) {
+        up.first_byte_timeout = Seconds(n, "first_byte_timeout_seconds");
+      }
+      if (const YAML::Node n = u["idle_timeout_seconds"]) {
+        up.idle_timeout = Seconds(n, "idle_timeout_seconds");
+      }
+      for (const UpstreamConfig& other : config.upstreams) {
+        if (other.name == up.name) {
+          Error(u, "duplicate upstream name '" + up.name + "'");
+        }
+      }
+      config.upstreams.push_back(std::move(up));
+    }
+    if (defaults > 1) {
+      Error(node, "more than one upstream says default: true");
+    }
+  }
+
+  void ParsePrincipals(const YAML::Node& node, ServerConfig& config) {
+    if (!node.IsSequence()) {
+      Error(node, "principals must be a list");
+      return;
+    }
+    for (const YAML::Node& p : node) {
+      if (!Map(p, "a principal", {"id", "team", "attributes", "key_sha256", "key_env", "admin"})) {
+        continue;
+      }
+      PrincipalConfig principal;
+      if (const YAML::Node n = p["id"]) {
+        principal.id = Scalar(n, "principal id");
+      } else {
+        Error(p, "a principal needs an id");
+      }
+      if (const YAML::Node n = p["team"]) {
+        principal.team = Scalar(n, "principal team");
+      }
+      if (const YAML::Node n = p["attributes"]; n && Map(n, "attributes", {})) {
+        for (const auto& a : n) {
+          principal.attributes[a.first.Scalar()] = Scalar(a.second, "an attribute value");
+        }
+      }
+      if (const YAML::Node n = p["admin"]) {
+        principal.admin = n.as<bool>(false);
+      }
+      if (const YAML::Node n = p["key_sha256"]) {
+        principal.key_sha256 = Scalar(n, "key_sha256");
+        if (principal.key_sha256.size() != 64 ||
+            principal.key_sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+          Error(n, "key_sha256 must be 64 lower-case hex digits (sha256sum of the key)");
+        }
+      } else if (const YAML::Node e = p["key_env"]) {
+        const std::string var = Scalar(e, "key_env");
+        const char* value = std::getenv(var.c_str());
+        if (value == nullptr || *value == '\0') {
+          Error(e, "principal '" + principal.id + "': environment variable " + var + " is not set");
+        } else {
+          principal.key_sha256 = base::ToHex(base::Sha256Of(value));
+        }
+      } else {
+        Error(p, "principal '" + principal.id + "' needs key_sha256 or key_env");
+      }
+      config.principals.push_back(std::move(principal));
+    }
+  }
+
   void ParseTarget(const std::string& name, const YAML::Node& node, ServerConfig& config) {
     if (!Map(node, "an alert target", {"type", "url", "headers", "routing_key_env"})) {
       return;
@@ -216,6 +411,32 @@ base::StatusOr<ServerConfig> LoadServerConfig(const std::filesystem::path& path)
     return text.status();
   }
   return ParseServerConfig(*text, path);
+}
+
+base::StatusOr<UpstreamConfig> ParseUpstreamFlag(std::string_view flag) {
+  const std::size_t eq = flag.find('=');
+  if (eq == std::string_view::npos) {
+    return base::InvalidArgument("--upstream '" + std::string(flag) +
+                                 "': expected TYPE=URL, e.g. openai=http://127.0.0.1:9000");
+  }
+  UpstreamConfig up;
+  std::string_view head = flag.substr(0, eq);
+  if (const std::size_t colon = head.find(':'); colon != std::string_view::npos) {
+    up.name = head.substr(0, colon);
+    head = head.substr(colon + 1);
+  }
+  up.type = head;
+  up.name = up.name.empty() ? up.type : up.name;
+  up.base_url = flag.substr(eq + 1);
+  if (up.type != "openai" && up.type != "anthropic") {
+    return base::InvalidArgument("--upstream '" + std::string(flag) +
+                                 "': the type must be openai or anthropic");
+  }
+  if (!up.base_url.starts_with("http://") && !up.base_url.starts_with("https://")) {
+    return base::InvalidArgument("--upstream '" + std::string(flag) +
+                                 "': the URL must start with http:// or https://");
+  }
+  return up;
 }
 
 base::Status CheckAlertTargets(const ServerConfig& config, const std::vector<std::string>& named,

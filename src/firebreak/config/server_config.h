@@ -32,7 +32,53 @@ struct AlertTargetConfig {
   std::string routing_key;  // resolved from routing_key_env
 };
 
+// The listener and its limits (`server:`).
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned threads = 0;  // 0: one per core
+  std::size_t max_body_bytes = 10 << 20;
+  std::size_t max_header_bytes = 32 << 10;
+  std::size_t max_json_depth = 64;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 10'000;
+  std::chrono::milliseconds drain_timeout{10'000};  // graceful shutdown
+  std::string tls_cert;
+  std::string tls_key;
+  std::string constraints = "system";  // system | none: how ALLOW_CONSTRAINED reaches the model
+};
+
+// An LLM API the proxy forwards to (`upstreams:`).
+struct UpstreamConfig {
+  std::string name;
+  std::string type;      // openai | anthropic
+  std::string base_url;  // the origin (and path prefix) before /v1/...
+  std::string api_key;   // resolved from api_key_env; never logged
+  std::string api_key_env;
+  std::vector<std::string> models;  // names served; a trailing * matches a prefix
+  bool is_default = false;
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds first_byte_timeout{120'000};
+  std::chrono::milliseconds idle_timeout{120'000};
+};
+
+// Who may call the proxy (`principals:`): an API key (its SHA-256, or an
+// environment variable holding it) maps to an identity whose attributes
+// policy `when` conditions read.
+struct PrincipalConfig {
+  std::string id;
+  std::string team;
+  std::map<std::string, std::string, std::less<>> attributes;
+  std::string key_sha256;  // hex
+  bool admin = false;      // may use the admin endpoints
+};
+
 struct ServerConfig {
+  std::filesystem::path policy;  // the policy `serve` enforces (flags override)
+  ListenConfig server;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<PrincipalConfig> principals;
   AuditConfig audit;
   std::map<std::string, AlertTargetConfig, std::less<>> alert_targets;
   // Targets told about events of the instance itself: audit store failures,
@@ -48,6 +94,9 @@ base::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
 
 // Every alert a policy names must be a configured target: the error lists
 // the missing ones.
+// Parses `--upstream TYPE=URL` (also `NAME:TYPE=URL`).
+base::StatusOr<UpstreamConfig> ParseUpstreamFlag(std::string_view flag);
+
 base::Status CheckAlertTargets(const ServerConfig& config, const std::vector<std::string>& named,
                                std::string_view policy);
 

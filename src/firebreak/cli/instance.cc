@@ -1,0 +1,148 @@
+#include "firebreak/cli/instance.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <ostream>
+
+#include "firebreak/base/clock.h"
+#include "firebreak/base/digest.h"
+
+namespace firebreak::cli {
+namespace {
+
+namespace json = boost::json;
+
+proxy::TextRetention RetentionOf(std::string_view text) {
+  if (text == "full") {
+    return proxy::TextRetention::kFull;
+  }
+  if (text == "redacted") {
+    return proxy::TextRetention::kRedacted;
+  }
+  return text == "digest" ? proxy::TextRetention::kDigestOnly : proxy::TextRetention::kByAuditLevel;
+}
+
+}  // namespace
+
+std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::string_view command,
+                                                 std::ostream& err) {
+  if (std::filesystem::exists(path)) {
+    base::StatusOr<config::ServerConfig> loaded = config::LoadServerConfig(path);
+    if (!loaded.ok()) {
+      err << "firebreak " << command << ": " << loaded.status().message() << '\n';
+      return nullptr;
+    }
+    return std::make_unique<config::ServerConfig>(std::move(loaded).value());
+  }
+  if (path != "firebreak.yaml") {
+    err << "firebreak " << command << ": config " << path << " does not exist\n";
+    return nullptr;
+  }
+  return std::make_unique<config::ServerConfig>();
+}
+
+std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
+                                       const policy::PolicySet& policy, std::string_view command,
+                                       audit::Value::Object start_fields, std::ostream& err) {
+  auto fail = [&](const std::string& message) {
+    err << "firebreak " << command << ": " << message << '\n';
+    return nullptr;
+  };
+  if (base::Status s =
+          config::CheckAlertTargets(config, proxy::AlertTargetsNamedBy(policy), policy_path);
+      !s.ok()) {
+    return fail(s.message());
+  }
+  base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> targets =
+      proxy::AlertTargetsOf(config);
+  if (!targets.ok()) {
+    return fail(targets.status().message());
+  }
+  base::StatusOr<std::shared_ptr<const proxy::Redactor>> redactor =
+      proxy::Redactor::Create(config.audit.redact);
+  if (!redactor.ok()) {
+    return fail(redactor.status().message());
+  }
+
+  auto instance = std::make_unique<Instance>();
+  instance->policy_path = policy_path;
+  instance->redactor = std::move(redactor).value();
+  instance->retention = RetentionOf(config.audit.text);
+  base::StatusOr<std::string> digest = base::Sha256HexOfFile(policy_path);
+  instance->policy_digest = digest.ok() ? *digest : "";
+
+  audit::AuditOptions audit_options;
+  audit_options.db = config.audit.db;
+  audit_options.durability =
+      config.audit.durability == "fsync" ? audit::Durability::kFsync : audit::Durability::kGroup;
+  audit_options.checkpoint_every = config.audit.checkpoint_every;
+  audit_options.checkpoint_interval = config.audit.checkpoint_interval;
+  base::StatusOr<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::Open(audit_options);
+  if (!log.ok()) {
+    return fail(log.status().message());
+  }
+  instance->log = std::move(log).value();
+  err << "audit: " << config.audit.db.string() << ", durability "
+      << audit::DurabilityName(audit_options.durability) << ", instance "
+      << instance->log->instance_id() << '\n';
+
+  audit::AuditRecord start{"lifecycle.start", std::move(start_fields)};
+  start.fields["command"] = std::string(command);
+  start.fields["durability"] = audit::DurabilityName(audit_options.durability);
+  start.fields["policy"] =
+      audit::Value::Object{{"path", policy_path}, {"digest", instance->policy_digest}};
+  if (base::StatusOr<audit::Appended> a = instance->log->Append(std::move(start)); !a.ok()) {
+    return fail(a.status().message());
+  }
+
+  instance->outbox = std::make_unique<proxy::AuditOutbox>(*instance->log);
+  alert::SenderOptions sender_options;
+  sender_options.log = &err;
+  instance->sender = std::make_unique<alert::Sender>(*instance->outbox, std::move(targets).value(),
+                                                     sender_options);
+  instance->sender->Start();
+  Instance* self = instance.get();
+  instance->on_audit_failure = [self](const base::Status& status) {
+    const std::int64_t now = base::UnixMicros();
+    std::int64_t last = self->last_failure_alert.load();
+    if (last != 0 && now - last < 60'000'000) {
+      return;
+    }
+    if (!self->last_failure_alert.compare_exchange_strong(last, now)) {
+      return;  // another thread is telling them
+    }
+    // The outbox lives in the failing store: tell the system targets now.
+    const std::string payload =
+        "{\"kind\":\"audit_failure\",\"severity\":\"critical\",\"instance\":" +
+        json::serialize(json::string(self->log->instance_id())) + ",\"summary\":" +
+        json::serialize(
+            json::string("audit store cannot write; decisions are refused: " + status.message())) +
+        "}";
+    for (const std::string& target : self->config.system_alerts) {
+      static_cast<void>(self->sender->SendNow(
+          {0, target,
+           self->log->instance_id() + ":audit-failure:" + std::to_string(now) + ":" + target,
+           payload, 0}));
+    }
+  };
+  instance->config = std::move(config);
+  return instance;
+}
+
+bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err) {
+  instance.sender->Stop();
+  instance.sender->RunOnce();  // one last pass for what the end raised
+  base::StatusOr<std::int64_t> pending = instance.log->PendingAlerts();
+  if (pending.ok() && *pending > 0) {
+    err << "alerts: " << *pending << " pending; they stay in " << instance.config.audit.db.string()
+        << " and are delivered by the next run\n";
+  }
+  base::StatusOr<audit::Appended> stop = instance.log->Append({"lifecycle.stop", {}});
+  if (!stop.ok() || !instance.log->Checkpoint().ok()) {
+    err << "firebreak " << command << ": cannot close the audit trail\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace firebreak::cli

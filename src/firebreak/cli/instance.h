@@ -1,0 +1,53 @@
+// What every audited command shares with the proxy: the server config, the
+// audit log and the alert sender delivering its outbox. `classify --jsonl
+// --audit-db` and `serve` open one the same way and close it the same way
+// (lifecycle records, a final signed checkpoint).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include "firebreak/alert/alert.h"
+#include "firebreak/audit/audit_log.h"
+#include "firebreak/config/server_config.h"
+#include "firebreak/policy/policy_set.h"
+#include "firebreak/proxy/audit_outbox.h"
+#include "firebreak/proxy/decision_record.h"
+
+namespace firebreak::cli {
+
+// Loads the server config: `path` if it exists; the built-in defaults when it
+// is the default name and absent. Errors are printed with `command`.
+std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::string_view command,
+                                                 std::ostream& err);
+
+struct Instance {
+  config::ServerConfig config;
+  std::string policy_path;
+  std::string policy_digest;
+  std::shared_ptr<const proxy::Redactor> redactor;
+  proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
+  std::unique_ptr<audit::AuditLog> log;
+  std::unique_ptr<proxy::AuditOutbox> outbox;
+  std::unique_ptr<alert::Sender> sender;
+  // Tells the system alert targets that the audit store cannot write (at
+  // most once a minute: a failing disk fails every request).
+  std::function<void(const base::Status&)> on_audit_failure;
+  std::atomic<std::int64_t> last_failure_alert{0};
+};
+
+// Checks the policy's alert targets against the config, opens the audit log
+// (config.audit, already overridden by flags), writes lifecycle.start with
+// `start_fields`, and starts the alert sender. nullptr after printing why.
+std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
+                                       const policy::PolicySet& policy, std::string_view command,
+                                       audit::Value::Object start_fields, std::ostream& err);
+
+// Stops the sender after a last delivery pass, writes lifecycle.stop and a
+// final checkpoint. False (after printing why) when the trail cannot close.
+bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err);
+
+}  // namespace firebreak::cli

@@ -1,0 +1,729 @@
+#include "firebreak/http/server.h"
+
+#include <strings.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+namespace firebreak::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+std::string_view FindHeader(const Headers& headers, std::string_view name) {
+  for (const Header& h : headers) {
+    if (h.name.size() == name.size() &&
+        ::strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+      return h.value;
+    }
+  }
+  return {};
+}
+
+namespace {
+
+using Strand = asio::strand<asio::io_context::executor_type>;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+Reply DefaultErrorReply(std::string_view, int status, std::string_view message) {
+  std::string body = "{\"error\":{\"message\":\"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') {
+      body.push_back('\\');
+    }
+    body.push_back(c);
+  }
+  body += "\"}}";
+  return {status, {{"content-type", "application/json"}}, std::move(body)};
+}
+
+bool HopByHop(std::string_view name) {
+  static constexpr std::string_view kHop[] = {"connection", "keep-alive",        "transfer-encoding",
+                                              "te",         "trailer",           "upgrade",
+                                              "proxy-authenticate", "proxy-authorization",
+                                              "content-length"};
+  for (std::string_view h : kHop) {
+    if (h.size() == name.size() && ::strncasecmp(h.data(), name.data(), h.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class Fields>
+Headers HeadersOf(const Fields& fields) {
+  Headers headers;
+  for (const auto& field : fields) {
+    headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  return headers;
+}
+
+template <class Message>
+void SetHeaders(Message& message, const Headers& headers) {
+  for (const Header& h : headers) {
+    if (!HopByHop(h.name)) {
+      message.insert(h.name, h.value);
+    }
+  }
+}
+
+// Answer state shared by the session (which waits for it) and the Exchange
+// handle the handler holds (which fills it). Filled on the session's strand.
+struct Answer {
+  explicit Answer(Strand strand) : strand(strand), ready(strand) {
+    ready.expires_at(asio::steady_timer::time_point::max());
+  }
+  Strand strand;
+  asio::steady_timer ready;
+  std::optional<Reply> reply;
+  std::optional<UpstreamRequest> forward;
+  std::unique_ptr<Relay> relay;
+};
+
+class ExchangeHandle : public Exchange {
+ public:
+  explicit ExchangeHandle(std::shared_ptr<Answer> answer) : answer_(std::move(answer)) {}
+  ~ExchangeHandle() override {
+    Respond(DefaultErrorReply("", 500, "internal error: the request was not answered"));
+  }
+  void Respond(Reply reply) override {
+    if (answered_.exchange(true)) {
+      return;
+    }
+    asio::post(answer_->strand, [a = answer_, r = std::move(reply)]() mutable {
+      a->reply = std::move(r);
+      a->ready.cancel();
+    });
+  }
+  void Forward(UpstreamRequest request, std::unique_ptr<Relay> relay) override {
+    if (answered_.exchange(true)) {
+      return;
+    }
+    asio::post(answer_->strand,
+               [a = answer_, q = std::move(request), r = std::move(relay)]() mutable {
+                 a->forward = std::move(q);
+                 a->relay = std::move(r);
+                 a->ready.cancel();
+               });
+  }
+
+ private:
+  std::shared_ptr<Answer> answer_;
+  std::atomic<bool> answered_{false};
+};
+
+struct Target {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string path;
+  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+};
+
+base::StatusOr<Target> ParseTarget(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
+      parsed->host().empty()) {
+    return base::InvalidArgument("invalid upstream URL '" + url + "'");
+  }
+  Target t;
+  t.tls = parsed->scheme() == "https";
+  t.host = std::string(parsed->host());
+  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
+  t.path = std::string(parsed->encoded_target());
+  if (t.path.empty()) {
+    t.path = "/";
+  }
+  return t;
+}
+
+// Idle upstream connections, by scheme, host and port.
+template <class Stream>
+class Pool {
+ public:
+  std::unique_ptr<Stream> Take(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = idle_.find(key);
+    if (it == idle_.end() || it->second.empty()) {
+      return nullptr;
+    }
+    std::unique_ptr<Stream> s = std::move(it->second.back());
+    it->second.pop_back();
+    return s;
+  }
+  void Put(const std::string& key, std::unique_ptr<Stream> stream) {
+    std::lock_guard lock(mu_);
+    auto& list = idle_[key];
+    if (list.size() < kMaxIdlePerHost) {
+      list.push_back(std::move(stream));
+    }
+  }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    idle_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdlePerHost = 256;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Stream>>> idle_;
+};
+
+PlainStream& Lowest(PlainStream& s) { return s; }
+PlainStream& Lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
+
+bool IsTimeout(const error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::timed_out;
+}
+
+}  // namespace
+
+// One client connection, as the registry sees it: idle or in an exchange.
+struct Connection {
+  std::atomic<bool> idle{true};
+  std::function<void()> close;  // run on the connection's strand
+  Strand strand;
+  explicit Connection(Strand s) : strand(s) {}
+};
+
+struct Server::Impl {
+  ServerOptions options;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{io};
+  std::optional<ssl::context> server_tls;
+  ssl::context client_tls{ssl::context::tls_client};
+  std::vector<std::thread> threads;
+  std::string address;
+  std::uint16_t port = 0;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> busy{0};
+  std::mutex registry_mu;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> registry;
+  std::uint64_t next_id = 0;
+  bool shut_down = false;
+
+  Pool<PlainStream> plain_pool;
+  Pool<TlsStream> tls_pool;
+
+  asio::awaitable<void> Accept();
+  template <class Stream>
+  asio::awaitable<void> Serve(Stream stream, std::shared_ptr<Connection> connection);
+  template <class Stream>
+  asio::awaitable<bool> Forward(Stream& client, UpstreamRequest& request, Relay& relay,
+                                bool keep_alive);
+  template <class Upstream, class Client>
+  asio::awaitable<bool> ForwardVia(Pool<Upstream>& pool, const Target& target, Client& client,
+                                   UpstreamRequest& request, Relay& relay, bool keep_alive);
+  template <class Stream>
+  asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
+  template <class Stream>
+  asio::awaitable<void> RefuseAndLinger(Stream& stream, const Reply& reply);
+  asio::awaitable<std::unique_ptr<PlainStream>> Connect(const Target& target,
+                                                        std::chrono::milliseconds timeout,
+                                                        PlainStream*);
+  asio::awaitable<std::unique_ptr<TlsStream>> Connect(const Target& target,
+                                                      std::chrono::milliseconds timeout,
+                                                      TlsStream*);
+
+  Reply ErrorReplyFor(std::string_view target, int status, std::string_view message) {
+    return options.error_reply ? options.error_reply(target, status, message)
+                               : DefaultErrorReply(target, status, message);
+  }
+};
+
+template <class Stream>
+asio::awaitable<bool> Server::Impl::WriteReply(Stream& stream, const Reply& reply,
+                                               bool keep_alive) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), 11};
+  SetHeaders(res, reply.headers);
+  res.keep_alive(keep_alive);
+  res.body() = reply.body;
+  res.prepare_payload();
+  Lowest(stream).expires_after(options.idle_timeout);
+  error_code ec;
+  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+// Answers an error and closes gently: the rest of what the client is sending
+// is read and dropped for a moment, so that it sees the answer rather than a
+// connection reset.
+template <class Stream>
+asio::awaitable<void> Server::Impl::RefuseAndLinger(Stream& stream, const Reply& reply) {
+  if (!co_await WriteReply(stream, reply, false)) {
+    co_return;
+  }
+  error_code ec;
+  Lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  Lowest(stream).expires_after(std::chrono::seconds(1));
+  std::vector<char> sink(64 << 10);
+  std::size_t drained = 0;
+  while (!ec && drained < options.max_body_bytes + (1 << 20)) {
+    drained += co_await Lowest(stream).async_read_some(
+        asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+asio::awaitable<std::unique_ptr<PlainStream>> Server::Impl::Connect(
+    const Target& target, std::chrono::milliseconds timeout, PlainStream*) {
+  tcp::resolver resolver(io);
+  auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
+  auto stream = std::make_unique<PlainStream>(io);
+  stream->expires_after(timeout);
+  co_await stream->async_connect(endpoints, asio::use_awaitable);
+  stream->socket().set_option(tcp::no_delay(true));
+  co_return stream;
+}
+
+asio::awaitable<std::unique_ptr<TlsStream>> Server::Impl::Connect(
+    const Target& target, std::chrono::milliseconds timeout, TlsStream*) {
+  tcp::resolver resolver(io);
+  auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
+  auto stream = std::make_unique<TlsStream>(io, client_tls);
+  if (!SSL_set_tlsext_host_name(stream->native_handle(), target.host.c_str())) {
+    throw beast::system_error(
+        error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
+  }
+  stream->set_verify_callback(ssl::host_name_verification(target.host));
+  Lowest(*stream).expires_after(timeout);
+  co_await Lowest(*stream).async_connect(endpoints, asio::use_awaitable);
+  Lowest(*stream).socket().set_option(tcp::no_delay(true));
+  co_await stream->async_handshake(ssl::stream_base::client, asio::use_awaitable);
+  co_return stream;
+}
+
+template <class Stream>
+asio::awaitable<bool> Server::Impl::Forward(Stream& client, UpstreamRequest& request, Relay& relay,
+                                            bool keep_alive) {
+  base::StatusOr<Target> target = ParseTarget(request.url);
+  if (!target.ok()) {
+    Reply reply = relay.OnFailure(502, target.status().message());
+    const bool sent = co_await WriteReply(client, reply, keep_alive);
+    relay.OnDone({reply.status, reply.body.size(), sent, target.status().message()});
+    co_return sent && keep_alive;
+  }
+  if (target->tls) {
+    co_return co_await ForwardVia(tls_pool, *target, client, request, relay, keep_alive);
+  }
+  co_return co_await ForwardVia(plain_pool, *target, client, request, relay, keep_alive);
+}
+
+// Returns whether the client connection stays open.
+template <class Upstream, class Client>
+asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Target& target,
+                                               Client& client, UpstreamRequest& request,
+                                               Relay& relay, bool keep_alive) {
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.path, 11};
+  SetHeaders(req, request.headers);
+  req.set(bhttp::field::host, target.host);
+  req.keep_alive(true);
+  req.body() = std::move(request.body);
+  req.prepare_payload();
+
+  auto fail = [&](int status, const std::string& what) -> asio::awaitable<bool> {
+    Reply reply = relay.OnFailure(status, what);
+    const bool sent = co_await WriteReply(client, reply, keep_alive);
+    relay.OnDone({reply.status, reply.body.size(), sent, what});
+    co_return sent && keep_alive;
+  };
+
+  std::unique_ptr<Upstream> conn;
+  beast::flat_buffer buffer;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  for (int attempt = 0;; ++attempt) {
+    conn = pool.Take(target.key());
+    const bool reused = conn != nullptr;
+    error_code ec;
+    if (!reused) {
+      try {
+        conn = co_await Connect(target, request.connect_timeout, static_cast<Upstream*>(nullptr));
+      } catch (const boost::system::system_error& e) {
+        ec = e.code();
+      }
+      if (ec) {
+        co_return co_await fail(IsTimeout(ec) ? 504 : 502,
+                                "cannot connect to " + target.key() + ": " + ec.message());
+      }
+    }
+    Lowest(*conn).expires_after(request.first_byte_timeout);
+    co_await bhttp::async_write(*conn, req, asio::redirect_error(asio::use_awaitable, ec));
+    buffer.clear();
+    parser.emplace();
+    parser->body_limit(boost::none);
+    if (!ec) {
+      co_await bhttp::async_read_header(*conn, buffer, *parser,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (!ec) {
+      break;
+    }
+    // A pooled connection the upstream had closed: try once on a new one.
+    if (reused && attempt == 0 && !IsTimeout(ec)) {
+      continue;
+    }
+    co_return co_await fail(IsTimeout(ec) ? 504 : 502,
+                            IsTimeout(ec) ? target.key() + " did not answer in time"
+                                          : target.key() + ": " + ec.message());
+  }
+
+  const int status = static_cast<int>(parser->get().result_int());
+  const Headers upstream_headers = HeadersOf(parser->get());
+  const bool streaming =
+      parser->get()[bhttp::field::content_type].starts_with("text/event-stream");
+  error_code ec;
+  if (!streaming) {
+    bhttp::response_parser<bhttp::string_body> whole{std::move(*parser)};
+    whole.body_limit(request.max_response_bytes);
+    Lowest(*conn).expires_after(request.idle_timeout);
+    co_await bhttp::async_read(*conn, buffer, whole, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      co_return co_await fail(IsTimeout(ec) ? 504 : 502,
+                              target.key() + ": the response broke off: " + ec.message());
+    }
+    if (whole.keep_alive()) {
+      pool.Put(target.key(), std::move(conn));
+    }
+    Reply reply = relay.OnResponse(status, upstream_headers, std::move(whole.get().body()));
+    const bool sent = co_await WriteReply(client, reply, keep_alive);
+    relay.OnDone({reply.status, reply.body.size(), sent, sent ? "" : "the client went away"});
+    co_return sent && keep_alive;
+  }
+
+  Reply head = relay.OnStreamStart(status, upstream_headers);
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
+  SetHeaders(res, head.headers);
+  res.keep_alive(keep_alive);
+  res.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  Lowest(client).expires_after(options.idle_timeout);
+  co_await bhttp::async_write_header(client, serializer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  RelayEnd end{head.status, 0, false, {}};
+  bool client_ok = !ec;
+  bool clean = false;
+  std::string upstream_error;
+  char chunk[16 << 10];
+  auto send = [&](const std::string& bytes) -> asio::awaitable<void> {
+    if (bytes.empty() || !client_ok) {
+      co_return;
+    }
+    Lowest(client).expires_after(options.idle_timeout);
+    error_code wec;
+    co_await asio::async_write(client, bhttp::make_chunk(asio::buffer(bytes)),
+                               asio::redirect_error(asio::use_awaitable, wec));
+    client_ok = !wec;
+    end.bytes += client_ok ? bytes.size() : 0;
+  };
+  while (client_ok) {
+    if (parser->is_done()) {
+      clean = true;
+      break;
+    }
+    parser->get().body().data = chunk;
+    parser->get().body().size = sizeof(chunk);
+    Lowest(*conn).expires_after(request.idle_timeout);
+    co_await bhttp::async_read_some(*conn, buffer, *parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) {
+      ec = {};
+    }
+    if (ec) {
+      upstream_error = IsTimeout(ec) ? "the upstream stream stalled" : ec.message();
+      break;
+    }
+    const std::size_t n = sizeof(chunk) - parser->get().body().size;
+    if (n > 0) {
+      co_await send(relay.OnStreamData(std::string_view(chunk, n)));
+    }
+  }
+  co_await send(relay.OnStreamEnd(clean));
+  if (clean && client_ok) {
+    Lowest(client).expires_after(options.idle_timeout);
+    co_await asio::async_write(client, bhttp::make_chunk_last(),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    client_ok = !ec;
+  }
+  if (clean && parser->keep_alive()) {
+    pool.Put(target.key(), std::move(conn));
+  }
+  end.complete = clean && client_ok;
+  end.error = !client_ok ? "the client went away" : upstream_error;
+  relay.OnDone(end);
+  co_return end.complete && keep_alive;
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connection> connection) {
+  error_code ec;
+  connection->close = [&stream] {
+    error_code ignored;
+    Lowest(stream).socket().close(ignored);
+  };
+  beast::flat_buffer buffer;
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    Lowest(stream).expires_after(options.read_timeout);
+    co_await stream.async_handshake(ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  }
+  while (!ec && !stopping) {
+    if (buffer.size() == 0) {
+      // Waiting for the next request: idle until its first byte.
+      Lowest(stream).expires_after(options.idle_timeout);
+      const std::size_t n = co_await stream.async_read_some(
+          buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        break;
+      }
+      buffer.commit(n);
+    }
+    connection->idle = false;
+    ++busy;
+    Lowest(stream).expires_after(options.read_timeout);
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    parser.body_limit(options.max_body_bytes);
+    co_await bhttp::async_read_header(stream, buffer, parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && parser.get()[bhttp::field::expect] == "100-continue") {
+      bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
+      co_await bhttp::async_write(stream, proceed, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (!ec) {
+      co_await bhttp::async_read(stream, buffer, parser,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) {
+      const std::string target =
+          parser.is_header_done() ? std::string(parser.get().target()) : std::string();
+      if (ec == bhttp::error::body_limit) {
+        co_await RefuseAndLinger(stream,
+                                 ErrorReplyFor(target, 413,
+                                               "the request body is larger than the limit of " +
+                                                   std::to_string(options.max_body_bytes) +
+                                                   " bytes"));
+      } else if (ec == bhttp::error::header_limit) {
+        co_await RefuseAndLinger(
+            stream, ErrorReplyFor(target, 431,
+                                  "the request headers are larger than the limit of " +
+                                      std::to_string(options.max_header_bytes) + " bytes"));
+      } else if (IsTimeout(ec)) {
+        co_await WriteReply(stream,
+                            ErrorReplyFor(target, 408, "the request was not received in time"),
+                            false);
+      } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+                 ec != asio::error::connection_reset) {
+        co_await RefuseAndLinger(
+            stream, ErrorReplyFor(target, 400, "malformed HTTP request: " + ec.message()));
+      }
+      --busy;
+      break;
+    }
+    bhttp::request<bhttp::string_body> message = parser.release();
+    bool keep_alive = message.keep_alive() && !stopping;
+    auto answer = std::make_shared<Answer>(connection->strand);
+    {
+      ServerRequest request{std::string(message.method_string()), std::string(message.target()),
+                            HeadersOf(message), std::move(message.body()), {}};
+      error_code ignored;
+      const auto peer = Lowest(stream).socket().remote_endpoint(ignored);
+      request.remote = ignored ? std::string() : peer.address().to_string();
+      options.handler(std::move(request), std::make_shared<ExchangeHandle>(answer));
+    }
+    while (!answer->reply && !answer->forward) {
+      co_await answer->ready.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    ec = {};
+    if (answer->reply) {
+      keep_alive = co_await WriteReply(stream, *answer->reply, keep_alive) && keep_alive;
+    } else {
+      keep_alive = co_await Forward(stream, *answer->forward, *answer->relay, keep_alive);
+    }
+    --busy;
+    connection->idle = true;
+    if (!keep_alive) {
+      break;
+    }
+  }
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    Lowest(stream).expires_after(std::chrono::seconds(1));
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  Lowest(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+  connection->close = nullptr;
+}
+
+asio::awaitable<void> Server::Impl::Accept() {
+  while (true) {
+    error_code ec;
+    Strand strand = asio::make_strand(io);
+    tcp::socket socket(strand);
+    co_await acceptor.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+      co_return;
+    }
+    if (ec) {
+      continue;  // e.g. out of file descriptors for a moment
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    if (connections >= options.max_connections) {
+      asio::co_spawn(
+          strand,
+          [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+            PlainStream stream(std::move(s));
+            co_await WriteReply(
+                stream, ErrorReplyFor("", 503, "too many connections; try again later"), false);
+          },
+          asio::detached);
+      continue;
+    }
+    auto connection = std::make_shared<Connection>(strand);
+    std::uint64_t id;
+    {
+      std::lock_guard lock(registry_mu);
+      id = next_id++;
+      registry[id] = connection;
+    }
+    ++connections;
+    auto done = [this, id](std::exception_ptr) {
+      std::lock_guard lock(registry_mu);
+      registry.erase(id);
+      --connections;
+    };
+    if (server_tls) {
+      asio::co_spawn(strand, Serve(TlsStream(std::move(socket), *server_tls), connection), done);
+    } else {
+      asio::co_spawn(strand, Serve(PlainStream(std::move(socket)), connection), done);
+    }
+  }
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
+
+std::uint16_t Server::port() const { return impl_->port; }
+const std::string& Server::address() const { return impl_->address; }
+std::size_t Server::connections() const { return impl_->connections; }
+
+base::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const ServerOptions& o = impl->options;
+  if (!o.handler) {
+    return base::InvalidArgument("server: no handler");
+  }
+  impl->client_tls.set_default_verify_paths();
+  impl->client_tls.set_verify_mode(ssl::verify_peer);
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    impl->server_tls.emplace(ssl::context::tls_server);
+    error_code ec;
+    impl->server_tls->use_certificate_chain_file(o.tls_cert_file, ec);
+    if (!ec) {
+      impl->server_tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+    }
+    if (ec) {
+      return base::InvalidArgument("TLS: cannot load certificate " + o.tls_cert_file +
+                                   " and key " + o.tls_key_file + ": " + ec.message());
+    }
+  }
+  error_code ec;
+  const auto address = asio::ip::make_address(o.address, ec);
+  if (ec) {
+    return base::InvalidArgument("invalid listen address '" + o.address + "'");
+  }
+  const tcp::endpoint endpoint(address, o.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) {
+    impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    impl->acceptor.bind(endpoint, ec);
+  }
+  if (!ec) {
+    impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return base::Status(base::StatusCode::kUnavailable,
+                        "cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " +
+                            ec.message());
+  }
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->address = impl->acceptor.local_endpoint().address().to_string();
+  impl->work.emplace(impl->io.get_executor());
+  asio::co_spawn(impl->io, impl->Accept(), asio::detached);
+  const unsigned threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) {
+    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::size_t Server::Shutdown(std::chrono::milliseconds drain) {
+  Impl& s = *impl_;
+  if (s.shut_down) {
+    return 0;
+  }
+  s.shut_down = true;
+  s.stopping = true;
+  asio::post(s.io, [&s] {
+    error_code ignored;
+    s.acceptor.close(ignored);
+  });
+  auto close_where = [&s](bool only_idle) {
+    std::lock_guard lock(s.registry_mu);
+    for (auto& [id, weak] : s.registry) {
+      if (std::shared_ptr<Connection> c = weak.lock(); c && (!only_idle || c->idle)) {
+        asio::post(c->strand, [c] {
+          if (c->close) {
+            c->close();
+          }
+        });
+      }
+    }
+  };
+  close_where(true);
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  while (s.busy > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const std::size_t cut = s.busy;
+  close_where(false);
+  s.work.reset();
+  const auto wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (s.connections > 0 && std::chrono::steady_clock::now() < wait_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  s.io.stop();
+  for (std::thread& t : s.threads) {
+    t.join();
+  }
+  s.plain_pool.Clear();
+  s.tls_pool.Clear();
+  return cut;
+}
+
+}  // namespace firebreak::http

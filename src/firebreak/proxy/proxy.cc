@@ -1,0 +1,700 @@
+#include "firebreak/proxy/proxy.h"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "firebreak/api/request.h"
+#include "firebreak/api/translate.h"
+#include "firebreak/base/digest.h"
+#include "firebreak/proxy/audit_outbox.h"
+
+namespace firebreak::proxy {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// "fb-" + 16 random hex digits per process + a counter: unique, cheap, and
+// unguessable enough to correlate logs without leaking a request count.
+std::string NewRequestId() {
+  static const std::string prefix = [] {
+    std::random_device device;
+    char buffer[24];
+    std::snprintf(buffer, sizeof(buffer), "fb-%08x%08x-", device(), device());
+    return std::string(buffer);
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  return prefix + std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+Route RouteOf(std::string_view path) {
+  if (path == "/v1/chat/completions" || path == "/chat/completions") {
+    return Route::kChat;
+  }
+  if (path == "/v1/messages") {
+    return Route::kMessages;
+  }
+  if (path == "/v1/firebreak/evaluate") {
+    return Route::kEvaluate;
+  }
+  if (path == "/v1/models" || path == "/models") {
+    return Route::kModels;
+  }
+  if (path == "/health") {
+    return Route::kHealth;
+  }
+  if (path == "/ready") {
+    return Route::kReady;
+  }
+  if (path == "/metrics") {
+    return Route::kMetrics;
+  }
+  return Route::kNotFound;
+}
+
+std::string_view MethodOf(Route route) {
+  switch (route) {
+    case Route::kChat:
+    case Route::kMessages:
+    case Route::kEvaluate:
+      return "POST";
+    default:
+      return "GET";
+  }
+}
+
+api::Dialect DialectOf(Route route) {
+  return route == Route::kMessages ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
+}
+
+api::Dialect DialectOf(std::string_view upstream_type) {
+  return upstream_type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
+}
+
+Result ResultOf(policy::Verdict verdict) {
+  switch (verdict) {
+    case policy::Verdict::kAllow:
+      return Result::kAllow;
+    case policy::Verdict::kAllowConstrained:
+      return Result::kAllowConstrained;
+    default:
+      return Result::kBlock;
+  }
+}
+
+http::Reply JsonReply(int status, std::string body) {
+  return {status, {{"content-type", "application/json"}}, std::move(body)};
+}
+
+http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
+                     std::string_view code) {
+  if (dialect == api::Dialect::kAnthropic) {
+    return JsonReply(status, api::AnthropicErrorBody(api::AnthropicErrorType(status), message));
+  }
+  const std::string_view type = status == 401   ? "authentication_error"
+                                : status >= 500 ? "server_error"
+                                                : "invalid_request_error";
+  return JsonReply(status, api::OpenAIErrorBody(message, type, code));
+}
+
+// The API key a client presented, from Authorization: Bearer or x-api-key.
+std::string_view PresentedKey(const http::Headers& headers) {
+  std::string_view auth = http::FindHeader(headers, "authorization");
+  if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
+    return auth.substr(7);
+  }
+  return http::FindHeader(headers, "x-api-key");
+}
+
+bool ModelMatches(std::string_view pattern, std::string_view model) {
+  if (pattern.ends_with('*')) {
+    return model.starts_with(pattern.substr(0, pattern.size() - 1));
+  }
+  return pattern == model;
+}
+
+std::string UpstreamUrl(const config::UpstreamConfig& upstream) {
+  std::string base = upstream.base_url;
+  while (base.ends_with('/')) {
+    base.pop_back();
+  }
+  if (!base.ends_with("/v1")) {
+    base += "/v1";
+  }
+  return base + (upstream.type == "anthropic" ? "/messages" : "/chat/completions");
+}
+
+// Token usage, when a response (or one of its stream events) reports it.
+struct Usage {
+  std::int64_t input = -1;
+  std::int64_t output = -1;
+  void From(const json::value& v) {
+    const json::object* o = v.if_object();
+    if (o == nullptr) {
+      return;
+    }
+    if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
+      const json::object& usage = u->get_object();
+      for (auto [key, slot] : {std::pair{"prompt_tokens", &input}, {"input_tokens", &input},
+                               {"completion_tokens", &output}, {"output_tokens", &output}}) {
+        if (const json::value* n = usage.if_contains(key); n && n->is_int64() && n->get_int64() > 0) {
+          *slot = n->get_int64();
+        }
+      }
+    }
+    if (const json::value* m = o->if_contains("message")) {  // Anthropic message_start
+      From(*m);
+    }
+  }
+};
+
+}  // namespace
+
+// One exchange, from its decision to its completion.
+struct Proxy::Pending {
+  std::shared_ptr<http::Exchange> exchange;
+  std::shared_ptr<const DecisionCore> core;  // the policy the decision points into
+  Route route = Route::kNotFound;
+  api::Dialect dialect = api::Dialect::kOpenAI;
+  std::string request_id;
+  Clock::time_point start = Clock::now();
+  Clock::time_point audit_start;
+  Result result = Result::kRefused;
+  std::string decision = "REFUSED";
+  std::string rules = "-";
+  std::string constraints;  // "; "-joined, for ALLOW_CONSTRAINED
+  std::uint64_t seq = 0;
+  // The answer, once the record is committed: a reply, or a forward.
+  http::Reply reply;
+  std::string evaluate_prefix;  // POST /v1/firebreak/evaluate: the body before "audit_seq"
+  std::optional<http::UpstreamRequest> forward;
+  const config::UpstreamConfig* upstream = nullptr;
+
+  void AddHeaders(http::Headers& headers, std::string_view policy_digest) const {
+    headers.push_back({"x-firebreak-request-id", request_id});
+    headers.push_back({"x-firebreak-decision", decision});
+    headers.push_back({"x-firebreak-rule", rules});
+    if (seq > 0) {
+      headers.push_back({"x-firebreak-audit-seq", std::to_string(seq)});
+    }
+    if (!policy_digest.empty()) {
+      headers.push_back({"x-firebreak-policy", std::string(policy_digest)});
+    }
+    if (!constraints.empty()) {
+      headers.push_back({"x-firebreak-constraints", constraints});
+    }
+  }
+};
+
+// Relays the upstream's answer to the client: translated when the dialects
+// differ, inspected event by event, digested, and recorded when it ends.
+class Proxy::Relay : public http::Relay {
+ public:
+  Relay(Proxy& proxy, std::shared_ptr<Pending> pending)
+      : proxy_(proxy), p_(std::move(pending)),
+        translate_(DialectOf(p_->upstream->type) != p_->dialect),
+        upstream_start_(Clock::now()) {}
+
+  http::Reply OnResponse(int status, const http::Headers&, std::string body) override {
+    if (translate_) {
+      body = p_->dialect == api::Dialect::kOpenAI ? api::OpenAIResponseFromAnthropic(body)
+                                                  : api::AnthropicResponseFromOpenAI(body);
+    }
+    if (status / 100 == 2) {
+      boost::system::error_code ec;
+      json::value parsed = json::parse(body, ec);
+      if (!ec) {
+        usage_.From(parsed);
+      }
+    } else {
+      proxy_.metrics_.CountUpstreamError(p_->upstream->name, "status_" + std::to_string(status));
+    }
+    digest_.Update(body);
+    http::Reply reply = JsonReply(status, std::move(body));
+    p_->AddHeaders(reply.headers, proxy_.options_.policy_digest);
+    return reply;
+  }
+
+  http::Reply OnStreamStart(int status, const http::Headers&) override {
+    if (translate_) {
+      translator_ = api::MakeStreamTranslator(p_->dialect);
+    }
+    http::Reply reply{status, {{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}}, {}};
+    p_->AddHeaders(reply.headers, proxy_.options_.policy_digest);
+    return reply;
+  }
+
+  std::string OnStreamData(std::string_view bytes) override {
+    std::string out;
+    for (const api::SseEvent& event : parser_.Feed(bytes)) {
+      Inspect(event);
+      if (translator_) {
+        out += translator_->Feed(event);
+      }
+    }
+    if (!translator_) {
+      out.assign(bytes);
+    }
+    digest_.Update(out);
+    return out;
+  }
+
+  std::string OnStreamEnd(bool clean) override {
+    if (!clean) {
+      proxy_.metrics_.CountUpstreamError(p_->upstream->name, "stream_broken");
+    }
+    std::string out = translator_ ? translator_->Finish() : std::string();
+    digest_.Update(out);
+    return out;
+  }
+
+  http::Reply OnFailure(int status, std::string_view what) override {
+    error_ = what;
+    const bool timeout = status == 504;
+    proxy_.metrics_.CountUpstreamError(p_->upstream->name, timeout ? "timeout" : "unavailable");
+    http::Reply reply = ErrorFor(
+        p_->dialect, status,
+        "the upstream '" + p_->upstream->name +
+            (timeout ? "' did not answer in time" : "' is unavailable") +
+            "; the request was not completed (Firebreak request " + p_->request_id + ")",
+        timeout ? "upstream_timeout" : "upstream_unavailable");
+    p_->AddHeaders(reply.headers, proxy_.options_.policy_digest);
+    digest_.Update(reply.body);
+    return reply;
+  }
+
+  void OnDone(const http::RelayEnd& end) override {
+    proxy_.metrics_.Observe(Stage::kUpstream, Since(upstream_start_));
+    proxy_.metrics_.Observe(Stage::kTotal, Since(p_->start));
+    audit::AuditRecord record{"completion", {}};
+    audit::Value::Object& f = record.fields;
+    f["request_id"] = p_->request_id;
+    f["decision_seq"] = p_->seq;
+    f["upstream"] = p_->upstream->name;
+    f["status"] = end.status;
+    f["complete"] = end.complete;
+    f["bytes"] = static_cast<std::int64_t>(end.bytes);
+    f["latency_micros"] = static_cast<std::int64_t>(Since(p_->start) * 1e6);
+    f["response_sha256"] = base::ToHex(digest_.Finish());
+    if (!end.error.empty() || !error_.empty()) {
+      f["error"] = error_.empty() ? end.error : error_;
+    }
+    if (usage_.input >= 0 || usage_.output >= 0) {
+      f["usage"] = audit::Value::Object{{"input_tokens", usage_.input},
+                                        {"output_tokens", usage_.output}};
+    }
+    Proxy* proxy = &proxy_;
+    proxy_.options_.log->AppendAsync(std::move(record), {},
+                                     [proxy](base::StatusOr<audit::Appended> appended) {
+                                       if (!appended.ok()) {
+                                         proxy->metrics_.CountAuditFailure();
+                                       }
+                                     });
+  }
+
+ private:
+  // The per-event hook of response inspection; today it reads usage.
+  void Inspect(const api::SseEvent& event) {
+    if (event.data.find("\"usage\"") == std::string::npos) {
+      return;
+    }
+    boost::system::error_code ec;
+    json::value parsed = json::parse(event.data, ec);
+    if (!ec) {
+      usage_.From(parsed);
+    }
+  }
+
+  Proxy& proxy_;
+  std::shared_ptr<Pending> p_;
+  bool translate_;
+  Clock::time_point upstream_start_;
+  api::SseParser parser_;
+  std::unique_ptr<api::StreamTranslator> translator_;
+  base::Sha256Stream digest_;
+  Usage usage_;
+  std::string error_;
+};
+
+Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
+  const std::string& text = options_.config.audit.text;
+  retention_ = text == "full"       ? TextRetention::kFull
+               : text == "digest"   ? TextRetention::kDigestOnly
+               : text == "redacted" ? TextRetention::kRedacted
+                                    : TextRetention::kByAuditLevel;
+  for (const config::PrincipalConfig& pc : options_.config.principals) {
+    Principal p{pc.id, pc.attributes, pc.admin};
+    p.attributes["id"] = pc.id;
+    if (!pc.team.empty()) {
+      p.attributes["team"] = pc.team;
+    }
+    principals_[pc.key_sha256] = std::move(p);
+  }
+}
+
+std::shared_ptr<const DecisionCore> Proxy::core() const {
+  std::lock_guard lock(core_mu_);
+  return options_.core;
+}
+
+http::Reply Proxy::ErrorReply(std::string_view target, int status, std::string_view message) const {
+  const Route route = RouteOf(target.substr(0, target.find('?')));
+  http::Reply reply = ErrorFor(DialectOf(route), status, message, "invalid_request");
+  reply.headers.push_back({"x-firebreak-request-id", NewRequestId()});
+  reply.headers.push_back({"x-firebreak-decision", "REFUSED"});
+  reply.headers.push_back({"x-firebreak-rule", "-"});
+  return reply;
+}
+
+const config::UpstreamConfig* Proxy::UpstreamFor(std::string_view model) const {
+  const auto& upstreams = options_.config.upstreams;
+  for (const config::UpstreamConfig& u : upstreams) {
+    for (const std::string& pattern : u.models) {
+      if (ModelMatches(pattern, model)) {
+        return &u;
+      }
+    }
+  }
+  for (const config::UpstreamConfig& u : upstreams) {
+    if (u.is_default) {
+      return &u;
+    }
+  }
+  return upstreams.empty() ? nullptr : &upstreams.front();
+}
+
+http::Reply Proxy::Ready() const {
+  json::array reasons;
+  if (core() == nullptr) {
+    reasons.push_back("no policy loaded");
+  }
+  if (audit_failing_) {
+    reasons.push_back("the audit store failed its last write");
+  }
+  if (options_.config.upstreams.empty()) {
+    reasons.push_back("no upstream configured");
+  }
+  const bool ready = reasons.empty();
+  return JsonReply(ready ? 200 : 503,
+                   json::serialize(json::object{{"ready", ready}, {"reasons", std::move(reasons)}}));
+}
+
+http::Reply Proxy::Models(bool anthropic) const {
+  json::array data;
+  for (const config::UpstreamConfig& u : options_.config.upstreams) {
+    for (const std::string& m : u.models) {
+      if (m.ends_with('*')) {
+        continue;
+      }
+      if (anthropic) {
+        data.push_back(json::object{{"type", "model"},
+                                    {"id", m},
+                                    {"display_name", m},
+                                    {"created_at", "1970-01-01T00:00:00Z"}});
+      } else {
+        data.push_back(
+            json::object{{"id", m}, {"object", "model"}, {"created", 0}, {"owned_by", u.name}});
+      }
+    }
+  }
+  if (anthropic) {
+    json::value first = data.empty() ? json::value(nullptr) : data.front().at("id");
+    json::value last = data.empty() ? json::value(nullptr) : data.back().at("id");
+    return JsonReply(200, json::serialize(json::object{{"data", std::move(data)},
+                                                       {"has_more", false},
+                                                       {"first_id", first},
+                                                       {"last_id", last}}));
+  }
+  return JsonReply(200,
+                   json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+}
+
+void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange> exchange) {
+  auto p = std::make_shared<Pending>();
+  p->exchange = std::move(exchange);
+  p->request_id = NewRequestId();
+  const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+  p->route = RouteOf(path);
+  p->dialect = DialectOf(p->route);
+  auto answer = [&](http::Reply reply) {
+    p->AddHeaders(reply.headers, {});
+    metrics_.CountRequest(p->route, Result::kRefused);
+    p->exchange->Respond(std::move(reply));
+  };
+  if (p->route == Route::kNotFound) {
+    answer(ErrorFor(p->dialect, 404,
+                    "unknown endpoint " + request.method + " " + std::string(path) +
+                        "; Firebreak serves POST /v1/chat/completions, POST /v1/messages, "
+                        "GET /v1/models, POST /v1/firebreak/evaluate, GET /health, GET /ready, "
+                        "GET /metrics",
+                    "unknown_endpoint"));
+    return;
+  }
+  if (request.method != MethodOf(p->route)) {
+    http::Reply reply = ErrorFor(p->dialect, 405,
+                                 std::string(path) + " accepts " + std::string(MethodOf(p->route)) +
+                                     ", not " + request.method,
+                                 "method_not_allowed");
+    reply.headers.push_back({"allow", std::string(MethodOf(p->route))});
+    answer(std::move(reply));
+    return;
+  }
+  const auto ok = [&](http::Reply reply) {
+    reply.headers.push_back({"x-firebreak-request-id", p->request_id});
+    metrics_.CountRequest(p->route, Result::kAllow);
+    p->exchange->Respond(std::move(reply));
+  };
+  switch (p->route) {
+    case Route::kHealth:
+      return ok(JsonReply(200, R"({"status":"ok"})"));
+    case Route::kReady:
+      return ok(Ready());
+    case Route::kMetrics: {
+      std::string gauges =
+          "# HELP firebreak_audit_queue_depth Records waiting for the audit writer.\n"
+          "# TYPE firebreak_audit_queue_depth gauge\nfirebreak_audit_queue_depth " +
+          std::to_string(options_.log->queue_depth()) + "\n";
+      if (options_.gauges) {
+        gauges += options_.gauges();
+      }
+      return ok({200, {{"content-type", "text/plain; version=0.0.4"}}, metrics_.Render(gauges)});
+    }
+    default:
+      break;
+  }
+
+  Principal anonymous{"anonymous", {{"id", "anonymous"}}, false};
+  const Principal* principal = &anonymous;
+  if (!principals_.empty()) {
+    const std::string_view key = PresentedKey(request.headers);
+    auto it = key.empty() ? principals_.end()
+                          : principals_.find(base::ToHex(base::Sha256Of(key)));
+    if (it == principals_.end()) {
+      answer(ErrorFor(p->dialect, 401,
+                      key.empty() ? "missing API key: send Authorization: Bearer KEY or x-api-key"
+                                  : "unknown API key",
+                      "invalid_api_key"));
+      return;
+    }
+    principal = &it->second;
+  }
+  if (p->route == Route::kModels) {
+    return ok(Models(!http::FindHeader(request.headers, "anthropic-version").empty()));
+  }
+  const Route route = p->route;
+  Decide(route, request, *principal, std::move(p));
+}
+
+void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view message,
+                   std::string_view code) {
+  p->reply = ErrorFor(p->dialect, status, message, code);
+  audit::AuditRecord record{"refusal", {}};
+  record.fields["request_id"] = p->request_id;
+  record.fields["endpoint"] = RouteName(p->route);
+  record.fields["status"] = status;
+  record.fields["reason"] = message;
+  Commit(std::move(p), std::move(record), {});
+}
+
+void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& principal,
+                   std::shared_ptr<Pending> p) {
+  const Clock::time_point decide_start = Clock::now();
+  if (std::string_view type = http::FindHeader(request.headers, "content-type");
+      type.find("application/json") == std::string_view::npos) {
+    Refuse(std::move(p), 415,
+           "expected Content-Type: application/json, got '" + std::string(type) + "'",
+           "unsupported_media_type");
+    return;
+  }
+  base::StatusOr<json::value> document =
+      api::ParseJson(request.body, {.max_depth = options_.config.server.max_json_depth});
+  if (!document.ok()) {
+    Refuse(std::move(p), 400, document.status().message(), "invalid_json");
+    return;
+  }
+  api::Dialect dialect = p->dialect;
+  if (route == Route::kEvaluate && document->is_object() &&
+      (document->get_object().contains("system") ||
+       !http::FindHeader(request.headers, "anthropic-version").empty())) {
+    dialect = api::Dialect::kAnthropic;
+  }
+  base::StatusOr<base::Conversation> conversation = api::ConversationOf(*document, dialect);
+  if (!conversation.ok()) {
+    Refuse(std::move(p), 400, conversation.status().message(), "invalid_request");
+    return;
+  }
+  p->core = core();
+  if (p->core == nullptr) {
+    Refuse(std::move(p), 503, "no policy is loaded", "policy_unavailable");
+    return;
+  }
+  const DecisionCore& core = *p->core;
+  base::StatusOr<Outcome> outcome =
+      core.Decide(*conversation, {.principal = &principal.attributes, .endpoint = RouteName(route)});
+  if (!outcome.ok()) {
+    Refuse(std::move(p), 400, "cannot classify the conversation: " + outcome.status().message(),
+           "unclassifiable");
+    return;
+  }
+  const policy::Decision& decision = outcome->decision;
+  p->result = ResultOf(decision.verdict);
+  p->decision = policy::VerdictName(decision.verdict);
+  p->rules.clear();
+  for (std::string_view id : decision.RuleIds()) {
+    p->rules += (p->rules.empty() ? "" : ",") + std::string(id);
+    metrics_.CountRule(id);
+  }
+  for (const std::string* c : decision.constraints) {
+    p->constraints += (p->constraints.empty() ? "" : "; ") + *c;
+  }
+
+  if (route == Route::kEvaluate) {
+    json::array categories;
+    for (const classify::CategoryScore& s : outcome->classification.scores) {
+      if (s.detected) {
+        categories.push_back(json::object{{"id", core.policy().categories()[s.category].id},
+                                          {"score", s.score}});
+      }
+    }
+    json::array rules;
+    for (std::string_view id : decision.RuleIds()) {
+      rules.push_back(json::string(id));
+    }
+    json::array constraints;
+    for (const std::string* c : decision.constraints) {
+      constraints.push_back(json::string(*c));
+    }
+    std::string body = json::serialize(json::object{{"request_id", p->request_id},
+                                                    {"decision", p->decision},
+                                                    {"rules", std::move(rules)},
+                                                    {"categories", std::move(categories)},
+                                                    {"constraints", std::move(constraints)},
+                                                    {"policy", options_.policy_digest}});
+    body.pop_back();  // the closing brace: audit_seq follows once it is known
+    p->evaluate_prefix = std::move(body);
+  } else if (decision.verdict == policy::Verdict::kBlock) {
+    const policy::Rule* rule = decision.rules.empty() ? nullptr : decision.rules.front();
+    const std::string message =
+        rule != nullptr
+            ? "Request blocked by Firebreak policy rule '" + rule->id + "': " + rule->description
+            : "Request blocked by Firebreak policy: " + core.policy().defaults().description;
+    if (p->dialect == api::Dialect::kOpenAI) {
+      p->reply = JsonReply(
+          400, api::OpenAIErrorBody(message, "policy_violation", "content_policy_violation"));
+    } else {
+      p->reply = JsonReply(400, api::AnthropicErrorBody("invalid_request_error", message));
+    }
+  } else {
+    p->upstream = UpstreamFor(conversation->model);
+    if (p->upstream == nullptr) {
+      p->reply = ErrorFor(p->dialect, 503,
+                          "no upstream is configured for model '" + conversation->model + "'",
+                          "no_upstream");
+    } else {
+      const api::Dialect upstream_dialect = DialectOf(p->upstream->type);
+      const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
+                          !decision.constraints.empty() &&
+                          options_.config.server.constraints == "system";
+      http::UpstreamRequest& up = p->forward.emplace();
+      up.url = UpstreamUrl(*p->upstream);
+      up.connect_timeout = p->upstream->connect_timeout;
+      up.first_byte_timeout = p->upstream->first_byte_timeout;
+      up.idle_timeout = p->upstream->idle_timeout;
+      if (!inject && upstream_dialect == p->dialect) {
+        up.body = std::move(request.body);  // bytes in, bytes out
+      } else {
+        json::object& body = document->as_object();
+        if (inject) {
+          std::string instruction =
+              "Firebreak policy constraints for this request (rule " + p->rules + "):";
+          for (const std::string* c : decision.constraints) {
+            instruction += "\n- " + *c;
+          }
+          api::InjectSystemInstruction(body, p->dialect, instruction);
+        }
+        if (upstream_dialect == p->dialect) {
+          up.body = json::serialize(body);
+        } else if (upstream_dialect == api::Dialect::kAnthropic) {
+          up.body = json::serialize(api::AnthropicRequestFromOpenAI(body));
+        } else {
+          up.body = json::serialize(api::OpenAIRequestFromAnthropic(body));
+        }
+      }
+      up.headers.push_back({"content-type", "application/json"});
+      up.headers.push_back({"user-agent", "firebreak/0.1"});
+      up.headers.push_back(
+          {"accept", conversation->stream ? "text/event-stream" : "application/json"});
+      if (upstream_dialect == api::Dialect::kAnthropic) {
+        std::string_view version = http::FindHeader(request.headers, "anthropic-version");
+        up.headers.push_back({"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
+        if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
+            !beta.empty() && p->dialect == api::Dialect::kAnthropic) {
+          up.headers.push_back({"anthropic-beta", std::string(beta)});
+        }
+        if (!p->upstream->api_key.empty()) {
+          up.headers.push_back({"x-api-key", p->upstream->api_key});
+        }
+      } else if (!p->upstream->api_key.empty()) {
+        up.headers.push_back({"authorization", "Bearer " + p->upstream->api_key});
+      }
+    }
+  }
+  metrics_.Observe(Stage::kDecide, Since(decide_start));
+  audit::AuditRecord record = DecisionRecord(*conversation, *outcome, core,
+                                             {.request_id = p->request_id,
+                                              .principal = principal.id,
+                                              .endpoint = RouteName(route),
+                                              .policy_digest = options_.policy_digest,
+                                              .policy_signed = options_.policy_signed,
+                                              .retention = retention_,
+                                              .redactor = options_.redactor.get()});
+  std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
+  Commit(std::move(p), std::move(record), std::move(alerts));
+}
+
+// Appends the record; the answer takes effect only once it is committed.
+void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
+                   std::vector<audit::OutboxAlert> alerts) {
+  p->audit_start = Clock::now();
+  options_.log->AppendAsync(
+      std::move(record), std::move(alerts), [this, p](base::StatusOr<audit::Appended> appended) {
+        metrics_.Observe(Stage::kAudit, Since(p->audit_start));
+        if (!appended.ok()) {
+          metrics_.CountAuditFailure();
+          audit_failing_ = true;
+          if (options_.on_audit_failure) {
+            options_.on_audit_failure(appended.status());
+          }
+          p->decision = "REFUSED";
+          p->forward.reset();
+          p->reply = ErrorFor(p->dialect, 503,
+                              "Firebreak cannot record this request in its audit trail, so it "
+                              "is refused (request " + p->request_id + ")",
+                              "audit_unavailable");
+          p->result = Result::kRefused;
+        } else {
+          audit_failing_ = false;
+          p->seq = appended->seq;
+        }
+        metrics_.CountRequest(p->route, p->result);
+        if (p->forward) {
+          p->exchange->Forward(std::move(*p->forward), std::make_unique<Relay>(*this, p));
+          return;
+        }
+        if (!p->evaluate_prefix.empty() && appended.ok()) {
+          p->reply = JsonReply(200, p->evaluate_prefix + ",\"audit_seq\":" +
+                                        std::to_string(p->seq) + "}");
+        }
+        p->AddHeaders(p->reply.headers, options_.policy_digest);
+        metrics_.Observe(Stage::kTotal, Since(p->start));
+        p->exchange->Respond(std::move(p->reply));
+      });
+}
+
+}  // namespace firebreak::proxy

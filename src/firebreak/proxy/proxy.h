@@ -1,0 +1,79 @@
+// The exchange pipeline of the proxy (DESIGN.md §1): route, authenticate,
+// parse the body once, classify the whole conversation, evaluate the policy,
+// append the decision record (durable before it takes effect), then answer a
+// block in the API's own error shape or forward the request upstream,
+// translating between OpenAI and Anthropic when the upstream speaks the other
+// API, and record the completion. Plain C++: the HTTP server calls Handle()
+// on its I/O threads; nothing here blocks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "firebreak/audit/audit_log.h"
+#include "firebreak/config/server_config.h"
+#include "firebreak/http/server.h"
+#include "firebreak/proxy/decision_core.h"
+#include "firebreak/proxy/decision_record.h"
+#include "firebreak/proxy/metrics.h"
+
+namespace firebreak::proxy {
+
+struct ProxyOptions {
+  config::ServerConfig config;  // server limits, upstreams, principals, audit text
+  std::shared_ptr<const DecisionCore> core;
+  audit::AuditLog* log = nullptr;  // required: no decision without its record
+  std::string policy_digest;
+  bool policy_signed = false;
+  std::shared_ptr<const Redactor> redactor;
+  // The audit store failed to record an exchange (which was refused).
+  std::function<void(const base::Status&)> on_audit_failure;
+  // Extra gauges for /metrics (open connections), in exposition format.
+  std::function<std::string()> gauges;
+};
+
+class Proxy {
+ public:
+  explicit Proxy(ProxyOptions options);
+
+  void Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange> exchange);
+
+  // The error the server answers itself (413, 408, ...), in the shape of the
+  // route's API.
+  http::Reply ErrorReply(std::string_view target, int status, std::string_view message) const;
+
+  const Metrics& metrics() const { return metrics_; }
+
+  struct Principal {
+    std::string id;
+    std::map<std::string, std::string, std::less<>> attributes;  // with "id" and "team"
+    bool admin = false;
+  };
+
+ private:
+  struct Pending;
+  class Relay;
+  std::shared_ptr<const DecisionCore> core() const;
+  void Decide(Route route, http::ServerRequest& request, const Principal& principal,
+              std::shared_ptr<Pending> pending);
+  void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
+              std::string_view code);
+  void Commit(std::shared_ptr<Pending> pending, audit::AuditRecord record,
+              std::vector<audit::OutboxAlert> alerts);
+  const config::UpstreamConfig* UpstreamFor(std::string_view model) const;
+  http::Reply Ready() const;
+  http::Reply Models(bool anthropic) const;
+
+  ProxyOptions options_;
+  TextRetention retention_;
+  std::unordered_map<std::string, Principal> principals_;  // by key SHA-256 (hex)
+  mutable std::mutex core_mu_;
+  Metrics metrics_;
+  std::atomic<bool> audit_failing_{false};
+};
+
+}  // namespace firebreak::proxy
