@@ -46,7 +46,7 @@ async function openai(req, res, body) {
   for (const [i, w] of words.entries()) {
     if (model.startsWith('slow-')) await sleep(300);
     send(chunk({ content: w }));
-    if (model.startsWith('cut-') && i === 0) return res.socket.destroy();
+    if (model.startsWith('cut-') && i === 0) { await sleep(100); return res.socket.destroy(); }
   }
   send(chunk({}, 'stop'));
   if (body.stream_options?.include_usage) {
@@ -80,7 +80,7 @@ async function anthropic(req, res, body) {
   for (const [i, w] of words.entries()) {
     if (model.startsWith('slow-')) await sleep(300);
     send('content_block_delta', { index: 0, delta: { type: 'text_delta', text: w } });
-    if (model.startsWith('cut-') && i === 0) return res.socket.destroy();
+    if (model.startsWith('cut-') && i === 0) { await sleep(100); return res.socket.destroy(); }
   }
   send('content_block_stop', { index: 0 });
   send('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 5 } });

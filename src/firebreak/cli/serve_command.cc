@@ -31,6 +31,9 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A write past the file size limit fails (EFBIG) and is handled as any
+  // audit store failure, rather than killing the process.
+  signal(SIGXFSZ, SIG_IGN);
 
   std::unique_ptr<config::ServerConfig> config = LoadConfig(options.config, "serve", err);
   if (config == nullptr) {

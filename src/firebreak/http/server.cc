@@ -365,8 +365,8 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
         ec = e.code();
       }
       if (ec) {
-        co_return co_await fail(IsTimeout(ec) ? 504 : 502,
-                                "cannot connect to " + target.key() + ": " + ec.message());
+        const std::string what = "cannot connect to " + target.key() + ": " + ec.message();
+        co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
       }
     }
     Lowest(*conn).expires_after(request.first_byte_timeout);
@@ -385,9 +385,9 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     if (reused && attempt == 0 && !IsTimeout(ec)) {
       continue;
     }
-    co_return co_await fail(IsTimeout(ec) ? 504 : 502,
-                            IsTimeout(ec) ? target.key() + " did not answer in time"
-                                          : target.key() + ": " + ec.message());
+    const std::string what = IsTimeout(ec) ? target.key() + " did not answer in time"
+                                           : target.key() + ": " + ec.message();
+    co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
   }
 
   const int status = static_cast<int>(parser->get().result_int());
@@ -401,8 +401,8 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     Lowest(*conn).expires_after(request.idle_timeout);
     co_await bhttp::async_read(*conn, buffer, whole, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      co_return co_await fail(IsTimeout(ec) ? 504 : 502,
-                              target.key() + ": the response broke off: " + ec.message());
+      const std::string what = target.key() + ": the response broke off: " + ec.message();
+      co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
     }
     if (whole.keep_alive()) {
       pool.Put(target.key(), std::move(conn));
@@ -457,10 +457,12 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     }
     const std::size_t n = sizeof(chunk) - parser->get().body().size;
     if (n > 0) {
-      co_await send(relay.OnStreamData(std::string_view(chunk, n)));
+      const std::string out = relay.OnStreamData(std::string_view(chunk, n));
+      co_await send(out);
     }
   }
-  co_await send(relay.OnStreamEnd(clean));
+  const std::string tail = relay.OnStreamEnd(clean);
+  co_await send(tail);
   if (clean && client_ok) {
     Lowest(client).expires_after(options.idle_timeout);
     co_await asio::async_write(client, bhttp::make_chunk_last(),
@@ -484,6 +486,8 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
     Lowest(stream).socket().close(ignored);
   };
   beast::flat_buffer buffer;
+  asio::steady_timer read_deadline(connection->strand);
+  std::uint64_t read_generation = 0;
   if constexpr (std::is_same_v<Stream, TlsStream>) {
     Lowest(stream).expires_after(options.read_timeout);
     co_await stream.async_handshake(ssl::stream_base::server,
@@ -502,7 +506,20 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
     }
     connection->idle = false;
     ++busy;
-    Lowest(stream).expires_after(options.read_timeout);
+    // The request must arrive within read_timeout. The deadline cancels the
+    // read rather than closing the socket (as the stream's own expiry
+    // would), so that the client is told 408.
+    Lowest(stream).expires_never();
+    const std::uint64_t generation = ++read_generation;
+    bool timed_out = false;
+    read_deadline.expires_after(options.read_timeout);
+    read_deadline.async_wait([&, generation](error_code e) {
+      if (!e && generation == read_generation) {
+        timed_out = true;
+        error_code ignored;
+        Lowest(stream).socket().cancel(ignored);
+      }
+    });
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
@@ -516,28 +533,37 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
       co_await bhttp::async_read(stream, buffer, parser,
                                  asio::redirect_error(asio::use_awaitable, ec));
     }
+    ++read_generation;
+    read_deadline.cancel();
+    if (timed_out) {
+      ec = beast::error::timeout;
+    }
     if (ec) {
       const std::string target =
           parser.is_header_done() ? std::string(parser.get().target()) : std::string();
+      // (Temporaries stay out of co_await expressions: g++ 12 destroys
+      // some of them twice.)
+      std::optional<Reply> refusal;
+      bool linger = true;
       if (ec == bhttp::error::body_limit) {
-        co_await RefuseAndLinger(stream,
-                                 ErrorReplyFor(target, 413,
-                                               "the request body is larger than the limit of " +
-                                                   std::to_string(options.max_body_bytes) +
-                                                   " bytes"));
+        refusal = ErrorReplyFor(target, 413,
+                                "the request body is larger than the limit of " +
+                                    std::to_string(options.max_body_bytes) + " bytes");
       } else if (ec == bhttp::error::header_limit) {
-        co_await RefuseAndLinger(
-            stream, ErrorReplyFor(target, 431,
-                                  "the request headers are larger than the limit of " +
-                                      std::to_string(options.max_header_bytes) + " bytes"));
+        refusal = ErrorReplyFor(target, 431,
+                                "the request headers are larger than the limit of " +
+                                    std::to_string(options.max_header_bytes) + " bytes");
       } else if (IsTimeout(ec)) {
-        co_await WriteReply(stream,
-                            ErrorReplyFor(target, 408, "the request was not received in time"),
-                            false);
+        refusal = ErrorReplyFor(target, 408, "the request was not received in time");
+        linger = false;
       } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                  ec != asio::error::connection_reset) {
-        co_await RefuseAndLinger(
-            stream, ErrorReplyFor(target, 400, "malformed HTTP request: " + ec.message()));
+        refusal = ErrorReplyFor(target, 400, "malformed HTTP request: " + ec.message());
+      }
+      if (refusal && linger) {
+        co_await RefuseAndLinger(stream, *refusal);
+      } else if (refusal) {
+        co_await WriteReply(stream, *refusal, false);
       }
       --busy;
       break;
@@ -594,8 +620,9 @@ asio::awaitable<void> Server::Impl::Accept() {
           strand,
           [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
             PlainStream stream(std::move(s));
-            co_await WriteReply(
-                stream, ErrorReplyFor("", 503, "too many connections; try again later"), false);
+            const Reply busy_reply =
+                ErrorReplyFor("", 503, "too many connections; try again later");
+            co_await WriteReply(stream, busy_reply, false);
           },
           asio::detached);
       continue;
