@@ -31,8 +31,13 @@ build-asan: deps $(ASAN)/build.ninja
 demo: build
 	$(RELEASE)/firebreak demo --fast --policy $(POLICY)
 
+# The integration tests' Node packages (the official OpenAI and Anthropic
+# SDKs), exactly as the lockfile pins them.
+tests/node_modules/.package-lock.json: tests/package-lock.json | deps
+	cd tests && npm ci --no-audit --no-fund
+
 # Every test, under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: build-asan
+test: build-asan tests/node_modules/.package-lock.json
 	ctest --preset asan -j $(JOBS)
 
 bench: build

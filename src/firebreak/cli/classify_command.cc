@@ -27,7 +27,7 @@ namespace json = boost::json;
 base::StatusOr<base::Conversation> ConversationOf(const json::value& line) {
   const json::object& object = line.get_object();
   const json::value* prompt = object.if_contains("prompt");
-  if (prompt != nullptr && object.contains("messages")) {
+  if ((prompt != nullptr) == object.contains("messages")) {
     return base::InvalidArgument("expected exactly one of \"prompt\" or \"messages\"");
   }
   if (prompt != nullptr) {

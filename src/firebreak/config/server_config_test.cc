@@ -104,5 +104,78 @@ TEST(ServerConfigTest, PolicyNamingAnUndefinedTargetIsAnError) {
                                      "legal_counsel, trust_safety"));
 }
 
+TEST(ServerConfigTest, ParsesListenerUpstreamsAndPrincipals) {
+  ::setenv("FB_TEST_UPSTREAM_KEY", "sk-upstream", 1);
+  ::setenv("FB_TEST_CLIENT_KEY", "client-key", 1);
+  base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
+policy: policies/p.yaml
+server: {listen: 0.0.0.0, port: 9443, threads: 4, max_body_bytes: 1024, read_timeout_seconds: 2.5,
+         constraints: none}
+upstreams:
+  - {name: main, type: openai, base_url: "https://api.example", api_key_env: FB_TEST_UPSTREAM_KEY,
+     models: ["gpt-*"], default: true, first_byte_timeout_seconds: 30}
+  - {type: anthropic, base_url: "https://claude.example", models: ["claude-*"]}
+principals:
+  - {id: analyst-7, team: intel, attributes: {clearance: secret}, key_env: FB_TEST_CLIENT_KEY}
+  - {id: ci, key_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, admin: true}
+)",
+                                                     "/etc/firebreak/firebreak.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->policy, "/etc/firebreak/policies/p.yaml");
+  EXPECT_EQ(c->server.address, "0.0.0.0");
+  EXPECT_EQ(c->server.port, 9443);
+  EXPECT_EQ(c->server.max_body_bytes, 1024u);
+  EXPECT_EQ(c->server.read_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c->server.constraints, "none");
+  ASSERT_EQ(c->upstreams.size(), 2u);
+  EXPECT_EQ(c->upstreams[0].api_key, "sk-upstream");
+  EXPECT_TRUE(c->upstreams[0].is_default);
+  EXPECT_EQ(c->upstreams[0].first_byte_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->upstreams[1].name, "anthropic");
+  ASSERT_EQ(c->principals.size(), 2u);
+  // SHA-256 of "client-key": the key itself is never kept.
+  EXPECT_EQ(c->principals[0].key_sha256,
+            "8eb943e7040b69a94bf39562088223755bff4c2e7c5fc257f1e08f870fe01d35");
+  EXPECT_EQ(c->principals[0].attributes.at("clearance"), "secret");
+  EXPECT_TRUE(c->principals[1].admin);
+}
+
+TEST(ServerConfigTest, ProxyErrorsSayWhereAndWhat) {
+  ::unsetenv("FB_TEST_MISSING_KEY");
+  base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
+server: {port: 70000, tls_cert: c.pem, colour: red}
+upstreams:
+  - {type: gemini, base_url: "ftp://x"}
+  - {name: a, type: openai, base_url: "http://a", api_key_env: FB_TEST_MISSING_KEY}
+principals:
+  - {id: x, key_sha256: "ABC"}
+  - {id: y}
+)",
+                                                     "f.yaml");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_THAT(m, HasSubstr("f.yaml:2:16: server.port must be 0 (any free port) to 65535"));
+  EXPECT_THAT(m, HasSubstr("unknown key 'colour' in server"));
+  EXPECT_THAT(m, HasSubstr("server.tls_cert and server.tls_key go together"));
+  EXPECT_THAT(m, HasSubstr("upstream type must be openai or anthropic"));
+  EXPECT_THAT(m, HasSubstr("base_url must start with http:// or https://"));
+  EXPECT_THAT(m, HasSubstr("environment variable FB_TEST_MISSING_KEY is not set"));
+  EXPECT_THAT(m, HasSubstr("key_sha256 must be 64 lower-case hex digits"));
+  EXPECT_THAT(m, HasSubstr("principal 'y' needs key_sha256 or key_env"));
+}
+
+TEST(ServerConfigTest, UpstreamFlag) {
+  base::StatusOr<UpstreamConfig> u = ParseUpstreamFlag("openai=http://127.0.0.1:9000");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->name, "openai");
+  EXPECT_EQ(u->base_url, "http://127.0.0.1:9000");
+  u = ParseUpstreamFlag("claude:anthropic=https://api.example");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->name, "claude");
+  EXPECT_EQ(u->type, "anthropic");
+  EXPECT_THAT(ParseUpstreamFlag("openai").status().message(), HasSubstr("expected TYPE=URL"));
+  EXPECT_THAT(ParseUpstreamFlag("grpc=http://x").status().message(), HasSubstr("openai or anthropic"));
+}
+
 }  // namespace
 }  // namespace firebreak::config

@@ -683,8 +683,11 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
           p->seq = appended->seq;
         }
         metrics_.CountRequest(p->route, p->result);
+        // The exchange handle leaves the Pending state here: the relay that
+        // holds the state lives in the exchange, and must not own it back.
+        std::shared_ptr<http::Exchange> exchange = std::move(p->exchange);
         if (p->forward) {
-          p->exchange->Forward(std::move(*p->forward), std::make_unique<Relay>(*this, p));
+          exchange->Forward(std::move(*p->forward), std::make_unique<Relay>(*this, p));
           return;
         }
         if (!p->evaluate_prefix.empty() && appended.ok()) {
@@ -693,7 +696,7 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
         }
         p->AddHeaders(p->reply.headers, options_.policy_digest);
         metrics_.Observe(Stage::kTotal, Since(p->start));
-        p->exchange->Respond(std::move(p->reply));
+        exchange->Respond(std::move(p->reply));
       });
 }
 
