@@ -21,7 +21,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for pid in "$work"/*/nginx.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -31,39 +31,34 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 UP=$(free_port); NG=$(free_port); PT=$(free_port); FB=$(free_port)
 
 response='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Regional shipping volumes rose 4% quarter on quarter, led by container traffic.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":24,"completion_tokens":17,"total_tokens":41}}'
-mkdir -p "$work/tmp"
-cat > "$work/nginx.conf" <<CONF
+# Two nginx instances, one worker each: the upstream, and the proxy in front
+# of it (as Firebreak has its own process).
+nginx_conf() {  # NAME SERVER-BLOCK
+  mkdir -p "$work/$1"
+  cat > "$work/$1/nginx.conf" <<CONF
 worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path $work/tmp;
-  proxy_temp_path $work/tmp;
+  client_body_temp_path $work/$1;
+  proxy_temp_path $work/$1;
   keepalive_requests 1000000;
   upstream llm { server 127.0.0.1:$UP; keepalive 128; }
-  server {
-    listen 127.0.0.1:$UP;
-    location / { default_type application/json; return 200 '$response'; }
-  }
-  server {
-    listen 127.0.0.1:$NG;
-    location / {
-      proxy_pass http://llm;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
+  $2
 }
 CONF
-nginx -c "$work/nginx.conf" -e "$work/nginx-error.log"
+  nginx -c "$work/$1/nginx.conf" -e "$work/$1/error.log"
+}
+nginx_conf upstream "server { listen 127.0.0.1:$UP; location / { default_type application/json; return 200 '$response'; } }"
+nginx_conf proxy "server { listen 127.0.0.1:$NG; location / { proxy_pass http://llm; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 
 $BIN/bench/passthrough "$PT" "http://127.0.0.1:$UP" 1 > "$work/pt.log" &
 pids+=($!)
 cat > "$work/firebreak.yaml" <<CONF
 policy: $PWD/policies/defense-standard.yaml
-server: {threads: 1}
+server: {threads: 1}         # one I/O thread, as nginx has one worker
 upstreams:
   - {name: bench, type: openai, base_url: "http://127.0.0.1:$UP", default: true}
 audit: {db: $work/audit.db, durability: group}

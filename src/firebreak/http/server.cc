@@ -238,6 +238,12 @@ struct Server::Impl {
   template <class Upstream, class Client>
   asio::awaitable<bool> ForwardVia(Pool<Upstream>& pool, const Target& target, Client& client,
                                    UpstreamRequest& request, Relay& relay, bool keep_alive);
+  template <class Upstream, class Client>
+  asio::awaitable<bool> RelayStream(Pool<Upstream>& pool, const Target& target, Client& client,
+                                    std::unique_ptr<Upstream>& conn, beast::flat_buffer& buffer,
+                                    bhttp::response_parser<bhttp::buffer_body>& parser,
+                                    const UpstreamRequest& request, Relay& relay, int status,
+                                    const Headers& upstream_headers, bool keep_alive);
   template <class Stream>
   asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
   template <class Stream>
@@ -413,6 +419,19 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     co_return sent && keep_alive;
   }
 
+  co_return co_await RelayStream(pool, target, client, conn, buffer, *parser, request,
+                                 relay, status, upstream_headers, keep_alive);
+}
+
+// The streamed half of ForwardVia, in a coroutine of its own: its relay
+// buffer would otherwise make every forward's frame 16 KiB larger.
+template <class Upstream, class Client>
+asio::awaitable<bool> Server::Impl::RelayStream(
+    Pool<Upstream>& pool, const Target& target, Client& client, std::unique_ptr<Upstream>& conn,
+    beast::flat_buffer& buffer, bhttp::response_parser<bhttp::buffer_body>& parser,
+    const UpstreamRequest& request, Relay& relay, int status, const Headers& upstream_headers,
+    bool keep_alive) {
+  error_code ec;
   Reply head = relay.OnStreamStart(status, upstream_headers);
   bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
   SetHeaders(res, head.headers);
@@ -439,14 +458,14 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     end.bytes += client_ok ? bytes.size() : 0;
   };
   while (client_ok) {
-    if (parser->is_done()) {
+    if (parser.is_done()) {
       clean = true;
       break;
     }
-    parser->get().body().data = chunk;
-    parser->get().body().size = sizeof(chunk);
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof(chunk);
     Lowest(*conn).expires_after(request.idle_timeout);
-    co_await bhttp::async_read_some(*conn, buffer, *parser,
+    co_await bhttp::async_read_some(*conn, buffer, parser,
                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::need_buffer) {
       ec = {};
@@ -455,7 +474,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
       upstream_error = IsTimeout(ec) ? "the upstream stream stalled" : ec.message();
       break;
     }
-    const std::size_t n = sizeof(chunk) - parser->get().body().size;
+    const std::size_t n = sizeof(chunk) - parser.get().body().size;
     if (n > 0) {
       const std::string out = relay.OnStreamData(std::string_view(chunk, n));
       co_await send(out);
@@ -469,7 +488,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
                                asio::redirect_error(asio::use_awaitable, ec));
     client_ok = !ec;
   }
-  if (clean && parser->keep_alive()) {
+  if (clean && parser.keep_alive()) {
     pool.Put(target.key(), std::move(conn));
   }
   end.complete = clean && client_ok;
