@@ -20,10 +20,10 @@ export const prompts = {
 
 // YAML for the test config: upstreams (openai default, anthropic for claude-*),
 // log alert targets, and whatever `extra` adds (server limits, principals).
-export function configYaml({ openaiPort, anthropicPort, extra = '', db }) {
+export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme = 'http' }) {
   const upstreams = [];
   if (openaiPort) {
-    upstreams.push(`  - {name: openai, type: openai, base_url: "http://127.0.0.1:${openaiPort}", default: true, models: ["gpt-*", "hang-gpt", "cut-gpt", "error-gpt", "slow-gpt"], first_byte_timeout_seconds: 2}`);
+    upstreams.push(`  - {name: openai, type: openai, base_url: "${scheme}://127.0.0.1:${openaiPort}", default: true, models: ["gpt-*", "hang-gpt", "cut-gpt", "error-gpt", "slow-gpt"], first_byte_timeout_seconds: 2}`);
   }
   if (anthropicPort) {
     upstreams.push(`  - {name: anthropic, type: anthropic, base_url: "http://127.0.0.1:${anthropicPort}", models: ["claude-*"], first_byte_timeout_seconds: 2}`);
@@ -41,14 +41,15 @@ ${extra}
 `;
 }
 
-export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null } = {}) {
+export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-test-'));
   const db = path.join(dir, 'audit.db');
   const config = path.join(dir, 'firebreak.yaml');
-  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db }));
+  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db, scheme }));
   const argv = ['serve', '--config', config, '--port', '0', '--threads', '2', ...args];
-  const proc = wrap ? spawn('sh', ['-c', `${wrap} exec "$0" "$@"`, binary, ...argv])
-                    : spawn(binary, argv);
+  const options = { env: { ...process.env, ...env } };
+  const proc = wrap ? spawn('sh', ['-c', `${wrap} exec "$0" "$@"`, binary, ...argv], options)
+                    : spawn(binary, argv, options);
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));

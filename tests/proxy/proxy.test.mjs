@@ -274,6 +274,14 @@ describe('limits', () => {
     assert.match(r.json.error.message, /larger than the limit of 4096 bytes/);
   });
 
+  test('oversized headers are refused with 431', async () => {
+    const r = await fetch(`${fb.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-padding': 'p'.repeat(40_000) }, body: '{}',
+    });
+    assert.equal(r.status, 431);
+    assert.match((await r.json()).error.message, /headers are larger than the limit/);
+  });
+
   test('a slow client is cut off with 408 and the server stays healthy', async () => {
     const answer = await new Promise((resolve, reject) => {
       const socket = net.connect(fb.port, '127.0.0.1', () => {

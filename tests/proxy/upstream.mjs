@@ -5,6 +5,7 @@
 //   hang-*    never answers        error-*   answers 500 in the API's shape
 //   cut-*     stream cut mid-way   slow-*    streams slowly (300 ms per event)
 import http from 'node:http';
+import https from 'node:https';
 
 function lastUserText(body) {
   const messages = body.messages ?? [];
@@ -88,9 +89,10 @@ async function anthropic(req, res, body) {
   res.end();
 }
 
-export function startUpstream() {
+// With `tls` ({key, cert}), the upstream speaks HTTPS.
+export function startUpstream({ tls = null } = {}) {
   const requests = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
@@ -104,7 +106,8 @@ export function startUpstream() {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"not found"}}');
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   server.keepAliveTimeout = 60_000;
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
