@@ -8,7 +8,7 @@ ASAN := build/asan
 POLICY := policies/defense-standard.yaml
 DATASETS := ../shared/datasets
 
-.PHONY: all deps build build-asan demo test bench model check-policy clean
+.PHONY: all deps build build-asan demo test bench bench-proxy model check-policy clean
 
 all: build
 
@@ -42,6 +42,11 @@ test: build-asan tests/node_modules/.package-lock.json
 
 bench: build
 	$(RELEASE)/bench/firebreak_bench
+
+# The whole proxy against nginx on loopback (needs wrk and nginx:
+# apt-get install wrk nginx-light).
+bench-proxy: build
+	bench/proxy-bench.sh
 
 # Retrains the shipped model from the policy's examples plus the public
 # out-of-scope prompt sets in ../shared/datasets (read in place, never copied).

@@ -2,10 +2,14 @@
 // upstream, driven over HTTP. Each test can fail: it checks statuses, shapes,
 // headers, what the upstream received and what the audit trail holds.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { auditRecords, auditVerify, postJson, prompts, startFirebreak } from './harness.mjs';
+import { auditRecords, auditVerify, binary, policy, postJson, prompts, startFirebreak } from './harness.mjs';
 import { startUpstream } from './upstream.mjs';
 
 const chat = (content, extra = {}) => ({ model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra });
@@ -405,5 +409,37 @@ describe('shutdown', () => {
     assert.equal(records.at(-1).kind, 'lifecycle.stop');
     assert.ok(records.some((x) => x.kind === 'completion' && x.complete === true));
     assert.equal(auditVerify(fb.db).status, 0);
+  });
+});
+
+describe('demo --server', () => {
+  test('runs the proxy with the demo policy, as the prototype\'s server mode did', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-demo-'));
+    fs.writeFileSync(path.join(dir, 'demo.yaml'),
+      'alerts:\n  targets: {trust_safety: {type: log}, inspector_general: {type: log}, legal_counsel: {type: log}}\n');
+    const proc = spawn(binary, ['demo', '--server', '--port', '0', '--policy', policy, '--config', 'demo.yaml'], { cwd: dir });
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      proc.stdout.on('data', (d) => {
+        out += d;
+        const m = out.match(/listening on [\d.]+:(\d+)/);
+        if (m) resolve(Number(m[1]));
+      });
+      exited.then((code) => reject(new Error(`demo exited ${code}: ${stderr}`)));
+    });
+    const r = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chat(prompts.block));
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.code, 'content_policy_violation');
+    const e = await postJson(`http://127.0.0.1:${port}/v1/firebreak/evaluate`, chat(prompts.constrained));
+    assert.equal(e.status, 200);
+    assert.equal(e.json.decision, 'ALLOW_CONSTRAINED');
+    assert.deepEqual(e.json.rules, ['allow-warranted-analysis']);
+    assert.ok(e.json.audit_seq > 0);
+    proc.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.equal(auditVerify(path.join(dir, 'var/audit.db')).status, 0);
   });
 });

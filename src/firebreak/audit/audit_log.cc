@@ -203,6 +203,7 @@ AuditLog::~AuditLog() {
   // A failed final checkpoint leaves the tail unsigned, as after a crash.
   static_cast<void>(AsLeader([&] {
     if (unsynced_) {
+      unsynced_ = false;
       SyncWal();
     }
     return WriteCheckpoint();
@@ -253,7 +254,8 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   lock.unlock();
   const base::Status written = WriteBatch(batch);
-  DoTimedDuties();
+  // The batch is committed (and, with kFsync, synced): answer it before the
+  // timed duties, so that no producer waits for a group fsync it does not need.
   std::vector<Pending*> waiting;  // synchronous producers, marked done under the lock
   for (Pending* p : batch) {
     if (!written.ok()) {
@@ -266,11 +268,19 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
       waiting.push_back(p);
     }
   }
+  const bool sync = DoTimedDuties();
   lock.lock();
   for (Pending* p : waiting) {
     p->done = true;
   }
   Unlead();
+  if (sync) {
+    // Outside the leadership: the next batch commits while this one's WAL
+    // frames reach the disk.
+    lock.unlock();
+    SyncWal();
+    lock.lock();
+  }
 }
 
 base::Status AuditLog::Checkpoint() {
@@ -294,21 +304,31 @@ void AuditLog::Maintain() {
     }
     leading_ = true;  // the writer state below belongs to the leader
     lock.unlock();
-    DoTimedDuties();
+    const bool sync = DoTimedDuties();
     lock.lock();
     Unlead();
+    if (sync) {
+      lock.unlock();
+      SyncWal();
+      lock.lock();
+    }
   }
 }
 
-void AuditLog::DoTimedDuties() {
+bool AuditLog::DoTimedDuties() {
   const auto now = std::chrono::steady_clock::now();
+  bool sync = false;
   if (unsynced_ && now - last_sync_ >= options_.sync_interval / 2) {
-    SyncWal();
+    // Every commit so far is covered by the fsync the caller runs next.
+    unsynced_ = false;
+    last_sync_ = now;
+    sync = true;
   }
   if (head_seq_ > checkpoint_seq_ && (head_seq_ - checkpoint_seq_ >= options_.checkpoint_every ||
                                       now - checkpoint_time_ >= options_.checkpoint_interval)) {
     static_cast<void>(WriteCheckpoint());  // retried at the next batch or tick
   }
+  return sync;
 }
 
 base::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
@@ -440,8 +460,6 @@ void AuditLog::SyncWal() {
     ::fdatasync(fd);
     ::close(fd);
   }
-  unsynced_ = false;
-  last_sync_ = std::chrono::steady_clock::now();
 }
 
 base::Status AuditLog::WriteCheckpoint() {

@@ -128,8 +128,9 @@ class AuditLog {
   AuditLog(AuditOptions options, sqlite3* db, std::string instance,
            std::unique_ptr<base::SigningKey> key);
   void Maintain();
-  // Leader only: fsync the WAL when due, sign a checkpoint when due.
-  void DoTimedDuties();
+  // Leader only: signs a checkpoint when due; true when the WAL fsync is due,
+  // which the caller then runs (SyncWal) after giving up the leadership.
+  bool DoTimedDuties();
   // Leads one group commit of what is queued. Lock held on entry and exit;
   // no other leader.
   void CommitQueued(std::unique_lock<std::mutex>& lock);
@@ -141,6 +142,7 @@ class AuditLog {
   // Leader only, without the lock.
   base::Status WriteBatch(const std::vector<Pending*>& batch);
   base::Status WriteCheckpoint();
+  // fdatasync of the WAL through a descriptor of its own: needs no leadership.
   void SyncWal();
   void Rollback();
   // Runs `work` as the leader (exclusive use of the database).

@@ -76,6 +76,7 @@ struct DemoOptions {
   bool interactive = false;
   bool no_cache = false;
   bool exit_when_done = false;
+  std::string config = "firebreak.yaml";  // --server: alert targets, upstreams, audit
 };
 int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
 

@@ -43,6 +43,7 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     // The prototype's server mode: the proxy with the demo policy. Upstreams
     // come from firebreak.yaml; without one, allowed requests get 503.
     ServeOptions serve;
+    serve.config = options.config;
     serve.policy = options.policy;
     serve.port = options.port;
     return RunServe(serve, out, err);
