@@ -64,6 +64,43 @@ json::value ParseOrEmpty(std::string_view text) {
   return ec ? json::value(json::object{}) : v;
 }
 
+// The object at `key`, or an empty one.
+const json::object& ObjectAt(const json::object& o, std::string_view key) {
+  static const json::object kEmpty;
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_object() ? v->get_object() : kEmpty;
+}
+
+// An OpenAI assistant message (text and tool calls) as Anthropic content blocks.
+json::array AnthropicBlocksOf(const json::object& message) {
+  json::array blocks;
+  if (std::string text = JoinedText(Get(message, "content")); !text.empty()) {
+    blocks.push_back(json::object{{"type", "text"}, {"text", text}});
+  }
+  if (const json::value* calls = Get(message, "tool_calls"); calls && calls->is_array()) {
+    for (const json::value& call : calls->get_array()) {
+      if (!call.is_object()) {
+        continue;
+      }
+      const json::object& fn = ObjectAt(call.get_object(), "function");
+      blocks.push_back(json::object{{"type", "tool_use"},
+                                    {"id", StringOr(call.get_object(), "id", "")},
+                                    {"name", StringOr(fn, "name", "")},
+                                    {"input", ParseOrEmpty(StringOr(fn, "arguments", "{}"))}});
+    }
+  }
+  return blocks;
+}
+
+// An Anthropic tool_use block as an OpenAI tool call.
+json::object ToolCallOf(const json::object& tool_use) {
+  const json::value* input = Get(tool_use, "input");
+  return {{"id", StringOr(tool_use, "id", "")},
+          {"type", "function"},
+          {"function", json::object{{"name", StringOr(tool_use, "name", "")},
+                                    {"arguments", input ? json::serialize(*input) : "{}"}}}};
+}
+
 // ---- requests --------------------------------------------------------------
 
 json::object ImageBlockFromOpenAI(const json::object& part) {
@@ -153,25 +190,7 @@ json::object AnthropicRequestFromOpenAI(const json::object& in) {
         messages.push_back(
             json::object{{"role", "user"}, {"content", AnthropicContentFromOpenAI(Get(m, "content"))}});
       } else if (role == "assistant") {
-        json::array blocks;
-        if (std::string text = JoinedText(Get(m, "content")); !text.empty()) {
-          blocks.push_back(json::object{{"type", "text"}, {"text", text}});
-        }
-        if (const json::value* calls = Get(m, "tool_calls"); calls && calls->is_array()) {
-          for (const json::value& call : calls->get_array()) {
-            if (!call.is_object()) {
-              continue;
-            }
-            const json::value* f = Get(call.get_object(), "function");
-            const json::object empty;
-            const json::object& fn = f != nullptr && f->is_object() ? f->get_object() : empty;
-            blocks.push_back(json::object{{"type", "tool_use"},
-                                          {"id", StringOr(call.get_object(), "id", "")},
-                                          {"name", StringOr(fn, "name", "")},
-                                          {"input", ParseOrEmpty(StringOr(fn, "arguments", "{}"))}});
-          }
-        }
-        messages.push_back(json::object{{"role", "assistant"}, {"content", std::move(blocks)}});
+        messages.push_back(json::object{{"role", "assistant"}, {"content", AnthropicBlocksOf(m)}});
       } else if (role == "tool" || role == "function") {
         messages.push_back(json::object{
             {"role", "user"},
@@ -288,12 +307,7 @@ json::object OpenAIRequestFromAnthropic(const json::object& in) {
                 json::object{{"type", "image_url"}, {"image_url", json::object{{"url", url}}}});
           }
         } else if (type == "tool_use") {
-          const json::value* input = Get(b, "input");
-          tool_calls.push_back(json::object{
-              {"id", StringOr(b, "id", "")},
-              {"type", "function"},
-              {"function", json::object{{"name", StringOr(b, "name", "")},
-                                        {"arguments", input ? json::serialize(*input) : "{}"}}}});
+          tool_calls.push_back(ToolCallOf(b));
         } else if (type == "tool_result") {
           messages.push_back(json::object{{"role", "tool"},
                                           {"tool_call_id", StringOr(b, "tool_use_id", "")},
@@ -373,8 +387,7 @@ std::string OpenAIResponseFromAnthropic(std::string_view body) {
   const json::object empty;
   const json::object& in = parsed.is_object() ? parsed.get_object() : empty;
   if (StringOr(in, "type", "") != "message") {
-    const json::value* e = Get(in, "error");
-    const json::object& error = e != nullptr && e->is_object() ? e->get_object() : empty;
+    const json::object& error = ObjectAt(in, "error");
     const std::string_view type = StringOr(error, "type", "api_error");
     return OpenAIErrorBody(StringOr(error, "message", "the upstream returned an unexpected response"),
                            type, type);
@@ -391,12 +404,7 @@ std::string OpenAIResponseFromAnthropic(std::string_view body) {
       if (type == "text") {
         text += StringOr(b, "text", "");
       } else if (type == "tool_use") {
-        const json::value* input = Get(b, "input");
-        tool_calls.push_back(json::object{
-            {"id", StringOr(b, "id", "")},
-            {"type", "function"},
-            {"function", json::object{{"name", StringOr(b, "name", "")},
-                                      {"arguments", input ? json::serialize(*input) : "{}"}}}});
+        tool_calls.push_back(ToolCallOf(b));
       }
     }
   }
@@ -407,8 +415,7 @@ std::string OpenAIResponseFromAnthropic(std::string_view body) {
   if (!tool_calls.empty()) {
     message["tool_calls"] = std::move(tool_calls);
   }
-  const json::value* u = Get(in, "usage");
-  const json::object& usage = u != nullptr && u->is_object() ? u->get_object() : empty;
+  const json::object& usage = ObjectAt(in, "usage");
   const std::int64_t prompt = IntOr(usage, "input_tokens", 0);
   const std::int64_t completion = IntOr(usage, "output_tokens", 0);
   return json::serialize(json::object{
@@ -433,33 +440,13 @@ std::string AnthropicResponseFromOpenAI(std::string_view body) {
   const json::value* choices = Get(in, "choices");
   if (choices == nullptr || !choices->is_array() || choices->get_array().empty() ||
       !choices->get_array()[0].is_object()) {
-    const json::value* e = Get(in, "error");
-    const json::object& error = e != nullptr && e->is_object() ? e->get_object() : empty;
+    const json::object& error = ObjectAt(in, "error");
     return AnthropicErrorBody(
         "api_error", StringOr(error, "message", "the upstream returned an unexpected response"));
   }
   const json::object& choice = choices->get_array()[0].get_object();
-  const json::value* m = Get(choice, "message");
-  const json::object& message = m != nullptr && m->is_object() ? m->get_object() : empty;
-  json::array content;
-  if (std::string text = JoinedText(Get(message, "content")); !text.empty()) {
-    content.push_back(json::object{{"type", "text"}, {"text", text}});
-  }
-  if (const json::value* calls = Get(message, "tool_calls"); calls && calls->is_array()) {
-    for (const json::value& call : calls->get_array()) {
-      if (!call.is_object()) {
-        continue;
-      }
-      const json::value* f = Get(call.get_object(), "function");
-      const json::object& fn = f != nullptr && f->is_object() ? f->get_object() : empty;
-      content.push_back(json::object{{"type", "tool_use"},
-                                     {"id", StringOr(call.get_object(), "id", "")},
-                                     {"name", StringOr(fn, "name", "")},
-                                     {"input", ParseOrEmpty(StringOr(fn, "arguments", "{}"))}});
-    }
-  }
-  const json::value* u = Get(in, "usage");
-  const json::object& usage = u != nullptr && u->is_object() ? u->get_object() : empty;
+  json::array content = AnthropicBlocksOf(ObjectAt(choice, "message"));
+  const json::object& usage = ObjectAt(in, "usage");
   return json::serialize(json::object{
       {"id", StringOr(in, "id", "")},
       {"type", "message"},
@@ -701,9 +688,7 @@ class OpenAIFromAnthropicStream : public StreamTranslator {
     }
     if (type == "error") {
       finished_ = true;
-      const json::value* e = Get(data, "error");
-      const json::object empty;
-      const json::object& error = e != nullptr && e->is_object() ? e->get_object() : empty;
+      const json::object& error = ObjectAt(data, "error");
       return OpenAIData({{"error", json::object{{"message", StringOr(error, "message", "upstream error")},
                                                 {"type", StringOr(error, "type", "api_error")},
                                                 {"code", nullptr},

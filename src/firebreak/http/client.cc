@@ -8,8 +8,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 #include <optional>
+
+#include "firebreak/http/url.h"
 
 namespace firebreak::http {
 namespace {
@@ -18,36 +19,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-
-struct Target {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string path;
-};
-
-base::StatusOr<Target> ParseUrl(const std::string& url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) {
-    return base::InvalidArgument("invalid URL '" + url + "': " + parsed.error().message());
-  }
-  Target t;
-  const std::string scheme(parsed->scheme());
-  if (scheme != "http" && scheme != "https") {
-    return base::InvalidArgument("URL '" + url + "' must be http:// or https://");
-  }
-  t.tls = scheme == "https";
-  t.host = std::string(parsed->host());
-  if (t.host.empty()) {
-    return base::InvalidArgument("URL '" + url + "' has no host");
-  }
-  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
-  t.path = std::string(parsed->encoded_target());
-  if (t.path.empty()) {
-    t.path = "/";
-  }
-  return t;
-}
 
 template <typename Stream>
 asio::awaitable<void> Exchange(Stream& stream, const bhttp::request<bhttp::string_body>& req,
@@ -64,7 +35,7 @@ asio::awaitable<void> Exchange(Stream& stream, const bhttp::request<bhttp::strin
 }  // namespace
 
 base::StatusOr<Response> Send(const Request& request) {
-  base::StatusOr<Target> target = ParseUrl(request.url);
+  base::StatusOr<Url> target = ParseUrl(request.url);
   if (!target.ok()) {
     return target.status();
   }

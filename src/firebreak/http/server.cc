@@ -14,11 +14,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+
+#include "firebreak/http/url.h"
 
 namespace firebreak::http {
 
@@ -133,31 +134,6 @@ class ExchangeHandle : public Exchange {
   std::atomic<bool> answered_{false};
 };
 
-struct Target {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string path;
-  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
-};
-
-base::StatusOr<Target> ParseTarget(const std::string& url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
-      parsed->host().empty()) {
-    return base::InvalidArgument("invalid upstream URL '" + url + "'");
-  }
-  Target t;
-  t.tls = parsed->scheme() == "https";
-  t.host = std::string(parsed->host());
-  t.port = parsed->has_port() ? std::string(parsed->port()) : (t.tls ? "443" : "80");
-  t.path = std::string(parsed->encoded_target());
-  if (t.path.empty()) {
-    t.path = "/";
-  }
-  return t;
-}
-
 // Idle upstream connections, by scheme, host and port.
 template <class Stream>
 class Pool {
@@ -236,10 +212,10 @@ struct Server::Impl {
   asio::awaitable<bool> Forward(Stream& client, UpstreamRequest& request, Relay& relay,
                                 bool keep_alive);
   template <class Upstream, class Client>
-  asio::awaitable<bool> ForwardVia(Pool<Upstream>& pool, const Target& target, Client& client,
+  asio::awaitable<bool> ForwardVia(Pool<Upstream>& pool, const Url& target, Client& client,
                                    UpstreamRequest& request, Relay& relay, bool keep_alive);
   template <class Upstream, class Client>
-  asio::awaitable<bool> RelayStream(Pool<Upstream>& pool, const Target& target, Client& client,
+  asio::awaitable<bool> RelayStream(Pool<Upstream>& pool, const Url& target, Client& client,
                                     std::unique_ptr<Upstream>& conn, beast::flat_buffer& buffer,
                                     bhttp::response_parser<bhttp::buffer_body>& parser,
                                     const UpstreamRequest& request, Relay& relay, int status,
@@ -248,10 +224,10 @@ struct Server::Impl {
   asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
   template <class Stream>
   asio::awaitable<void> RefuseAndLinger(Stream& stream, const Reply& reply);
-  asio::awaitable<std::unique_ptr<PlainStream>> Connect(const Target& target,
+  asio::awaitable<std::unique_ptr<PlainStream>> Connect(const Url& target,
                                                         std::chrono::milliseconds timeout,
                                                         PlainStream*);
-  asio::awaitable<std::unique_ptr<TlsStream>> Connect(const Target& target,
+  asio::awaitable<std::unique_ptr<TlsStream>> Connect(const Url& target,
                                                       std::chrono::milliseconds timeout,
                                                       TlsStream*);
 
@@ -295,7 +271,7 @@ asio::awaitable<void> Server::Impl::RefuseAndLinger(Stream& stream, const Reply&
 }
 
 asio::awaitable<std::unique_ptr<PlainStream>> Server::Impl::Connect(
-    const Target& target, std::chrono::milliseconds timeout, PlainStream*) {
+    const Url& target, std::chrono::milliseconds timeout, PlainStream*) {
   tcp::resolver resolver(io);
   auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
   auto stream = std::make_unique<PlainStream>(io);
@@ -306,7 +282,7 @@ asio::awaitable<std::unique_ptr<PlainStream>> Server::Impl::Connect(
 }
 
 asio::awaitable<std::unique_ptr<TlsStream>> Server::Impl::Connect(
-    const Target& target, std::chrono::milliseconds timeout, TlsStream*) {
+    const Url& target, std::chrono::milliseconds timeout, TlsStream*) {
   tcp::resolver resolver(io);
   auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
   auto stream = std::make_unique<TlsStream>(io, client_tls);
@@ -325,7 +301,7 @@ asio::awaitable<std::unique_ptr<TlsStream>> Server::Impl::Connect(
 template <class Stream>
 asio::awaitable<bool> Server::Impl::Forward(Stream& client, UpstreamRequest& request, Relay& relay,
                                             bool keep_alive) {
-  base::StatusOr<Target> target = ParseTarget(request.url);
+  base::StatusOr<Url> target = ParseUrl(request.url);
   if (!target.ok()) {
     Reply reply = relay.OnFailure(502, target.status().message());
     const bool sent = co_await WriteReply(client, reply, keep_alive);
@@ -340,7 +316,7 @@ asio::awaitable<bool> Server::Impl::Forward(Stream& client, UpstreamRequest& req
 
 // Returns whether the client connection stays open.
 template <class Upstream, class Client>
-asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Target& target,
+asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& target,
                                                Client& client, UpstreamRequest& request,
                                                Relay& relay, bool keep_alive) {
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.path, 11};
@@ -361,7 +337,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
   beast::flat_buffer buffer;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
-    conn = pool.Take(target.key());
+    conn = pool.Take(target.origin());
     const bool reused = conn != nullptr;
     error_code ec;
     if (!reused) {
@@ -371,7 +347,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
         ec = e.code();
       }
       if (ec) {
-        const std::string what = "cannot connect to " + target.key() + ": " + ec.message();
+        const std::string what = "cannot connect to " + target.origin() + ": " + ec.message();
         co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
       }
     }
@@ -391,8 +367,8 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     if (reused && attempt == 0 && !IsTimeout(ec)) {
       continue;
     }
-    const std::string what = IsTimeout(ec) ? target.key() + " did not answer in time"
-                                           : target.key() + ": " + ec.message();
+    const std::string what = IsTimeout(ec) ? target.origin() + " did not answer in time"
+                                           : target.origin() + ": " + ec.message();
     co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
   }
 
@@ -407,11 +383,11 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
     Lowest(*conn).expires_after(request.idle_timeout);
     co_await bhttp::async_read(*conn, buffer, whole, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      const std::string what = target.key() + ": the response broke off: " + ec.message();
+      const std::string what = target.origin() + ": the response broke off: " + ec.message();
       co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
     }
     if (whole.keep_alive()) {
-      pool.Put(target.key(), std::move(conn));
+      pool.Put(target.origin(), std::move(conn));
     }
     Reply reply = relay.OnResponse(status, upstream_headers, std::move(whole.get().body()));
     const bool sent = co_await WriteReply(client, reply, keep_alive);
@@ -427,7 +403,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Targe
 // buffer would otherwise make every forward's frame 16 KiB larger.
 template <class Upstream, class Client>
 asio::awaitable<bool> Server::Impl::RelayStream(
-    Pool<Upstream>& pool, const Target& target, Client& client, std::unique_ptr<Upstream>& conn,
+    Pool<Upstream>& pool, const Url& target, Client& client, std::unique_ptr<Upstream>& conn,
     beast::flat_buffer& buffer, bhttp::response_parser<bhttp::buffer_body>& parser,
     const UpstreamRequest& request, Relay& relay, int status, const Headers& upstream_headers,
     bool keep_alive) {
@@ -489,7 +465,7 @@ asio::awaitable<bool> Server::Impl::RelayStream(
     client_ok = !ec;
   }
   if (clean && parser.keep_alive()) {
-    pool.Put(target.key(), std::move(conn));
+    pool.Put(target.origin(), std::move(conn));
   }
   end.complete = clean && client_ok;
   end.error = !client_ok ? "the client went away" : upstream_error;
