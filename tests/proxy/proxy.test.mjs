@@ -232,6 +232,30 @@ describe('proxy', () => {
     assert.equal(r.headers.get('x-firebreak-decision'), 'ALLOW');
   });
 
+  test('a client that hangs up cancels its upstream request, and the completion says so', async () => {
+    const before = upstream.requests.length;
+    const controller = new AbortController();
+    const pending = fetch(`${fb.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: controller.signal,
+      body: JSON.stringify(chat(prompts.allow, { model: 'hang-gpt' })),
+    }).catch((e) => e);
+    while (upstream.requests.length === before) await new Promise((r) => setTimeout(r, 10));
+    const left = Date.now();
+    controller.abort();
+    await pending;
+    const sent = upstream.requests.at(-1);
+    while (!sent.closed && Date.now() - left < 1500) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(sent.closed, 'the upstream connection is closed at once, not at the 2 s timeout');
+    let completion;
+    for (let i = 0; i < 50 && !completion; i++) {
+      completion = auditRecords(fb.db).find((x) => x.kind === 'completion' && x.status === 499);
+      if (!completion) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(completion, 'a completion record for the abandoned exchange');
+    assert.equal(completion.complete, false);
+    assert.match(completion.error, /client went away/);
+  });
+
   test('a stream cut by the upstream is not dressed up as a complete answer', async () => {
     const res = await fetch(`${fb.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },

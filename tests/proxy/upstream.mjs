@@ -99,7 +99,9 @@ export function startUpstream({ tls = null } = {}) {
       const raw = Buffer.concat(chunks).toString('utf8');
       let body = {};
       try { body = raw ? JSON.parse(raw) : {}; } catch { body = {}; }
-      requests.push({ method: req.method, path: req.url, headers: req.headers, raw, body });
+      const record = { method: req.method, path: req.url, headers: req.headers, raw, body, closed: false };
+      requests.push(record);
+      req.socket.once('close', () => { record.closed = true; });
       if ((body.model ?? '').startsWith('hang-')) return;  // never answers
       if (req.url === '/v1/chat/completions') return openai(req, res, body);
       if (req.url === '/v1/messages') return anthropic(req, res, body);

@@ -1,8 +1,10 @@
 #include "firebreak/http/server.h"
 
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -134,6 +136,49 @@ class ExchangeHandle : public Exchange {
   std::atomic<bool> answered_{false};
 };
 
+// Watches a client while its request is upstream: a client that hangs up
+// (end of stream) cancels the upstream exchange at once, rather than when
+// its answer is finally written. Runs on the connection's strand; the guard
+// in the forwarding coroutine ends the watch on every way out.
+struct ClientWatch {
+  bool active = true;
+  bool client_gone = false;
+  std::function<void()> cancel_upstream;  // set once an upstream connection exists
+};
+
+template <class Stream>
+class ClientWatchGuard {
+ public:
+  explicit ClientWatchGuard(Stream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
+    auto& socket = beast::get_lowest_layer(client_).socket();
+    socket.async_wait(tcp::socket::wait_read, [watch = watch_, &socket](error_code ec) {
+      if (ec || !watch->active) {
+        return;
+      }
+      char byte;
+      const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        watch->client_gone = true;
+        if (watch->cancel_upstream) {
+          watch->cancel_upstream();
+        }
+      }  // else: the client's next request (pipelined); stop watching
+    });
+  }
+  ~ClientWatchGuard() {
+    watch_->active = false;
+    watch_->cancel_upstream = nullptr;
+    error_code ignored;
+    beast::get_lowest_layer(client_).socket().cancel(ignored);
+  }
+  ClientWatch& operator*() { return *watch_; }
+  ClientWatch* operator->() { return watch_.get(); }
+
+ private:
+  Stream& client_;
+  std::shared_ptr<ClientWatch> watch_;
+};
+
 // Idle upstream connections, by scheme, host and port.
 template <class Stream>
 class Pool {
@@ -219,7 +264,8 @@ struct Server::Impl {
                                     std::unique_ptr<Upstream>& conn, beast::flat_buffer& buffer,
                                     bhttp::response_parser<bhttp::buffer_body>& parser,
                                     const UpstreamRequest& request, Relay& relay, int status,
-                                    const Headers& upstream_headers, bool keep_alive);
+                                    const Headers& upstream_headers, bool keep_alive,
+                                    const ClientWatch& watch);
   template <class Stream>
   asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
   template <class Stream>
@@ -326,14 +372,22 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& 
   req.body() = std::move(request.body);
   req.prepare_payload();
 
+  ClientWatchGuard<Client> watch(client);
   auto fail = [&](int status, const std::string& what) -> asio::awaitable<bool> {
-    Reply reply = relay.OnFailure(status, what);
-    const bool sent = co_await WriteReply(client, reply, keep_alive);
-    relay.OnDone({reply.status, reply.body.size(), sent, what});
+    const std::string why = watch->client_gone ? "the client went away before the answer" : what;
+    Reply reply = relay.OnFailure(status, why);
+    const bool sent = !watch->client_gone && co_await WriteReply(client, reply, keep_alive);
+    relay.OnDone({watch->client_gone ? 499 : reply.status, sent ? reply.body.size() : 0, sent, why});
     co_return sent && keep_alive;
   };
 
   std::unique_ptr<Upstream> conn;
+  watch->cancel_upstream = [&conn] {
+    if (conn) {
+      error_code ignored;
+      Lowest(*conn).socket().cancel(ignored);
+    }
+  };
   beast::flat_buffer buffer;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
@@ -396,7 +450,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& 
   }
 
   co_return co_await RelayStream(pool, target, client, conn, buffer, *parser, request,
-                                 relay, status, upstream_headers, keep_alive);
+                                 relay, status, upstream_headers, keep_alive, *watch);
 }
 
 // The streamed half of ForwardVia, in a coroutine of its own: its relay
@@ -406,7 +460,7 @@ asio::awaitable<bool> Server::Impl::RelayStream(
     Pool<Upstream>& pool, const Url& target, Client& client, std::unique_ptr<Upstream>& conn,
     beast::flat_buffer& buffer, bhttp::response_parser<bhttp::buffer_body>& parser,
     const UpstreamRequest& request, Relay& relay, int status, const Headers& upstream_headers,
-    bool keep_alive) {
+    bool keep_alive, const ClientWatch& watch) {
   error_code ec;
   Reply head = relay.OnStreamStart(status, upstream_headers);
   bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
@@ -468,6 +522,9 @@ asio::awaitable<bool> Server::Impl::RelayStream(
     pool.Put(target.origin(), std::move(conn));
   }
   end.complete = clean && client_ok;
+  if (watch.client_gone) {
+    client_ok = false;
+  }
   end.error = !client_ok ? "the client went away" : upstream_error;
   relay.OnDone(end);
   co_return end.complete && keep_alive;
