@@ -292,7 +292,7 @@ describe('proxy', () => {
 describe('limits', () => {
   let fb;
   before(async () => {
-    fb = await startFirebreak({ extra: 'server: {max_body_bytes: 4096, read_timeout_seconds: 1, idle_timeout_seconds: 1}' });
+    fb = await startFirebreak({ extra: 'server: {max_body_bytes: 4096, read_timeout_seconds: 1, idle_timeout_seconds: 1, max_connections: 3}' });
   });
   after(async () => { await fb.stop(); });
 
@@ -321,6 +321,28 @@ describe('limits', () => {
       socket.on('error', reject);
     });
     assert.match(answer, /^HTTP\/1\.1 408/);
+    const r = await fetch(`${fb.url}/health`);
+    assert.equal(r.status, 200);
+  });
+
+  test('connections past max_connections are answered 503 and closed', async () => {
+    const sockets = [];
+    const answers = [];
+    for (let i = 0; i < 5; i++) {
+      const socket = net.connect(fb.port, '127.0.0.1');
+      const answer = { data: '' };
+      socket.on('data', (d) => { answer.data += d; });
+      socket.on('error', () => {});
+      await new Promise((r) => socket.on('connect', r));
+      sockets.push(socket);
+      answers.push(answer);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = answers.filter((a) => a.data.startsWith('HTTP/1.1 503'));
+    assert.ok(refused.length >= 2, `at most 3 connections are served: ${answers.map((a) => a.data.slice(0, 12))}`);
+    assert.match(refused[0].data, /too many connections/);
+    sockets.forEach((s) => s.destroy());
+    await new Promise((r) => setTimeout(r, 100));
     const r = await fetch(`${fb.url}/health`);
     assert.equal(r.status, 200);
   });
