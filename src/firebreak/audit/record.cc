@@ -8,8 +8,16 @@ namespace {
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
+  // Runs that need no escaping are appended whole.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && c != '"' && c != '\\') {
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -37,11 +45,10 @@ void AppendString(std::string& out, std::string_view s) {
           out += "\\u00";
           out.push_back(kHex[u >> 4]);
           out.push_back(kHex[u & 0xf]);
-        } else {
-          out.push_back(c);
         }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 
@@ -84,14 +91,38 @@ void Value::AppendCanonical(std::string& out) const {
 
 std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::string_view time,
                          std::string_view instance) {
-  Value::Object object = record.fields;
-  object["v"] = kSchemaVersion;
-  object["seq"] = seq;
-  object["time"] = time;
-  object["instance"] = instance;
-  object["kind"] = record.kind;
+  // The fields and the reserved names, merged in key order without copying
+  // the fields (a reserved name in the fields is overwritten).
+  const Value::Object reserved{{"instance", instance},
+                               {"kind", record.kind},
+                               {"seq", seq},
+                               {"time", time},
+                               {"v", kSchemaVersion}};
   std::string out;
-  Value(std::move(object)).AppendCanonical(out);
+  out.reserve(1024);
+  out.push_back('{');
+  bool first = true;
+  auto append = [&](const std::string& key, const Value& value) {
+    out += first ? "" : ",";
+    first = false;
+    AppendString(out, key);
+    out.push_back(':');
+    value.AppendCanonical(out);
+  };
+  auto r = reserved.begin();
+  for (const auto& [key, value] : record.fields) {
+    for (; r != reserved.end() && r->first < key; ++r) {
+      append(r->first, r->second);
+    }
+    if (r != reserved.end() && r->first == key) {
+      continue;
+    }
+    append(key, value);
+  }
+  for (; r != reserved.end(); ++r) {
+    append(r->first, r->second);
+  }
+  out.push_back('}');
   return out;
 }
 

@@ -3,14 +3,34 @@
 #include <openssl/evp.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace firebreak::base {
 
+namespace {
+
+// OpenSSL 3 looks the algorithm up (and allocates) on every EVP_Digest call;
+// the audit chain hashes every record, so the algorithm is fetched once and
+// each thread keeps one context.
+const EVP_MD* Sha256Algorithm() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+}  // namespace
+
 Sha256 Sha256Of(std::string_view bytes) {
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                              &EVP_MD_CTX_free);
   Sha256 out{};
   unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), out.data(), &size, EVP_sha256(), nullptr);
+  EVP_MD_CTX* ctx = context.get();
+  if (EVP_DigestInit_ex2(ctx, Sha256Algorithm(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out.data(), &size) != 1) {
+    EVP_Digest(bytes.data(), bytes.size(), out.data(), &size, EVP_sha256(), nullptr);
+  }
   return out;
 }
 

@@ -63,20 +63,6 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   f["endpoint"] = context.endpoint;
   f["model"] = conversation.model;
 
-  // The digest covers every message, role and text, length-prefixed.
-  std::string transcript;
-  Value::Array messages;
-  for (const base::Message& m : conversation.messages) {
-    const std::string_view role = base::RoleName(m.role);
-    transcript += std::to_string(role.size()) + ":" + std::string(role) +
-                  std::to_string(m.text.size()) + ":" + m.text;
-    messages.push_back(Value::Object{
-        {"role", role},
-        {"text", context.retention == TextRetention::kRedacted && context.redactor != nullptr
-                     ? context.redactor->Apply(m.text)
-                     : m.text}});
-  }
-  f["conversation_digest"] = base::ToHex(base::Sha256Of(transcript));
   std::string_view retained = "digest";
   if (context.retention == TextRetention::kRedacted && context.redactor != nullptr) {
     retained = "redacted";
@@ -85,12 +71,29 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
               d.audit != policy::AuditLevel::kStandard)) {
     retained = "full";
   }
+  // The digest covers every message, role and text, length-prefixed.
+  std::string transcript;
+  Value::Array messages;
+  for (const base::Message& m : conversation.messages) {
+    const std::string_view role = base::RoleName(m.role);
+    transcript += std::to_string(role.size()) + ":" + std::string(role) +
+                  std::to_string(m.text.size()) + ":" + m.text;
+    if (retained != "digest") {
+      Value::Object message;
+      message.emplace("role", role);
+      message.emplace("text", retained == "redacted" ? context.redactor->Apply(m.text) : m.text);
+      messages.emplace_back(std::move(message));
+    }
+  }
+  f["conversation_digest"] = base::ToHex(base::Sha256Of(transcript));
   if (retained != "digest") {
     f["messages"] = std::move(messages);
   }
   f["text_retention"] = retained;
 
+  // Built by moves: an initializer list would copy each nested level again.
   Value::Array categories;
+  categories.reserve(outcome.classification.scores.size());
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     Value::Array evidence;
     for (const classify::Evidence& e : s.evidence) {
@@ -100,13 +103,15 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
                                        {"message", static_cast<std::int64_t>(e.message)},
                                        {"decoded", e.decoded}});
     }
-    categories.push_back(Value::Object{{"id", policy.categories()[s.category].id},
-                                       {"score", Score(s.score)},
-                                       {"detected", s.detected},
-                                       {"evidence", std::move(evidence)}});
+    Value::Object category{{"id", policy.categories()[s.category].id},
+                           {"score", Score(s.score)},
+                           {"detected", s.detected}};
+    category.emplace("evidence", std::move(evidence));
+    categories.emplace_back(std::move(category));
   }
-  f["classification"] = Value::Object{{"categories", std::move(categories)},
-                                      {"version", outcome.classification.version}};
+  Value::Object classification{{"version", outcome.classification.version}};
+  classification.emplace("categories", std::move(categories));
+  f["classification"] = std::move(classification);
 
   Value::Array rules;
   for (std::string_view id : d.RuleIds()) {
