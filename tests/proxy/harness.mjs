@@ -20,13 +20,14 @@ export const prompts = {
 
 // YAML for the test config: upstreams (openai default, anthropic for claude-*),
 // log alert targets, and whatever `extra` adds (server limits, principals).
-export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme = 'http' }) {
+export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme = 'http', keyEnv = null }) {
   const upstreams = [];
+  const key = keyEnv ? `api_key_env: ${keyEnv}, ` : '';
   if (openaiPort) {
-    upstreams.push(`  - {name: openai, type: openai, base_url: "${scheme}://127.0.0.1:${openaiPort}", default: true, models: ["gpt-*", "hang-gpt", "cut-gpt", "error-gpt", "slow-gpt"], first_byte_timeout_seconds: 2}`);
+    upstreams.push(`  - {name: openai, type: openai, ${key}base_url: "${scheme}://127.0.0.1:${openaiPort}", default: true, models: ["gpt-*", "hang-gpt", "cut-gpt", "error-gpt", "slow-gpt"], first_byte_timeout_seconds: 2}`);
   }
   if (anthropicPort) {
-    upstreams.push(`  - {name: anthropic, type: anthropic, base_url: "http://127.0.0.1:${anthropicPort}", models: ["claude-*"], first_byte_timeout_seconds: 2}`);
+    upstreams.push(`  - {name: anthropic, type: anthropic, ${key}base_url: "http://127.0.0.1:${anthropicPort}", models: ["claude-*"], first_byte_timeout_seconds: 2}`);
   }
   return `policy: ${policy}
 ${upstreams.length ? 'upstreams:\n' + upstreams.join('\n') : ''}
@@ -41,11 +42,11 @@ ${extra}
 `;
 }
 
-export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http' } = {}) {
+export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http', keyEnv = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-test-'));
   const db = path.join(dir, 'audit.db');
   const config = path.join(dir, 'firebreak.yaml');
-  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db, scheme }));
+  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db, scheme, keyEnv }));
   const argv = ['serve', '--config', config, '--port', '0', '--threads', '2', ...args];
   const options = { env: { ...process.env, ...env } };
   const proc = wrap ? spawn('sh', ['-c', `${wrap} exec "$0" "$@"`, binary, ...argv], options)

@@ -366,6 +366,9 @@ describe('principals', () => {
     process.env.FIREBREAK_TEST_KEY = key;
     fb = await startFirebreak({
       openaiPort: upstream.port,
+      anthropicPort: upstream.port,
+      keyEnv: 'FIREBREAK_TEST_UPSTREAM_KEY',
+      env: { FIREBREAK_TEST_UPSTREAM_KEY: 'sk-upstream-secret' },
       extra: 'principals:\n  - {id: analyst-7, team: intel, key_env: FIREBREAK_TEST_KEY}',
     });
   });
@@ -382,7 +385,13 @@ describe('principals', () => {
     assert.equal(r.json.error.type, 'authentication_error');
     r = await postJson(`${fb.url}/v1/chat/completions`, chat(prompts.allow), { authorization: `Bearer ${key}` });
     assert.equal(r.status, 200, r.text);
-    assert.equal(upstream.requests.at(-1).headers.authorization, undefined, 'the client key is not forwarded');
+    assert.equal(upstream.requests.at(-1).headers.authorization, 'Bearer sk-upstream-secret',
+      'the upstream key comes from firebreak\'s environment; the client key is not forwarded');
+    const a = await postJson(`${fb.url}/v1/messages`, { model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: prompts.allow }] }, { 'x-api-key': key });
+    assert.equal(a.status, 200, a.text);
+    assert.equal(upstream.requests.at(-1).headers['x-api-key'], 'sk-upstream-secret');
+    assert.doesNotMatch(fb.stderr(), /sk-upstream-secret/, 'the upstream key is never logged');
+    assert.doesNotMatch(JSON.stringify(auditRecords(fb.db)), /sk-upstream-secret|fb-test-key-1/, 'nor recorded');
     const seq = Number(r.headers.get('x-firebreak-audit-seq'));
     assert.equal(auditRecords(fb.db).find((x) => x.seq === seq).principal, 'analyst-7');
   });
