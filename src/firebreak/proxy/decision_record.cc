@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "firebreak/base/digest.h"
@@ -11,10 +12,21 @@ namespace {
 
 using audit::Value;
 
+// A score in [0, 1] with three decimals ("0.932"), without printf: a record
+// carries a few dozen of them.
 std::string Score(double v) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%.3f", v);
-  return buf;
+  if (!(v >= 0.0 && v <= 1.0)) {  // not expected; keep whatever it is
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.3f", v);
+    return buf;
+  }
+  const auto thousandths = static_cast<int>(std::lround(v * 1000.0));
+  std::string out = thousandths >= 1000 ? "1." : "0.";
+  const int frac = thousandths % 1000;
+  out.push_back(static_cast<char>('0' + frac / 100));
+  out.push_back(static_cast<char>('0' + frac / 10 % 10));
+  out.push_back(static_cast<char>('0' + frac % 10));
+  return out;
 }
 
 Value Strings(const std::vector<const std::string*>& in) {
