@@ -417,8 +417,11 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& 
     if (!ec) {
       break;
     }
-    // A pooled connection the upstream had closed: try once on a new one.
-    if (reused && attempt == 0 && !IsTimeout(ec)) {
+    // A pooled connection the upstream had closed (it ends or resets before
+    // any answer): try once on a new one. Never for a client that left.
+    const bool stale = ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                       ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+    if (reused && attempt == 0 && stale && !watch->client_gone) {
       continue;
     }
     const std::string what = IsTimeout(ec) ? target.origin() + " did not answer in time"
