@@ -105,6 +105,19 @@ int Run(int argc, char** argv) {
   demo_cmd->add_flag("--exit-when-done", demo.exit_when_done,
                      "Quit after the last scenario instead of waiting");
 
+  std::string keygen_out;
+  CLI::App* keygen_cmd = app.add_subcommand(
+      "keygen", "Write an Ed25519 key pair for signing policies: OUT.key (0600) and OUT.pub");
+  keygen_cmd->add_option("--out", keygen_out, "File name without extension")->required();
+  std::string digest_policy;
+  bool digest_manifest = false;
+  CLI::App* digest_cmd = app.add_subcommand(
+      "digest",
+      "Print the digest signatures cover: SHA-256 of the manifest of the policy and the files "
+      "it references (the model)");
+  digest_cmd->add_option("policy", digest_policy, "Policy YAML file")->required();
+  digest_cmd->add_flag("--manifest", digest_manifest, "Also print the manifest");
+
   ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve",
@@ -208,6 +221,12 @@ int Run(int argc, char** argv) {
   }
   if (*tail_cmd) {
     return RunAuditTail(audit_tail, std::cout, std::cerr);
+  }
+  if (*keygen_cmd) {
+    return RunKeygen(keygen_out, std::cout, std::cerr);
+  }
+  if (*digest_cmd) {
+    return RunDigest(digest_policy, digest_manifest, std::cout, std::cerr);
   }
   if (*serve_cmd) {
     return RunServe(serve, std::cout, std::cerr);

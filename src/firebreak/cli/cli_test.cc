@@ -215,6 +215,61 @@ TEST_F(CliTest, DemoFastRunsTheSevenScenariosWithoutATerminal) {
   EXPECT_THAT(r.out, HasSubstr("offline"));
 }
 
+TEST_F(CliTest, KeygenWritesAPrivateKeyOnlyItsOwnerReadsAndNeverOverwrites) {
+  const std::string name = (dir_ / "party-a").string();
+  Result r = Run("keygen --out " + name);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("key id "));
+  EXPECT_EQ(fs::status(name + ".key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  std::ifstream pub(name + ".pub");
+  std::string pem((std::istreambuf_iterator<char>(pub)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(pem, StartsWith("-----BEGIN PUBLIC KEY-----"));
+  const std::string key_before = [&] {
+    std::ifstream k(name + ".key");
+    return std::string((std::istreambuf_iterator<char>(k)), std::istreambuf_iterator<char>());
+  }();
+  r = Run("keygen --out " + name);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("already exists"));
+  std::ifstream k(name + ".key");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(k)), std::istreambuf_iterator<char>()),
+            key_before);
+}
+
+TEST_F(CliTest, DigestCoversThePolicyAndItsModel) {
+  fs::copy_file(kSource / "policies/defense-standard.yaml", dir_ / "p.yaml");
+  fs::copy_file(kSource / "policies/defense-standard.model", dir_ / "defense-standard.model");
+  const std::string policy = (dir_ / "p.yaml").string();
+  Result r = Run("digest --manifest " + policy);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string digest = r.out.substr(0, r.out.find('\n'));
+  ASSERT_EQ(digest.size(), 64u);
+  EXPECT_THAT(r.out, HasSubstr("  defense-standard.model\n"));
+  EXPECT_THAT(r.out, HasSubstr("  p.yaml\n"));
+  // The digest is the SHA-256 of the manifest.
+  EXPECT_EQ(digest, base::ToHex(base::Sha256Of(r.out.substr(digest.size() + 1))));
+  EXPECT_EQ(Run("digest " + policy).out, digest + "\n");
+
+  // One byte of the model changed: another digest.
+  {
+    std::fstream model(dir_ / "defense-standard.model",
+                       std::ios::in | std::ios::out | std::ios::binary);
+    model.seekg(100);
+    char c = 0;
+    model.get(c);
+    model.seekp(100);
+    model.put(static_cast<char>(c ^ 1));
+  }
+  const std::string changed_model = Run("digest " + policy).out;
+  EXPECT_NE(changed_model, digest + "\n");
+  // And of the policy: another again.
+  std::ofstream(policy, std::ios::app) << "# a comment\n";
+  const std::string changed_policy = Run("digest " + policy).out;
+  EXPECT_NE(changed_policy, changed_model);
+  EXPECT_EQ(Run("digest " + (dir_ / "missing.yaml").string()).exit_code, 1);
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Run("demo --auto --fast").exit_code, 2);
   EXPECT_EQ(Run("no-such-command").exit_code, 2);

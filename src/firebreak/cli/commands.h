@@ -53,6 +53,14 @@ struct TrainOptions {
 };
 int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err);
 
+// Writes an Ed25519 key pair: OUT.key (PEM, mode 0600; never overwritten)
+// and OUT.pub, and prints the key id.
+int RunKeygen(const std::string& out_name, std::ostream& out, std::ostream& err);
+
+// Prints the digest of a policy's bundle (the policy and the files it
+// references); with `manifest`, the manifest it is the SHA-256 of.
+int RunDigest(const std::string& policy, bool manifest, std::ostream& out, std::ostream& err);
+
 struct ServeOptions {
   std::string config = "firebreak.yaml";
   std::string policy;  // default: the config's

@@ -6,6 +6,7 @@
 
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
+#include "firebreak/policy/bundle.h"
 
 namespace firebreak::cli {
 namespace {
@@ -68,8 +69,12 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   instance->policy_path = policy_path;
   instance->redactor = std::move(redactor).value();
   instance->retention = RetentionOf(config.audit.text);
-  base::StatusOr<std::string> digest = base::Sha256HexOfFile(policy_path);
-  instance->policy_digest = digest.ok() ? *digest : "";
+  // The bundle digest (the policy and its model): what signatures cover.
+  base::StatusOr<policy::Bundle> bundle = policy::BundleOf(policy_path, policy);
+  if (!bundle.ok()) {
+    return fail(bundle.status().message());
+  }
+  instance->policy_digest = bundle->digest;
 
   audit::AuditOptions audit_options;
   audit_options.db = config.audit.db;
