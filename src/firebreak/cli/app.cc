@@ -118,6 +118,23 @@ int Run(int argc, char** argv) {
   digest_cmd->add_option("policy", digest_policy, "Policy YAML file")->required();
   digest_cmd->add_flag("--manifest", digest_manifest, "Also print the manifest");
 
+  std::string sign_policy, sign_key, sign_party;
+  CLI::App* sign_cmd = app.add_subcommand(
+      "sign", "Add a party's signature of the policy's bundle digest to POLICY.sig");
+  sign_cmd->add_option("policy", sign_policy, "Policy YAML file")->required();
+  sign_cmd->add_option("--key", sign_key, "The party's private key (PEM, from keygen)")
+      ->required();
+  sign_cmd->add_option("--party", sign_party, "The party's name, as the trust file names it")
+      ->required();
+  std::string verify_policy, verify_trust;
+  CLI::App* verify_policy_cmd = app.add_subcommand(
+      "verify",
+      "Check POLICY.sig against a trust file: each party valid, missing, invalid or unknown "
+      "key; exit 0 only when the threshold is met");
+  verify_policy_cmd->add_option("policy", verify_policy, "Policy YAML file")->required();
+  verify_policy_cmd->add_option("--trust", verify_trust, "Trust file (parties, threshold)")
+      ->required();
+
   ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve",
@@ -227,6 +244,12 @@ int Run(int argc, char** argv) {
   }
   if (*digest_cmd) {
     return RunDigest(digest_policy, digest_manifest, std::cout, std::cerr);
+  }
+  if (*sign_cmd) {
+    return RunSign(sign_policy, sign_key, sign_party, std::cout, std::cerr);
+  }
+  if (*verify_policy_cmd) {
+    return RunVerify(verify_policy, verify_trust, std::cout, std::cerr);
   }
   if (*serve_cmd) {
     return RunServe(serve, std::cout, std::cerr);

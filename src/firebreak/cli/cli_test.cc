@@ -270,6 +270,74 @@ TEST_F(CliTest, DigestCoversThePolicyAndItsModel) {
   EXPECT_EQ(Run("digest " + (dir_ / "missing.yaml").string()).exit_code, 1);
 }
 
+TEST_F(CliTest, SignAndVerifyAgainstATrustFile) {
+  fs::copy_file(kSource / "policies/defense-standard.yaml", dir_ / "p.yaml");
+  fs::copy_file(kSource / "policies/defense-standard.model", dir_ / "defense-standard.model");
+  const std::string policy = (dir_ / "p.yaml").string();
+  for (const char* party : {"provider", "deployer", "auditor", "stranger"}) {
+    ASSERT_EQ(Run("keygen --out " + (dir_ / party).string()).exit_code, 0);
+  }
+  const auto sign = [&](const std::string& party, const std::string& key) {
+    return Run("sign " + policy + " --party " + party + " --key " + (dir_ / key).string() + ".key");
+  };
+  Write("trust.yaml",
+        "parties:\n  - {name: provider, public_key: provider.pub}\n"
+        "  - {name: deployer, public_key: deployer.pub}\n");
+  const std::string verify = "verify " + policy + " --trust " + (dir_ / "trust.yaml").string();
+
+  ASSERT_EQ(sign("provider", "provider").exit_code, 0);
+  Result r = Run(verify);
+  EXPECT_EQ(r.exit_code, 1) << "one of two parties";
+  EXPECT_THAT(r.out, HasSubstr("provider: valid"));
+  EXPECT_THAT(r.out, HasSubstr("deployer: missing"));
+  EXPECT_THAT(r.out, HasSubstr("threshold NOT met: 1 of 2 valid, 2 required"));
+
+  ASSERT_EQ(sign("deployer", "deployer").exit_code, 0);
+  ASSERT_EQ(sign("deployer", "deployer").exit_code, 0);  // signing again replaces the entry
+  r = Run(verify);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("threshold met: 2 of 2 valid"));
+  std::ifstream sig(policy + ".sig");
+  const std::string sig_text((std::istreambuf_iterator<char>(sig)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(sig_text, HasSubstr("algorithm: ed25519"));
+  EXPECT_EQ(sig_text.find("party: deployer"), sig_text.rfind("party: deployer"));
+
+  // A signature by a key the trust file does not hold for that party.
+  ASSERT_EQ(sign("deployer", "stranger").exit_code, 0);
+  r = Run(verify);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("deployer: unknown key"));
+  ASSERT_EQ(sign("deployer", "deployer").exit_code, 0);
+  ASSERT_EQ(Run(verify).exit_code, 0);
+
+  // One byte of the model changed after signing: every signature is invalid.
+  {
+    std::fstream model(dir_ / "defense-standard.model",
+                       std::ios::in | std::ios::out | std::ios::binary);
+    model.seekg(200);
+    char c = 0;
+    model.get(c);
+    model.seekp(200);
+    model.put(static_cast<char>(c ^ 1));
+  }
+  r = Run(verify);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("provider: invalid"));
+  EXPECT_THAT(r.out, HasSubstr("deployer: invalid"));
+
+  // Re-signed by two of three, with a threshold of 2.
+  ASSERT_EQ(sign("provider", "provider").exit_code, 0);
+  ASSERT_EQ(sign("auditor", "auditor").exit_code, 0);
+  Write("trust3.yaml",
+        "parties:\n  - {name: provider, public_key: provider.pub}\n"
+        "  - {name: deployer, public_key: deployer.pub}\n"
+        "  - {name: auditor, public_key: auditor.pub}\nthreshold: 2\n");
+  r = Run("verify " + policy + " --trust " + (dir_ / "trust3.yaml").string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("deployer: invalid"));
+  EXPECT_THAT(r.out, HasSubstr("threshold met: 2 of 3 valid, 2 required"));
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Run("demo --auto --fast").exit_code, 2);
   EXPECT_EQ(Run("no-such-command").exit_code, 2);

@@ -61,6 +61,16 @@ int RunKeygen(const std::string& out_name, std::ostream& out, std::ostream& err)
 // references); with `manifest`, the manifest it is the SHA-256 of.
 int RunDigest(const std::string& policy, bool manifest, std::ostream& out, std::ostream& err);
 
+// Adds (or replaces) `party`'s signature of the policy's bundle digest in
+// POLICY.sig.
+int RunSign(const std::string& policy, const std::string& key, const std::string& party,
+            std::ostream& out, std::ostream& err);
+
+// Reports each trusted party's signature: valid, missing, invalid or unknown
+// key; exit 0 only when the trust file's threshold is met.
+int RunVerify(const std::string& policy, const std::string& trust, std::ostream& out,
+              std::ostream& err);
+
 struct ServeOptions {
   std::string config = "firebreak.yaml";
   std::string policy;  // default: the config's
