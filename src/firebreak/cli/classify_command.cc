@@ -1,19 +1,15 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <istream>
 #include <ostream>
 
-#include "firebreak/alert/alert.h"
-#include "firebreak/audit/audit_log.h"
-#include "firebreak/base/digest.h"
 #include "firebreak/api/request.h"
+#include "firebreak/audit/audit_log.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/instance.h"
 #include "firebreak/cli/report.h"
-#include "firebreak/config/server_config.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
 

@@ -46,6 +46,23 @@ class CliTest : public ::testing::Test {
     return path;
   }
 
+  // The shipped policy and its model, copied into the test's folder.
+  std::string CopyShippedPolicy() {
+    fs::copy_file(kSource / "policies/defense-standard.yaml", dir_ / "p.yaml");
+    fs::copy_file(kSource / "policies/defense-standard.model", dir_ / "defense-standard.model");
+    return (dir_ / "p.yaml").string();
+  }
+
+  // Flips the lowest bit of the byte at `offset` of a file in the test's folder.
+  void FlipByte(const std::string& name, std::streamoff offset) {
+    std::fstream file(dir_ / name, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(offset);
+    char c = 0;
+    file.get(c);
+    file.seekp(offset);
+    file.put(static_cast<char>(c ^ 1));
+  }
+
   // Runs the firebreak binary with `args` (shell words), `input` on stdin.
   Result Run(const std::string& args, const std::string& input = "") {
     const fs::path in = Write("stdin", input);
@@ -238,9 +255,7 @@ TEST_F(CliTest, KeygenWritesAPrivateKeyOnlyItsOwnerReadsAndNeverOverwrites) {
 }
 
 TEST_F(CliTest, DigestCoversThePolicyAndItsModel) {
-  fs::copy_file(kSource / "policies/defense-standard.yaml", dir_ / "p.yaml");
-  fs::copy_file(kSource / "policies/defense-standard.model", dir_ / "defense-standard.model");
-  const std::string policy = (dir_ / "p.yaml").string();
+  const std::string policy = CopyShippedPolicy();
   Result r = Run("digest --manifest " + policy);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string digest = r.out.substr(0, r.out.find('\n'));
@@ -252,15 +267,7 @@ TEST_F(CliTest, DigestCoversThePolicyAndItsModel) {
   EXPECT_EQ(Run("digest " + policy).out, digest + "\n");
 
   // One byte of the model changed: another digest.
-  {
-    std::fstream model(dir_ / "defense-standard.model",
-                       std::ios::in | std::ios::out | std::ios::binary);
-    model.seekg(100);
-    char c = 0;
-    model.get(c);
-    model.seekp(100);
-    model.put(static_cast<char>(c ^ 1));
-  }
+  FlipByte("defense-standard.model", 100);
   const std::string changed_model = Run("digest " + policy).out;
   EXPECT_NE(changed_model, digest + "\n");
   // And of the policy: another again.
@@ -271,9 +278,7 @@ TEST_F(CliTest, DigestCoversThePolicyAndItsModel) {
 }
 
 TEST_F(CliTest, SignAndVerifyAgainstATrustFile) {
-  fs::copy_file(kSource / "policies/defense-standard.yaml", dir_ / "p.yaml");
-  fs::copy_file(kSource / "policies/defense-standard.model", dir_ / "defense-standard.model");
-  const std::string policy = (dir_ / "p.yaml").string();
+  const std::string policy = CopyShippedPolicy();
   for (const char* party : {"provider", "deployer", "auditor", "stranger"}) {
     ASSERT_EQ(Run("keygen --out " + (dir_ / party).string()).exit_code, 0);
   }
@@ -311,15 +316,7 @@ TEST_F(CliTest, SignAndVerifyAgainstATrustFile) {
   ASSERT_EQ(Run(verify).exit_code, 0);
 
   // One byte of the model changed after signing: every signature is invalid.
-  {
-    std::fstream model(dir_ / "defense-standard.model",
-                       std::ios::in | std::ios::out | std::ios::binary);
-    model.seekg(200);
-    char c = 0;
-    model.get(c);
-    model.seekp(200);
-    model.put(static_cast<char>(c ^ 1));
-  }
+  FlipByte("defense-standard.model", 200);
   r = Run(verify);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.out, HasSubstr("provider: invalid"));

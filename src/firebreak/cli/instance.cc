@@ -9,21 +9,8 @@
 #include "firebreak/policy/bundle.h"
 
 namespace firebreak::cli {
-namespace {
 
 namespace json = boost::json;
-
-proxy::TextRetention RetentionOf(std::string_view text) {
-  if (text == "full") {
-    return proxy::TextRetention::kFull;
-  }
-  if (text == "redacted") {
-    return proxy::TextRetention::kRedacted;
-  }
-  return text == "digest" ? proxy::TextRetention::kDigestOnly : proxy::TextRetention::kByAuditLevel;
-}
-
-}  // namespace
 
 std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::string_view command,
                                                  std::ostream& err) {
@@ -68,7 +55,7 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   auto instance = std::make_unique<Instance>();
   instance->policy_path = policy_path;
   instance->redactor = std::move(redactor).value();
-  instance->retention = RetentionOf(config.audit.text);
+  instance->retention = proxy::TextRetentionOf(config.audit.text);
   // The bundle digest (the policy and its model): what signatures cover.
   base::StatusOr<policy::Bundle> bundle = policy::BundleOf(policy_path, policy);
   if (!bundle.ok()) {

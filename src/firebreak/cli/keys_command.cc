@@ -58,9 +58,8 @@ int RunKeygen(const std::string& out_name, std::ostream& out, std::ostream& err)
     return kExitUsage;
   }
   std::fclose(f);
-  // The key id: the first 16 hex digits of the SHA-256 of the public key PEM.
   out << "wrote " << private_path << " (private, mode 0600) and " << public_path << "; key id "
-      << base::ToHex(base::Sha256Of(public_pem)).substr(0, 16) << '\n';
+      << policy::KeyId(public_pem) << '\n';
   return kExitOk;
 }
 

@@ -3,7 +3,6 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <ostream>
-#include <thread>
 
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/instance.h"
@@ -116,6 +115,7 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
                       .log = instance->log.get(),
                       .policy_digest = instance->policy_digest,
                       .policy_signed = false,
+                      .retention = instance->retention,
                       .redactor = instance->redactor,
                       .on_audit_failure = instance->on_audit_failure,
                       .gauges = [&server] {

@@ -10,9 +10,17 @@
 namespace firebreak::policy {
 namespace {
 
+std::string At(const std::filesystem::path& path, const YAML::Mark& mark) {
+  return path.string() + ":" + std::to_string(mark.line + 1) + ":" +
+         std::to_string(mark.column + 1);
+}
+
 std::string At(const std::filesystem::path& path, const YAML::Node& node) {
-  return path.string() + ":" + std::to_string(node.Mark().line + 1) + ":" +
-         std::to_string(node.Mark().column + 1);
+  return At(path, node.Mark());
+}
+
+base::Status YamlError(const std::filesystem::path& path, const YAML::Exception& e) {
+  return base::InvalidArgument(At(path, e.mark) + ": " + e.msg);
 }
 
 }  // namespace
@@ -57,8 +65,7 @@ base::StatusOr<SignatureFile> LoadSignatures(const std::filesystem::path& path) 
       }
     }
   } catch (const YAML::Exception& e) {
-    return base::InvalidArgument(path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                 std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return YamlError(path, e);
   }
   return file;
 }
@@ -128,8 +135,7 @@ base::StatusOr<Trust> LoadTrust(const std::filesystem::path& path) {
       trust.threshold = static_cast<std::size_t>(threshold);
     }
   } catch (const YAML::Exception& e) {
-    return base::InvalidArgument(path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                 std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return YamlError(path, e);
   }
   return trust;
 }

@@ -63,6 +63,16 @@ std::string Redactor::Apply(std::string text) const {
   return text;
 }
 
+TextRetention TextRetentionOf(std::string_view text) {
+  if (text == "full") {
+    return TextRetention::kFull;
+  }
+  if (text == "redacted") {
+    return TextRetention::kRedacted;
+  }
+  return text == "digest" ? TextRetention::kDigestOnly : TextRetention::kByAuditLevel;
+}
+
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,
                                   const DecisionCore& core, const RecordContext& context) {
   const policy::PolicySet& policy = core.policy();

@@ -25,6 +25,10 @@ enum class TextRetention {
   kRedacted,  // the text with every match of the redaction patterns replaced
 };
 
+// The retention a config's audit.text names (by_audit_level, full, digest,
+// redacted); anything else is kByAuditLevel.
+TextRetention TextRetentionOf(std::string_view text);
+
 // Compiled redaction patterns (RE2), applied to stored text.
 class Redactor {
  public:

@@ -323,11 +323,9 @@ class Proxy::Relay : public http::Relay {
 };
 
 Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
-  const std::string& text = options_.config.audit.text;
-  retention_ = text == "full"       ? TextRetention::kFull
-               : text == "digest"   ? TextRetention::kDigestOnly
-               : text == "redacted" ? TextRetention::kRedacted
-                                    : TextRetention::kByAuditLevel;
+  for (const config::UpstreamConfig& u : options_.config.upstreams) {
+    upstream_urls_.push_back(UpstreamUrl(u));
+  }
   for (const config::PrincipalConfig& pc : options_.config.principals) {
     Principal p{pc.id, pc.attributes, pc.admin};
     p.attributes["id"] = pc.id;
@@ -469,8 +467,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
       break;
   }
 
-  Principal anonymous{"anonymous", {{"id", "anonymous"}}, false};
-  const Principal* principal = &anonymous;
+  const Principal* principal = &anonymous_;
   if (!principals_.empty()) {
     const std::string_view key = PresentedKey(request.headers);
     auto it = key.empty() ? principals_.end()
@@ -602,7 +599,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                           !decision.constraints.empty() &&
                           options_.config.server.constraints == "system";
       http::UpstreamRequest& up = p->forward.emplace();
-      up.url = UpstreamUrl(*p->upstream);
+      up.url = upstream_urls_[p->upstream - options_.config.upstreams.data()];
       up.connect_timeout = p->upstream->connect_timeout;
       up.first_byte_timeout = p->upstream->first_byte_timeout;
       up.idle_timeout = p->upstream->idle_timeout;
@@ -652,7 +649,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .endpoint = RouteName(route),
                                               .policy_digest = options_.policy_digest,
                                               .policy_signed = options_.policy_signed,
-                                              .retention = retention_,
+                                              .retention = options_.retention,
                                               .redactor = options_.redactor.get()});
   std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
   Commit(std::move(p), std::move(record), std::move(alerts));

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/config/server_config.h"
@@ -29,6 +30,7 @@ struct ProxyOptions {
   audit::AuditLog* log = nullptr;  // required: no decision without its record
   std::string policy_digest;
   bool policy_signed = false;
+  TextRetention retention = TextRetention::kByAuditLevel;
   std::shared_ptr<const Redactor> redactor;
   // The audit store failed to record an exchange (which was refused).
   std::function<void(const base::Status&)> on_audit_failure;
@@ -69,7 +71,9 @@ class Proxy {
   http::Reply Models(bool anthropic) const;
 
   ProxyOptions options_;
-  TextRetention retention_;
+  // The chat endpoint of each upstream, in config order.
+  std::vector<std::string> upstream_urls_;
+  const Principal anonymous_{"anonymous", {{"id", "anonymous"}}, false};
   std::unordered_map<std::string, Principal> principals_;  // by key SHA-256 (hex)
   mutable std::mutex core_mu_;
   Metrics metrics_;
