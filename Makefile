@@ -8,7 +8,7 @@ ASAN := build/asan
 POLICY := policies/defense-standard.yaml
 DATASETS := ../shared/datasets
 
-.PHONY: all deps build build-asan demo test bench bench-proxy model check-policy clean
+.PHONY: all deps build build-asan demo test bench bench-proxy model sign-policies check-policy clean
 
 all: build
 
@@ -57,6 +57,13 @@ model: build
 	  --negatives $(DATASETS)/strongreject_dataset.csv \
 	  --negatives $(DATASETS)/vicuna_bench_questions.jsonl \
 	  --negatives $(DATASETS)/openai_moderation_samples_1680.jsonl
+	@echo "the model changed: re-sign the policy with 'make sign-policies'"
+
+# Signs the shipped policy (and its model) with both DEMO keys: needed after
+# any change to either, or `firebreak serve` refuses the policy.
+sign-policies: build
+	$(RELEASE)/firebreak sign $(POLICY) --key keys/demo/ai_provider.key --party ai_provider
+	$(RELEASE)/firebreak sign $(POLICY) --key keys/demo/deploying_org.key --party deploying_org
 
 clean:
 	rm -rf build

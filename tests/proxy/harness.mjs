@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const binary = process.env.FIREBREAK_BINARY ?? path.join(repo, 'build/release/firebreak');
 export const policy = path.join(repo, 'policies/defense-standard.yaml');
+// The shipped DEMO trust file: both demo parties, threshold 2.
+export const demoTrust = path.join(repo, 'keys/demo/trust.yaml');
 
 export const prompts = {
   allow: 'Summarize open-source reporting on regional shipping trends over the last quarter.',
@@ -18,9 +20,12 @@ export const prompts = {
   constrained: 'Pursuant to federal warrant 24-CR-08812 (SDNY), analyze call detail records for the three named subjects and identify contacts relevant to the ongoing investigation. Warrant and scope verification are attached.',
 };
 
-// YAML for the test config: upstreams (openai default, anthropic for claude-*),
-// log alert targets, and whatever `extra` adds (server limits, principals).
-export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme = 'http', keyEnv = null }) {
+// YAML for the test config: the policy and its trust, upstreams (openai
+// default, anthropic for claude-*), log alert targets (trust_safety told of
+// the instance's own events), and whatever `extra` adds (server limits,
+// principals).
+export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme = 'http', keyEnv = null,
+                             policyFile = policy, trust = demoTrust }) {
   const upstreams = [];
   const key = keyEnv ? `api_key_env: ${keyEnv}, ` : '';
   if (openaiPort) {
@@ -29,11 +34,13 @@ export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme =
   if (anthropicPort) {
     upstreams.push(`  - {name: anthropic, type: anthropic, ${key}base_url: "http://127.0.0.1:${anthropicPort}", models: ["claude-*"], first_byte_timeout_seconds: 2}`);
   }
-  return `policy: ${policy}
+  return `policy: ${policyFile}
+${trust ? `trust: ${trust}` : ''}
 ${upstreams.length ? 'upstreams:\n' + upstreams.join('\n') : ''}
 audit:
   db: ${db}
 alerts:
+  system: [trust_safety]
   targets:
     trust_safety: {type: log}
     inspector_general: {type: log}
@@ -42,11 +49,12 @@ ${extra}
 `;
 }
 
-export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http', keyEnv = null } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-test-'));
+export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http', keyEnv = null,
+                                       policyFile = policy, trust = demoTrust, dir = null } = {}) {
+  dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-test-'));
   const db = path.join(dir, 'audit.db');
   const config = path.join(dir, 'firebreak.yaml');
-  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db, scheme, keyEnv }));
+  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db, scheme, keyEnv, policyFile, trust }));
   const argv = ['serve', '--config', config, '--port', '0', '--threads', '2', ...args];
   const options = { env: { ...process.env, ...env } };
   const proc = wrap ? spawn('sh', ['-c', `${wrap} exec "$0" "$@"`, binary, ...argv], options)

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { auditRecords, auditVerify, binary, policy, postJson, prompts, startFirebreak } from './harness.mjs';
+import { auditRecords, auditVerify, binary, demoTrust, policy, postJson, prompts, startFirebreak } from './harness.mjs';
 import { startUpstream } from './upstream.mjs';
 
 const chat = (content, extra = {}) => ({ model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra });
@@ -470,7 +470,7 @@ describe('demo --server', () => {
   test('runs the proxy with the demo policy, as the prototype\'s server mode did', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-demo-'));
     fs.writeFileSync(path.join(dir, 'demo.yaml'),
-      'alerts:\n  targets: {trust_safety: {type: log}, inspector_general: {type: log}, legal_counsel: {type: log}}\n');
+      `trust: ${demoTrust}\nalerts:\n  targets: {trust_safety: {type: log}, inspector_general: {type: log}, legal_counsel: {type: log}}\n`);
     const proc = spawn(binary, ['demo', '--server', '--port', '0', '--policy', policy, '--config', 'demo.yaml'], { cwd: dir });
     let stderr = '';
     proc.stderr.on('data', (d) => { stderr += d; });

@@ -112,6 +112,8 @@ class AuditLog {
 
   const std::string& instance_id() const { return instance_; }
   std::string public_key_pem() const { return key_->PublicPem(); }
+  // Signs checkpoints, and the proxy's receipts. Thread-safe.
+  const base::SigningKey& signing_key() const { return *key_; }
   const AuditOptions& options() const { return options_; }
   // Records waiting to be committed (a gauge for /metrics).
   std::size_t queue_depth();

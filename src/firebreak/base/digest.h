@@ -33,6 +33,10 @@ std::string ToHex(const Sha256& digest);
 // Lower-case hex of any bytes, and back (false on odd length or a non-hex digit).
 std::string HexEncode(std::string_view bytes);
 bool HexDecode(std::string_view hex, std::string& out);
+// Unpadded base64url (RFC 4648 §5), and back (false on any other character
+// or an impossible length).
+std::string Base64UrlEncode(std::string_view bytes);
+bool Base64UrlDecode(std::string_view text, std::string& out);
 // The raw 32 bytes of a digest.
 inline std::string_view AsBytes(const Sha256& digest) {
   return {reinterpret_cast<const char*>(digest.data()), digest.size()};

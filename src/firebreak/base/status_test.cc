@@ -28,5 +28,22 @@ TEST(DigestTest, Sha256KnownAnswer) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(DigestTest, Base64UrlRoundTripsAndRejectsForeignText) {
+  // RFC 4648 §10 vectors, unpadded, in the URL-safe alphabet.
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("foob"), "Zm9vYg");
+  EXPECT_EQ(Base64UrlEncode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  std::string out;
+  ASSERT_TRUE(Base64UrlDecode("Zm9vYmE", out));
+  EXPECT_EQ(out, "fooba");
+  ASSERT_TRUE(Base64UrlDecode("-_8", out));
+  EXPECT_EQ(out, "\xfb\xff");
+  EXPECT_FALSE(Base64UrlDecode("Zm9v+g", out));  // '+' is not URL-safe
+  EXPECT_FALSE(Base64UrlDecode("Zm9vY", out));   // no length leaves one character over
+  EXPECT_FALSE(Base64UrlDecode("Zh", out));      // non-zero leftover bits
+}
+
 }  // namespace
 }  // namespace firebreak::base

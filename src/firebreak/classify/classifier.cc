@@ -195,6 +195,11 @@ void Classifier::ScoreSegment(std::string_view normalized, int message, bool dec
   }
 }
 
+const std::string& Classifier::model_sha256() const {
+  static const std::string kNone;
+  return compiled_->model ? compiled_->model->sha256() : kNone;
+}
+
 base::StatusOr<Classification> Classifier::Classify(const base::Conversation& conversation) const {
   std::vector<CategoryScore> best(config_.categories.size());
   for (std::size_t c = 0; c < best.size(); ++c) {

@@ -79,6 +79,8 @@ class Classifier {
   const Config& config() const { return config_; }
   // e.g. "firebreak-local/1 patterns=24 model=linear:3f2a9c1b07de"
   const std::string& version() const { return version_; }
+  // Hex SHA-256 of the model bytes loaded; empty without a model stage.
+  const std::string& model_sha256() const;
 
  private:
   struct Compiled;

@@ -135,16 +135,38 @@ int Run(int argc, char** argv) {
   verify_policy_cmd->add_option("--trust", verify_trust, "Trust file (parties, threshold)")
       ->required();
 
+  std::string receipt, receipt_pubkey;
+  CLI::App* verify_receipt_cmd = app.add_subcommand(
+      "verify-receipt",
+      "Check an x-firebreak-receipt offline against the instance's public key and print what "
+      "it attests (request, decision, rules, policy digest, audit sequence and record hash); "
+      "exit 0 only when the signature verifies");
+  verify_receipt_cmd->add_option("receipt", receipt, "The header's value ('-': read stdin)")
+      ->required();
+  verify_receipt_cmd
+      ->add_option("--pubkey", receipt_pubkey,
+                   "The instance's public key (PEM), from `firebreak audit pubkey --db DB`")
+      ->required();
+
   ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve",
       "Run the proxy: OpenAI (/v1/chat/completions) and Anthropic (/v1/messages) APIs, "
-      "every request classified, decided, audited, then blocked or forwarded. Stops on "
-      "SIGINT/SIGTERM after draining");
+      "every request classified, decided, audited, then blocked or forwarded. Enforces only a "
+      "policy signed by the trusted parties. Reloads the policy on SIGHUP, when its files "
+      "change, or on POST /v1/firebreak/reload (admins). Stops on SIGINT/SIGTERM after "
+      "draining");
   serve_cmd->add_option("--config", serve.config, "Server config (listener, upstreams, API keys, "
                                                   "audit, alerts)")
       ->capture_default_str();
   serve_cmd->add_option("--policy", serve.policy, "Policy YAML file (default: the config's)");
+  serve_cmd->add_option("--trust", serve.trust,
+                        "Trust file: the parties whose signatures the policy needs, and how "
+                        "many (default: the config's trust:)");
+  serve_cmd->add_flag("--allow-unsigned", serve.allow_unsigned,
+                      "LOCAL DEVELOPMENT ONLY: enforce a policy whose signatures do not meet "
+                      "the threshold (or with no trust file); warns, and every audit record "
+                      "says policy.signed: false");
   serve_cmd->add_option("--listen", serve.listen, "Address to listen on (default 127.0.0.1)");
   serve_cmd->add_option("--port", serve.port, "Port; 0 = any free port (default 8080)")
       ->check(CLI::Range(0, 65535));
@@ -250,6 +272,12 @@ int Run(int argc, char** argv) {
   }
   if (*verify_policy_cmd) {
     return RunVerify(verify_policy, verify_trust, std::cout, std::cerr);
+  }
+  if (*verify_receipt_cmd) {
+    if (receipt == "-") {
+      std::getline(std::cin, receipt);
+    }
+    return RunVerifyReceipt(receipt, receipt_pubkey, std::cout, std::cerr);
   }
   if (*serve_cmd) {
     return RunServe(serve, std::cout, std::cerr);

@@ -71,7 +71,7 @@ std::string IdText(const json::value& id) {
 // a decision whose record fails is reported as an error, never printed.
 struct AuditSink {
   audit::AuditLog* log = nullptr;
-  std::string_view policy_digest;
+  const proxy::ActivePolicy* policy = nullptr;  // with log
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   const proxy::Redactor* redactor = nullptr;
   std::function<void(const base::Status&)> on_failure;  // the store could not write
@@ -132,7 +132,9 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                                             {.request_id = request_id,
                                              .principal = "cli",
                                              .endpoint = "cli:classify",
-                                             .policy_digest = audit.policy_digest,
+                                             .policy_digest = audit.policy->digest,
+                                             .policy_signed = audit.policy->verified,
+                                             .signers = &audit.policy->signers,
                                              .retention = audit.retention,
                                              .redactor = audit.redactor}),
                       proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
@@ -152,24 +154,34 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
 // Batch screening, audited exactly as the proxy is: every decision and its
 // alerts are committed before the line is printed; alerts are delivered while
 // the run goes on, and what is still pending at the end stays in the outbox.
-int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& core,
-                    std::istream& in, std::ostream& out, std::ostream& err) {
+// Signatures are checked against the config's trust file, if any, and
+// recorded; screening does not require them.
+int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostream& out,
+                    std::ostream& err) {
   std::unique_ptr<config::ServerConfig> server = LoadConfig(options.config, "classify", err);
   if (server == nullptr) {
     return kExitUsage;
   }
+  base::StatusOr<LoadedPolicy> loaded =
+      LoadActivePolicy(options.policy, {.trust = server->trust, .allow_unsigned = true});
+  if (!loaded.ok()) {
+    err << loaded.status().message() << '\n';
+    return kExitPolicyFailure;
+  }
+  err << loaded->warnings;
+  const proxy::ActivePolicy& policy = *loaded->active;
   server->audit.db = options.audit_db;
   if (!options.durability.empty()) {
     server->audit.durability = options.durability;
   }
-  std::unique_ptr<Instance> instance = OpenInstance(std::move(*server), options.policy,
-                                                    core.policy(), "classify --jsonl", {}, err);
+  std::unique_ptr<Instance> instance =
+      OpenInstance(std::move(*server), options.policy, *loaded, "classify --jsonl", {}, err);
   if (instance == nullptr) {
     return kExitUsage;
   }
-  const int code = RunJsonl(core,
+  const int code = RunJsonl(*policy.core,
                             {.log = instance->log.get(),
-                             .policy_digest = instance->policy_digest,
+                             .policy = &policy,
                              .retention = instance->retention,
                              .redactor = instance->redactor.get(),
                              .on_failure = instance->on_audit_failure},
@@ -181,15 +193,15 @@ int RunAuditedJsonl(const ClassifyOptions& options, const proxy::DecisionCore& c
 
 int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& out,
                 std::ostream& err) {
+  if (options.jsonl && !options.audit_db.empty()) {
+    return RunAuditedJsonl(options, in, out, err);
+  }
   std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
   if (core == nullptr) {
     return kExitPolicyFailure;
   }
-  if (options.jsonl && options.audit_db.empty()) {
-    return RunJsonl(*core, {}, in, out);
-  }
   if (options.jsonl) {
-    return RunAuditedJsonl(options, *core, in, out, err);
+    return RunJsonl(*core, {}, in, out);
   }
   base::StatusOr<proxy::Outcome> outcome = core->Decide(base::SinglePrompt(options.text));
   if (!outcome.ok()) {

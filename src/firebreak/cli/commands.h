@@ -71,9 +71,17 @@ int RunSign(const std::string& policy, const std::string& key, const std::string
 int RunVerify(const std::string& policy, const std::string& trust, std::ostream& out,
               std::ostream& err);
 
+// Checks an x-firebreak-receipt against the instance's public key (PEM file,
+// from `firebreak audit pubkey`) and prints what it attests; exit 0 when the
+// signature verifies, 1 when it does not.
+int RunVerifyReceipt(const std::string& receipt, const std::string& pubkey, std::ostream& out,
+                     std::ostream& err);
+
 struct ServeOptions {
   std::string config = "firebreak.yaml";
   std::string policy;  // default: the config's
+  std::string trust;   // default: the config's
+  bool allow_unsigned = false;
   std::string listen;  // default: the config's (127.0.0.1)
   int port = -1;       // -1: the config's (8080); 0: any free port
   std::vector<std::string> upstreams;  // TYPE=URL; replace the config's
@@ -81,7 +89,8 @@ struct ServeOptions {
   std::string durability;
   unsigned threads = 0;
 };
-// Runs the proxy until SIGINT or SIGTERM, then drains and closes the trail.
+// Runs the proxy until SIGINT or SIGTERM, then drains and closes the trail;
+// reloads the policy on SIGHUP, a file change or POST /v1/firebreak/reload.
 int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err);
 
 struct DemoOptions {

@@ -6,7 +6,6 @@
 
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
-#include "firebreak/policy/bundle.h"
 
 namespace firebreak::cli {
 
@@ -29,9 +28,20 @@ std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::s
   return std::make_unique<config::ServerConfig>();
 }
 
+audit::Value::Object PolicyProvenance(const proxy::ActivePolicy& policy) {
+  const policy::Metadata& meta = policy.core->policy().metadata();
+  audit::Value::Array signers(policy.signers.begin(), policy.signers.end());
+  return {{"name", meta.name},
+          {"version", meta.version},
+          {"digest", policy.digest},
+          {"signed", policy.verified},
+          {"signers", std::move(signers)}};
+}
+
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
-                                       const policy::PolicySet& policy, std::string_view command,
+                                       const LoadedPolicy& loaded, std::string_view command,
                                        audit::Value::Object start_fields, std::ostream& err) {
+  const policy::PolicySet& policy = loaded.active->core->policy();
   auto fail = [&](const std::string& message) {
     err << "firebreak " << command << ": " << message << '\n';
     return nullptr;
@@ -56,12 +66,6 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   instance->policy_path = policy_path;
   instance->redactor = std::move(redactor).value();
   instance->retention = proxy::TextRetentionOf(config.audit.text);
-  // The bundle digest (the policy and its model): what signatures cover.
-  base::StatusOr<policy::Bundle> bundle = policy::BundleOf(policy_path, policy);
-  if (!bundle.ok()) {
-    return fail(bundle.status().message());
-  }
-  instance->policy_digest = bundle->digest;
 
   audit::AuditOptions audit_options;
   audit_options.db = config.audit.db;
@@ -81,8 +85,9 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   audit::AuditRecord start{"lifecycle.start", std::move(start_fields)};
   start.fields["command"] = std::string(command);
   start.fields["durability"] = audit::DurabilityName(audit_options.durability);
-  start.fields["policy"] =
-      audit::Value::Object{{"path", policy_path}, {"digest", instance->policy_digest}};
+  audit::Value::Object provenance = PolicyProvenance(*loaded.active);
+  provenance["path"] = policy_path;
+  start.fields["policy"] = std::move(provenance);
   if (base::StatusOr<audit::Appended> a = instance->log->Append(std::move(start)); !a.ok()) {
     return fail(a.status().message());
   }

@@ -11,9 +11,9 @@
 #include <string>
 
 #include "firebreak/alert/alert.h"
+#include "firebreak/cli/active_policy.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/config/server_config.h"
-#include "firebreak/policy/policy_set.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
 
@@ -27,7 +27,6 @@ std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::s
 struct Instance {
   config::ServerConfig config;
   std::string policy_path;
-  std::string policy_digest;
   std::shared_ptr<const proxy::Redactor> redactor;
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   std::unique_ptr<audit::AuditLog> log;
@@ -41,10 +40,14 @@ struct Instance {
 
 // Checks the policy's alert targets against the config, opens the audit log
 // (config.audit, already overridden by flags), writes lifecycle.start with
-// `start_fields`, and starts the alert sender. nullptr after printing why.
+// `start_fields` and the policy's provenance, and starts the alert sender.
+// nullptr after printing why.
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
-                                       const policy::PolicySet& policy, std::string_view command,
+                                       const LoadedPolicy& policy, std::string_view command,
                                        audit::Value::Object start_fields, std::ostream& err);
+
+// The provenance of a policy, as audit records carry it.
+audit::Value::Object PolicyProvenance(const proxy::ActivePolicy& policy);
 
 // Stops the sender after a last delivery pass, writes lifecycle.stop and a
 // final checkpoint. False (after printing why) when the trail cannot close.

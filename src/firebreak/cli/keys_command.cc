@@ -1,3 +1,4 @@
+#include <cctype>
 #include <cstdio>
 #include <optional>
 #include <ostream>
@@ -10,6 +11,7 @@
 #include "firebreak/policy/bundle.h"
 #include "firebreak/policy/loader.h"
 #include "firebreak/policy/signature.h"
+#include "firebreak/proxy/receipt.h"
 
 namespace firebreak::cli {
 namespace {
@@ -139,6 +141,37 @@ int RunDigest(const std::string& policy_path, bool manifest, std::ostream& out,
   if (manifest) {
     out << bundle->manifest;
   }
+  return kExitOk;
+}
+
+int RunVerifyReceipt(const std::string& receipt, const std::string& pubkey, std::ostream& out,
+                     std::ostream& err) {
+  base::StatusOr<std::string> pem = base::ReadFile(pubkey);
+  if (!pem.ok()) {
+    err << "firebreak verify-receipt: " << pem.status().message() << '\n';
+    return kExitUsage;
+  }
+  std::string_view token = receipt;
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.remove_suffix(1);
+  }
+  base::StatusOr<proxy::Receipt> r = proxy::VerifyReceipt(token, *pem);
+  if (!r.ok()) {
+    err << "firebreak verify-receipt: INVALID: " << r.status().message() << '\n';
+    return kExitPolicyFailure;
+  }
+  std::string rules;
+  for (const std::string& id : r->rules) {
+    rules += (rules.empty() ? "" : ",") + id;
+  }
+  out << "valid receipt, signed by instance " << r->instance << " (key id "
+      << policy::KeyId(*pem) << ")\n"
+      << "  request_id:  " << r->request_id << '\n'
+      << "  decision:    " << r->decision << '\n'
+      << "  rules:       " << (rules.empty() ? "-" : rules) << '\n'
+      << "  policy:      " << r->policy << '\n'
+      << "  audit_seq:   " << r->seq << '\n'
+      << "  record_hash: " << r->record_hash << '\n';
   return kExitOk;
 }
 

@@ -1,17 +1,30 @@
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <ostream>
+#include <set>
 
+#include "firebreak/cli/active_policy.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/instance.h"
-#include "firebreak/cli/report.h"
 #include "firebreak/http/server.h"
+#include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/proxy.h"
 
 namespace firebreak::cli {
 namespace {
+
+using ReloadOutcome = proxy::ReloadResult::Outcome;
 
 bool IsLoopback(const std::string& address) {
   boost::system::error_code ec;
@@ -19,11 +32,191 @@ bool IsLoopback(const std::string& address) {
   return !ec && parsed.is_loopback();
 }
 
+// A file descriptor closed when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reloads the policy on the main thread, one reload at a time: the candidate
+// is loaded and verified beside the policy in force; a refused candidate
+// leaves it in force and is recorded (policy.refused, alerting the system
+// targets); an accepted one is recorded (policy.reloaded, old and new digest
+// and signers) and then swapped in.
+class Reloader {
+ public:
+  Reloader(Instance& instance, proxy::Proxy& proxy, std::filesystem::path policy_file,
+           PolicyTrust trust, LoadedPolicy current, std::ostream& err)
+      : instance_(instance), proxy_(proxy), policy_file_(std::move(policy_file)),
+        trust_(std::move(trust)), current_(std::move(current)), err_(err) {}
+
+  proxy::ReloadResult Reload(std::string_view trigger) {
+    const std::string& digest = current_.active->digest;
+    base::StatusOr<LoadedPolicy> candidate = LoadActivePolicy(policy_file_, trust_);
+    if (candidate.ok()) {
+      if (base::Status s = config::CheckAlertTargets(
+              instance_.config, proxy::AlertTargetsNamedBy(candidate->active->core->policy()),
+              policy_file_.string());
+          !s.ok()) {
+        candidate = base::FailedPrecondition(s.message());
+      }
+    }
+    if (!candidate.ok()) {
+      return Refuse(trigger, candidate.status().message());
+    }
+    const proxy::ActivePolicy& next = *candidate->active;
+    if (next.digest == digest && next.signers == current_.active->signers &&
+        next.verified == current_.active->verified) {
+      err_ << "policy reload (" << trigger << "): unchanged, digest " << digest.substr(0, 16)
+           << '\n';
+      return {ReloadOutcome::kUnchanged, "the policy and its signatures are unchanged", digest};
+    }
+    // Audit before effect: the swap happens only once it is recorded.
+    audit::AuditRecord record{"policy.reloaded",
+                              {{"trigger", std::string(trigger)},
+                               {"old", PolicyProvenance(*current_.active)},
+                               {"new", PolicyProvenance(next)}}};
+    if (base::StatusOr<audit::Appended> a = instance_.log->Append(std::move(record)); !a.ok()) {
+      return Refuse(trigger, "the audit trail cannot record the reload: " + a.status().message());
+    }
+    proxy_.SetPolicy(candidate->active);
+    ++reloads_;
+    err_ << candidate->warnings << "policy reloaded (" << trigger << "): digest "
+         << digest.substr(0, 16) << " -> " << next.digest.substr(0, 16) << ", signed by "
+         << SignerSummary(*candidate) << '\n';
+    current_ = std::move(candidate).value();
+    return {ReloadOutcome::kReloaded, "now enforcing " + current_.active->digest,
+            current_.active->digest};
+  }
+
+  // What a change to should trigger a reload: the policy, its signatures,
+  // its model and the trust file.
+  std::set<std::filesystem::path> Watched() const {
+    std::set<std::filesystem::path> files{std::filesystem::absolute(policy_file_),
+                                          std::filesystem::absolute(
+                                              policy::SignaturePath(policy_file_))};
+    if (!current_.model_file.empty()) {
+      files.insert(std::filesystem::absolute(current_.model_file));
+    }
+    if (!trust_.trust.empty()) {
+      files.insert(std::filesystem::absolute(trust_.trust));
+    }
+    return files;
+  }
+
+  // Any thread.
+  std::string Gauges() const {
+    const std::shared_ptr<const proxy::ActivePolicy> p = proxy_.policy();
+    return "# HELP firebreak_policy_info The policy in force.\n"
+           "# TYPE firebreak_policy_info gauge\nfirebreak_policy_info{digest=\"" +
+           p->digest + "\",signed=\"" + (p->verified ? "true" : "false") +
+           "\"} 1\n"
+           "# HELP firebreak_policy_reloads_total Policy reloads, by result.\n"
+           "# TYPE firebreak_policy_reloads_total counter\n"
+           "firebreak_policy_reloads_total{result=\"reloaded\"} " +
+           std::to_string(reloads_.load()) + "\nfirebreak_policy_reloads_total{result=\"refused\"} " +
+           std::to_string(refusals_.load()) + "\n";
+  }
+
+ private:
+  proxy::ReloadResult Refuse(std::string_view trigger, const std::string& reason) {
+    ++refusals_;
+    const std::string& digest = current_.active->digest;
+    err_ << "policy reload (" << trigger << ") REFUSED; still enforcing " << digest.substr(0, 16)
+         << ":\n" << reason << '\n';
+    audit::Value::Object payload{
+        {"kind", "policy_refused"},
+        {"severity", "critical"},
+        {"summary", "a policy reload was refused; the last good policy (" +
+                        digest.substr(0, 16) + ") stays in force: " + reason},
+        {"policy", digest},
+    };
+    std::vector<audit::OutboxAlert> alerts;
+    for (const std::string& target : instance_.config.system_alerts) {
+      alerts.push_back({target, payload});
+    }
+    audit::AuditRecord record{"policy.refused",
+                              {{"trigger", std::string(trigger)},
+                               {"reason", reason},
+                               {"path", policy_file_.string()},
+                               {"in_force", PolicyProvenance(*current_.active)}}};
+    if (base::StatusOr<audit::Appended> a =
+            instance_.log->Append(std::move(record), std::move(alerts));
+        !a.ok()) {
+      err_ << "the audit trail cannot record the refusal either: " << a.status().message()
+           << '\n';
+    }
+    return {ReloadOutcome::kRefused, reason, digest};
+  }
+
+  Instance& instance_;
+  proxy::Proxy& proxy_;
+  const std::filesystem::path policy_file_;
+  const PolicyTrust trust_;
+  LoadedPolicy current_;
+  std::ostream& err_;
+  std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> refusals_{0};
+};
+
+// Watches the directories of the reloader's files (editors replace files by
+// renaming, so the files themselves cannot be watched).
+class FileWatch {
+ public:
+  FileWatch() : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {}
+  int fd() const { return fd_.get(); }
+
+  void Watch(const std::set<std::filesystem::path>& files) {
+    files_ = files;
+    for (const std::filesystem::path& f : files) {
+      const int wd = inotify_add_watch(fd_.get(), f.parent_path().c_str(),
+                                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+      if (wd >= 0) {
+        dirs_[wd] = f.parent_path();
+      }
+    }
+  }
+
+  // Drains the events; true when one concerns a watched file.
+  bool Changed() {
+    alignas(inotify_event) char buffer[8192];
+    bool changed = false;
+    ssize_t n;
+    while ((n = ::read(fd_.get(), buffer, sizeof(buffer))) > 0) {
+      for (char* at = buffer; at < buffer + n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(at);
+        if (event->len > 0 && dirs_.contains(event->wd) &&
+            files_.contains(dirs_[event->wd] / event->name)) {
+          changed = true;
+        }
+        at += sizeof(inotify_event) + event->len;
+      }
+    }
+    return changed;
+  }
+
+ private:
+  Fd fd_;
+  std::map<int, std::filesystem::path> dirs_;
+  std::set<std::filesystem::path> files_;
+};
+
 }  // namespace
 
 int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) {
-  // Signals are taken by sigwait below; every thread started from here on
-  // inherits the mask.
+  // Signals are read from a signalfd below; every thread started from here
+  // on inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -40,6 +233,9 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   }
   if (!options.policy.empty()) {
     config->policy = options.policy;
+  }
+  if (!options.trust.empty()) {
+    config->trust = options.trust;
   }
   if (!options.listen.empty()) {
     config->server.address = options.listen;
@@ -85,13 +281,24 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
     err << "warning: no upstream configured: allowed requests get 503 (use --upstream "
            "openai=URL or upstreams: in the config)\n";
   }
+  if (config->system_alerts.empty()) {
+    err << "warning: no alerts.system targets: audit store failures and refused policy reloads "
+           "alert nobody\n";
+  }
 
-  const std::string policy_path = config->policy.string();
-  std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(policy_path, err);
-  if (core == nullptr) {
+  const std::filesystem::path policy_file = config->policy;
+  const PolicyTrust trust{config->trust, options.allow_unsigned};
+  base::StatusOr<LoadedPolicy> loaded = LoadActivePolicy(policy_file, trust);
+  if (!loaded.ok()) {
+    err << "firebreak serve: refusing to start: " << loaded.status().message() << '\n';
     return kExitPolicyFailure;
   }
-  std::shared_ptr<const proxy::DecisionCore> shared_core = std::move(core);
+  err << loaded->warnings;
+  if (!loaded->active->verified) {
+    err << "\n*** WARNING: --allow-unsigned: enforcing a policy whose signatures were NOT "
+           "verified.\n*** For local development only; every audit record says "
+           "policy.signed: false.\n\n";
+  }
 
   audit::Value::Array upstreams;
   for (const config::UpstreamConfig& u : config->upstreams) {
@@ -100,29 +307,52 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   }
   const config::ListenConfig listen = config->server;
   std::unique_ptr<Instance> instance = OpenInstance(
-      *config, policy_path, shared_core->policy(), "serve",
+      *config, policy_file.string(), *loaded, "serve",
       {{"listen", listen.address + ":" + std::to_string(listen.port)},
        {"upstreams", std::move(upstreams)},
-       {"policy_signed", false}},
+       {"trust", loaded->trust_path},
+       {"allow_unsigned", options.allow_unsigned}},
       err);
   if (instance == nullptr) {
     return kExitUsage;
   }
 
+  // Reload requests from POST /v1/firebreak/reload, run by the main loop.
+  const Fd wake(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  std::mutex waiting_mu;
+  std::vector<proxy::ReloadDone> waiting;
+  bool stopping = false;  // under waiting_mu
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<Reloader> reloader;
   proxy::Proxy proxy({.config = *config,
-                      .core = shared_core,
+                      .policy = loaded->active,
                       .log = instance->log.get(),
-                      .policy_digest = instance->policy_digest,
-                      .policy_signed = false,
                       .retention = instance->retention,
                       .redactor = instance->redactor,
                       .on_audit_failure = instance->on_audit_failure,
-                      .gauges = [&server] {
-                        return "# HELP firebreak_connections Open client connections.\n"
-                               "# TYPE firebreak_connections gauge\nfirebreak_connections " +
-                               std::to_string(server ? server->connections() : 0) + "\n";
-                      }});
+                      .gauges =
+                          [&server, &reloader] {
+                            return "# HELP firebreak_connections Open client connections.\n"
+                                   "# TYPE firebreak_connections gauge\nfirebreak_connections " +
+                                   std::to_string(server ? server->connections() : 0) + "\n" +
+                                   (reloader ? reloader->Gauges() : "");
+                          },
+                      .reload =
+                          [&](proxy::ReloadDone done) {
+                            std::unique_lock lock(waiting_mu);
+                            if (stopping) {
+                              lock.unlock();
+                              done({ReloadOutcome::kRefused, "the server is shutting down", ""});
+                              return;
+                            }
+                            waiting.push_back(std::move(done));
+                            const std::uint64_t one = 1;
+                            static_cast<void>(::write(wake.get(), &one, sizeof(one)));
+                          }});
+  const std::string signer_summary = SignerSummary(*loaded);
+  const std::string policy_digest = loaded->active->digest;
+  reloader = std::make_unique<Reloader>(*instance, proxy, policy_file, trust,
+                                        std::move(loaded).value(), err);
   base::StatusOr<std::unique_ptr<http::Server>> started = http::Server::Start({
       .address = listen.address,
       .port = listen.port,
@@ -148,10 +378,10 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
     return kExitUsage;
   }
   server = std::move(started).value();
-  const policy::Metadata& meta = shared_core->policy().metadata();
-  err << "policy: " << policy_path << " (" << meta.name << " " << meta.version << ", "
-      << shared_core->policy().rules().size() << " rules, digest "
-      << instance->policy_digest.substr(0, 16) << ")\n";
+  const policy::Metadata& meta = proxy.policy()->core->policy().metadata();
+  err << "policy: " << policy_file.string() << " (" << meta.name << " " << meta.version << ", "
+      << proxy.policy()->core->policy().rules().size() << " rules, digest "
+      << policy_digest.substr(0, 16) << "), signed by " << signer_summary << '\n';
   for (const config::UpstreamConfig& u : config->upstreams) {
     err << "upstream: " << u.name << " (" << u.type << ") " << u.base_url
         << (u.api_key.empty() ? ", no API key" : ", API key from " + u.api_key_env) << '\n';
@@ -159,16 +389,69 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   out << "listening on " << (listen.tls_cert.empty() ? "" : "https://") << server->address()
       << ":" << server->port() << std::endl;
 
+  // The main loop: signals, file changes (settled for a moment: an editor or
+  // `firebreak sign` writes in steps) and reload requests.
+  const Fd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  FileWatch watch;
+  if (listen.watch_policy) {
+    watch.Watch(reloader->Watched());
+  }
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> settle;
   while (true) {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (signal == SIGHUP) {
-      err << "SIGHUP: policy reload is not available yet; the current policy stays in force\n";
-      continue;
+    pollfd fds[3] = {{signal_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
+    int timeout = -1;
+    if (settle) {
+      timeout = static_cast<int>(std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(*settle - Clock::now()).count()));
     }
-    err << "firebreak serve: " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
-        << ": draining (up to " << listen.drain_timeout.count() << " ms)\n";
-    break;
+    if (::poll(fds, listen.watch_policy ? 3 : 2, timeout) < 0 && errno != EINTR) {
+      err << "firebreak serve: poll failed; stopping\n";
+      break;
+    }
+    signalfd_siginfo info{};
+    if ((fds[0].revents & POLLIN) != 0 &&
+        ::read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) {
+      if (info.ssi_signo == SIGHUP) {
+        reloader->Reload("SIGHUP");
+      } else {
+        err << "firebreak serve: " << (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM")
+            << ": draining (up to " << listen.drain_timeout.count() << " ms)\n";
+        break;
+      }
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      std::uint64_t count = 0;
+      static_cast<void>(::read(wake.get(), &count, sizeof(count)));
+      std::vector<proxy::ReloadDone> batch;
+      {
+        std::lock_guard lock(waiting_mu);
+        batch.swap(waiting);
+      }
+      if (!batch.empty()) {
+        const proxy::ReloadResult result = reloader->Reload("api");
+        for (proxy::ReloadDone& done : batch) {
+          done(result);
+        }
+      }
+    }
+    if (listen.watch_policy && (fds[2].revents & POLLIN) != 0 && watch.Changed()) {
+      settle = Clock::now() + std::chrono::milliseconds(300);
+    }
+    if (settle && Clock::now() >= *settle) {
+      settle.reset();
+      reloader->Reload("file change");
+      watch.Watch(reloader->Watched());  // the model may be another file now
+    }
+  }
+  std::vector<proxy::ReloadDone> unanswered;
+  {
+    std::lock_guard lock(waiting_mu);
+    stopping = true;
+    unanswered.swap(waiting);
+  }
+  for (proxy::ReloadDone& done : unanswered) {
+    done({ReloadOutcome::kRefused, "the server is shutting down", ""});
   }
   const std::size_t cut = server->Shutdown(listen.drain_timeout);
   if (cut > 0) {

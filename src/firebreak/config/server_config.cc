@@ -51,6 +51,14 @@ class Parser {
     }
     return node.Scalar();
   }
+  bool Bool(const YAML::Node& node, const char* what, bool fallback) {
+    bool value = fallback;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      Error(node, std::string(what) + " must be true or false");
+      return fallback;
+    }
+    return value;
+  }
   template <typename T>
   T Number(const YAML::Node& node, const char* what, T fallback) {
     T value{};
@@ -67,11 +75,14 @@ class Parser {
       config.audit.db = path_.parent_path() / config.audit.db;
       return config;
     }
-    if (!Map(root, "the config", {"policy", "server", "upstreams", "principals", "audit", "alerts"})) {
+    if (!Map(root, "the config", {"policy", "trust", "server", "upstreams", "principals", "audit", "alerts"})) {
       return config;
     }
     if (const YAML::Node n = root["policy"]) {
       config.policy = path_.parent_path() / Scalar(n, "policy");
+    }
+    if (const YAML::Node n = root["trust"]) {
+      config.trust = path_.parent_path() / Scalar(n, "trust");
     }
     if (const YAML::Node n = root["server"]) {
       ParseListen(n, config.server);
@@ -168,7 +179,8 @@ class Parser {
     if (!Map(node, "server",
              {"listen", "port", "threads", "max_body_bytes", "max_header_bytes", "max_json_depth",
               "read_timeout_seconds", "idle_timeout_seconds", "max_connections",
-              "drain_timeout_seconds", "tls_cert", "tls_key", "constraints"})) {
+              "drain_timeout_seconds", "tls_cert", "tls_key", "constraints", "receipts",
+              "watch_policy"})) {
       return;
     }
     if (const YAML::Node n = node["listen"]) {
@@ -213,6 +225,12 @@ class Parser {
     }
     if (s.tls_cert.empty() != s.tls_key.empty()) {
       Error(node, "server.tls_cert and server.tls_key go together");
+    }
+    if (const YAML::Node n = node["receipts"]) {
+      s.receipts = Bool(n, "server.receipts", s.receipts);
+    }
+    if (const YAML::Node n = node["watch_policy"]) {
+      s.watch_policy = Bool(n, "server.watch_policy", s.watch_policy);
     }
     if (const YAML::Node n = node["constraints"]) {
       s.constraints = Scalar(n, "server.constraints");
@@ -271,7 +289,7 @@ class Parser {
         }
       }
       if (const YAML::Node n = u["default"]) {
-        up.is_default = n.as<bool>(false);
+        up.is_default = Bool(n, "upstream default", false);
         defaults += up.is_default ? 1 : 0;
       }
       if (const YAML::Node n = u["connect_timeout_seconds"]) {
@@ -319,7 +337,7 @@ class Parser {
         }
       }
       if (const YAML::Node n = p["admin"]) {
-        principal.admin = n.as<bool>(false);
+        principal.admin = Bool(n, "admin", false);
       }
       if (const YAML::Node n = p["key_sha256"]) {
         principal.key_sha256 = Scalar(n, "key_sha256");

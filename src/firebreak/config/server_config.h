@@ -47,6 +47,8 @@ struct ListenConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string constraints = "system";  // system | none: how ALLOW_CONSTRAINED reaches the model
+  bool receipts = true;       // x-firebreak-receipt on every recorded answer (~70 µs: Ed25519)
+  bool watch_policy = true;   // reload when the policy, its model, signatures or trust change
 };
 
 // An LLM API the proxy forwards to (`upstreams:`).
@@ -76,6 +78,9 @@ struct PrincipalConfig {
 
 struct ServerConfig {
   std::filesystem::path policy;  // the policy `serve` enforces (flags override)
+  // The parties whose signatures a policy needs (policy/signature.h); never
+  // named by the policy itself.
+  std::filesystem::path trust;
   ListenConfig server;
   std::vector<UpstreamConfig> upstreams;
   std::vector<PrincipalConfig> principals;

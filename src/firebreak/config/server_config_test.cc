@@ -109,8 +109,9 @@ TEST(ServerConfigTest, ParsesListenerUpstreamsAndPrincipals) {
   ::setenv("FB_TEST_CLIENT_KEY", "client-key", 1);
   base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
 policy: policies/p.yaml
+trust: keys/trust.yaml
 server: {listen: 0.0.0.0, port: 9443, threads: 4, max_body_bytes: 1024, read_timeout_seconds: 2.5,
-         constraints: none}
+         constraints: none, receipts: false}
 upstreams:
   - {name: main, type: openai, base_url: "https://api.example", api_key_env: FB_TEST_UPSTREAM_KEY,
      models: ["gpt-*"], default: true, first_byte_timeout_seconds: 30}
@@ -122,6 +123,9 @@ principals:
                                                      "/etc/firebreak/firebreak.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->policy, "/etc/firebreak/policies/p.yaml");
+  EXPECT_EQ(c->trust, "/etc/firebreak/keys/trust.yaml");
+  EXPECT_FALSE(c->server.receipts);
+  EXPECT_TRUE(c->server.watch_policy);
   EXPECT_EQ(c->server.address, "0.0.0.0");
   EXPECT_EQ(c->server.port, 9443);
   EXPECT_EQ(c->server.max_body_bytes, 1024u);
@@ -143,7 +147,7 @@ principals:
 TEST(ServerConfigTest, ProxyErrorsSayWhereAndWhat) {
   ::unsetenv("FB_TEST_MISSING_KEY");
   base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
-server: {port: 70000, tls_cert: c.pem, colour: red}
+server: {port: 70000, tls_cert: c.pem, colour: red, watch_policy: sometimes}
 upstreams:
   - {type: gemini, base_url: "ftp://x"}
   - {name: a, type: openai, base_url: "http://a", api_key_env: FB_TEST_MISSING_KEY}
@@ -156,6 +160,7 @@ principals:
   const std::string& m = c.status().message();
   EXPECT_THAT(m, HasSubstr("f.yaml:2:16: server.port must be 0 (any free port) to 65535"));
   EXPECT_THAT(m, HasSubstr("unknown key 'colour' in server"));
+  EXPECT_THAT(m, HasSubstr("server.watch_policy must be true or false"));
   EXPECT_THAT(m, HasSubstr("server.tls_cert and server.tls_key go together"));
   EXPECT_THAT(m, HasSubstr("upstream type must be openai or anthropic"));
   EXPECT_THAT(m, HasSubstr("base_url must start with http:// or https://"));

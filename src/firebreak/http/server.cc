@@ -119,6 +119,15 @@ class ExchangeHandle : public Exchange {
       a->ready.cancel();
     });
   }
+  void RespondWith(std::function<Reply()> build) override {
+    if (answered_.exchange(true)) {
+      return;
+    }
+    asio::post(answer_->strand, [a = answer_, b = std::move(build)] {
+      a->reply = b();
+      a->ready.cancel();
+    });
+  }
   void Forward(UpstreamRequest request, std::unique_ptr<Relay> relay) override {
     if (answered_.exchange(true)) {
       return;

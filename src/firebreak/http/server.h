@@ -84,12 +84,15 @@ class Relay {
   virtual void OnDone(const RelayEnd& end) = 0;
 };
 
-// One request's answer. Call exactly one of Respond or Forward, once, from
-// any thread. An Exchange released unanswered answers 500.
+// One request's answer. Call exactly one of Respond, RespondWith or Forward,
+// once, from any thread. An Exchange released unanswered answers 500.
 class Exchange {
  public:
   virtual ~Exchange() = default;
   virtual void Respond(Reply reply) = 0;
+  // Builds the reply on the connection's I/O thread: for work (a signature)
+  // that should not run on the caller's thread.
+  virtual void RespondWith(std::function<Reply()> build) = 0;
   virtual void Forward(UpstreamRequest request, std::unique_ptr<Relay> relay) = 0;
 };
 

@@ -29,4 +29,12 @@ struct Bundle {
 // files). NotFound or DataLoss when a file cannot be read.
 base::StatusOr<Bundle> BundleOf(const std::filesystem::path& policy_file, const PolicySet& policy);
 
+struct HashedFile {
+  std::filesystem::path path;  // absolute
+  std::string sha256;          // hex
+};
+// The bundle of files already read and hashed (the policy's and the model's
+// bytes as loaded: what is digested is what is enforced).
+Bundle BundleFrom(const std::filesystem::path& policy_file, const std::vector<HashedFile>& files);
+
 }  // namespace firebreak::policy

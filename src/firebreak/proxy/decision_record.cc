@@ -37,6 +37,14 @@ Value Strings(const std::vector<const std::string*>& in) {
   return out;
 }
 
+Value Signers(const std::vector<std::string>* signers) {
+  Value::Array out;
+  if (signers != nullptr) {
+    out.assign(signers->begin(), signers->end());
+  }
+  return out;
+}
+
 }  // namespace
 
 base::StatusOr<std::shared_ptr<const Redactor>> Redactor::Create(
@@ -155,7 +163,8 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   f["policy"] = Value::Object{{"name", policy.metadata().name},
                               {"version", policy.metadata().version},
                               {"digest", context.policy_digest},
-                              {"signed", context.policy_signed}};
+                              {"signed", context.policy_signed},
+                              {"signers", Signers(context.signers)}};
   return record;
 }
 

@@ -32,7 +32,8 @@ std::string Escape(std::string_view value) {
 std::string_view RouteName(Route route) {
   static constexpr std::string_view kNames[kRouteCount] = {
       "/v1/chat/completions", "/v1/messages", "/v1/firebreak/evaluate", "/v1/models",
-      "/health",              "/ready",       "/metrics",               "other"};
+      "/health",              "/ready",       "/metrics",               "/v1/firebreak/reload",
+      "other"};
   return kNames[static_cast<int>(route)];
 }
 

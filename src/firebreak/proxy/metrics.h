@@ -13,8 +13,18 @@
 
 namespace firebreak::proxy {
 
-enum class Route { kChat, kMessages, kEvaluate, kModels, kHealth, kReady, kMetrics, kNotFound };
-inline constexpr int kRouteCount = 8;
+enum class Route {
+  kChat,
+  kMessages,
+  kEvaluate,
+  kModels,
+  kHealth,
+  kReady,
+  kMetrics,
+  kReload,
+  kNotFound
+};
+inline constexpr int kRouteCount = 9;
 std::string_view RouteName(Route route);
 
 // ALLOW, ALLOW_CONSTRAINED, BLOCK, or refused before a decision (bad input,

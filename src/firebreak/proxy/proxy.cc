@@ -9,6 +9,7 @@
 #include "firebreak/api/translate.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/proxy/audit_outbox.h"
+#include "firebreak/proxy/receipt.h"
 
 namespace firebreak::proxy {
 namespace {
@@ -55,6 +56,9 @@ Route RouteOf(std::string_view path) {
   if (path == "/metrics") {
     return Route::kMetrics;
   }
+  if (path == "/v1/firebreak/reload") {
+    return Route::kReload;
+  }
   return Route::kNotFound;
 }
 
@@ -63,6 +67,7 @@ std::string_view MethodOf(Route route) {
     case Route::kChat:
     case Route::kMessages:
     case Route::kEvaluate:
+    case Route::kReload:
       return "POST";
     default:
       return "GET";
@@ -159,7 +164,7 @@ struct Usage {
 // One exchange, from its decision to its completion.
 struct Proxy::Pending {
   std::shared_ptr<http::Exchange> exchange;
-  std::shared_ptr<const DecisionCore> core;  // the policy the decision points into
+  std::shared_ptr<const ActivePolicy> policy;  // the one the decision was made under
   Route route = Route::kNotFound;
   api::Dialect dialect = api::Dialect::kOpenAI;
   std::string request_id;
@@ -170,27 +175,40 @@ struct Proxy::Pending {
   std::string rules = "-";
   std::string constraints;  // "; "-joined, for ALLOW_CONSTRAINED
   std::uint64_t seq = 0;
+  base::Sha256 record_hash{};
   // The answer, once the record is committed: a reply, or a forward.
   http::Reply reply;
   std::string evaluate_prefix;  // POST /v1/firebreak/evaluate: the body before "audit_seq"
   std::optional<http::UpstreamRequest> forward;
   const config::UpstreamConfig* upstream = nullptr;
-
-  void AddHeaders(http::Headers& headers, std::string_view policy_digest) const {
-    headers.push_back({"x-firebreak-request-id", request_id});
-    headers.push_back({"x-firebreak-decision", decision});
-    headers.push_back({"x-firebreak-rule", rules});
-    if (seq > 0) {
-      headers.push_back({"x-firebreak-audit-seq", std::to_string(seq)});
-    }
-    if (!policy_digest.empty()) {
-      headers.push_back({"x-firebreak-policy", std::string(policy_digest)});
-    }
-    if (!constraints.empty()) {
-      headers.push_back({"x-firebreak-constraints", constraints});
-    }
-  }
 };
+
+void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
+  headers.push_back({"x-firebreak-request-id", p.request_id});
+  headers.push_back({"x-firebreak-decision", p.decision});
+  headers.push_back({"x-firebreak-rule", p.rules});
+  if (p.policy != nullptr) {
+    headers.push_back({"x-firebreak-policy", p.policy->digest});
+  }
+  if (!p.constraints.empty()) {
+    headers.push_back({"x-firebreak-constraints", p.constraints});
+  }
+  if (p.seq == 0) {
+    return;  // not recorded: nothing to attest
+  }
+  headers.push_back({"x-firebreak-audit-seq", std::to_string(p.seq)});
+  if (options_.config.server.receipts && p.policy != nullptr) {
+    Receipt receipt{options_.log->instance_id(), p.request_id, p.decision, {}, p.policy->digest,
+                    p.seq, base::ToHex(p.record_hash)};
+    for (std::size_t start = 0; p.rules != "-" && start <= p.rules.size();) {
+      const std::size_t comma = std::min(p.rules.find(',', start), p.rules.size());
+      receipt.rules.push_back(p.rules.substr(start, comma - start));
+      start = comma + 1;
+    }
+    headers.push_back(
+        {"x-firebreak-receipt", SignReceipt(receipt, options_.log->signing_key())});
+  }
+}
 
 // Relays the upstream's answer to the client: translated when the dialects
 // differ, inspected event by event, digested, and recorded when it ends.
@@ -217,7 +235,7 @@ class Proxy::Relay : public http::Relay {
     }
     digest_.Update(body);
     http::Reply reply = JsonReply(status, std::move(body));
-    p_->AddHeaders(reply.headers, proxy_.options_.policy_digest);
+    proxy_.AddHeaders(*p_, reply.headers);
     return reply;
   }
 
@@ -226,7 +244,7 @@ class Proxy::Relay : public http::Relay {
       translator_ = api::MakeStreamTranslator(p_->dialect);
     }
     http::Reply reply{status, {{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}}, {}};
-    p_->AddHeaders(reply.headers, proxy_.options_.policy_digest);
+    proxy_.AddHeaders(*p_, reply.headers);
     return reply;
   }
 
@@ -264,7 +282,7 @@ class Proxy::Relay : public http::Relay {
             (timeout ? "' did not answer in time" : "' is unavailable") +
             "; the request was not completed (Firebreak request " + p_->request_id + ")",
         timeout ? "upstream_timeout" : "upstream_unavailable");
-    p_->AddHeaders(reply.headers, proxy_.options_.policy_digest);
+    proxy_.AddHeaders(*p_, reply.headers);
     digest_.Update(reply.body);
     return reply;
   }
@@ -336,9 +354,14 @@ Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
   }
 }
 
-std::shared_ptr<const DecisionCore> Proxy::core() const {
-  std::lock_guard lock(core_mu_);
-  return options_.core;
+void Proxy::SetPolicy(std::shared_ptr<const ActivePolicy> policy) {
+  std::lock_guard lock(policy_mu_);
+  options_.policy = std::move(policy);
+}
+
+std::shared_ptr<const ActivePolicy> Proxy::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return options_.policy;
 }
 
 http::Reply Proxy::ErrorReply(std::string_view target, int status, std::string_view message) const {
@@ -369,7 +392,7 @@ const config::UpstreamConfig* Proxy::UpstreamFor(std::string_view model) const {
 
 http::Reply Proxy::Ready() const {
   json::array reasons;
-  if (core() == nullptr) {
+  if (policy() == nullptr) {
     reasons.push_back("no policy loaded");
   }
   if (audit_failing_) {
@@ -421,7 +444,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   p->route = RouteOf(path);
   p->dialect = DialectOf(p->route);
   auto answer = [&](http::Reply reply) {
-    p->AddHeaders(reply.headers, {});
+    AddHeaders(*p, reply.headers);
     metrics_.CountRequest(p->route, Result::kRefused);
     p->exchange->Respond(std::move(reply));
   };
@@ -430,7 +453,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
                     "unknown endpoint " + request.method + " " + std::string(path) +
                         "; Firebreak serves POST /v1/chat/completions, POST /v1/messages, "
                         "GET /v1/models, POST /v1/firebreak/evaluate, GET /health, GET /ready, "
-                        "GET /metrics",
+                        "GET /metrics, POST /v1/firebreak/reload",
                     "unknown_endpoint"));
     return;
   }
@@ -484,8 +507,41 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   if (p->route == Route::kModels) {
     return ok(Models(!http::FindHeader(request.headers, "anthropic-version").empty()));
   }
+  if (p->route == Route::kReload) {
+    if (!principal->admin) {
+      answer(ErrorFor(p->dialect, 403,
+                      "reloading the policy needs an admin principal (admin: true in the "
+                      "config); or send the server SIGHUP",
+                      "forbidden"));
+    } else if (!options_.reload) {
+      answer(ErrorFor(p->dialect, 501, "this server cannot reload its policy", "not_implemented"));
+    } else {
+      Reload(std::move(p));
+    }
+    return;
+  }
   const Route route = p->route;
   Decide(route, request, *principal, std::move(p));
+}
+
+void Proxy::Reload(std::shared_ptr<Pending> p) {
+  // The reload itself is audited (policy.reloaded or policy.refused).
+  options_.reload([this, p](ReloadResult result) {
+    using Outcome = ReloadResult::Outcome;
+    const Outcome outcome = result.outcome;
+    metrics_.CountRequest(p->route, outcome == Outcome::kRefused ? Result::kRefused : Result::kAllow);
+    http::Reply reply = JsonReply(
+        outcome == Outcome::kRefused ? 422 : 200,
+        json::serialize(json::object{
+            {"reloaded", outcome == Outcome::kReloaded},
+            {"outcome", outcome == Outcome::kReloaded    ? "reloaded"
+                        : outcome == Outcome::kUnchanged ? "unchanged"
+                                                         : "refused"},
+            {"message", result.message},
+            {"policy", result.digest}}));
+    AddHeaders(*p, reply.headers);
+    p->exchange->Respond(std::move(reply));
+  });
 }
 
 void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view message,
@@ -526,12 +582,12 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     Refuse(std::move(p), 400, conversation.status().message(), "invalid_request");
     return;
   }
-  p->core = core();
-  if (p->core == nullptr) {
+  p->policy = policy();
+  if (p->policy == nullptr) {
     Refuse(std::move(p), 503, "no policy is loaded", "policy_unavailable");
     return;
   }
-  const DecisionCore& core = *p->core;
+  const DecisionCore& core = *p->policy->core;
   base::StatusOr<Outcome> outcome =
       core.Decide(*conversation, {.principal = &principal.attributes, .endpoint = RouteName(route)});
   if (!outcome.ok()) {
@@ -572,7 +628,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                                     {"rules", std::move(rules)},
                                                     {"categories", std::move(categories)},
                                                     {"constraints", std::move(constraints)},
-                                                    {"policy", options_.policy_digest}});
+                                                    {"policy", p->policy->digest}});
     body.pop_back();  // the closing brace: audit_seq follows once it is known
     p->evaluate_prefix = std::move(body);
   } else if (decision.verdict == policy::Verdict::kBlock) {
@@ -647,8 +703,9 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                              {.request_id = p->request_id,
                                               .principal = principal.id,
                                               .endpoint = RouteName(route),
-                                              .policy_digest = options_.policy_digest,
-                                              .policy_signed = options_.policy_signed,
+                                              .policy_digest = p->policy->digest,
+                                              .policy_signed = p->policy->verified,
+                                              .signers = &p->policy->signers,
                                               .retention = options_.retention,
                                               .redactor = options_.redactor.get()});
   std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
@@ -678,6 +735,7 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
         } else {
           audit_failing_ = false;
           p->seq = appended->seq;
+          p->record_hash = appended->hash;
         }
         metrics_.CountRequest(p->route, p->result);
         // The exchange handle leaves the Pending state here: the relay that
@@ -691,9 +749,13 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
           p->reply = JsonReply(200, p->evaluate_prefix + ",\"audit_seq\":" +
                                         std::to_string(p->seq) + "}");
         }
-        p->AddHeaders(p->reply.headers, options_.policy_digest);
         metrics_.Observe(Stage::kTotal, Since(p->start));
-        exchange->Respond(std::move(p->reply));
+        // The headers (a signed receipt) are built on the I/O thread, not
+        // on the audit writer's.
+        exchange->RespondWith([this, p] {
+          AddHeaders(*p, p->reply.headers);
+          return std::move(p->reply);
+        });
       });
 }
 

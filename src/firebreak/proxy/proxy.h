@@ -24,18 +24,37 @@
 
 namespace firebreak::proxy {
 
+// The policy in force: its decision core and its provenance. Immutable; a
+// reload swaps in a new one, and each exchange holds the one it started with.
+struct ActivePolicy {
+  std::shared_ptr<const DecisionCore> core;
+  std::string digest;                // the bundle digest (policy and model)
+  bool verified = false;             // signatures met the trust threshold
+  std::vector<std::string> signers;  // parties whose signatures verified
+};
+
+// What POST /v1/firebreak/reload answers.
+struct ReloadResult {
+  enum class Outcome { kReloaded, kUnchanged, kRefused };  // refused: the old policy stays
+  Outcome outcome = Outcome::kRefused;
+  std::string message;
+  std::string digest;  // of the policy in force afterwards
+};
+using ReloadDone = std::function<void(ReloadResult)>;
+
 struct ProxyOptions {
   config::ServerConfig config;  // server limits, upstreams, principals, audit text
-  std::shared_ptr<const DecisionCore> core;
+  std::shared_ptr<const ActivePolicy> policy;
   audit::AuditLog* log = nullptr;  // required: no decision without its record
-  std::string policy_digest;
-  bool policy_signed = false;
   TextRetention retention = TextRetention::kByAuditLevel;
   std::shared_ptr<const Redactor> redactor;
   // The audit store failed to record an exchange (which was refused).
   std::function<void(const base::Status&)> on_audit_failure;
   // Extra gauges for /metrics (open connections), in exposition format.
   std::function<std::string()> gauges;
+  // POST /v1/firebreak/reload (admins): asks for a reload and is told, on
+  // any thread, how it went. Unset: the endpoint answers 501.
+  std::function<void(ReloadDone)> reload;
 };
 
 class Proxy {
@@ -50,6 +69,10 @@ class Proxy {
 
   const Metrics& metrics() const { return metrics_; }
 
+  // Atomic: exchanges already deciding keep the policy they started with.
+  void SetPolicy(std::shared_ptr<const ActivePolicy> policy);
+  std::shared_ptr<const ActivePolicy> policy() const;
+
   struct Principal {
     std::string id;
     std::map<std::string, std::string, std::less<>> attributes;  // with "id" and "team"
@@ -59,9 +82,10 @@ class Proxy {
  private:
   struct Pending;
   class Relay;
-  std::shared_ptr<const DecisionCore> core() const;
   void Decide(Route route, http::ServerRequest& request, const Principal& principal,
               std::shared_ptr<Pending> pending);
+  void AddHeaders(const Pending& pending, http::Headers& headers) const;
+  void Reload(std::shared_ptr<Pending> pending);
   void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
               std::string_view code);
   void Commit(std::shared_ptr<Pending> pending, audit::AuditRecord record,
@@ -75,7 +99,7 @@ class Proxy {
   std::vector<std::string> upstream_urls_;
   const Principal anonymous_{"anonymous", {{"id", "anonymous"}}, false};
   std::unordered_map<std::string, Principal> principals_;  // by key SHA-256 (hex)
-  mutable std::mutex core_mu_;
+  mutable std::mutex policy_mu_;
   Metrics metrics_;
   std::atomic<bool> audit_failing_{false};
 };

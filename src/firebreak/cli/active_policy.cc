@@ -1,0 +1,119 @@
+#include "firebreak/cli/active_policy.h"
+
+#include "firebreak/base/digest.h"
+#include "firebreak/policy/bundle.h"
+#include "firebreak/policy/loader.h"
+
+namespace firebreak::cli {
+
+base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& policy_file,
+                                              const PolicyTrust& trust) {
+  const std::string name = policy_file.string();
+  base::StatusOr<std::string> text = base::ReadFile(policy_file);
+  if (!text.ok()) {
+    return base::FailedPrecondition(text.status().message());
+  }
+  policy::LoadResult parsed = policy::LoadPolicyText(*text, policy_file);
+  if (!parsed.ok()) {
+    return base::FailedPrecondition(parsed.Report() + name + ": " +
+                                    std::to_string(parsed.ErrorCount()) +
+                                    " error(s); the policy was not loaded");
+  }
+  base::StatusOr<std::unique_ptr<proxy::DecisionCore>> core =
+      proxy::DecisionCore::Create(parsed.policy);
+  if (!core.ok()) {
+    return base::FailedPrecondition(name + ": " + core.status().message());
+  }
+
+  // The digest covers the bytes loaded, not the files as they may be now.
+  LoadedPolicy loaded;
+  std::vector<policy::HashedFile> files{
+      {std::filesystem::absolute(policy_file), base::ToHex(base::Sha256Of(*text))}};
+  if (const std::filesystem::path& model = parsed.policy->classifier().model_file;
+      !model.empty()) {
+    std::string sha = (*core)->classifier().model_sha256();
+    if (sha.empty()) {  // the model stage is off: hash the file itself
+      base::StatusOr<std::string> file_sha = base::Sha256HexOfFile(model);
+      if (!file_sha.ok()) {
+        return base::FailedPrecondition(file_sha.status().message());
+      }
+      sha = *file_sha;
+    }
+    files.push_back({model, sha});
+    loaded.model_file = model.string();
+  }
+  const policy::Bundle bundle = policy::BundleFrom(policy_file, files);
+  for (const policy::Diagnostic& d : parsed.diagnostics) {
+    loaded.warnings += d.ToString() + "\n";
+  }
+
+  auto active = std::make_shared<proxy::ActivePolicy>();
+  active->core = std::move(core).value();
+  active->digest = bundle.digest;
+  if (trust.trust.empty()) {
+    if (!trust.allow_unsigned) {
+      return base::FailedPrecondition(
+          "no trust file: Firebreak enforces only policies signed by the parties you trust. "
+          "Set trust: in the config or pass --trust FILE (see `firebreak verify --help`); "
+          "for local development only, --allow-unsigned");
+    }
+    loaded.active = std::move(active);
+    return loaded;
+  }
+  loaded.trust_path = trust.trust.string();
+  base::StatusOr<policy::Trust> parties = policy::LoadTrust(trust.trust);
+  if (!parties.ok()) {
+    return base::FailedPrecondition(parties.status().message());
+  }
+  base::StatusOr<policy::SignatureFile> signatures =
+      policy::LoadSignatures(policy::SignaturePath(policy_file));
+  if (!signatures.ok()) {
+    return base::FailedPrecondition(signatures.status().message());
+  }
+  loaded.verification = policy::Verify(*signatures, *parties, bundle.digest);
+  for (const policy::PartyReport& p : loaded.verification.parties) {
+    if (p.state == policy::PartyState::kValid) {
+      active->signers.push_back(p.party);
+    }
+  }
+  active->verified = loaded.verification.ok();
+  if (!active->verified && !trust.allow_unsigned) {
+    std::string why;
+    for (const policy::PartyReport& p : loaded.verification.parties) {
+      if (p.state != policy::PartyState::kValid) {
+        why += "\n  " + p.party + ": " + std::string(policy::PartyStateName(p.state)) + " (" +
+               p.detail + ")";
+      }
+    }
+    for (const std::string& party : loaded.verification.unknown) {
+      why += "\n  " + party + ": unknown key (a party " + loaded.trust_path + " does not name)";
+    }
+    return base::FailedPrecondition(
+        name + " (digest " + bundle.digest.substr(0, 16) + ") is signed by " +
+        std::to_string(loaded.verification.valid) + " of the " +
+        std::to_string(loaded.verification.parties.size()) + " parties in " + loaded.trust_path +
+        ", " + std::to_string(loaded.verification.threshold) + " required:" + why +
+        "\nEach party signs with `firebreak sign " + name + " --key KEY --party NAME`");
+  }
+  loaded.active = std::move(active);
+  return loaded;
+}
+
+std::string SignerSummary(const LoadedPolicy& loaded) {
+  if (loaded.trust_path.empty()) {
+    return "UNSIGNED (no trust file; --allow-unsigned)";
+  }
+  std::string out;
+  for (const policy::PartyReport& p : loaded.verification.parties) {
+    out += (out.empty() ? "" : ", ") + p.party +
+           (p.state == policy::PartyState::kValid
+                ? " ✓"
+                : " ✗ (" + std::string(policy::PartyStateName(p.state)) + ")");
+  }
+  if (!loaded.active->verified) {
+    out += "; threshold NOT met (--allow-unsigned)";
+  }
+  return out;
+}
+
+}  // namespace firebreak::cli
