@@ -101,7 +101,12 @@ export function startUpstream({ tls = null } = {}) {
       try { body = raw ? JSON.parse(raw) : {}; } catch { body = {}; }
       const record = { method: req.method, path: req.url, headers: req.headers, raw, body, closed: false };
       requests.push(record);
-      req.socket.once('close', () => { record.closed = true; });
+      // One listener per connection (keep-alive carries many requests).
+      if (!req.socket.records) {
+        req.socket.records = [];
+        req.socket.once('close', () => { for (const r of req.socket.records) r.closed = true; });
+      }
+      req.socket.records.push(record);
       if ((body.model ?? '').startsWith('hang-')) return;  // never answers
       if (req.url === '/v1/chat/completions') return openai(req, res, body);
       if (req.url === '/v1/messages') return anthropic(req, res, body);

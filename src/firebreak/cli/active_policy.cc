@@ -71,9 +71,10 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
     return base::FailedPrecondition(signatures.status().message());
   }
   loaded.verification = policy::Verify(*signatures, *parties, bundle.digest);
-  for (const policy::PartyReport& p : loaded.verification.parties) {
-    if (p.state == policy::PartyState::kValid) {
-      active->signers.push_back(p.party);
+  for (std::size_t i = 0; i < parties->parties.size(); ++i) {
+    if (loaded.verification.parties[i].state == policy::PartyState::kValid) {
+      active->signers.push_back(parties->parties[i].name);
+      active->signer_keys.push_back(policy::KeyId(parties->parties[i].public_pem));
     }
   }
   active->verified = loaded.verification.ok();

@@ -100,7 +100,9 @@ int Run(int argc, char** argv) {
                      "After the scenarios, classify prompts typed live");
   demo_cmd->add_flag("--no-cache", demo.no_cache,
                      "Accepted for compatibility: the local classifier keeps no cache");
-  demo_cmd->add_option("--config", demo.config, "Server config for --server")
+  demo_cmd->add_option("--config", demo.config,
+                       "Server config: the trust file the signatures are checked against; "
+                       "with --server, upstreams, audit and alerts")
       ->capture_default_str();
   demo_cmd->add_flag("--exit-when-done", demo.exit_when_done,
                      "Quit after the last scenario instead of waiting");

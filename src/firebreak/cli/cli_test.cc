@@ -213,7 +213,8 @@ TEST_F(CliTest, TestRejectsAMalformedScenarioFile) {
 
 TEST_F(CliTest, DemoFastRunsTheSevenScenariosWithoutATerminal) {
   Result r = Run("demo --fast --policy " + kPolicy + " --scenarios " +
-                 (kSource / "scenarios/defense-standard.yaml").string());
+                 (kSource / "scenarios/defense-standard.yaml").string() + " --config " +
+                 (kSource / "firebreak.yaml").string());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::pair<std::string, std::string>> want = {
       {"allow-analysis", "ALLOW "},          {"allow-analysis", "ALLOW "},
@@ -230,6 +231,10 @@ TEST_F(CliTest, DemoFastRunsTheSevenScenariosWithoutATerminal) {
   }
   EXPECT_THAT(r.out, HasSubstr("alerts:     trust_safety inspector_general legal_counsel"));
   EXPECT_THAT(r.out, HasSubstr("offline"));
+  // The shipped policy, verified against the shipped (demo) trust file.
+  EXPECT_THAT(r.out, HasSubstr("signatory ai_provider: Anthropic  ✓ signed"));
+  EXPECT_THAT(r.out, HasSubstr("signatory deploying_org: DoD CDAO  ✓ signed"));
+  EXPECT_THAT(r.out, HasSubstr("(signatures verified)"));
 }
 
 TEST_F(CliTest, KeygenWritesAPrivateKeyOnlyItsOwnerReadsAndNeverOverwrites) {

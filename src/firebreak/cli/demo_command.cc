@@ -5,7 +5,9 @@
 #include <ostream>
 #include <thread>
 
+#include "firebreak/cli/active_policy.h"
 #include "firebreak/cli/commands.h"
+#include "firebreak/cli/instance.h"
 #include "firebreak/cli/report.h"
 #include "firebreak/cli/scenario.h"
 
@@ -48,10 +50,19 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     serve.port = options.port;
     return RunServe(serve, out, err);
   }
-  std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
-  if (core == nullptr) {
+  std::unique_ptr<config::ServerConfig> config = LoadConfig(options.config, "demo", err);
+  if (config == nullptr) {
+    return kExitUsage;
+  }
+  // The signatures are checked and shown; the demo runs either way.
+  base::StatusOr<LoadedPolicy> loaded =
+      LoadActivePolicy(options.policy, {.trust = config->trust, .allow_unsigned = true});
+  if (!loaded.ok()) {
+    err << loaded.status().message() << '\n';
     return kExitPolicyFailure;
   }
+  err << loaded->warnings;
+  const proxy::DecisionCore* core = loaded->active->core.get();
   base::StatusOr<std::vector<Scenario>> scenarios = LoadScenarios(options.scenarios);
   if (!scenarios.ok()) {
     err << "firebreak demo: " << scenarios.status().message() << '\n';
@@ -70,8 +81,18 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
   out << "Firebreak demo - policy " << m.name << " v" << m.version << " (effective " << m.effective
       << ")\n";
   for (const auto& [role, party] : m.signatories) {
-    out << "  signatory " << role << ": " << party << '\n';
+    std::string state = loaded->trust_path.empty() ? "✗ (no trust file)" : "✗ (not in the trust file)";
+    for (const policy::PartyReport& p : loaded->verification.parties) {
+      if (p.party == role) {
+        state = p.state == policy::PartyState::kValid
+                    ? "✓ signed"
+                    : "✗ " + std::string(policy::PartyStateName(p.state));
+      }
+    }
+    out << "  signatory " << role << ": " << party << "  " << state << '\n';
   }
+  out << "  digest: " << loaded->active->digest.substr(0, 16)
+      << (loaded->active->verified ? " (signatures verified)" : " (NOT verified)") << '\n';
   out << "  classifier: " << core->classifier().version() << '\n'
       << "  offline: no upstream is configured, so allowed prompts are not forwarded\n\n";
 

@@ -31,11 +31,13 @@ std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::s
 audit::Value::Object PolicyProvenance(const proxy::ActivePolicy& policy) {
   const policy::Metadata& meta = policy.core->policy().metadata();
   audit::Value::Array signers(policy.signers.begin(), policy.signers.end());
+  audit::Value::Array keys(policy.signer_keys.begin(), policy.signer_keys.end());
   return {{"name", meta.name},
           {"version", meta.version},
           {"digest", policy.digest},
           {"signed", policy.verified},
-          {"signers", std::move(signers)}};
+          {"signers", std::move(signers)},
+          {"signer_keys", std::move(keys)}};
 }
 
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,

@@ -76,8 +76,8 @@ class Reloader {
       return Refuse(trigger, candidate.status().message());
     }
     const proxy::ActivePolicy& next = *candidate->active;
-    if (next.digest == digest && next.signers == current_.active->signers &&
-        next.verified == current_.active->verified) {
+    if (next.digest == digest && next.signer_keys == current_.active->signer_keys &&
+        next.signers == current_.active->signers && next.verified == current_.active->verified) {
       err_ << "policy reload (" << trigger << "): unchanged, digest " << digest.substr(0, 16)
            << '\n';
       return {ReloadOutcome::kUnchanged, "the policy and its signatures are unchanged", digest};

@@ -31,6 +31,7 @@ struct ActivePolicy {
   std::string digest;                // the bundle digest (policy and model)
   bool verified = false;             // signatures met the trust threshold
   std::vector<std::string> signers;  // parties whose signatures verified
+  std::vector<std::string> signer_keys;  // their key ids (policy::KeyId), in the same order
 };
 
 // What POST /v1/firebreak/reload answers.
