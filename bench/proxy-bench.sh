@@ -7,10 +7,12 @@
 # wrk drives each with the same POST /v1/chat/completions (an allowed prompt),
 # once with 1 connection (added latency) and once with many (throughput).
 # Usage: bench/proxy-bench.sh [SECONDS] [CONNECTIONS]   (after `make build`)
+#        RECEIPTS=false bench/proxy-bench.sh    (without signed receipts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNECTIONS=${2:-32}
+RECEIPTS=${RECEIPTS:-true}
 BIN=build/release
 for tool in wrk nginx; do
   command -v $tool >/dev/null || { echo "proxy-bench: needs $tool (apt-get install wrk nginx-light)" >&2; exit 2; }
@@ -58,7 +60,8 @@ $BIN/bench/passthrough "$PT" "http://127.0.0.1:$UP" 1 > "$work/pt.log" &
 pids+=($!)
 cat > "$work/firebreak.yaml" <<CONF
 policy: $PWD/policies/defense-standard.yaml
-server: {threads: 1}         # one I/O thread, as nginx has one worker
+trust: $PWD/keys/demo/trust.yaml
+server: {threads: 1, receipts: $RECEIPTS}   # one I/O thread, as nginx has one worker
 upstreams:
   - {name: bench, type: openai, base_url: "http://127.0.0.1:$UP", default: true}
 audit: {db: $work/audit.db, durability: group}

@@ -169,6 +169,9 @@ std::size_t Sender::RunOnce() {
   std::size_t delivered = 0;
   for (const PendingAlert& alert : *due) {
     const std::string error = Deliver(alert);
+    if (options_.on_attempt) {
+      options_.on_attempt(alert, error);
+    }
     if (error.empty()) {
       delivered += store_.Delivered(alert.id).ok() ? 1 : 0;
       continue;

@@ -70,6 +70,9 @@ struct SenderOptions {
   std::uint32_t seed = 1;                    // jitter
   std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
   std::ostream* log = nullptr;               // kLog target and delivery failures
+  // After each delivery attempt, on the sender's thread: `error` is empty
+  // when the alert was delivered (dashboards show the state).
+  std::function<void(const PendingAlert& alert, const std::string& error)> on_attempt;
 };
 
 class Sender {

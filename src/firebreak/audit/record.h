@@ -36,6 +36,9 @@ class Value {
   Value(Array a) : v_(std::move(a)) {}                          // NOLINT
   Value(Object o) : v_(std::move(o)) {}                         // NOLINT
 
+  // The string, if the value is one.
+  const std::string* AsString() const { return std::get_if<std::string>(&v_); }
+
   // Appends the canonical JSON encoding of this value to `out`.
   void AppendCanonical(std::string& out) const;
 

@@ -1,5 +1,6 @@
 #include "firebreak/cli/active_policy.h"
 
+#include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/policy/bundle.h"
 #include "firebreak/policy/loader.h"
@@ -115,6 +116,31 @@ std::string SignerSummary(const LoadedPolicy& loaded) {
     out += "; threshold NOT met (--allow-unsigned)";
   }
   return out;
+}
+
+base::PolicyEvent PolicyEventOf(const LoadedPolicy& loaded, std::string source) {
+  const policy::PolicySet& p = loaded.active->core->policy();
+  base::PolicyEvent e{base::UnixMicros(),
+                      p.metadata().name,
+                      p.metadata().version,
+                      p.metadata().effective,
+                      loaded.active->digest,
+                      loaded.active->verified,
+                      {},
+                      p.rules().size(),
+                      std::move(source)};
+  for (const auto& [role, party] : p.metadata().signatories) {
+    base::Signatory s{role, party, false,
+                      loaded.trust_path.empty() ? "no trust file" : "not in the trust file"};
+    for (const policy::PartyReport& r : loaded.verification.parties) {
+      if (r.party == role) {
+        s.verified = r.state == policy::PartyState::kValid;
+        s.state = policy::PartyStateName(r.state);
+      }
+    }
+    e.signatories.push_back(std::move(s));
+  }
+  return e;
 }
 
 }  // namespace firebreak::cli

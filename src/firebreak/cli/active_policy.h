@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "firebreak/base/event.h"
 #include "firebreak/base/status.h"
 #include "firebreak/policy/signature.h"
 #include "firebreak/proxy/proxy.h"
@@ -35,5 +36,9 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
 
 // "ai_provider ✓, deploying_org ✗ (missing)" — for logs and records.
 std::string SignerSummary(const LoadedPolicy& loaded);
+
+// For dashboards: each of the policy's signatories (metadata) checked
+// against the trust file's party of the same name.
+base::PolicyEvent PolicyEventOf(const LoadedPolicy& loaded, std::string source);
 
 }  // namespace firebreak::cli

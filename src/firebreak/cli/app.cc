@@ -150,6 +150,18 @@ int Run(int argc, char** argv) {
                    "The instance's public key (PEM), from `firebreak audit pubkey --db DB`")
       ->required();
 
+  DashboardOptions dashboard;
+  CLI::App* dashboard_cmd = app.add_subcommand(
+      "dashboard",
+      "The live dashboard of a running proxy (its GET /v1/firebreak/events stream, admins "
+      "only); q quits. Without a terminal, prints each event as a JSON line");
+  dashboard_cmd->add_option("--connect", dashboard.connect, "The proxy's URL, e.g. http://127.0.0.1:8080")
+      ->required();
+  dashboard_cmd
+      ->add_option("--key-env", dashboard.key_env,
+                   "Environment variable holding an admin API key (never on the command line)")
+      ->capture_default_str();
+
   ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve",
@@ -280,6 +292,9 @@ int Run(int argc, char** argv) {
       std::getline(std::cin, receipt);
     }
     return RunVerifyReceipt(receipt, receipt_pubkey, std::cout, std::cerr);
+  }
+  if (*dashboard_cmd) {
+    return RunDashboard(dashboard, std::cout, std::cerr);
   }
   if (*serve_cmd) {
     return RunServe(serve, std::cout, std::cerr);

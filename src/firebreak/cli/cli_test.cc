@@ -211,30 +211,28 @@ TEST_F(CliTest, TestRejectsAMalformedScenarioFile) {
   EXPECT_THAT(r.err, HasSubstr(scenarios.string() + ":3:5: unknown scenario key 'promt'"));
 }
 
-TEST_F(CliTest, DemoFastRunsTheSevenScenariosWithoutATerminal) {
+// Without a terminal the demo prints one line per scenario: pinned, byte for
+// byte, by tests/demo/plain.txt ({digest} is the shipped policy's).
+TEST_F(CliTest, DemoWithoutATerminalPrintsThePinnedPlainLines) {
+  ::unsetenv("OPENAI_API_KEY");  // offline, whatever the machine has
+  ::unsetenv("ANTHROPIC_API_KEY");
+  const fs::path config = Write("demo.yaml", "trust: " + (kSource / "keys/demo/trust.yaml").string() +
+                                                 "\naudit: {db: " + (dir_ / "audit.db").string() +
+                                                 "}\nalerts:\n  targets: {trust_safety: {type: log}, "
+                                                 "inspector_general: {type: log}, legal_counsel: "
+                                                 "{type: log}}\n");
   Result r = Run("demo --fast --policy " + kPolicy + " --scenarios " +
                  (kSource / "scenarios/defense-standard.yaml").string() + " --config " +
-                 (kSource / "firebreak.yaml").string());
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<std::pair<std::string, std::string>> want = {
-      {"allow-analysis", "ALLOW "},          {"allow-analysis", "ALLOW "},
-      {"allow-threat-assessment", "ALLOW "}, {"allow-missile-defense", "ALLOW "},
-      {"block-surveillance", "BLOCK "},      {"allow-warranted-analysis", "ALLOW_CONSTRAINED "},
-      {"block-autonomous-lethal", "BLOCK "},
-  };
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    at = r.out.find("[" + std::to_string(i + 1) + "/7] scenario-" + std::to_string(i + 1), at);
-    ASSERT_NE(at, std::string::npos) << r.out;
-    EXPECT_EQ(r.out.find("rule:       " + want[i].first, at) - at < 1000, true) << i;
-    EXPECT_EQ(r.out.find("decision:   " + want[i].second, at) - at < 1000, true) << i;
-  }
-  EXPECT_THAT(r.out, HasSubstr("alerts:     trust_safety inspector_general legal_counsel"));
-  EXPECT_THAT(r.out, HasSubstr("offline"));
-  // The shipped policy, verified against the shipped (demo) trust file.
-  EXPECT_THAT(r.out, HasSubstr("signatory ai_provider: Anthropic  ✓ signed"));
-  EXPECT_THAT(r.out, HasSubstr("signatory deploying_org: DoD CDAO  ✓ signed"));
-  EXPECT_THAT(r.out, HasSubstr("(signatures verified)"));
+                 config.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Result digest = Run("digest " + kPolicy);
+  std::string want = base::ReadFile(kSource / "tests/demo/plain.txt").value();
+  want.replace(want.find("{digest}"), 8, digest.out.substr(0, 16));
+  EXPECT_EQ(r.out, want);
+  // The run is audited: seven decision records, and the alerts were delivered.
+  Result verify = Run("audit verify --db " + (dir_ / "audit.db").string());
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_THAT(r.err, HasSubstr("\"request_id\":\"demo-scenario-7\",\"rule\":\"block-autonomous-lethal\""));
 }
 
 TEST_F(CliTest, KeygenWritesAPrivateKeyOnlyItsOwnerReadsAndNeverOverwrites) {

@@ -88,6 +88,7 @@ struct ServeOptions {
   std::string audit_db;
   std::string durability;
   unsigned threads = 0;
+  bool dashboard = false;  // the live dashboard on this terminal (demo --server)
 };
 // Runs the proxy until SIGINT or SIGTERM, then drains and closes the trail;
 // reloads the policy on SIGHUP, a file change or POST /v1/firebreak/reload.
@@ -106,6 +107,14 @@ struct DemoOptions {
   std::string config = "firebreak.yaml";  // --server: alert targets, upstreams, audit
 };
 int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
+
+struct DashboardOptions {
+  std::string connect;  // the proxy's base URL
+  std::string key_env = "FIREBREAK_ADMIN_KEY";
+};
+// The live dashboard of a running proxy, until `q` (or, without a terminal,
+// its events as JSON lines until interrupted).
+int RunDashboard(const DashboardOptions& options, std::ostream& out, std::ostream& err);
 
 struct AuditVerifyOptions {
   std::string db;

@@ -97,6 +97,24 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   instance->outbox = std::make_unique<proxy::AuditOutbox>(*instance->log);
   alert::SenderOptions sender_options;
   sender_options.log = &err;
+  sender_options.on_attempt = [events = instance->events](const alert::PendingAlert& alert,
+                                                          const std::string& error) {
+    if (!events->HasSubscribers()) {
+      return;
+    }
+    boost::system::error_code ec;
+    const json::value payload = json::parse(alert.payload, ec);
+    const json::object* o = ec ? nullptr : payload.if_object();
+    auto text = [&](std::string_view key) {
+      const json::value* v = o != nullptr ? o->if_contains(key) : nullptr;
+      return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+    };
+    const json::value* seq = o != nullptr ? o->if_contains("audit_seq") : nullptr;
+    events->Publish(base::AlertEvent{
+        base::UnixMicros(), seq != nullptr && seq->is_int64() ? static_cast<std::uint64_t>(seq->get_int64()) : 0,
+        text("severity"), text("rule"), alert.target, error.empty() ? "delivered" : "retrying",
+        error});
+  };
   instance->sender = std::make_unique<alert::Sender>(*instance->outbox, std::move(targets).value(),
                                                      sender_options);
   instance->sender->Start();

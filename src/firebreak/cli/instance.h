@@ -13,6 +13,7 @@
 #include "firebreak/alert/alert.h"
 #include "firebreak/cli/active_policy.h"
 #include "firebreak/audit/audit_log.h"
+#include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
@@ -25,6 +26,8 @@ std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::s
                                                  std::ostream& err);
 
 struct Instance {
+  // Dashboards subscribe here: decisions, alert deliveries, the policy.
+  std::shared_ptr<base::EventHub> events = std::make_shared<base::EventHub>();
   config::ServerConfig config;
   std::string policy_path;
   std::shared_ptr<const proxy::Redactor> redactor;

@@ -4,22 +4,27 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <ostream>
 #include <set>
+#include <thread>
 
+#include "firebreak/base/clock.h"
 #include "firebreak/cli/active_policy.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/instance.h"
 #include "firebreak/http/server.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/proxy.h"
+#include "firebreak/tui/terminal.h"
 
 namespace firebreak::cli {
 namespace {
@@ -91,6 +96,7 @@ class Reloader {
       return Refuse(trigger, "the audit trail cannot record the reload: " + a.status().message());
     }
     proxy_.SetPolicy(candidate->active);
+    instance_.events->Publish(PolicyEventOf(*candidate, "reload (" + std::string(trigger) + ")"));
     ++reloads_;
     err_ << candidate->warnings << "policy reloaded (" << trigger << "): digest "
          << digest.substr(0, 16) << " -> " << next.digest.substr(0, 16) << ", signed by "
@@ -212,6 +218,9 @@ class FileWatch {
   std::set<std::filesystem::path> files_;
 };
 
+int Serve(config::ServerConfig& config, const ServeOptions& options, const sigset_t& signals,
+          bool dashboard, std::ostream& out, std::ostream& err);
+
 }  // namespace
 
 int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) {
@@ -285,7 +294,37 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
     err << "warning: no alerts.system targets: audit store failures and refused policy reloads "
            "alert nobody\n";
   }
+  if (!options.dashboard || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+    return Serve(*config, options, signals, false, out, err);
+  }
+  // The dashboard owns the terminal: the log goes to a file beside the audit
+  // database (and what a failed start wrote is shown after all).
+  const std::filesystem::path log_path = config->audit.db.parent_path() / "firebreak.log";
+  std::error_code ec;
+  std::filesystem::create_directories(log_path.parent_path(), ec);
+  std::ofstream log(log_path, std::ios::app);
+  if (!log) {
+    err << "firebreak serve: cannot write the log " << log_path.string() << '\n';
+    return kExitUsage;
+  }
+  const auto start = log.tellp();
+  err << "firebreak serve: the dashboard takes the terminal; the log is " << log_path.string()
+      << '\n';
+  const int code = Serve(*config, options, signals, true, out, log);
+  log.close();
+  if (code != kExitOk) {
+    std::ifstream written(log_path);
+    written.seekg(start);
+    err << written.rdbuf();
+  }
+  return code;
+}
 
+namespace {
+
+int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const sigset_t& signals,
+          bool dashboard, std::ostream& out, std::ostream& err) {
+  config::ServerConfig* config = &config_ref;
   const std::filesystem::path policy_file = config->policy;
   const PolicyTrust trust{config->trust, options.allow_unsigned};
   base::StatusOr<LoadedPolicy> loaded = LoadActivePolicy(policy_file, trust);
@@ -324,6 +363,7 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   bool stopping = false;  // under waiting_mu
   std::unique_ptr<http::Server> server;
   std::unique_ptr<Reloader> reloader;
+  instance->events->Publish(PolicyEventOf(*loaded, "serve"));
   proxy::Proxy proxy({.config = *config,
                       .policy = loaded->active,
                       .log = instance->log.get(),
@@ -337,6 +377,7 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
                                    std::to_string(server ? server->connections() : 0) + "\n" +
                                    (reloader ? reloader->Gauges() : "");
                           },
+                      .events = instance->events,
                       .reload =
                           [&](proxy::ReloadDone done) {
                             std::unique_lock lock(waiting_mu);
@@ -386,8 +427,11 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
     err << "upstream: " << u.name << " (" << u.type << ") " << u.base_url
         << (u.api_key.empty() ? ", no API key" : ", API key from " + u.api_key_env) << '\n';
   }
-  out << "listening on " << (listen.tls_cert.empty() ? "" : "https://") << server->address()
-      << ":" << server->port() << std::endl;
+  const std::string listening = "listening on " +
+                                std::string(listen.tls_cert.empty() ? "" : "https://") +
+                                server->address() + ":" + std::to_string(server->port());
+  out << listening << std::endl;
+  instance->events->Publish(base::StatusEvent{base::UnixMicros(), listening});
 
   // The main loop: signals, file changes (settled for a moment: an editor or
   // `firebreak sign` writes in steps) and reload requests.
@@ -398,6 +442,8 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   }
   using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> settle;
+  std::atomic<bool> loop_done{false};
+  auto main_loop = [&] {
   while (true) {
     pollfd fds[3] = {{signal_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
     int timeout = -1;
@@ -444,6 +490,27 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
       watch.Watch(reloader->Watched());  // the model may be another file now
     }
   }
+  loop_done = true;
+  };
+  if (!dashboard) {
+    main_loop();
+  } else {
+    // The loop (signals, reloads) runs beside the dashboard; `q` stops the
+    // server as SIGTERM would, and the loop's end closes the dashboard.
+    std::thread loop(main_loop);
+    if (std::unique_ptr<tui::Terminal> terminal = tui::Terminal::Open()) {
+      tui::Console console(*terminal, instance->events->Subscribe(10'000));
+      console.options().footer = "q: stop the proxy   (serving until then; the log is in a file)";
+      while (!loop_done) {
+        const int key = console.Step(100);
+        if (key == 'q' || key == 'Q' || key == tui::Terminal::kInterrupted) {
+          ::kill(::getpid(), SIGTERM);
+          break;
+        }
+      }
+    }
+    loop.join();
+  }
   std::vector<proxy::ReloadDone> unanswered;
   {
     std::lock_guard lock(waiting_mu);
@@ -462,5 +529,7 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   err << "firebreak serve: stopped\n";
   return closed ? kExitOk : kExitUsage;
 }
+
+}  // namespace
 
 }  // namespace firebreak::cli

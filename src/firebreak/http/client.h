@@ -4,7 +4,9 @@
 // whole exchange. Boost.Beast stays inside client.cc.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +21,13 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{5000};
+  // Streaming (server-sent events): a 2xx response's body is handed over
+  // piece by piece as it arrives, with no size limit (returning false ends
+  // the exchange); any other response's body is in Response::body.
+  // `timeout` is then the longest silence allowed, and `cancel`, when set,
+  // ends the exchange within 200 ms.
+  std::function<bool(std::string_view)> on_body;
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Response {
@@ -28,7 +37,7 @@ struct Response {
 
 // Unavailable for connection failures, DeadlineExceeded-like Unavailable
 // ("timed out") past the deadline, InvalidArgument for a bad URL. Any HTTP
-// status is a Response, not an error.
+// status is a Response, not an error (streamed: the body was handed over).
 base::StatusOr<Response> Send(const Request& request);
 
 }  // namespace firebreak::http

@@ -102,6 +102,8 @@ struct Answer {
   std::optional<Reply> reply;
   std::optional<UpstreamRequest> forward;
   std::unique_ptr<Relay> relay;
+  std::optional<Reply> stream_head;
+  std::shared_ptr<StreamSource> source;
 };
 
 class ExchangeHandle : public Exchange {
@@ -125,6 +127,16 @@ class ExchangeHandle : public Exchange {
     }
     asio::post(answer_->strand, [a = answer_, b = std::move(build)] {
       a->reply = b();
+      a->ready.cancel();
+    });
+  }
+  void Stream(Reply head, std::shared_ptr<StreamSource> source) override {
+    if (answered_.exchange(true)) {
+      return;
+    }
+    asio::post(answer_->strand, [a = answer_, h = std::move(head), s = std::move(source)]() mutable {
+      a->stream_head = std::move(h);
+      a->source = std::move(s);
       a->ready.cancel();
     });
   }
@@ -277,6 +289,9 @@ struct Server::Impl {
                                     const ClientWatch& watch);
   template <class Stream>
   asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
+  template <class Stream>
+  asio::awaitable<void> WriteStream(Stream& client, const Reply& head, StreamSource& source,
+                                    Strand strand);
   template <class Stream>
   asio::awaitable<void> RefuseAndLinger(Stream& stream, const Reply& reply);
   asio::awaitable<std::unique_ptr<PlainStream>> Connect(const Url& target,
@@ -542,6 +557,59 @@ asio::awaitable<bool> Server::Impl::RelayStream(
   co_return end.complete && keep_alive;
 }
 
+// The state a StreamSource's waker shares with the writing coroutine: the
+// waker may outlive the coroutine, so it holds this, not the coroutine.
+struct StreamWake {
+  explicit StreamWake(Strand strand) : timer(strand) {}
+  asio::steady_timer timer;
+  bool pending = false;  // woken while not waiting; on the strand
+};
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::WriteStream(Stream& client, const Reply& head,
+                                                StreamSource& source, Strand strand) {
+  error_code ec;
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
+  SetHeaders(res, head.headers);
+  res.keep_alive(false);
+  res.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  Lowest(client).expires_after(options.idle_timeout);
+  co_await bhttp::async_write_header(client, serializer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  auto wake = std::make_shared<StreamWake>(strand);
+  source.Attach([wake, strand] {
+    asio::post(strand, [wake] {
+      wake->pending = true;
+      wake->timer.cancel();
+    });
+  });
+  ClientWatchGuard<Stream> watch(client);
+  watch->cancel_upstream = [wake] { wake->timer.cancel(); };
+  bool finished = false;
+  while (!ec && !finished && !stopping && !watch->client_gone) {
+    wake->pending = false;
+    const std::string bytes = source.Take(finished);
+    if (!bytes.empty()) {
+      Lowest(client).expires_after(options.idle_timeout);
+      co_await asio::async_write(client, bhttp::make_chunk(asio::buffer(bytes)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec || finished || wake->pending) {
+      continue;
+    }
+    wake->timer.expires_after(std::chrono::seconds(1));
+    error_code ignored;
+    co_await wake->timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  source.Detach();
+  if (!ec && !watch->client_gone) {
+    Lowest(client).expires_after(std::chrono::seconds(1));
+    co_await asio::async_write(client, bhttp::make_chunk_last(),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 template <class Stream>
 asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connection> connection) {
   error_code ec;
@@ -643,12 +711,15 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
       request.remote = ignored ? std::string() : peer.address().to_string();
       options.handler(std::move(request), std::make_shared<ExchangeHandle>(answer));
     }
-    while (!answer->reply && !answer->forward) {
+    while (!answer->reply && !answer->forward && !answer->source) {
       co_await answer->ready.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     ec = {};
     if (answer->reply) {
       keep_alive = co_await WriteReply(stream, *answer->reply, keep_alive) && keep_alive;
+    } else if (answer->source) {
+      co_await WriteStream(stream, *answer->stream_head, *answer->source, connection->strand);
+      keep_alive = false;
     } else {
       keep_alive = co_await Forward(stream, *answer->forward, *answer->relay, keep_alive);
     }

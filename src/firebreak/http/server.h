@@ -84,8 +84,23 @@ class Relay {
   virtual void OnDone(const RelayEnd& end) = 0;
 };
 
-// One request's answer. Call exactly one of Respond, RespondWith or Forward,
-// once, from any thread. An Exchange released unanswered answers 500.
+// A response produced over time (server-sent events). The server pulls from
+// it on the connection's I/O thread: once after Attach, then whenever woken,
+// and at least once a second (heartbeats are the source's business).
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  // `wake` may be called from any thread, any number of times, until Detach.
+  virtual void Attach(std::function<void()> wake) = 0;
+  // The bytes to send now (possibly none); `finished` ends the response.
+  virtual std::string Take(bool& finished) = 0;
+  // The response is over (finished, the client left, or the server stops).
+  virtual void Detach() = 0;
+};
+
+// One request's answer. Call exactly one of Respond, RespondWith, Stream or
+// Forward, once, from any thread. An Exchange released unanswered answers
+// 500.
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -94,6 +109,9 @@ class Exchange {
   // that should not run on the caller's thread.
   virtual void RespondWith(std::function<Reply()> build) = 0;
   virtual void Forward(UpstreamRequest request, std::unique_ptr<Relay> relay) = 0;
+  // `head` (its body is ignored), then the source's bytes, chunked; the
+  // connection closes after it. Shutdown ends it within a second.
+  virtual void Stream(Reply head, std::shared_ptr<StreamSource> source) = 0;
 };
 
 using Handler = std::function<void(ServerRequest&& request, std::shared_ptr<Exchange> exchange)>;

@@ -33,7 +33,7 @@ std::string_view RouteName(Route route) {
   static constexpr std::string_view kNames[kRouteCount] = {
       "/v1/chat/completions", "/v1/messages", "/v1/firebreak/evaluate", "/v1/models",
       "/health",              "/ready",       "/metrics",               "/v1/firebreak/reload",
-      "other"};
+      "/v1/firebreak/events", "other"};
   return kNames[static_cast<int>(route)];
 }
 

@@ -22,9 +22,10 @@ enum class Route {
   kReady,
   kMetrics,
   kReload,
+  kEvents,
   kNotFound
 };
-inline constexpr int kRouteCount = 9;
+inline constexpr int kRouteCount = 10;
 std::string_view RouteName(Route route);
 
 // ALLOW, ALLOW_CONSTRAINED, BLOCK, or refused before a decision (bad input,

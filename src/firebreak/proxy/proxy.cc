@@ -9,6 +9,7 @@
 #include "firebreak/api/translate.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/proxy/audit_outbox.h"
+#include "firebreak/proxy/events.h"
 #include "firebreak/proxy/receipt.h"
 
 namespace firebreak::proxy {
@@ -59,6 +60,9 @@ Route RouteOf(std::string_view path) {
   if (path == "/v1/firebreak/reload") {
     return Route::kReload;
   }
+  if (path == "/v1/firebreak/events") {
+    return Route::kEvents;
+  }
   return Route::kNotFound;
 }
 
@@ -69,6 +73,8 @@ std::string_view MethodOf(Route route) {
     case Route::kEvaluate:
     case Route::kReload:
       return "POST";
+    case Route::kEvents:
+      return "GET";
     default:
       return "GET";
   }
@@ -181,6 +187,60 @@ struct Proxy::Pending {
   std::string evaluate_prefix;  // POST /v1/firebreak/evaluate: the body before "audit_seq"
   std::optional<http::UpstreamRequest> forward;
   const config::UpstreamConfig* upstream = nullptr;
+  // For dashboards, when one is attached: published once recorded.
+  std::optional<base::DecisionEvent> event;
+  std::vector<base::AlertEvent> alert_events;
+};
+
+// GET /v1/firebreak/events: the event hub as server-sent events, one
+// `event: <kind>` / `data: <json>` pair each, a comment every 15 s so that
+// idle consoles and proxies keep the stream open, and a status event when
+// this console was too slow and lost events (drop-oldest, never blocking
+// the proxy).
+class EventStream : public http::StreamSource {
+ public:
+  explicit EventStream(std::shared_ptr<base::EventHub> hub) : hub_(std::move(hub)) {}
+
+  void Attach(std::function<void()> wake) override {
+    subscription_ = hub_->Subscribe(kCapacity, std::move(wake));
+  }
+
+  std::string Take(bool& finished) override {
+    finished = false;
+    std::string out;
+    if (subscription_ == nullptr) {
+      return out;
+    }
+    for (const base::Event& e : subscription_->Take()) {
+      out += "event: ";
+      out += base::EventKind(e);
+      out += "\ndata: " + base::EventJson(e) + "\n\n";
+    }
+    if (const std::uint64_t dropped = subscription_->dropped(); dropped != reported_) {
+      reported_ = dropped;
+      out += "event: status\ndata: " +
+             base::EventJson(base::StatusEvent{
+                 0, std::to_string(dropped) + " events dropped: this console reads too slowly"}) +
+             "\n\n";
+    }
+    const Clock::time_point now = Clock::now();
+    if (out.empty() && now - last_ >= std::chrono::seconds(15)) {
+      out = ": keepalive\n\n";
+    }
+    if (!out.empty()) {
+      last_ = now;
+    }
+    return out;
+  }
+
+  void Detach() override { subscription_.reset(); }
+
+ private:
+  static constexpr std::size_t kCapacity = 1000;
+  std::shared_ptr<base::EventHub> hub_;
+  std::shared_ptr<base::EventHub::Subscription> subscription_;
+  std::uint64_t reported_ = 0;
+  Clock::time_point last_ = Clock::now();
 };
 
 void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
@@ -453,7 +513,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
                     "unknown endpoint " + request.method + " " + std::string(path) +
                         "; Firebreak serves POST /v1/chat/completions, POST /v1/messages, "
                         "GET /v1/models, POST /v1/firebreak/evaluate, GET /health, GET /ready, "
-                        "GET /metrics, POST /v1/firebreak/reload",
+                        "GET /metrics, POST /v1/firebreak/reload, GET /v1/firebreak/events",
                     "unknown_endpoint"));
     return;
   }
@@ -506,6 +566,23 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   }
   if (p->route == Route::kModels) {
     return ok(Models(!http::FindHeader(request.headers, "anthropic-version").empty()));
+  }
+  if (p->route == Route::kEvents) {
+    if (!principal->admin) {
+      answer(ErrorFor(p->dialect, 403, "the event stream needs an admin principal (admin: true)",
+                      "forbidden"));
+    } else if (options_.events == nullptr) {
+      answer(ErrorFor(p->dialect, 501, "this server publishes no events", "not_implemented"));
+    } else {
+      metrics_.CountRequest(p->route, Result::kAllow);
+      http::Reply head{200,
+                       {{"content-type", "text/event-stream"},
+                        {"cache-control", "no-cache"},
+                        {"x-firebreak-request-id", p->request_id}},
+                       {}};
+      p->exchange->Stream(std::move(head), std::make_shared<EventStream>(options_.events));
+    }
+    return;
   }
   if (p->route == Route::kReload) {
     if (!principal->admin) {
@@ -709,6 +786,17 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .retention = options_.retention,
                                               .redactor = options_.redactor.get()});
   std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
+  if (options_.events != nullptr && options_.events->HasSubscribers()) {
+    std::string outcome_text =
+        route == Route::kEvaluate ? "evaluated only: not forwarded"
+        : decision.verdict == policy::Verdict::kBlock ? "blocked: it never reached the model"
+        : p->upstream == nullptr ? "refused: no upstream for model '" + conversation->model + "'"
+        : "forwarded to " + p->upstream->name +
+              (p->constraints.empty() ? "" : ", with the constraints as a system instruction");
+    p->event = DecisionEventOf(*conversation, *outcome, core, p->request_id, principal.id,
+                               RouteName(route), std::move(outcome_text));
+    p->alert_events = QueuedAlertEvents(alerts, 0);
+  }
   Commit(std::move(p), std::move(record), std::move(alerts));
 }
 
@@ -736,6 +824,14 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
           audit_failing_ = false;
           p->seq = appended->seq;
           p->record_hash = appended->hash;
+          if (p->event) {
+            p->event->seq = p->seq;
+            options_.events->Publish(std::move(*p->event));
+            for (base::AlertEvent& a : p->alert_events) {
+              a.seq = p->seq;
+              options_.events->Publish(std::move(a));
+            }
+          }
         }
         metrics_.CountRequest(p->route, p->result);
         // The exchange handle leaves the Pending state here: the relay that

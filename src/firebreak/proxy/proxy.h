@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "firebreak/audit/audit_log.h"
+#include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/http/server.h"
 #include "firebreak/proxy/decision_core.h"
@@ -53,6 +54,9 @@ struct ProxyOptions {
   std::function<void(const base::Status&)> on_audit_failure;
   // Extra gauges for /metrics (open connections), in exposition format.
   std::function<std::string()> gauges;
+  // Decisions and alerts for dashboards (GET /v1/firebreak/events, admins);
+  // optional.
+  std::shared_ptr<base::EventHub> events;
   // POST /v1/firebreak/reload (admins): asks for a reload and is told, on
   // any thread, how it went. Unset: the endpoint answers 501.
   std::function<void(ReloadDone)> reload;
@@ -87,6 +91,7 @@ class Proxy {
               std::shared_ptr<Pending> pending);
   void AddHeaders(const Pending& pending, http::Headers& headers) const;
   void Reload(std::shared_ptr<Pending> pending);
+  void StreamEvents(std::shared_ptr<Pending> pending);
   void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
               std::string_view code);
   void Commit(std::shared_ptr<Pending> pending, audit::AuditRecord record,

@@ -1,0 +1,64 @@
+#include "firebreak/base/event.h"
+
+#include <gtest/gtest.h>
+
+namespace firebreak::base {
+namespace {
+
+TEST(EventTest, EveryKindRoundTripsThroughJson) {
+  PolicyEvent policy{1, "defense-standard", "2.0", "2026-02-28", "ab12", true,
+                     {{"ai_provider", "Anthropic", true, "valid"},
+                      {"deploying_org", "DoD CDAO", false, "missing"}},
+                     7, "serve"};
+  DecisionEvent decision;
+  decision.time_micros = 2;
+  decision.request_id = "fb-1";
+  decision.prompt = "Track every citizen";
+  decision.categories = {{"bulk_surveillance", 0.93}};
+  decision.decision = "BLOCK";
+  decision.rules = {"block-surveillance"};
+  decision.intent = "bulk_surveillance";
+  decision.audit_level = "critical";
+  decision.seq = 9;
+  decision.constraints = {"none"};
+  decision.note = "hard block";
+  decision.outcome = "blocked";
+  AlertEvent alert{3, 9, "critical", "block-surveillance", "trust_safety", "delivered", ""};
+  for (const Event& e : {Event(policy), Event(decision), Event(alert), Event(StatusEvent{4, "hi"})}) {
+    StatusOr<Event> back = ParseEvent(EventJson(e));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(EventJson(*back), EventJson(e)) << EventKind(e);
+  }
+  StatusOr<Event> p = ParseEvent(EventJson(policy));
+  EXPECT_EQ(std::get<PolicyEvent>(*p).signatories[1].state, "missing");
+  EXPECT_FALSE(ParseEvent(R"({"kind":"weather"})").ok());
+  EXPECT_FALSE(ParseEvent("[1]").ok());
+}
+
+TEST(EventTest, ASlowSubscriberLosesItsOldestEventsOnly) {
+  EventHub hub;
+  EXPECT_FALSE(hub.HasSubscribers());
+  hub.Publish(PolicyEvent{.name = "p"});  // kept for late subscribers
+  int notified = 0;
+  auto slow = hub.Subscribe(3, [&] { ++notified; });
+  auto fast = hub.Subscribe(100);
+  EXPECT_TRUE(hub.HasSubscribers());
+  for (int i = 1; i <= 5; ++i) {
+    hub.Publish(StatusEvent{i, std::to_string(i)});
+  }
+  EXPECT_EQ(notified, 5);
+  std::vector<Event> got = slow->Take();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(std::get<StatusEvent>(got[0]).text, "3");  // the policy, 1 and 2 dropped
+  EXPECT_EQ(slow->dropped(), 3u);
+  EXPECT_EQ(fast->Take().size(), 6u);
+  EXPECT_EQ(fast->dropped(), 0u);
+  EXPECT_TRUE(slow->Take().empty());
+  slow.reset();
+  fast.reset();
+  hub.Publish(StatusEvent{6, "6"});
+  EXPECT_FALSE(hub.HasSubscribers());
+}
+
+}  // namespace
+}  // namespace firebreak::base
