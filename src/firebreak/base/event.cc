@@ -184,8 +184,10 @@ std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(std::size_t capacity
   s->capacity_ = std::max<std::size_t>(capacity, 1);
   s->notify_ = std::move(notify);
   std::lock_guard lock(mu_);
-  if (policy_) {
-    s->queue_.push_back(*policy_);
+  for (const std::optional<Event>* kept : {&policy_, &status_}) {
+    if (*kept) {
+      s->queue_.push_back(**kept);
+    }
   }
   subscribers_.push_back(s);
   subscribers_count_.store(subscribers_.size(), std::memory_order_relaxed);
@@ -198,6 +200,8 @@ void EventHub::Publish(Event event) {
     std::lock_guard lock(mu_);
     if (std::holds_alternative<PolicyEvent>(event)) {
       policy_ = event;
+    } else if (std::holds_alternative<StatusEvent>(event)) {
+      status_ = event;
     }
     std::erase_if(subscribers_, [](const std::weak_ptr<Subscription>& w) { return w.expired(); });
     subscribers_count_.store(subscribers_.size(), std::memory_order_relaxed);

@@ -105,14 +105,14 @@ class EventHub {
   };
 
   // `notify` (optional) is called, from the publishing thread, after each
-  // event is queued; it must not block. The last policy event is queued
-  // first, so a late subscriber knows what is enforced.
+  // event is queued; it must not block. The last policy and status events
+  // are queued first, so a late subscriber knows what is enforced and where.
   std::shared_ptr<Subscription> Subscribe(std::size_t capacity, std::function<void()> notify = {});
 
   // Thread-safe.
   void Publish(Event event);
   // Cheap: publishers may skip building decision and alert events nobody
-  // reads (policy events are always published: they are kept).
+  // reads (policy and status events are always published: they are kept).
   bool HasSubscribers() const { return subscribers_count_.load(std::memory_order_relaxed) > 0; }
 
  private:
@@ -120,6 +120,7 @@ class EventHub {
   mutable std::mutex mu_;
   std::vector<std::weak_ptr<Subscription>> subscribers_;
   std::optional<Event> policy_;
+  std::optional<Event> status_;
 };
 
 }  // namespace firebreak::base

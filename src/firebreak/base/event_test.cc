@@ -39,6 +39,7 @@ TEST(EventTest, ASlowSubscriberLosesItsOldestEventsOnly) {
   EventHub hub;
   EXPECT_FALSE(hub.HasSubscribers());
   hub.Publish(PolicyEvent{.name = "p"});  // kept for late subscribers
+  hub.Publish(StatusEvent{0, "listening"});
   int notified = 0;
   auto slow = hub.Subscribe(3, [&] { ++notified; });
   auto fast = hub.Subscribe(100);
@@ -49,9 +50,12 @@ TEST(EventTest, ASlowSubscriberLosesItsOldestEventsOnly) {
   EXPECT_EQ(notified, 5);
   std::vector<Event> got = slow->Take();
   ASSERT_EQ(got.size(), 3u);
-  EXPECT_EQ(std::get<StatusEvent>(got[0]).text, "3");  // the policy, 1 and 2 dropped
-  EXPECT_EQ(slow->dropped(), 3u);
-  EXPECT_EQ(fast->Take().size(), 6u);
+  EXPECT_EQ(std::get<StatusEvent>(got[0]).text, "3");  // policy, status, 1 and 2 dropped
+  EXPECT_EQ(slow->dropped(), 4u);
+  std::vector<Event> all = fast->Take();
+  ASSERT_EQ(all.size(), 7u);
+  EXPECT_EQ(std::get<PolicyEvent>(all[0]).name, "p");
+  EXPECT_EQ(std::get<StatusEvent>(all[1]).text, "listening");
   EXPECT_EQ(fast->dropped(), 0u);
   EXPECT_TRUE(slow->Take().empty());
   slow.reset();

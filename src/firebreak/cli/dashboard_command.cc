@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cstdlib>
 #include <ostream>
 #include <thread>
 
 #include "firebreak/api/translate.h"
-#include "firebreak/base/clock.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/http/client.h"
 #include "firebreak/tui/terminal.h"
@@ -33,9 +33,17 @@ int RunDashboard(const DashboardOptions& options, std::ostream& out, std::ostrea
   std::atomic<bool> stop{false};
   std::atomic<int> failure_code{0};
   const bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  // The connection's state: the dashboard's title, or a line on stderr.
+  std::mutex connection_mu;
+  std::string connection;
   auto status = [&](const std::string& text) {
-    hub.Publish(base::StatusEvent{base::UnixMicros(), text});
+    std::lock_guard lock(connection_mu);
+    connection = text;
+    if (!tty) {
+      err << "firebreak dashboard: " << text << std::endl;
+    }
   };
+  status("connecting to " + options.connect + "…");
   std::thread reader([&] {
     std::chrono::milliseconds backoff(500);
     while (!stop) {
@@ -48,16 +56,16 @@ int RunDashboard(const DashboardOptions& options, std::ostream& out, std::ostrea
       }
       request.cancel = &stop;
       request.on_body = [&](std::string_view bytes) {
-        if (!connected) {
-          connected = true;
-          backoff = std::chrono::milliseconds(500);
-          status("connected to " + options.connect);
-        }
         for (const api::SseEvent& e : parser.Feed(bytes)) {
           base::StatusOr<base::Event> event = base::ParseEvent(e.data);
           if (event.ok()) {
             hub.Publish(std::move(event).value());
           }
+        }
+        if (!connected) {
+          connected = true;
+          backoff = std::chrono::milliseconds(500);
+          status("connected to " + options.connect);
         }
         return !stop;
       };
@@ -89,10 +97,16 @@ int RunDashboard(const DashboardOptions& options, std::ostream& out, std::ostrea
 
   if (std::unique_ptr<tui::Terminal> terminal = tui::Terminal::Open()) {
     tui::Console console(*terminal, hub.Subscribe(10'000));
-    console.options().title = "FIREBREAK console";
     console.options().footer = "q: quit (the proxy keeps running)";
-    status("connecting to " + options.connect + "…");
     while (true) {
+      {
+        std::lock_guard lock(connection_mu);
+        const std::string title = "FIREBREAK console · " + connection + " ·";
+        if (title != console.options().title) {
+          console.options().title = title;
+          console.Redraw();
+        }
+      }
       const int key_pressed = console.Step(100);
       if (key_pressed == 'q' || key_pressed == 'Q' || key_pressed == tui::Terminal::kInterrupted) {
         break;
