@@ -44,14 +44,14 @@ int main(int argc, char** argv) {
   auto server = http::Server::Start({
       .port = static_cast<std::uint16_t>(std::atoi(argv[1])),
       .threads = argc > 3 ? static_cast<unsigned>(std::atoi(argv[3])) : 0u,
-      .handler = [&upstream](http::ServerRequest&& request,
-                             std::shared_ptr<http::Exchange> exchange) {
-        http::UpstreamRequest up;
-        up.url = upstream + request.target;
-        up.headers = {{"content-type", "application/json"}};
-        up.body = std::move(request.body);
-        exchange->Forward(std::move(up), std::make_unique<Relay>());
-      },
+      .handler =
+          [&upstream](http::ServerRequest&& request, std::shared_ptr<http::Exchange> exchange) {
+            http::UpstreamRequest up;
+            up.url = upstream + request.target;
+            up.headers = {{"content-type", "application/json"}};
+            up.body = std::move(request.body);
+            exchange->Forward(std::move(up), std::make_unique<Relay>());
+          },
   });
   if (!server.ok()) {
     std::cerr << server.status().message() << '\n';

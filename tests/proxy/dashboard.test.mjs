@@ -104,6 +104,41 @@ describe('dashboard', () => {
     assert.equal(auditVerify(db).status, 0);
   });
 
+  test('demo --fast --exit-when-done quits after the last scenario', async () => {
+    const { config } = demoConfig();
+    run('done', `${binary} demo --fast --exit-when-done --config ${config} --policy ${repo}/policies/defense-standard.yaml --scenarios ${repo}/scenarios/defense-standard.yaml`);
+    const s = await waitScreen('done', /EXIT=\d+/, 15_000);
+    assert.match(s, /EXIT=0/);
+  });
+
+  test('demo with an upstream forwards the allowed prompts and shows the answers', async () => {
+    const upstream = await startUpstream();
+    const { config } = demoConfig(`upstreams:
+  - {name: openai, type: openai, base_url: "http://127.0.0.1:${upstream.port}", default: true, models: ["gpt-4o"]}`);
+    try {
+      // Not spawnSync: the upstream answers from this process's event loop.
+      const r = await new Promise((resolve) => {
+        const p = spawn(binary, ['demo', '--fast', '--config', config, '--policy', `${repo}/policies/defense-standard.yaml`,
+          '--scenarios', `${repo}/scenarios/defense-standard.yaml`]);
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => { stdout += d; });
+        p.stderr.on('data', (d) => { stderr += d; });
+        p.on('exit', (status) => resolve({ status, stdout, stderr }));
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /forwarding allowed prompts to openai/);
+      assert.match(r.stdout, /\[1\/7\] scenario-1\s+ALLOW\s+allow-analysis.*\| forwarded to openai \(HTTP 200\): echo: Summarize the key findings/);
+      assert.match(r.stdout, /\[5\/7\] scenario-5\s+BLOCK .*\| blocked: it never reached the model/);
+      // Five allowed prompts reached the upstream; the constrained one with its constraints.
+      assert.equal(upstream.requests.length, 5);
+      const constrained = upstream.requests.find((q) => q.raw.includes('Firebreak policy constraints'));
+      assert.ok(constrained, 'the constraints went as a system instruction');
+    } finally {
+      upstream.close();
+    }
+  });
+
   test('demo --server: requests from the official OpenAI SDK appear live', async () => {
     const upstream = await startUpstream();
     const { config, db } = demoConfig(`upstreams:

@@ -59,6 +59,14 @@ function workspace() {
   };
 }
 
+// A workspace whose policy parties a and b have signed.
+function signedWorkspace() {
+  const ws = workspace();
+  ws.sign('a');
+  ws.sign('b');
+  return ws;
+}
+
 async function waitFor(predicate, what, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!predicate()) {
@@ -88,9 +96,7 @@ describe('serve enforces the trust file', () => {
   });
 
   test('signed by both: serves; answers and records name the digest and the signers', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const fb = await startFirebreak({ policyFile: ws.policyFile, trust: ws.trust(['a', 'b']) });
     try {
       assert.match(fb.stderr(), /signed by a ✓, b ✓/);
@@ -107,9 +113,7 @@ describe('serve enforces the trust file', () => {
   });
 
   test('one byte of the policy or of its model changed after signing: refused', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const trust = ws.trust(['a', 'b']);
     const original = fs.readFileSync(ws.policyFile);
     ws.edit('version: "2.0"', 'version: "2.1"');
@@ -169,9 +173,7 @@ describe('reload', () => {
   after(() => upstream.close());
 
   test('a refused candidate keeps the last good policy (recorded, alerted); a signed one takes over', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const fb = await startFirebreak({ openaiPort: upstream.port, policyFile: ws.policyFile, trust: ws.trust(['a', 'b']),
                                       extra: 'server: {watch_policy: false}' });
     try {
@@ -210,9 +212,7 @@ describe('reload', () => {
   });
 
   test('the file watch reloads a policy once it is re-signed', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const fb = await startFirebreak({ policyFile: ws.policyFile, trust: ws.trust(['a', 'b']) });
     try {
       ws.edit('version: "2.0"', 'version: "2.1"');
@@ -228,9 +228,7 @@ describe('reload', () => {
   });
 
   test('key rotation: a new trust file takes effect on reload', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const trust = ws.trust(['a', 'b']);
     const fb = await startFirebreak({ policyFile: ws.policyFile, trust, extra: 'server: {watch_policy: false}' });
     try {
@@ -252,9 +250,7 @@ describe('reload', () => {
   });
 
   test('POST /v1/firebreak/reload: admins only; reloaded, unchanged or refused', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const fb = await startFirebreak({
       policyFile: ws.policyFile, trust: ws.trust(['a', 'b']),
       env: { FB_ADMIN_KEY: 'admin-key', FB_ANALYST_KEY: 'analyst-key' },
@@ -290,9 +286,7 @@ describe('reload', () => {
   });
 
   test('a reload under load switches atomically: no failed request, each exchange under one policy', async () => {
-    const ws = workspace();
-    ws.sign('a');
-    ws.sign('b');
+    const ws = signedWorkspace();
     const fb = await startFirebreak({ openaiPort: upstream.port, policyFile: ws.policyFile, trust: ws.trust(['a', 'b']),
                                       extra: 'server: {watch_policy: false}' });
     try {

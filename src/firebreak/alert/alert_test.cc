@@ -168,7 +168,8 @@ TEST_F(SenderTest, SendNowDeliversOnceOutsideTheOutbox) {
                             R"({"kind":"audit_failure","severity":"critical","summary":"x"})", 0};
   EXPECT_TRUE(sender.SendNow(urgent).ok());
   ASSERT_EQ(receiver_.requests().size(), 1u);
-  EXPECT_EQ(receiver_.requests()[0].headers.at("idempotency-key"), "inst:audit-failure:trust_safety");
+  EXPECT_EQ(receiver_.requests()[0].headers.at("idempotency-key"),
+            "inst:audit-failure:trust_safety");
   EXPECT_TRUE(store_.delivered.empty());  // the outbox was not touched
   receiver_.Stop();
   base::Status down = sender.SendNow(urgent);

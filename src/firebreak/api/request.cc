@@ -168,8 +168,8 @@ base::Status ContentText(const json::value& content, Dialect dialect, const std:
 void ToolCallText(const json::object& message, std::string& text) {
   if (const json::value* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
     for (const json::value& call : calls->get_array()) {
-      const json::value* function = call.is_object() ? call.get_object().if_contains("function")
-                                                     : nullptr;
+      const json::value* function =
+          call.is_object() ? call.get_object().if_contains("function") : nullptr;
       if (function == nullptr || !function->is_object()) {
         continue;
       }
@@ -210,8 +210,7 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
                                    std::to_string(limits.max_depth) + " levels " +
                                    Location(body, offset));
     }
-    return base::InvalidArgument("malformed JSON " + Location(body, offset) + ": " +
-                                 ec.message());
+    return base::InvalidArgument("malformed JSON " + Location(body, offset) + ": " + ec.message());
   }
   return parser.release();
 }

@@ -41,8 +41,7 @@ void InjectSystemInstruction(boost::json::object& document, Dialect dialect,
 // Error bodies in each API's own shape. OpenAI:
 // {"error":{"message","type","code","param":null}}; Anthropic:
 // {"type":"error","error":{"type","message"}}.
-std::string OpenAIErrorBody(std::string_view message, std::string_view type,
-                            std::string_view code);
+std::string OpenAIErrorBody(std::string_view message, std::string_view type, std::string_view code);
 std::string AnthropicErrorBody(std::string_view type, std::string_view message);
 
 // The Anthropic error type that matches an HTTP status (400

@@ -110,12 +110,11 @@ TEST(ConversationOf, NamesTheFieldAtFault) {
                   .status()
                   .message(),
               HasSubstr("messages[0].role must be \"user\" or \"assistant\""));
-  EXPECT_THAT(
-      Parse(R"({"messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}]})",
-            Dialect::kOpenAI)
-          .status()
-          .message(),
-      HasSubstr("messages[0].content[0].text must be a string"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}]})",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("messages[0].content[0].text must be a string"));
   EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "  "}]})", Dialect::kOpenAI)
                   .status()
                   .message(),

@@ -173,7 +173,8 @@ std::string_view OpenAIFinishReason(std::string_view anthropic_stop) {
 json::object AnthropicRequestFromOpenAI(const json::object& in) {
   json::object out;
   out["model"] = StringOr(in, "model", "");
-  out["max_tokens"] = IntOr(in, "max_completion_tokens", IntOr(in, "max_tokens", kDefaultMaxTokens));
+  out["max_tokens"] =
+      IntOr(in, "max_completion_tokens", IntOr(in, "max_tokens", kDefaultMaxTokens));
   std::string system;
   json::array messages;
   if (const json::value* list = Get(in, "messages"); list && list->is_array()) {
@@ -187,8 +188,8 @@ json::object AnthropicRequestFromOpenAI(const json::object& in) {
         system += system.empty() ? "" : "\n\n";
         system += JoinedText(Get(m, "content"));
       } else if (role == "user") {
-        messages.push_back(
-            json::object{{"role", "user"}, {"content", AnthropicContentFromOpenAI(Get(m, "content"))}});
+        messages.push_back(json::object{
+            {"role", "user"}, {"content", AnthropicContentFromOpenAI(Get(m, "content"))}});
       } else if (role == "assistant") {
         messages.push_back(json::object{{"role", "assistant"}, {"content", AnthropicBlocksOf(m)}});
       } else if (role == "tool" || role == "function") {
@@ -233,7 +234,8 @@ json::object AnthropicRequestFromOpenAI(const json::object& in) {
         t["description"] = *d;
       }
       const json::value* params = Get(fn, "parameters");
-      t["input_schema"] = params != nullptr ? *params : json::value(json::object{{"type", "object"}});
+      t["input_schema"] =
+          params != nullptr ? *params : json::value(json::object{{"type", "object"}});
       converted.push_back(std::move(t));
     }
     out["tools"] = std::move(converted);
@@ -241,8 +243,8 @@ json::object AnthropicRequestFromOpenAI(const json::object& in) {
   if (const json::value* choice = Get(in, "tool_choice")) {
     if (choice->is_string()) {
       const std::string_view c = choice->get_string();
-      out["tool_choice"] = json::object{
-          {"type", c == "required" ? "any" : (c == "none" ? "none" : "auto")}};
+      out["tool_choice"] =
+          json::object{{"type", c == "required" ? "any" : (c == "none" ? "none" : "auto")}};
     } else if (choice->is_object()) {
       const json::value* f = Get(choice->get_object(), "function");
       if (f != nullptr && f->is_object()) {
@@ -316,7 +318,8 @@ json::object OpenAIRequestFromAnthropic(const json::object& in) {
       }
       if (role == "assistant") {
         json::object message{{"role", "assistant"}};
-        message["content"] = assistant_text.empty() ? json::value(nullptr) : json::value(assistant_text);
+        message["content"] =
+            assistant_text.empty() ? json::value(nullptr) : json::value(assistant_text);
         if (!tool_calls.empty()) {
           message["tool_calls"] = std::move(tool_calls);
         }
@@ -389,8 +392,8 @@ std::string OpenAIResponseFromAnthropic(std::string_view body) {
   if (StringOr(in, "type", "") != "message") {
     const json::object& error = ObjectAt(in, "error");
     const std::string_view type = StringOr(error, "type", "api_error");
-    return OpenAIErrorBody(StringOr(error, "message", "the upstream returned an unexpected response"),
-                           type, type);
+    return OpenAIErrorBody(
+        StringOr(error, "message", "the upstream returned an unexpected response"), type, type);
   }
   std::string text;
   json::array tool_calls;
@@ -408,10 +411,10 @@ std::string OpenAIResponseFromAnthropic(std::string_view body) {
       }
     }
   }
-  json::object message{{"role", "assistant"},
-                       {"content", text.empty() && !tool_calls.empty() ? json::value(nullptr)
-                                                                       : json::value(text)},
-                       {"refusal", nullptr}};
+  json::object message{
+      {"role", "assistant"},
+      {"content", text.empty() && !tool_calls.empty() ? json::value(nullptr) : json::value(text)},
+      {"refusal", nullptr}};
   if (!tool_calls.empty()) {
     message["tool_calls"] = std::move(tool_calls);
   }
@@ -549,9 +552,10 @@ class AnthropicFromOpenAIStream : public StreamTranslator {
     if (const json::value* e = Get(chunk, "error"); e && e->is_object()) {
       finished_ = true;
       return AnthropicEvent(
-          "error", {{"error", json::object{{"type", "api_error"},
-                                           {"message", StringOr(e->get_object(), "message",
-                                                                "upstream error")}}}});
+          "error",
+          {{"error",
+            json::object{{"type", "api_error"},
+                         {"message", StringOr(e->get_object(), "message", "upstream error")}}}});
     }
     out += Start(chunk);
     if (const json::value* u = Get(chunk, "usage"); u && u->is_object()) {
@@ -568,9 +572,9 @@ class AnthropicFromOpenAIStream : public StreamTranslator {
       if (std::string_view text = StringOr(d->get_object(), "content", ""); !text.empty()) {
         if (!block_open_) {
           block_open_ = true;
-          out += AnthropicEvent("content_block_start",
-                                {{"index", 0},
-                                 {"content_block", json::object{{"type", "text"}, {"text", ""}}}});
+          out += AnthropicEvent(
+              "content_block_start",
+              {{"index", 0}, {"content_block", json::object{{"type", "text"}, {"text", ""}}}});
         }
         out += AnthropicEvent(
             "content_block_delta",
@@ -590,8 +594,10 @@ class AnthropicFromOpenAIStream : public StreamTranslator {
       return {};
     }
     finished_ = true;
-    return Start({}) + AnthropicEvent("error", {{"error", json::object{{"type", "api_error"},
-                                                                       {"message", "the upstream stream ended early"}}}});
+    return Start({}) +
+           AnthropicEvent(
+               "error", {{"error", json::object{{"type", "api_error"},
+                                                {"message", "the upstream stream ended early"}}}});
   }
 
  private:
@@ -602,15 +608,15 @@ class AnthropicFromOpenAIStream : public StreamTranslator {
     started_ = true;
     return AnthropicEvent(
         "message_start",
-        {{"message", json::object{{"id", StringOr(chunk, "id", "")},
-                                  {"type", "message"},
-                                  {"role", "assistant"},
-                                  {"model", StringOr(chunk, "model", "")},
-                                  {"content", json::array{}},
-                                  {"stop_reason", nullptr},
-                                  {"stop_sequence", nullptr},
-                                  {"usage", json::object{{"input_tokens", 0},
-                                                         {"output_tokens", 0}}}}}});
+        {{"message",
+          json::object{{"id", StringOr(chunk, "id", "")},
+                       {"type", "message"},
+                       {"role", "assistant"},
+                       {"model", StringOr(chunk, "model", "")},
+                       {"content", json::array{}},
+                       {"stop_reason", nullptr},
+                       {"stop_sequence", nullptr},
+                       {"usage", json::object{{"input_tokens", 0}, {"output_tokens", 0}}}}}});
   }
 
   std::string Close() {
@@ -622,7 +628,8 @@ class AnthropicFromOpenAIStream : public StreamTranslator {
     out += AnthropicEvent(
         "message_delta",
         {{"delta", json::object{{"stop_reason", stop_reason_}, {"stop_sequence", nullptr}}},
-         {"usage", json::object{{"input_tokens", input_tokens_}, {"output_tokens", output_tokens_}}}});
+         {"usage",
+          json::object{{"input_tokens", input_tokens_}, {"output_tokens", output_tokens_}}}});
     return out + AnthropicEvent("message_stop", {});
   }
 
@@ -689,10 +696,11 @@ class OpenAIFromAnthropicStream : public StreamTranslator {
     if (type == "error") {
       finished_ = true;
       const json::object& error = ObjectAt(data, "error");
-      return OpenAIData({{"error", json::object{{"message", StringOr(error, "message", "upstream error")},
-                                                {"type", StringOr(error, "type", "api_error")},
-                                                {"code", nullptr},
-                                                {"param", nullptr}}}});
+      return OpenAIData(
+          {{"error", json::object{{"message", StringOr(error, "message", "upstream error")},
+                                  {"type", StringOr(error, "type", "api_error")},
+                                  {"code", nullptr},
+                                  {"param", nullptr}}}});
     }
     return {};
   }

@@ -31,14 +31,15 @@ TEST(TranslateRequest, OpenAIToAnthropic) {
   EXPECT_EQ(out.at("metadata").at("user_id"), "u1");
   const json::array& messages = out.at("messages").as_array();
   ASSERT_EQ(messages.size(), 3u);
-  EXPECT_EQ(json::serialize(messages[0].at("content").at(1)),
-            R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}})");
+  EXPECT_EQ(
+      json::serialize(messages[0].at("content").at(1)),
+      R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}})");
   EXPECT_EQ(json::serialize(messages[1].at("content").at(0)),
             R"({"type":"tool_use","id":"c1","name":"f","input":{"a":1}})");
-  EXPECT_EQ(json::serialize(messages[2]),
-            R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"c1","content":"42"}]})");
-  EXPECT_EQ(json::serialize(out.at("tools")),
-            R"([{"name":"f","input_schema":{"type":"object"}}])");
+  EXPECT_EQ(
+      json::serialize(messages[2]),
+      R"({"role":"user","content":[{"type":"tool_result","tool_use_id":"c1","content":"42"}]})");
+  EXPECT_EQ(json::serialize(out.at("tools")), R"([{"name":"f","input_schema":{"type":"object"}}])");
   EXPECT_EQ(out.at("tool_choice").at("type"), "any");
 }
 
@@ -94,7 +95,8 @@ TEST(TranslateResponse, UpstreamErrorsBecomeErrorsOfTheOtherShape) {
 
 TEST(SseParser, FramesEventsSplitAnywhere) {
   const std::string stream =
-      "event: a\ndata: {\"x\":1}\n\n: comment\n\ndata: line1\r\ndata: line2\r\n\r\ndata: [DONE]\n\n";
+      "event: a\ndata: {\"x\":1}\n\n: comment\n\ndata: line1\r\ndata: line2\r\n\r\ndata: "
+      "[DONE]\n\n";
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
     SseParser parser;
     std::vector<SseEvent> events = parser.Feed(std::string_view(stream).substr(0, cut));
@@ -122,10 +124,17 @@ std::vector<json::value> Datas(std::string_view sse) {
 TEST(StreamTranslator, OpenAIChunksBecomeAnthropicEvents) {
   auto translator = MakeStreamTranslator(Dialect::kAnthropic);
   std::string out;
-  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"});
-  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]})"});
-  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]})"});
-  out += translator->Feed({"", R"({"id":"c","model":"m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":4}})"});
+  out += translator->Feed(
+      {"",
+       R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})"});
+  out += translator->Feed(
+      {"", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]})"});
+  out += translator->Feed(
+      {"",
+       R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]})"});
+  out += translator->Feed(
+      {"",
+       R"({"id":"c","model":"m","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":4}})"});
   out += translator->Feed({"", "[DONE]"});
   out += translator->Finish();
   std::vector<json::value> events = Datas(out);
@@ -148,10 +157,16 @@ TEST(StreamTranslator, OpenAIChunksBecomeAnthropicEvents) {
 TEST(StreamTranslator, AnthropicEventsBecomeOpenAIChunks) {
   auto translator = MakeStreamTranslator(Dialect::kOpenAI);
   std::string out;
-  out += translator->Feed({"message_start", R"({"type":"message_start","message":{"id":"msg","model":"m","usage":{"input_tokens":7}}})"});
+  out += translator->Feed(
+      {"message_start",
+       R"({"type":"message_start","message":{"id":"msg","model":"m","usage":{"input_tokens":7}}})"});
   out += translator->Feed({"ping", R"({"type":"ping"})"});
-  out += translator->Feed({"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})"});
-  out += translator->Feed({"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}})"});
+  out += translator->Feed(
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})"});
+  out += translator->Feed(
+      {"message_delta",
+       R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}})"});
   out += translator->Feed({"message_stop", R"({"type":"message_stop"})"});
   out += translator->Finish();
   std::vector<json::value> chunks = Datas(out);

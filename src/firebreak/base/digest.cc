@@ -22,7 +22,7 @@ const EVP_MD* Sha256Algorithm() {
 
 Sha256 Sha256Of(std::string_view bytes) {
   thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                              &EVP_MD_CTX_free);
+                                                                               &EVP_MD_CTX_free);
   Sha256 out{};
   unsigned int size = 0;
   EVP_MD_CTX* ctx = context.get();

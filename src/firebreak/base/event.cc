@@ -18,16 +18,14 @@ json::array Strings(const std::vector<std::string>& in) {
 json::object ToJson(const PolicyEvent& e) {
   json::array signatories;
   for (const Signatory& s : e.signatories) {
-    signatories.push_back(json::object{{"role", s.role},
-                                       {"party", s.party},
-                                       {"verified", s.verified},
-                                       {"state", s.state}});
+    signatories.push_back(json::object{
+        {"role", s.role}, {"party", s.party}, {"verified", s.verified}, {"state", s.state}});
   }
-  return {{"kind", "policy"},      {"time", e.time_micros},
-          {"name", e.name},        {"version", e.version},
+  return {{"kind", "policy"},         {"time", e.time_micros},
+          {"name", e.name},           {"version", e.version},
           {"effective", e.effective}, {"digest", e.digest},
-          {"verified", e.verified}, {"signatories", std::move(signatories)},
-          {"rules", e.rules},      {"source", e.source}};
+          {"verified", e.verified},   {"signatories", std::move(signatories)},
+          {"rules", e.rules},         {"source", e.source}};
 }
 
 json::object ToJson(const DecisionEvent& e) {
@@ -53,9 +51,8 @@ json::object ToJson(const DecisionEvent& e) {
 }
 
 json::object ToJson(const AlertEvent& e) {
-  return {{"kind", "alert"},     {"time", e.time_micros}, {"seq", e.seq},
-          {"severity", e.severity}, {"rule", e.rule},     {"target", e.target},
-          {"state", e.state},    {"detail", e.detail}};
+  return {{"kind", "alert"}, {"time", e.time_micros}, {"seq", e.seq},     {"severity", e.severity},
+          {"rule", e.rule},  {"target", e.target},    {"state", e.state}, {"detail", e.detail}};
 }
 
 json::object ToJson(const StatusEvent& e) {
@@ -72,7 +69,7 @@ struct Reader {
   }
   std::int64_t Int(std::string_view key) const {
     const json::value* v = o.if_contains(key);
-    return v != nullptr && v->is_int64() ? v->get_int64()
+    return v != nullptr && v->is_int64()    ? v->get_int64()
            : v != nullptr && v->is_uint64() ? static_cast<std::int64_t>(v->get_uint64())
                                             : 0;
   }
@@ -120,13 +117,20 @@ StatusOr<Event> ParseEvent(std::string_view text) {
   const Reader r{parsed.get_object()};
   const std::string kind = r.Text("kind");
   if (kind == "policy") {
-    PolicyEvent e{r.Int("time"),   r.Text("name"),     r.Text("version"), r.Text("effective"),
-                  r.Text("digest"), r.Bool("verified"), {},                static_cast<std::size_t>(r.Int("rules")),
+    PolicyEvent e{r.Int("time"),
+                  r.Text("name"),
+                  r.Text("version"),
+                  r.Text("effective"),
+                  r.Text("digest"),
+                  r.Bool("verified"),
+                  {},
+                  static_cast<std::size_t>(r.Int("rules")),
                   r.Text("source")};
     for (const json::value& v : r.Array("signatories")) {
       if (v.is_object()) {
         const Reader s{v.get_object()};
-        e.signatories.push_back({s.Text("role"), s.Text("party"), s.Bool("verified"), s.Text("state")});
+        e.signatories.push_back(
+            {s.Text("role"), s.Text("party"), s.Bool("verified"), s.Text("state")});
       }
     }
     return Event(std::move(e));
@@ -179,7 +183,7 @@ std::uint64_t EventHub::Subscription::dropped() const {
 }
 
 std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(std::size_t capacity,
-                                                           std::function<void()> notify) {
+                                                            std::function<void()> notify) {
   auto s = std::make_shared<Subscription>();
   s->capacity_ = std::max<std::size_t>(capacity, 1);
   s->notify_ = std::move(notify);

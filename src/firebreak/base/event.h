@@ -50,7 +50,7 @@ struct DecisionEvent {
   std::string request_id;
   std::string principal;
   std::string endpoint;
-  std::string prompt;  // the last user message, shortened
+  std::string prompt;                     // the last user message, shortened
   std::vector<CategoryScore> categories;  // detected ones, highest first
   std::string decision;                   // ALLOW, ALLOW_CONSTRAINED, BLOCK
   std::vector<std::string> rules;

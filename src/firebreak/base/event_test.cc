@@ -6,10 +6,16 @@ namespace firebreak::base {
 namespace {
 
 TEST(EventTest, EveryKindRoundTripsThroughJson) {
-  PolicyEvent policy{1, "defense-standard", "2.0", "2026-02-28", "ab12", true,
+  PolicyEvent policy{1,
+                     "defense-standard",
+                     "2.0",
+                     "2026-02-28",
+                     "ab12",
+                     true,
                      {{"ai_provider", "Anthropic", true, "valid"},
                       {"deploying_org", "DoD CDAO", false, "missing"}},
-                     7, "serve"};
+                     7,
+                     "serve"};
   DecisionEvent decision;
   decision.time_micros = 2;
   decision.request_id = "fb-1";
@@ -24,7 +30,8 @@ TEST(EventTest, EveryKindRoundTripsThroughJson) {
   decision.note = "hard block";
   decision.outcome = "blocked";
   AlertEvent alert{3, 9, "critical", "block-surveillance", "trust_safety", "delivered", ""};
-  for (const Event& e : {Event(policy), Event(decision), Event(alert), Event(StatusEvent{4, "hi"})}) {
+  for (const Event& e :
+       {Event(policy), Event(decision), Event(alert), Event(StatusEvent{4, "hi"})}) {
     StatusOr<Event> back = ParseEvent(EventJson(e));
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(EventJson(*back), EventJson(e)) << EventKind(e);

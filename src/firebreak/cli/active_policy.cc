@@ -30,8 +30,7 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
   LoadedPolicy loaded;
   std::vector<policy::HashedFile> files{
       {std::filesystem::absolute(policy_file), base::ToHex(base::Sha256Of(*text))}};
-  if (const std::filesystem::path& model = parsed.policy->classifier().model_file;
-      !model.empty()) {
+  if (const std::filesystem::path& model = parsed.policy->classifier().model_file; !model.empty()) {
     std::string sha = (*core)->classifier().model_sha256();
     if (sha.empty()) {  // the model stage is off: hash the file itself
       base::StatusOr<std::string> file_sha = base::Sha256HexOfFile(model);

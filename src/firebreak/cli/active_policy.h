@@ -23,10 +23,10 @@ struct PolicyTrust {
 
 struct LoadedPolicy {
   std::shared_ptr<const proxy::ActivePolicy> active;
-  std::string trust_path;              // the trust file checked, if any
-  policy::Verification verification;   // per trusted party
-  std::string warnings;                // policy warnings, one per line
-  std::string model_file;              // empty without one
+  std::string trust_path;             // the trust file checked, if any
+  policy::Verification verification;  // per trusted party
+  std::string warnings;               // policy warnings, one per line
+  std::string model_file;             // empty without one
 };
 
 // FailedPrecondition naming what to fix: the lines of a policy that does not

@@ -100,9 +100,10 @@ int Run(int argc, char** argv) {
                      "After the scenarios, classify prompts typed live");
   demo_cmd->add_flag("--no-cache", demo.no_cache,
                      "Accepted for compatibility: the local classifier keeps no cache");
-  demo_cmd->add_option("--config", demo.config,
-                       "Server config: the trust file the signatures are checked against; "
-                       "with --server, upstreams, audit and alerts")
+  demo_cmd
+      ->add_option("--config", demo.config,
+                   "Server config: the trust file the signatures are checked against; "
+                   "with --server, upstreams, audit and alerts")
       ->capture_default_str();
   demo_cmd->add_flag("--exit-when-done", demo.exit_when_done,
                      "Quit after the last scenario instead of waiting");
@@ -124,8 +125,7 @@ int Run(int argc, char** argv) {
   CLI::App* sign_cmd = app.add_subcommand(
       "sign", "Add a party's signature of the policy's bundle digest to POLICY.sig");
   sign_cmd->add_option("policy", sign_policy, "Policy YAML file")->required();
-  sign_cmd->add_option("--key", sign_key, "The party's private key (PEM, from keygen)")
-      ->required();
+  sign_cmd->add_option("--key", sign_key, "The party's private key (PEM, from keygen)")->required();
   sign_cmd->add_option("--party", sign_party, "The party's name, as the trust file names it")
       ->required();
   std::string verify_policy, verify_trust;
@@ -155,7 +155,8 @@ int Run(int argc, char** argv) {
       "dashboard",
       "The live dashboard of a running proxy (its GET /v1/firebreak/events stream, admins "
       "only); q quits. Without a terminal, prints each event as a JSON line");
-  dashboard_cmd->add_option("--connect", dashboard.connect, "The proxy's URL, e.g. http://127.0.0.1:8080")
+  dashboard_cmd
+      ->add_option("--connect", dashboard.connect, "The proxy's URL, e.g. http://127.0.0.1:8080")
       ->required();
   dashboard_cmd
       ->add_option("--key-env", dashboard.key_env,
@@ -170,8 +171,10 @@ int Run(int argc, char** argv) {
       "policy signed by the trusted parties. Reloads the policy on SIGHUP, when its files "
       "change, or on POST /v1/firebreak/reload (admins). Stops on SIGINT/SIGTERM after "
       "draining");
-  serve_cmd->add_option("--config", serve.config, "Server config (listener, upstreams, API keys, "
-                                                  "audit, alerts)")
+  serve_cmd
+      ->add_option("--config", serve.config,
+                   "Server config (listener, upstreams, API keys, "
+                   "audit, alerts)")
       ->capture_default_str();
   serve_cmd->add_option("--policy", serve.policy, "Policy YAML file (default: the config's)");
   serve_cmd->add_option("--trust", serve.trust,

@@ -32,8 +32,8 @@ base::StatusOr<base::Conversation> ConversationOf(const json::value& line) {
     }
     return base::SinglePrompt(std::string(prompt->get_string()));
   }
-  return api::ConversationOf(line, object.contains("system") ? api::Dialect::kAnthropic
-                                                             : api::Dialect::kOpenAI);
+  return api::ConversationOf(
+      line, object.contains("system") ? api::Dialect::kAnthropic : api::Dialect::kOpenAI);
 }
 
 // One output line. Written by hand so that scores read 0.954, not 9.54E-1.

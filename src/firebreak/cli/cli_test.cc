@@ -216,14 +216,15 @@ TEST_F(CliTest, TestRejectsAMalformedScenarioFile) {
 TEST_F(CliTest, DemoWithoutATerminalPrintsThePinnedPlainLines) {
   ::unsetenv("OPENAI_API_KEY");  // offline, whatever the machine has
   ::unsetenv("ANTHROPIC_API_KEY");
-  const fs::path config = Write("demo.yaml", "trust: " + (kSource / "keys/demo/trust.yaml").string() +
-                                                 "\naudit: {db: " + (dir_ / "audit.db").string() +
-                                                 "}\nalerts:\n  targets: {trust_safety: {type: log}, "
-                                                 "inspector_general: {type: log}, legal_counsel: "
-                                                 "{type: log}}\n");
-  Result r = Run("demo --fast --policy " + kPolicy + " --scenarios " +
-                 (kSource / "scenarios/defense-standard.yaml").string() + " --config " +
-                 config.string());
+  const fs::path config =
+      Write("demo.yaml", "trust: " + (kSource / "keys/demo/trust.yaml").string() +
+                             "\naudit: {db: " + (dir_ / "audit.db").string() +
+                             "}\nalerts:\n  targets: {trust_safety: {type: log}, "
+                             "inspector_general: {type: log}, legal_counsel: "
+                             "{type: log}}\n");
+  Result r =
+      Run("demo --fast --policy " + kPolicy + " --scenarios " +
+          (kSource / "scenarios/defense-standard.yaml").string() + " --config " + config.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Result digest = Run("digest " + kPolicy);
   std::string want = base::ReadFile(kSource / "tests/demo/plain.txt").value();
@@ -232,7 +233,8 @@ TEST_F(CliTest, DemoWithoutATerminalPrintsThePinnedPlainLines) {
   // The run is audited: seven decision records, and the alerts were delivered.
   Result verify = Run("audit verify --db " + (dir_ / "audit.db").string());
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-  EXPECT_THAT(r.err, HasSubstr("\"request_id\":\"demo-scenario-7\",\"rule\":\"block-autonomous-lethal\""));
+  EXPECT_THAT(r.err,
+              HasSubstr("\"request_id\":\"demo-scenario-7\",\"rule\":\"block-autonomous-lethal\""));
 }
 
 TEST_F(CliTest, KeygenWritesAPrivateKeyOnlyItsOwnerReadsAndNeverOverwrites) {
@@ -306,7 +308,8 @@ TEST_F(CliTest, SignAndVerifyAgainstATrustFile) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("threshold met: 2 of 2 valid"));
   std::ifstream sig(policy + ".sig");
-  const std::string sig_text((std::istreambuf_iterator<char>(sig)), std::istreambuf_iterator<char>());
+  const std::string sig_text((std::istreambuf_iterator<char>(sig)),
+                             std::istreambuf_iterator<char>());
   EXPECT_THAT(sig_text, HasSubstr("algorithm: ed25519"));
   EXPECT_EQ(sig_text.find("party: deployer"), sig_text.rfind("party: deployer"));
 

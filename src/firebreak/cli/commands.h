@@ -82,8 +82,8 @@ struct ServeOptions {
   std::string policy;  // default: the config's
   std::string trust;   // default: the config's
   bool allow_unsigned = false;
-  std::string listen;  // default: the config's (127.0.0.1)
-  int port = -1;       // -1: the config's (8080); 0: any free port
+  std::string listen;                  // default: the config's (127.0.0.1)
+  int port = -1;                       // -1: the config's (8080); 0: any free port
   std::vector<std::string> upstreams;  // TYPE=URL; replace the config's
   std::string audit_db;
   std::string durability;

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <mutex>
 #include <cstdlib>
+#include <mutex>
 #include <ostream>
 #include <thread>
 

@@ -58,7 +58,8 @@ std::optional<Upstream> UpstreamOf(const config::ServerConfig& config) {
         }
       }
       if (up.model.empty()) {
-        up.model = up.dialect == api::Dialect::kAnthropic ? "claude-3-5-haiku-latest" : "gpt-4o-mini";
+        up.model =
+            up.dialect == api::Dialect::kAnthropic ? "claude-3-5-haiku-latest" : "gpt-4o-mini";
       }
       return up;
     }
@@ -110,19 +111,19 @@ class Pipeline {
     const policy::Decision& d = outcome->decision;
     std::vector<audit::OutboxAlert> alerts = proxy::DecisionAlerts(core.policy(), d, request_id);
     std::vector<base::AlertEvent> queued = proxy::QueuedAlertEvents(alerts, 0);
-    base::StatusOr<audit::Appended> appended = instance_.log->Append(
-        proxy::DecisionRecord(conversation, *outcome, core,
-                              {.request_id = request_id,
-                               .principal = "demo",
-                               .endpoint = "demo",
-                               .policy_digest = policy_.digest,
-                               .policy_signed = policy_.verified,
-                               .signers = &policy_.signers,
-                               .retention = instance_.retention,
-                               .redactor = instance_.redactor.get()}),
-        std::move(alerts));
-    base::DecisionEvent e = proxy::DecisionEventOf(conversation, *outcome, core, request_id, "demo",
-                                                   "demo", "");
+    base::StatusOr<audit::Appended> appended =
+        instance_.log->Append(proxy::DecisionRecord(conversation, *outcome, core,
+                                                    {.request_id = request_id,
+                                                     .principal = "demo",
+                                                     .endpoint = "demo",
+                                                     .policy_digest = policy_.digest,
+                                                     .policy_signed = policy_.verified,
+                                                     .signers = &policy_.signers,
+                                                     .retention = instance_.retention,
+                                                     .redactor = instance_.redactor.get()}),
+                              std::move(alerts));
+    base::DecisionEvent e =
+        proxy::DecisionEventOf(conversation, *outcome, core, request_id, "demo", "demo", "");
     if (!appended.ok()) {
       e.decision = "BLOCK";
       e.outcome = "refused: the audit trail cannot record it (" + appended.status().message() + ")";
@@ -182,15 +183,15 @@ class Pipeline {
     }
     const auto start = std::chrono::steady_clock::now();
     base::StatusOr<http::Response> response = http::Send(request);
-    audit::AuditRecord completion{"completion",
-                                  {{"request_id", request_id},
-                                   {"decision_seq", seq},
-                                   {"upstream", up.name},
-                                   {"latency_micros",
-                                    static_cast<std::int64_t>(
-                                        std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::steady_clock::now() - start)
-                                            .count())}}};
+    audit::AuditRecord completion{
+        "completion",
+        {{"request_id", request_id},
+         {"decision_seq", seq},
+         {"upstream", up.name},
+         {"latency_micros",
+          static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - start)
+                                        .count())}}};
     std::string outcome;
     if (!response.ok()) {
       completion.fields["status"] = 502;
@@ -216,11 +217,11 @@ class Pipeline {
                         : nullptr;
         }
       }
-      outcome = "forwarded to " + up.name + " (HTTP " + std::to_string(response->status) + "): " +
-                Excerpt(content != nullptr && content->is_string()
-                            ? std::string(content->get_string())
-                            : response->body,
-                        400);
+      outcome =
+          "forwarded to " + up.name + " (HTTP " + std::to_string(response->status) + "): " +
+          Excerpt(content != nullptr && content->is_string() ? std::string(content->get_string())
+                                                             : response->body,
+                  400);
     }
     static_cast<void>(instance_.log->Append(std::move(completion)));
     return outcome;
@@ -247,8 +248,8 @@ std::string PlainLine(std::size_t n, std::size_t total, const Scenario& s,
 std::string PolicyHeader(const base::PolicyEvent& p) {
   std::string out = "Firebreak demo: policy " + p.name + " v" + p.version + " (effective " +
                     p.effective + "), " + std::to_string(p.rules) + " rules, digest " +
-                    p.digest.substr(0, 16) + (p.verified ? ", signatures verified" : ", NOT verified") +
-                    "\n";
+                    p.digest.substr(0, 16) +
+                    (p.verified ? ", signatures verified" : ", NOT verified") + "\n";
   for (const base::Signatory& s : p.signatories) {
     out += "  signatory " + s.role + ": " + s.party + "  " +
            (s.verified ? "✓ signed" : "✗ " + s.state) + "\n";
@@ -325,8 +326,8 @@ int RunDashboardDemo(const DemoOptions& options, const std::vector<Scenario>& sc
     typing = options.interactive && scenarios_done;
     o.typing = typing;
     o.input = input;
-    o.footer = !scenarios_done ? (for_enter ? "Enter: next scenario   q: quit" : "q: quit")
-                               : "q: quit";
+    o.footer =
+        !scenarios_done ? (for_enter ? "Enter: next scenario   q: quit" : "q: quit") : "q: quit";
     console.Redraw();
     const int key = console.Step(100);
     if (key == tui::Terminal::kInterrupted) {

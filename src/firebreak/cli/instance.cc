@@ -111,7 +111,8 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
     };
     const json::value* seq = o != nullptr ? o->if_contains("audit_seq") : nullptr;
     events->Publish(base::AlertEvent{
-        base::UnixMicros(), seq != nullptr && seq->is_int64() ? static_cast<std::uint64_t>(seq->get_int64()) : 0,
+        base::UnixMicros(),
+        seq != nullptr && seq->is_int64() ? static_cast<std::uint64_t>(seq->get_int64()) : 0,
         text("severity"), text("rule"), alert.target, error.empty() ? "delivered" : "retrying",
         error});
   };

@@ -11,9 +11,9 @@
 #include <string>
 
 #include "firebreak/alert/alert.h"
-#include "firebreak/cli/active_policy.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/base/event.h"
+#include "firebreak/cli/active_policy.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"

@@ -52,7 +52,8 @@ int RunKeygen(const std::string& out_name, std::ostream& out, std::ostream& err)
   }
   const std::string public_pem = key->PublicPem();
   FILE* f = std::fopen(public_path.c_str(), "wx");
-  if (f == nullptr || std::fwrite(public_pem.data(), 1, public_pem.size(), f) != public_pem.size()) {
+  if (f == nullptr ||
+      std::fwrite(public_pem.data(), 1, public_pem.size(), f) != public_pem.size()) {
     if (f != nullptr) {
       std::fclose(f);
     }
@@ -120,8 +121,7 @@ int RunVerify(const std::string& policy_path, const std::string& trust_path, std
   const policy::Verification v = policy::Verify(*file, *trust, digest);
   out << "policy " << policy_path << " digest " << digest << '\n';
   for (const policy::PartyReport& p : v.parties) {
-    out << "  " << p.party << ": " << policy::PartyStateName(p.state) << " (" << p.detail
-        << ")\n";
+    out << "  " << p.party << ": " << policy::PartyStateName(p.state) << " (" << p.detail << ")\n";
   }
   for (const std::string& name : v.unknown) {
     out << "  " << name << ": unknown key (a party the trust file does not name)\n";
@@ -131,8 +131,7 @@ int RunVerify(const std::string& policy_path, const std::string& trust_path, std
   return v.ok() ? kExitOk : kExitPolicyFailure;
 }
 
-int RunDigest(const std::string& policy_path, bool manifest, std::ostream& out,
-              std::ostream& err) {
+int RunDigest(const std::string& policy_path, bool manifest, std::ostream& out, std::ostream& err) {
   const std::optional<policy::Bundle> bundle = BundleOfPolicy(policy_path, "digest", err);
   if (!bundle) {
     return kExitPolicyFailure;
@@ -164,8 +163,8 @@ int RunVerifyReceipt(const std::string& receipt, const std::string& pubkey, std:
   for (const std::string& id : r->rules) {
     rules += (rules.empty() ? "" : ",") + id;
   }
-  out << "valid receipt, signed by instance " << r->instance << " (key id "
-      << policy::KeyId(*pem) << ")\n"
+  out << "valid receipt, signed by instance " << r->instance << " (key id " << policy::KeyId(*pem)
+      << ")\n"
       << "  request_id:  " << r->request_id << '\n'
       << "  decision:    " << r->decision << '\n'
       << "  rules:       " << (rules.empty() ? "-" : rules) << '\n'

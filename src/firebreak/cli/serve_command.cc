@@ -63,8 +63,12 @@ class Reloader {
  public:
   Reloader(Instance& instance, proxy::Proxy& proxy, std::filesystem::path policy_file,
            PolicyTrust trust, LoadedPolicy current, std::ostream& err)
-      : instance_(instance), proxy_(proxy), policy_file_(std::move(policy_file)),
-        trust_(std::move(trust)), current_(std::move(current)), err_(err) {}
+      : instance_(instance),
+        proxy_(proxy),
+        policy_file_(std::move(policy_file)),
+        trust_(std::move(trust)),
+        current_(std::move(current)),
+        err_(err) {}
 
   proxy::ReloadResult Reload(std::string_view trigger) {
     const std::string& digest = current_.active->digest;
@@ -106,12 +110,12 @@ class Reloader {
             current_.active->digest};
   }
 
-  // What a change to should trigger a reload: the policy, its signatures,
+  // The files whose change triggers a reload: the policy, its signatures,
   // its model and the trust file.
   std::set<std::filesystem::path> Watched() const {
-    std::set<std::filesystem::path> files{std::filesystem::absolute(policy_file_),
-                                          std::filesystem::absolute(
-                                              policy::SignaturePath(policy_file_))};
+    std::set<std::filesystem::path> files{
+        std::filesystem::absolute(policy_file_),
+        std::filesystem::absolute(policy::SignaturePath(policy_file_))};
     if (!current_.model_file.empty()) {
       files.insert(std::filesystem::absolute(current_.model_file));
     }
@@ -131,7 +135,8 @@ class Reloader {
            "# HELP firebreak_policy_reloads_total Policy reloads, by result.\n"
            "# TYPE firebreak_policy_reloads_total counter\n"
            "firebreak_policy_reloads_total{result=\"reloaded\"} " +
-           std::to_string(reloads_.load()) + "\nfirebreak_policy_reloads_total{result=\"refused\"} " +
+           std::to_string(reloads_.load()) +
+           "\nfirebreak_policy_reloads_total{result=\"refused\"} " +
            std::to_string(refusals_.load()) + "\n";
   }
 
@@ -140,12 +145,13 @@ class Reloader {
     ++refusals_;
     const std::string& digest = current_.active->digest;
     err_ << "policy reload (" << trigger << ") REFUSED; still enforcing " << digest.substr(0, 16)
-         << ":\n" << reason << '\n';
+         << ":\n"
+         << reason << '\n';
     audit::Value::Object payload{
         {"kind", "policy_refused"},
         {"severity", "critical"},
-        {"summary", "a policy reload was refused; the last good policy (" +
-                        digest.substr(0, 16) + ") stays in force: " + reason},
+        {"summary", "a policy reload was refused; the last good policy (" + digest.substr(0, 16) +
+                        ") stays in force: " + reason},
         {"policy", digest},
     };
     std::vector<audit::OutboxAlert> alerts;
@@ -160,8 +166,7 @@ class Reloader {
     if (base::StatusOr<audit::Appended> a =
             instance_.log->Append(std::move(record), std::move(alerts));
         !a.ok()) {
-      err_ << "the audit trail cannot record the refusal either: " << a.status().message()
-           << '\n';
+      err_ << "the audit trail cannot record the refusal either: " << a.status().message() << '\n';
     }
     return {ReloadOutcome::kRefused, reason, digest};
   }
@@ -345,13 +350,13 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
         audit::Value::Object{{"name", u.name}, {"type", u.type}, {"base_url", u.base_url}});
   }
   const config::ListenConfig listen = config->server;
-  std::unique_ptr<Instance> instance = OpenInstance(
-      *config, policy_file.string(), *loaded, "serve",
-      {{"listen", listen.address + ":" + std::to_string(listen.port)},
-       {"upstreams", std::move(upstreams)},
-       {"trust", loaded->trust_path},
-       {"allow_unsigned", options.allow_unsigned}},
-      err);
+  std::unique_ptr<Instance> instance =
+      OpenInstance(*config, policy_file.string(), *loaded, "serve",
+                   {{"listen", listen.address + ":" + std::to_string(listen.port)},
+                    {"upstreams", std::move(upstreams)},
+                    {"trust", loaded->trust_path},
+                    {"allow_unsigned", options.allow_unsigned}},
+                   err);
   if (instance == nullptr) {
     return kExitUsage;
   }
@@ -405,13 +410,14 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
       .max_connections = listen.max_connections,
       .tls_cert_file = listen.tls_cert,
       .tls_key_file = listen.tls_key,
-      .handler = [&proxy](http::ServerRequest&& request,
-                          std::shared_ptr<http::Exchange> exchange) {
-        proxy.Handle(std::move(request), std::move(exchange));
-      },
-      .error_reply = [&proxy](std::string_view target, int status, std::string_view message) {
-        return proxy.ErrorReply(target, status, message);
-      },
+      .handler =
+          [&proxy](http::ServerRequest&& request, std::shared_ptr<http::Exchange> exchange) {
+            proxy.Handle(std::move(request), std::move(exchange));
+          },
+      .error_reply =
+          [&proxy](std::string_view target, int status, std::string_view message) {
+            return proxy.ErrorReply(target, status, message);
+          },
   });
   if (!started.ok()) {
     err << "firebreak serve: " << started.status().message() << '\n';
@@ -444,53 +450,55 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
   std::optional<Clock::time_point> settle;
   std::atomic<bool> loop_done{false};
   auto main_loop = [&] {
-  while (true) {
-    pollfd fds[3] = {{signal_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
-    int timeout = -1;
-    if (settle) {
-      timeout = static_cast<int>(std::max<std::int64_t>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(*settle - Clock::now()).count()));
-    }
-    if (::poll(fds, listen.watch_policy ? 3 : 2, timeout) < 0 && errno != EINTR) {
-      err << "firebreak serve: poll failed; stopping\n";
-      break;
-    }
-    signalfd_siginfo info{};
-    if ((fds[0].revents & POLLIN) != 0 &&
-        ::read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) {
-      if (info.ssi_signo == SIGHUP) {
-        reloader->Reload("SIGHUP");
-      } else {
-        err << "firebreak serve: " << (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM")
-            << ": draining (up to " << listen.drain_timeout.count() << " ms)\n";
+    while (true) {
+      pollfd fds[3] = {
+          {signal_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}, {watch.fd(), POLLIN, 0}};
+      int timeout = -1;
+      if (settle) {
+        timeout = static_cast<int>(std::max<std::int64_t>(
+            0,
+            std::chrono::duration_cast<std::chrono::milliseconds>(*settle - Clock::now()).count()));
+      }
+      if (::poll(fds, listen.watch_policy ? 3 : 2, timeout) < 0 && errno != EINTR) {
+        err << "firebreak serve: poll failed; stopping\n";
         break;
       }
-    }
-    if ((fds[1].revents & POLLIN) != 0) {
-      std::uint64_t count = 0;
-      static_cast<void>(::read(wake.get(), &count, sizeof(count)));
-      std::vector<proxy::ReloadDone> batch;
-      {
-        std::lock_guard lock(waiting_mu);
-        batch.swap(waiting);
-      }
-      if (!batch.empty()) {
-        const proxy::ReloadResult result = reloader->Reload("api");
-        for (proxy::ReloadDone& done : batch) {
-          done(result);
+      signalfd_siginfo info{};
+      if ((fds[0].revents & POLLIN) != 0 &&
+          ::read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo == SIGHUP) {
+          reloader->Reload("SIGHUP");
+        } else {
+          err << "firebreak serve: " << (info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": draining (up to " << listen.drain_timeout.count() << " ms)\n";
+          break;
         }
       }
+      if ((fds[1].revents & POLLIN) != 0) {
+        std::uint64_t count = 0;
+        static_cast<void>(::read(wake.get(), &count, sizeof(count)));
+        std::vector<proxy::ReloadDone> batch;
+        {
+          std::lock_guard lock(waiting_mu);
+          batch.swap(waiting);
+        }
+        if (!batch.empty()) {
+          const proxy::ReloadResult result = reloader->Reload("api");
+          for (proxy::ReloadDone& done : batch) {
+            done(result);
+          }
+        }
+      }
+      if (listen.watch_policy && (fds[2].revents & POLLIN) != 0 && watch.Changed()) {
+        settle = Clock::now() + std::chrono::milliseconds(300);
+      }
+      if (settle && Clock::now() >= *settle) {
+        settle.reset();
+        reloader->Reload("file change");
+        watch.Watch(reloader->Watched());  // the model may be another file now
+      }
     }
-    if (listen.watch_policy && (fds[2].revents & POLLIN) != 0 && watch.Changed()) {
-      settle = Clock::now() + std::chrono::milliseconds(300);
-    }
-    if (settle && Clock::now() >= *settle) {
-      settle.reset();
-      reloader->Reload("file change");
-      watch.Watch(reloader->Watched());  // the model may be another file now
-    }
-  }
-  loop_done = true;
+    loop_done = true;
   };
   if (!dashboard) {
     main_loop();

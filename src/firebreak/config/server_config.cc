@@ -75,7 +75,8 @@ class Parser {
       config.audit.db = path_.parent_path() / config.audit.db;
       return config;
     }
-    if (!Map(root, "the config", {"policy", "trust", "server", "upstreams", "principals", "audit", "alerts"})) {
+    if (!Map(root, "the config",
+             {"policy", "trust", "server", "upstreams", "principals", "audit", "alerts"})) {
       return config;
     }
     if (const YAML::Node n = root["policy"]) {

@@ -47,8 +47,8 @@ struct ListenConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string constraints = "system";  // system | none: how ALLOW_CONSTRAINED reaches the model
-  bool receipts = true;       // x-firebreak-receipt on every recorded answer (~70 µs: Ed25519)
-  bool watch_policy = true;   // reload when the policy, its model, signatures or trust change
+  bool receipts = true;      // x-firebreak-receipt on every recorded answer (~70 µs: Ed25519)
+  bool watch_policy = true;  // reload when the policy, its model, signatures or trust change
 };
 
 // An LLM API the proxy forwards to (`upstreams:`).

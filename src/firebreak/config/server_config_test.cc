@@ -179,7 +179,8 @@ TEST(ServerConfigTest, UpstreamFlag) {
   EXPECT_EQ(u->name, "claude");
   EXPECT_EQ(u->type, "anthropic");
   EXPECT_THAT(ParseUpstreamFlag("openai").status().message(), HasSubstr("expected TYPE=URL"));
-  EXPECT_THAT(ParseUpstreamFlag("grpc=http://x").status().message(), HasSubstr("openai or anthropic"));
+  EXPECT_THAT(ParseUpstreamFlag("grpc=http://x").status().message(),
+              HasSubstr("openai or anthropic"));
 }
 
 }  // namespace

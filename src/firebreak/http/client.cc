@@ -23,7 +23,8 @@ using tcp = asio::ip::tcp;
 
 template <typename Stream>
 asio::awaitable<void> Exchange(Stream& stream, const bhttp::request<bhttp::string_body>& req,
-                               Response& out, const std::function<bool(std::string_view)>& on_body) {
+                               Response& out,
+                               const std::function<bool(std::string_view)>& on_body) {
   co_await bhttp::async_write(stream, req, asio::use_awaitable);
   beast::flat_buffer buffer;
   if (on_body) {

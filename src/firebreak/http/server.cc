@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <atomic>
-#include <cerrno>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,6 +15,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -61,10 +61,9 @@ Reply DefaultErrorReply(std::string_view, int status, std::string_view message) 
 }
 
 bool HopByHop(std::string_view name) {
-  static constexpr std::string_view kHop[] = {"connection", "keep-alive",        "transfer-encoding",
-                                              "te",         "trailer",           "upgrade",
-                                              "proxy-authenticate", "proxy-authorization",
-                                              "content-length"};
+  static constexpr std::string_view kHop[] = {
+      "connection",         "keep-alive",          "transfer-encoding", "te", "trailer", "upgrade",
+      "proxy-authenticate", "proxy-authorization", "content-length"};
   for (std::string_view h : kHop) {
     if (h.size() == name.size() && ::strncasecmp(h.data(), name.data(), h.size()) == 0) {
       return true;
@@ -134,11 +133,12 @@ class ExchangeHandle : public Exchange {
     if (answered_.exchange(true)) {
       return;
     }
-    asio::post(answer_->strand, [a = answer_, h = std::move(head), s = std::move(source)]() mutable {
-      a->stream_head = std::move(h);
-      a->source = std::move(s);
-      a->ready.cancel();
-    });
+    asio::post(answer_->strand,
+               [a = answer_, h = std::move(head), s = std::move(source)]() mutable {
+                 a->stream_head = std::move(h);
+                 a->source = std::move(s);
+                 a->ready.cancel();
+               });
   }
   void Forward(UpstreamRequest request, std::unique_ptr<Relay> relay) override {
     if (answered_.exchange(true)) {
@@ -170,7 +170,8 @@ struct ClientWatch {
 template <class Stream>
 class ClientWatchGuard {
  public:
-  explicit ClientWatchGuard(Stream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
+  explicit ClientWatchGuard(Stream& client)
+      : client_(client), watch_(std::make_shared<ClientWatch>()) {
     auto& socket = beast::get_lowest_layer(client_).socket();
     socket.async_wait(tcp::socket::wait_read, [watch = watch_, &socket](error_code ec) {
       if (ec || !watch->active) {
@@ -289,6 +290,9 @@ struct Server::Impl {
                                     const ClientWatch& watch);
   template <class Stream>
   asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
+  // The head of a chunked response; false when the client is gone.
+  template <class Stream>
+  asio::awaitable<bool> WriteChunkedHead(Stream& stream, const Reply& head, bool keep_alive);
   template <class Stream>
   asio::awaitable<void> WriteStream(Stream& client, const Reply& head, StreamSource& source,
                                     Strand strand);
@@ -351,8 +355,9 @@ asio::awaitable<std::unique_ptr<PlainStream>> Server::Impl::Connect(
   co_return stream;
 }
 
-asio::awaitable<std::unique_ptr<TlsStream>> Server::Impl::Connect(
-    const Url& target, std::chrono::milliseconds timeout, TlsStream*) {
+asio::awaitable<std::unique_ptr<TlsStream>> Server::Impl::Connect(const Url& target,
+                                                                  std::chrono::milliseconds timeout,
+                                                                  TlsStream*) {
   tcp::resolver resolver(io);
   auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
   auto stream = std::make_unique<TlsStream>(io, client_tls);
@@ -376,7 +381,7 @@ asio::awaitable<bool> Server::Impl::Forward(Stream& client, UpstreamRequest& req
     Reply reply = relay.OnFailure(502, target.status().message());
     const bool sent = co_await WriteReply(client, reply, keep_alive);
     relay.OnDone({reply.status, reply.body.size(), sent, target.status().message()});
-    co_return sent && keep_alive;
+    co_return sent&& keep_alive;
   }
   if (target->tls) {
     co_return co_await ForwardVia(tls_pool, *target, client, request, relay, keep_alive);
@@ -401,8 +406,9 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& 
     const std::string why = watch->client_gone ? "the client went away before the answer" : what;
     Reply reply = relay.OnFailure(status, why);
     const bool sent = !watch->client_gone && co_await WriteReply(client, reply, keep_alive);
-    relay.OnDone({watch->client_gone ? 499 : reply.status, sent ? reply.body.size() : 0, sent, why});
-    co_return sent && keep_alive;
+    relay.OnDone(
+        {watch->client_gone ? 499 : reply.status, sent ? reply.body.size() : 0, sent, why});
+    co_return sent&& keep_alive;
   };
 
   std::unique_ptr<Upstream> conn;
@@ -455,8 +461,7 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& 
 
   const int status = static_cast<int>(parser->get().result_int());
   const Headers upstream_headers = HeadersOf(parser->get());
-  const bool streaming =
-      parser->get()[bhttp::field::content_type].starts_with("text/event-stream");
+  const bool streaming = parser->get()[bhttp::field::content_type].starts_with("text/event-stream");
   error_code ec;
   if (!streaming) {
     bhttp::response_parser<bhttp::string_body> whole{std::move(*parser)};
@@ -473,33 +478,27 @@ asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& 
     Reply reply = relay.OnResponse(status, upstream_headers, std::move(whole.get().body()));
     const bool sent = co_await WriteReply(client, reply, keep_alive);
     relay.OnDone({reply.status, reply.body.size(), sent, sent ? "" : "the client went away"});
-    co_return sent && keep_alive;
+    co_return sent&& keep_alive;
   }
 
-  co_return co_await RelayStream(pool, target, client, conn, buffer, *parser, request,
-                                 relay, status, upstream_headers, keep_alive, *watch);
+  co_return co_await RelayStream(pool, target, client, conn, buffer, *parser, request, relay,
+                                 status, upstream_headers, keep_alive, *watch);
 }
 
 // The streamed half of ForwardVia, in a coroutine of its own: its relay
 // buffer would otherwise make every forward's frame 16 KiB larger.
 template <class Upstream, class Client>
-asio::awaitable<bool> Server::Impl::RelayStream(
-    Pool<Upstream>& pool, const Url& target, Client& client, std::unique_ptr<Upstream>& conn,
-    beast::flat_buffer& buffer, bhttp::response_parser<bhttp::buffer_body>& parser,
-    const UpstreamRequest& request, Relay& relay, int status, const Headers& upstream_headers,
-    bool keep_alive, const ClientWatch& watch) {
+asio::awaitable<bool> Server::Impl::RelayStream(Pool<Upstream>& pool, const Url& target,
+                                                Client& client, std::unique_ptr<Upstream>& conn,
+                                                beast::flat_buffer& buffer,
+                                                bhttp::response_parser<bhttp::buffer_body>& parser,
+                                                const UpstreamRequest& request, Relay& relay,
+                                                int status, const Headers& upstream_headers,
+                                                bool keep_alive, const ClientWatch& watch) {
   error_code ec;
-  Reply head = relay.OnStreamStart(status, upstream_headers);
-  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
-  SetHeaders(res, head.headers);
-  res.keep_alive(keep_alive);
-  res.chunked(true);
-  bhttp::response_serializer<bhttp::empty_body> serializer{res};
-  Lowest(client).expires_after(options.idle_timeout);
-  co_await bhttp::async_write_header(client, serializer,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+  const Reply head = relay.OnStreamStart(status, upstream_headers);
   RelayEnd end{head.status, 0, false, {}};
-  bool client_ok = !ec;
+  bool client_ok = co_await WriteChunkedHead(client, head, keep_alive);
   bool clean = false;
   std::string upstream_error;
   char chunk[16 << 10];
@@ -554,7 +553,22 @@ asio::awaitable<bool> Server::Impl::RelayStream(
   }
   end.error = !client_ok ? "the client went away" : upstream_error;
   relay.OnDone(end);
-  co_return end.complete && keep_alive;
+  co_return end.complete&& keep_alive;
+}
+
+template <class Stream>
+asio::awaitable<bool> Server::Impl::WriteChunkedHead(Stream& stream, const Reply& head,
+                                                     bool keep_alive) {
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
+  SetHeaders(res, head.headers);
+  res.keep_alive(keep_alive);
+  res.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  Lowest(stream).expires_after(options.idle_timeout);
+  error_code ec;
+  co_await bhttp::async_write_header(stream, serializer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
 }
 
 // The state a StreamSource's waker shares with the writing coroutine: the
@@ -569,14 +583,9 @@ template <class Stream>
 asio::awaitable<void> Server::Impl::WriteStream(Stream& client, const Reply& head,
                                                 StreamSource& source, Strand strand) {
   error_code ec;
-  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
-  SetHeaders(res, head.headers);
-  res.keep_alive(false);
-  res.chunked(true);
-  bhttp::response_serializer<bhttp::empty_body> serializer{res};
-  Lowest(client).expires_after(options.idle_timeout);
-  co_await bhttp::async_write_header(client, serializer,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+  if (!co_await WriteChunkedHead(client, head, false)) {
+    co_return;
+  }
   auto wake = std::make_shared<StreamWake>(strand);
   source.Attach([wake, strand] {
     asio::post(strand, [wake] {
@@ -704,8 +713,11 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
     bool keep_alive = message.keep_alive() && !stopping;
     auto answer = std::make_shared<Answer>(connection->strand);
     {
-      ServerRequest request{std::string(message.method_string()), std::string(message.target()),
-                            HeadersOf(message), std::move(message.body()), {}};
+      ServerRequest request{std::string(message.method_string()),
+                            std::string(message.target()),
+                            HeadersOf(message),
+                            std::move(message.body()),
+                            {}};
       error_code ignored;
       const auto peer = Lowest(stream).socket().remote_endpoint(ignored);
       request.remote = ignored ? std::string() : peer.address().to_string();
@@ -808,8 +820,8 @@ base::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
       impl->server_tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
     }
     if (ec) {
-      return base::InvalidArgument("TLS: cannot load certificate " + o.tls_cert_file +
-                                   " and key " + o.tls_key_file + ": " + ec.message());
+      return base::InvalidArgument("TLS: cannot load certificate " + o.tls_cert_file + " and key " +
+                                   o.tls_key_file + ": " + ec.message());
     }
   }
   error_code ec;
@@ -829,15 +841,16 @@ base::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
-    return base::Status(base::StatusCode::kUnavailable,
-                        "cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " +
-                            ec.message());
+    return base::Status(
+        base::StatusCode::kUnavailable,
+        "cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " + ec.message());
   }
   impl->port = impl->acceptor.local_endpoint().port();
   impl->address = impl->acceptor.local_endpoint().address().to_string();
   impl->work.emplace(impl->io.get_executor());
   asio::co_spawn(impl->io, impl->Accept(), asio::detached);
-  const unsigned threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads =
+      o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) {
     impl->threads.emplace_back([io = &impl->io] { io->run(); });
   }

@@ -116,7 +116,8 @@ class Exchange {
 
 using Handler = std::function<void(ServerRequest&& request, std::shared_ptr<Exchange> exchange)>;
 // Shapes the errors the server answers itself (413, 431, 408, 400, 503).
-using ErrorReply = std::function<Reply(std::string_view target, int status, std::string_view message)>;
+using ErrorReply =
+    std::function<Reply(std::string_view target, int status, std::string_view message)>;
 
 struct ServerOptions {
   std::string address = "127.0.0.1";

@@ -53,8 +53,10 @@ base::StatusOr<SignatureFile> LoadSignatures(const std::filesystem::path& path) 
       }
       for (const YAML::Node& s : list) {
         PartySignature sig;
-        for (auto [key, slot] : {std::pair{"party", &sig.party}, {"key_id", &sig.key_id},
-                                 {"algorithm", &sig.algorithm}, {"signature", &sig.signature},
+        for (auto [key, slot] : {std::pair{"party", &sig.party},
+                                 {"key_id", &sig.key_id},
+                                 {"algorithm", &sig.algorithm},
+                                 {"signature", &sig.signature},
                                  {"signed_at", &sig.signed_at}}) {
           if (!s[key] || !s[key].IsScalar()) {
             return base::InvalidArgument(At(path, s) + ": a signature needs " + key);
@@ -72,15 +74,16 @@ base::StatusOr<SignatureFile> LoadSignatures(const std::filesystem::path& path) 
 
 base::Status SaveSignatures(const std::filesystem::path& path, const SignatureFile& file) {
   YAML::Emitter out;
-  out << YAML::Comment("Firebreak policy signatures: each party signs the bundle digest "
-                       "(firebreak digest)");
+  out << YAML::Comment(
+      "Firebreak policy signatures: each party signs the bundle digest "
+      "(firebreak digest)");
   out << YAML::BeginMap << YAML::Key << "digest" << YAML::Value << file.digest;
   out << YAML::Key << "signatures" << YAML::Value << YAML::BeginSeq;
   for (const PartySignature& s : file.signatures) {
-    out << YAML::BeginMap << YAML::Key << "party" << YAML::Value << s.party << YAML::Key
-        << "key_id" << YAML::Value << s.key_id << YAML::Key << "algorithm" << YAML::Value
-        << s.algorithm << YAML::Key << "signature" << YAML::Value << s.signature << YAML::Key
-        << "signed_at" << YAML::Value << s.signed_at << YAML::EndMap;
+    out << YAML::BeginMap << YAML::Key << "party" << YAML::Value << s.party << YAML::Key << "key_id"
+        << YAML::Value << s.key_id << YAML::Key << "algorithm" << YAML::Value << s.algorithm
+        << YAML::Key << "signature" << YAML::Value << s.signature << YAML::Key << "signed_at"
+        << YAML::Value << s.signed_at << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;
   const std::filesystem::path tmp = path.string() + ".tmp";
@@ -166,9 +169,9 @@ Verification Verify(const SignatureFile& signatures, const Trust& trust, std::st
       }
       std::string raw;
       if (s.key_id != KeyId(party.public_pem)) {
-        report = {party.name, PartyState::kUnknownKey,
-                  "signed with key " + s.key_id + ", not the trusted key " +
-                      KeyId(party.public_pem)};
+        report = {
+            party.name, PartyState::kUnknownKey,
+            "signed with key " + s.key_id + ", not the trusted key " + KeyId(party.public_pem)};
       } else if (s.algorithm != "ed25519" || !base::HexDecode(s.signature, raw)) {
         report = {party.name, PartyState::kInvalid, "malformed signature"};
       } else if (base::StatusOr<bool> good = base::VerifySignature(party.public_pem, message, raw);

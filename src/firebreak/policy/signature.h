@@ -69,8 +69,8 @@ struct PartyReport {
 };
 
 struct Verification {
-  std::vector<PartyReport> parties;   // one per trusted party, in the trust file's order
-  std::vector<std::string> unknown;   // signatures by parties the trust file does not name
+  std::vector<PartyReport> parties;  // one per trusted party, in the trust file's order
+  std::vector<std::string> unknown;  // signatures by parties the trust file does not name
   std::size_t valid = 0;
   std::size_t threshold = 0;
   bool ok() const { return valid >= threshold; }

@@ -48,7 +48,7 @@ struct RecordContext {
   std::string_view principal;
   std::string_view endpoint;
   std::string_view policy_digest;
-  bool policy_signed = false;  // its signatures met the trust threshold
+  bool policy_signed = false;                         // its signatures met the trust threshold
   const std::vector<std::string>* signers = nullptr;  // parties whose signatures verified
   TextRetention retention = TextRetention::kByAuditLevel;
   const Redactor* redactor = nullptr;  // required with kRedacted

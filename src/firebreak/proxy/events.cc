@@ -27,10 +27,10 @@ std::string TextOf(const audit::Value::Object& payload, std::string_view key) {
 
 }  // namespace
 
-base::DecisionEvent DecisionEventOf(const base::Conversation& conversation,
-                                    const Outcome& outcome, const DecisionCore& core,
-                                    std::string_view request_id, std::string_view principal,
-                                    std::string_view endpoint, std::string outcome_text) {
+base::DecisionEvent DecisionEventOf(const base::Conversation& conversation, const Outcome& outcome,
+                                    const DecisionCore& core, std::string_view request_id,
+                                    std::string_view principal, std::string_view endpoint,
+                                    std::string outcome_text) {
   const policy::Decision& d = outcome.decision;
   base::DecisionEvent e;
   e.time_micros = base::UnixMicros();

@@ -13,10 +13,10 @@
 namespace firebreak::proxy {
 
 // `outcome` says what happens to the request (forwarded, blocked, ...).
-base::DecisionEvent DecisionEventOf(const base::Conversation& conversation,
-                                    const Outcome& outcome, const DecisionCore& core,
-                                    std::string_view request_id, std::string_view principal,
-                                    std::string_view endpoint, std::string outcome_text);
+base::DecisionEvent DecisionEventOf(const base::Conversation& conversation, const Outcome& outcome,
+                                    const DecisionCore& core, std::string_view request_id,
+                                    std::string_view principal, std::string_view endpoint,
+                                    std::string outcome_text);
 
 // One "queued" event per outbox alert a decision raised (its record: `seq`).
 std::vector<base::AlertEvent> QueuedAlertEvents(const std::vector<audit::OutboxAlert>& alerts,

@@ -30,10 +30,16 @@ std::string Escape(std::string_view value) {
 }  // namespace
 
 std::string_view RouteName(Route route) {
-  static constexpr std::string_view kNames[kRouteCount] = {
-      "/v1/chat/completions", "/v1/messages", "/v1/firebreak/evaluate", "/v1/models",
-      "/health",              "/ready",       "/metrics",               "/v1/firebreak/reload",
-      "/v1/firebreak/events", "other"};
+  static constexpr std::string_view kNames[kRouteCount] = {"/v1/chat/completions",
+                                                           "/v1/messages",
+                                                           "/v1/firebreak/evaluate",
+                                                           "/v1/models",
+                                                           "/health",
+                                                           "/ready",
+                                                           "/metrics",
+                                                           "/v1/firebreak/reload",
+                                                           "/v1/firebreak/events",
+                                                           "other"};
   return kNames[static_cast<int>(route)];
 }
 
@@ -62,8 +68,8 @@ void Histogram::Render(std::string& out, std::string_view name, std::string_view
 }
 
 void Metrics::CountRequest(Route route, Result result) {
-  requests_[static_cast<int>(route)][static_cast<int>(result)].fetch_add(
-      1, std::memory_order_relaxed);
+  requests_[static_cast<int>(route)][static_cast<int>(result)].fetch_add(1,
+                                                                         std::memory_order_relaxed);
 }
 
 void Metrics::CountRule(std::string_view rule) {
@@ -87,9 +93,8 @@ std::string Metrics::Render(std::string_view gauges) const {
   for (int r = 0; r < kRouteCount; ++r) {
     for (int d = 0; d < kResultCount; ++d) {
       if (const std::uint64_t n = requests_[r][d].load(std::memory_order_relaxed); n > 0) {
-        out += "firebreak_requests_total{route=\"" +
-               std::string(RouteName(static_cast<Route>(r))) + "\",decision=\"" +
-               std::string(kResultNames[d]) + "\"} " + std::to_string(n) + "\n";
+        out += "firebreak_requests_total{route=\"" + std::string(RouteName(static_cast<Route>(r))) +
+               "\",decision=\"" + std::string(kResultNames[d]) + "\"} " + std::to_string(n) + "\n";
       }
     }
   }
@@ -106,8 +111,8 @@ std::string Metrics::Render(std::string_view gauges) const {
   out += "# HELP firebreak_rule_decisions_total Decisions by the rule that made them.\n";
   out += "# TYPE firebreak_rule_decisions_total counter\n";
   for (const auto& [rule, n] : rules_) {
-    out += "firebreak_rule_decisions_total{rule=\"" + Escape(rule) + "\"} " + std::to_string(n) +
-           "\n";
+    out +=
+        "firebreak_rule_decisions_total{rule=\"" + Escape(rule) + "\"} " + std::to_string(n) + "\n";
   }
   out += "# HELP firebreak_upstream_errors_total Upstream failures by upstream and kind.\n";
   out += "# TYPE firebreak_upstream_errors_total counter\n";

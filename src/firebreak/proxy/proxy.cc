@@ -152,9 +152,12 @@ struct Usage {
     }
     if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
       const json::object& usage = u->get_object();
-      for (auto [key, slot] : {std::pair{"prompt_tokens", &input}, {"input_tokens", &input},
-                               {"completion_tokens", &output}, {"output_tokens", &output}}) {
-        if (const json::value* n = usage.if_contains(key); n && n->is_int64() && n->get_int64() > 0) {
+      for (auto [key, slot] : {std::pair{"prompt_tokens", &input},
+                               {"input_tokens", &input},
+                               {"completion_tokens", &output},
+                               {"output_tokens", &output}}) {
+        if (const json::value* n = usage.if_contains(key);
+            n && n->is_int64() && n->get_int64() > 0) {
           *slot = n->get_int64();
         }
       }
@@ -258,15 +261,15 @@ void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
   }
   headers.push_back({"x-firebreak-audit-seq", std::to_string(p.seq)});
   if (options_.config.server.receipts && p.policy != nullptr) {
-    Receipt receipt{options_.log->instance_id(), p.request_id, p.decision, {}, p.policy->digest,
-                    p.seq, base::ToHex(p.record_hash)};
+    Receipt receipt{
+        options_.log->instance_id(), p.request_id, p.decision, {}, p.policy->digest, p.seq,
+        base::ToHex(p.record_hash)};
     for (std::size_t start = 0; p.rules != "-" && start <= p.rules.size();) {
       const std::size_t comma = std::min(p.rules.find(',', start), p.rules.size());
       receipt.rules.push_back(p.rules.substr(start, comma - start));
       start = comma + 1;
     }
-    headers.push_back(
-        {"x-firebreak-receipt", SignReceipt(receipt, options_.log->signing_key())});
+    headers.push_back({"x-firebreak-receipt", SignReceipt(receipt, options_.log->signing_key())});
   }
 }
 
@@ -275,7 +278,8 @@ void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
 class Proxy::Relay : public http::Relay {
  public:
   Relay(Proxy& proxy, std::shared_ptr<Pending> pending)
-      : proxy_(proxy), p_(std::move(pending)),
+      : proxy_(proxy),
+        p_(std::move(pending)),
         translate_(DialectOf(p_->upstream->type) != p_->dialect),
         upstream_start_(Clock::now()) {}
 
@@ -303,7 +307,8 @@ class Proxy::Relay : public http::Relay {
     if (translate_) {
       translator_ = api::MakeStreamTranslator(p_->dialect);
     }
-    http::Reply reply{status, {{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}}, {}};
+    http::Reply reply{
+        status, {{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}}, {}};
     proxy_.AddHeaders(*p_, reply.headers);
     return reply;
   }
@@ -336,12 +341,12 @@ class Proxy::Relay : public http::Relay {
     error_ = what;
     const bool timeout = status == 504;
     proxy_.metrics_.CountUpstreamError(p_->upstream->name, timeout ? "timeout" : "unavailable");
-    http::Reply reply = ErrorFor(
-        p_->dialect, status,
-        "the upstream '" + p_->upstream->name +
-            (timeout ? "' did not answer in time" : "' is unavailable") +
-            "; the request was not completed (Firebreak request " + p_->request_id + ")",
-        timeout ? "upstream_timeout" : "upstream_unavailable");
+    http::Reply reply =
+        ErrorFor(p_->dialect, status,
+                 "the upstream '" + p_->upstream->name +
+                     (timeout ? "' did not answer in time" : "' is unavailable") +
+                     "; the request was not completed (Firebreak request " + p_->request_id + ")",
+                 timeout ? "upstream_timeout" : "upstream_unavailable");
     proxy_.AddHeaders(*p_, reply.headers);
     digest_.Update(reply.body);
     return reply;
@@ -364,8 +369,8 @@ class Proxy::Relay : public http::Relay {
       f["error"] = error_.empty() ? end.error : error_;
     }
     if (usage_.input >= 0 || usage_.output >= 0) {
-      f["usage"] = audit::Value::Object{{"input_tokens", usage_.input},
-                                        {"output_tokens", usage_.output}};
+      f["usage"] =
+          audit::Value::Object{{"input_tokens", usage_.input}, {"output_tokens", usage_.output}};
     }
     Proxy* proxy = &proxy_;
     proxy_.options_.log->AppendAsync(std::move(record), {},
@@ -462,8 +467,8 @@ http::Reply Proxy::Ready() const {
     reasons.push_back("no upstream configured");
   }
   const bool ready = reasons.empty();
-  return JsonReply(ready ? 200 : 503,
-                   json::serialize(json::object{{"ready", ready}, {"reasons", std::move(reasons)}}));
+  return JsonReply(ready ? 200 : 503, json::serialize(json::object{
+                                          {"ready", ready}, {"reasons", std::move(reasons)}}));
 }
 
 http::Reply Proxy::Models(bool anthropic) const {
@@ -500,7 +505,8 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   auto p = std::make_shared<Pending>();
   p->exchange = std::move(exchange);
   p->request_id = NewRequestId();
-  const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+  const std::string_view path =
+      std::string_view(request.target).substr(0, request.target.find('?'));
   p->route = RouteOf(path);
   p->dialect = DialectOf(p->route);
   auto answer = [&](http::Reply reply) {
@@ -553,8 +559,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   const Principal* principal = &anonymous_;
   if (!principals_.empty()) {
     const std::string_view key = PresentedKey(request.headers);
-    auto it = key.empty() ? principals_.end()
-                          : principals_.find(base::ToHex(base::Sha256Of(key)));
+    auto it = key.empty() ? principals_.end() : principals_.find(base::ToHex(base::Sha256Of(key)));
     if (it == principals_.end()) {
       answer(ErrorFor(p->dialect, 401,
                       key.empty() ? "missing API key: send Authorization: Bearer KEY or x-api-key"
@@ -606,16 +611,16 @@ void Proxy::Reload(std::shared_ptr<Pending> p) {
   options_.reload([this, p](ReloadResult result) {
     using Outcome = ReloadResult::Outcome;
     const Outcome outcome = result.outcome;
-    metrics_.CountRequest(p->route, outcome == Outcome::kRefused ? Result::kRefused : Result::kAllow);
+    metrics_.CountRequest(p->route,
+                          outcome == Outcome::kRefused ? Result::kRefused : Result::kAllow);
     http::Reply reply = JsonReply(
         outcome == Outcome::kRefused ? 422 : 200,
-        json::serialize(json::object{
-            {"reloaded", outcome == Outcome::kReloaded},
-            {"outcome", outcome == Outcome::kReloaded    ? "reloaded"
-                        : outcome == Outcome::kUnchanged ? "unchanged"
-                                                         : "refused"},
-            {"message", result.message},
-            {"policy", result.digest}}));
+        json::serialize(json::object{{"reloaded", outcome == Outcome::kReloaded},
+                                     {"outcome", outcome == Outcome::kReloaded    ? "reloaded"
+                                                 : outcome == Outcome::kUnchanged ? "unchanged"
+                                                                                  : "refused"},
+                                     {"message", result.message},
+                                     {"policy", result.digest}}));
     AddHeaders(*p, reply.headers);
     p->exchange->Respond(std::move(reply));
   });
@@ -665,8 +670,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     return;
   }
   const DecisionCore& core = *p->policy->core;
-  base::StatusOr<Outcome> outcome =
-      core.Decide(*conversation, {.principal = &principal.attributes, .endpoint = RouteName(route)});
+  base::StatusOr<Outcome> outcome = core.Decide(
+      *conversation, {.principal = &principal.attributes, .endpoint = RouteName(route)});
   if (!outcome.ok()) {
     Refuse(std::move(p), 400, "cannot classify the conversation: " + outcome.status().message(),
            "unclassifiable");
@@ -688,8 +693,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     json::array categories;
     for (const classify::CategoryScore& s : outcome->classification.scores) {
       if (s.detected) {
-        categories.push_back(json::object{{"id", core.policy().categories()[s.category].id},
-                                          {"score", s.score}});
+        categories.push_back(
+            json::object{{"id", core.policy().categories()[s.category].id}, {"score", s.score}});
       }
     }
     json::array rules;
@@ -762,7 +767,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
           {"accept", conversation->stream ? "text/event-stream" : "application/json"});
       if (upstream_dialect == api::Dialect::kAnthropic) {
         std::string_view version = http::FindHeader(request.headers, "anthropic-version");
-        up.headers.push_back({"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
+        up.headers.push_back(
+            {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
         if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
             !beta.empty() && p->dialect == api::Dialect::kAnthropic) {
           up.headers.push_back({"anthropic-beta", std::string(beta)});
@@ -788,11 +794,12 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
   if (options_.events != nullptr && options_.events->HasSubscribers()) {
     std::string outcome_text =
-        route == Route::kEvaluate ? "evaluated only: not forwarded"
+        route == Route::kEvaluate                     ? "evaluated only: not forwarded"
         : decision.verdict == policy::Verdict::kBlock ? "blocked: it never reached the model"
-        : p->upstream == nullptr ? "refused: no upstream for model '" + conversation->model + "'"
-        : "forwarded to " + p->upstream->name +
-              (p->constraints.empty() ? "" : ", with the constraints as a system instruction");
+        : p->upstream == nullptr
+            ? "refused: no upstream for model '" + conversation->model + "'"
+            : "forwarded to " + p->upstream->name +
+                  (p->constraints.empty() ? "" : ", with the constraints as a system instruction");
     p->event = DecisionEventOf(*conversation, *outcome, core, p->request_id, principal.id,
                                RouteName(route), std::move(outcome_text));
     p->alert_events = QueuedAlertEvents(alerts, 0);
@@ -817,7 +824,8 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
           p->forward.reset();
           p->reply = ErrorFor(p->dialect, 503,
                               "Firebreak cannot record this request in its audit trail, so it "
-                              "is refused (request " + p->request_id + ")",
+                              "is refused (request " +
+                                  p->request_id + ")",
                               "audit_unavailable");
           p->result = Result::kRefused;
         } else {
@@ -842,8 +850,8 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
           return;
         }
         if (!p->evaluate_prefix.empty() && appended.ok()) {
-          p->reply = JsonReply(200, p->evaluate_prefix + ",\"audit_seq\":" +
-                                        std::to_string(p->seq) + "}");
+          p->reply =
+              JsonReply(200, p->evaluate_prefix + ",\"audit_seq\":" + std::to_string(p->seq) + "}");
         }
         metrics_.Observe(Stage::kTotal, Since(p->start));
         // The headers (a signed receipt) are built on the I/O thread, not

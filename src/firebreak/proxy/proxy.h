@@ -29,9 +29,9 @@ namespace firebreak::proxy {
 // reload swaps in a new one, and each exchange holds the one it started with.
 struct ActivePolicy {
   std::shared_ptr<const DecisionCore> core;
-  std::string digest;                // the bundle digest (policy and model)
-  bool verified = false;             // signatures met the trust threshold
-  std::vector<std::string> signers;  // parties whose signatures verified
+  std::string digest;                    // the bundle digest (policy and model)
+  bool verified = false;                 // signatures met the trust threshold
+  std::vector<std::string> signers;      // parties whose signatures verified
   std::vector<std::string> signer_keys;  // their key ids (policy::KeyId), in the same order
 };
 

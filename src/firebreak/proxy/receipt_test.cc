@@ -11,8 +11,13 @@ namespace {
 using ::testing::HasSubstr;
 
 Receipt Sample() {
-  return {"0123abcd", "fb-1-7", "BLOCK", {"block-surveillance", "default"}, std::string(64, 'e'),
-          42, std::string(64, 'f')};
+  return {"0123abcd",
+          "fb-1-7",
+          "BLOCK",
+          {"block-surveillance", "default"},
+          std::string(64, 'e'),
+          42,
+          std::string(64, 'f')};
 }
 
 TEST(ReceiptTest, RoundTripsThroughItsSignature) {
@@ -43,7 +48,8 @@ TEST(ReceiptTest, AnyChangeOrAnotherKeyFails) {
   const std::size_t dot = token.rfind('.');
   std::string payload;
   ASSERT_TRUE(base::Base64UrlDecode(token.substr(5, dot - 5), payload));
-  for (auto [from, to] : {std::pair{"\"BLOCK\"", "\"ALLOW\""}, {"42", "43"}, {"fb-1-7", "fb-1-8"}}) {
+  for (auto [from, to] :
+       {std::pair{"\"BLOCK\"", "\"ALLOW\""}, {"42", "43"}, {"fb-1-7", "fb-1-8"}}) {
     std::string changed = payload;
     changed.replace(changed.find(from), std::string_view(from).size(), to);
     const std::string forged = "fbr1." + base::Base64UrlEncode(changed) + token.substr(dot);

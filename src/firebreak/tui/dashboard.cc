@@ -105,7 +105,8 @@ void DrawRequest(const DashboardState& s, Canvas& c, int top, int left, int heig
   Field(c, row++, x, w, "intent      ", categories.empty() ? "unknown (no category)" : categories);
   Field(c, row++, x, w, "rule        ", RulesOf(d) + "   seq " + std::to_string(d.seq));
   const int used = c.Put(row, x, "decision    ", Style::kDim, w);
-  const int shown = c.Put(row, x + used, " " + d.decision + " ", DecisionStyle(d.decision), w - used);
+  const int shown =
+      c.Put(row, x + used, " " + d.decision + " ", DecisionStyle(d.decision), w - used);
   c.Put(row++, x + used + shown, "  audit " + d.audit_level, Style::kDim, w - used - shown);
   if (!d.constraints.empty()) {
     Field(c, row++, x, w, "constraints ", Join(d.constraints, "; "), Style::kConstrained);
@@ -135,8 +136,12 @@ void DrawHistory(const DashboardState& s, const DrawOptions& o, Canvas& c, int t
   int row = top + 2;
   for (std::size_t i = s.history.size() - n; i < s.history.size(); ++i, ++row) {
     const base::DecisionEvent& d = s.history[i];
-    const std::string values[] = {ClockTime(d.time_micros, o.utc_offset_seconds), d.decision,
-                                  d.intent, RulesOf(d), d.audit_level, std::to_string(d.seq)};
+    const std::string values[] = {ClockTime(d.time_micros, o.utc_offset_seconds),
+                                  d.decision,
+                                  d.intent,
+                                  RulesOf(d),
+                                  d.audit_level,
+                                  std::to_string(d.seq)};
     for (int k = 0; k < 6; ++k) {
       c.Put(row, x + cols[k], values[k], k == 1 ? DecisionStyle(d.decision) : Style::kNormal,
             (k < 5 ? cols[k + 1] : w) - cols[k] - 1);
@@ -155,8 +160,8 @@ void DrawAlerts(const DashboardState& s, const DrawOptions& o, Canvas& c, int to
   for (std::size_t i = s.alerts.size() - n; i < s.alerts.size(); ++i, ++row) {
     const AlertRow& a = s.alerts[i];
     int col = x;
-    col += c.Put(row, col, ClockTime(a.time_micros, o.utc_offset_seconds) + "  ", Style::kNormal,
-                 w);
+    col +=
+        c.Put(row, col, ClockTime(a.time_micros, o.utc_offset_seconds) + "  ", Style::kNormal, w);
     col += c.Put(row, col, a.severity + " ",
                  a.severity == "critical" ? Style::kBlock : Style::kConstrained, x + w - col);
     col += c.Put(row, col, a.rule + " → ", Style::kNormal, x + w - col);
@@ -217,7 +222,8 @@ void DrawCompact(const DashboardState& s, const DrawOptions& o, Canvas& c) {
           s.policy->verified ? Style::kNormal : Style::kWarning, w);
   }
   if (s.current) {
-    const int used = c.Put(row, 0, s.current->decision + " ", DecisionStyle(s.current->decision), w);
+    const int used =
+        c.Put(row, 0, s.current->decision + " ", DecisionStyle(s.current->decision), w);
     c.Put(row++, used, RulesOf(*s.current) + " " + s.current->prompt, Style::kNormal, w - used);
   }
   const int alerts_row = c.rows() - 2;
@@ -225,8 +231,8 @@ void DrawCompact(const DashboardState& s, const DrawOptions& o, Canvas& c) {
   for (std::size_t i = s.history.size() - std::min(fit, s.history.size()); i < s.history.size();
        ++i) {
     const base::DecisionEvent& d = s.history[i];
-    const int used = c.Put(row, 0, ClockTime(d.time_micros, o.utc_offset_seconds) + " ",
-                           Style::kDim, w);
+    const int used =
+        c.Put(row, 0, ClockTime(d.time_micros, o.utc_offset_seconds) + " ", Style::kDim, w);
     const int used2 = c.Put(row, used, d.decision + " ", DecisionStyle(d.decision), w - used);
     c.Put(row++, used + used2, RulesOf(d), Style::kNormal, w - used - used2);
   }
@@ -290,7 +296,8 @@ void Draw(const DashboardState& s, const DrawOptions& o, Canvas& c) {
   if (c.rows() < 6 || c.cols() < 30) {
     c.Put(0, 0, "FIREBREAK: the terminal is too small", Style::kWarning);
     if (s.current) {
-      c.Put(1, 0, s.current->decision + " " + RulesOf(*s.current), DecisionStyle(s.current->decision));
+      c.Put(1, 0, s.current->decision + " " + RulesOf(*s.current),
+            DecisionStyle(s.current->decision));
     }
     return;
   }

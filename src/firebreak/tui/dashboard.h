@@ -38,8 +38,8 @@ struct DashboardState {
 
 struct DrawOptions {
   std::string title = "FIREBREAK";
-  std::string footer;       // key hints
-  std::string input;        // the line being typed (interactive), shown when `typing`
+  std::string footer;  // key hints
+  std::string input;   // the line being typed (interactive), shown when `typing`
   bool typing = false;
   int utc_offset_seconds = 0;  // for the times shown
 };

@@ -17,10 +17,16 @@ std::string Screen(const Canvas& c) {
 }
 
 base::PolicyEvent Policy(bool verified) {
-  return {0, "defense-standard", "2.0", "2026-02-28", "74bbe3c1f1fa6e11e2691d2a", verified,
+  return {0,
+          "defense-standard",
+          "2.0",
+          "2026-02-28",
+          "74bbe3c1f1fa6e11e2691d2a",
+          verified,
           {{"ai_provider", "Anthropic", true, "valid"},
            {"deploying_org", "DoD CDAO", verified, verified ? "valid" : "missing"}},
-          7, "test"};
+          7,
+          "test"};
 }
 
 base::DecisionEvent Decision(std::uint64_t seq, std::string decision, std::string rule) {
@@ -43,11 +49,14 @@ DashboardState Sample(bool verified) {
   DashboardState s;
   s.Apply(Policy(verified));
   for (std::uint64_t i = 1; i <= 7; ++i) {
-    s.Apply(Decision(i, i % 2 ? "ALLOW" : "BLOCK", i % 2 ? "allow-analysis" : "block-surveillance"));
+    s.Apply(
+        Decision(i, i % 2 ? "ALLOW" : "BLOCK", i % 2 ? "allow-analysis" : "block-surveillance"));
   }
   s.Apply(base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety", "queued", ""});
-  s.Apply(base::AlertEvent{0, 6, "critical", "block-surveillance", "inspector_general", "queued", ""});
-  s.Apply(base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety", "delivered", ""});
+  s.Apply(
+      base::AlertEvent{0, 6, "critical", "block-surveillance", "inspector_general", "queued", ""});
+  s.Apply(
+      base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety", "delivered", ""});
   return s;
 }
 
@@ -69,7 +78,8 @@ TEST(DashboardTest, FourPanelsFitIn80x24) {
   EXPECT_THAT(c.Line(23), HasSubstr("q quit"));
   EXPECT_EQ(screen.find("UNSIGNED"), std::string::npos);
   // The ALLOW in the request panel is green, the BLOCKs in the history red.
-  const int row = static_cast<int>(std::count(screen.begin(), screen.begin() + screen.find("decision     ALLOW"), '\n'));
+  const int row = static_cast<int>(
+      std::count(screen.begin(), screen.begin() + screen.find("decision     ALLOW"), '\n'));
   const int col = TextWidth(c.Line(row).substr(0, c.Line(row).find("ALLOW")));
   EXPECT_EQ(c.at(row, col).style, Style::kAllow);
   for (int r = 0; r < 24; ++r) {
@@ -108,7 +118,8 @@ TEST(CanvasTest, WideAndCombiningGlyphsTakeTheirCells) {
 }
 
 TEST(CanvasTest, WrapBreaksAtSpacesCutsLongWordsAndMarksWhatIsLeftOut) {
-  EXPECT_EQ(Wrap("one two three four", 9, 5), (std::vector<std::string>{"one two", "three", "four"}));
+  EXPECT_EQ(Wrap("one two three four", 9, 5),
+            (std::vector<std::string>{"one two", "three", "four"}));
   EXPECT_EQ(Wrap("abcdefghij", 4, 5), (std::vector<std::string>{"abcd", "efgh", "ij"}));
   EXPECT_EQ(Wrap("one two three four", 9, 2), (std::vector<std::string>{"one two", "three…"}));
   EXPECT_TRUE(Wrap("", 9, 2).empty());
