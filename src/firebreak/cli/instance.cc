@@ -5,7 +5,6 @@
 #include <ostream>
 
 #include "firebreak/base/clock.h"
-#include "firebreak/base/digest.h"
 
 namespace firebreak::cli {
 
@@ -65,7 +64,6 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   }
 
   auto instance = std::make_unique<Instance>();
-  instance->policy_path = policy_path;
   instance->redactor = std::move(redactor).value();
   instance->retention = proxy::TextRetentionOf(config.audit.text);
 

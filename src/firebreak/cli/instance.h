@@ -29,7 +29,6 @@ struct Instance {
   // Dashboards subscribe here: decisions, alert deliveries, the policy.
   std::shared_ptr<base::EventHub> events = std::make_shared<base::EventHub>();
   config::ServerConfig config;
-  std::string policy_path;
   std::shared_ptr<const proxy::Redactor> redactor;
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   std::unique_ptr<audit::AuditLog> log;
