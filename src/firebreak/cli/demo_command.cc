@@ -43,26 +43,24 @@ struct Upstream {
 };
 
 std::optional<Upstream> UpstreamOf(const config::ServerConfig& config) {
-  for (const config::UpstreamConfig& u : config.upstreams) {
-    if (u.is_default || &u == &config.upstreams.back()) {
-      Upstream up{u.name, u.type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI,
-                  u.base_url, u.api_key, ""};
-      while (up.url.ends_with('/')) {
-        up.url.pop_back();
-      }
-      up.url += std::string(up.url.ends_with("/v1") ? "" : "/v1") +
-                (up.dialect == api::Dialect::kAnthropic ? "/messages" : "/chat/completions");
-      for (const std::string& m : u.models) {
-        if (!m.ends_with('*') && up.model.empty()) {
-          up.model = m;
-        }
-      }
-      if (up.model.empty()) {
-        up.model =
-            up.dialect == api::Dialect::kAnthropic ? "claude-3-5-haiku-latest" : "gpt-4o-mini";
-      }
-      return up;
+  if (!config.upstreams.empty()) {
+    // As the proxy chooses for a model it does not list: the default, else the first.
+    const config::UpstreamConfig* chosen = &config.upstreams.front();
+    for (const config::UpstreamConfig& u : config.upstreams) {
+      chosen = u.is_default ? &u : chosen;
     }
+    const config::UpstreamConfig& u = *chosen;
+    Upstream up{u.name, u.type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI,
+                proxy::UpstreamUrl(u), u.api_key, ""};
+    for (const std::string& m : u.models) {
+      if (!m.ends_with('*') && up.model.empty()) {
+        up.model = m;
+      }
+    }
+    if (up.model.empty()) {
+      up.model = up.dialect == api::Dialect::kAnthropic ? "claude-3-5-haiku-latest" : "gpt-4o-mini";
+    }
+    return up;
   }
   if (const char* key = std::getenv("OPENAI_API_KEY"); key != nullptr && *key != '\0') {
     return Upstream{"openai", api::Dialect::kOpenAI, "https://api.openai.com/v1/chat/completions",

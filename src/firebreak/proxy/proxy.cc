@@ -130,17 +130,6 @@ bool ModelMatches(std::string_view pattern, std::string_view model) {
   return pattern == model;
 }
 
-std::string UpstreamUrl(const config::UpstreamConfig& upstream) {
-  std::string base = upstream.base_url;
-  while (base.ends_with('/')) {
-    base.pop_back();
-  }
-  if (!base.ends_with("/v1")) {
-    base += "/v1";
-  }
-  return base + (upstream.type == "anthropic" ? "/messages" : "/chat/completions");
-}
-
 // Token usage, when a response (or one of its stream events) reports it.
 struct Usage {
   std::int64_t input = -1;
@@ -404,6 +393,17 @@ class Proxy::Relay : public http::Relay {
   Usage usage_;
   std::string error_;
 };
+
+std::string UpstreamUrl(const config::UpstreamConfig& upstream) {
+  std::string base = upstream.base_url;
+  while (base.ends_with('/')) {
+    base.pop_back();
+  }
+  if (!base.ends_with("/v1")) {
+    base += "/v1";
+  }
+  return base + (upstream.type == "anthropic" ? "/messages" : "/chat/completions");
+}
 
 Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
   for (const config::UpstreamConfig& u : options_.config.upstreams) {

@@ -62,6 +62,10 @@ struct ProxyOptions {
   std::function<void(ReloadDone)> reload;
 };
 
+// The chat endpoint of an upstream: its base URL, then /v1/chat/completions
+// or /v1/messages.
+std::string UpstreamUrl(const config::UpstreamConfig& upstream);
+
 class Proxy {
  public:
   explicit Proxy(ProxyOptions options);

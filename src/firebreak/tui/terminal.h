@@ -44,7 +44,6 @@ class Console {
  public:
   Console(Terminal& terminal, std::shared_ptr<base::EventHub::Subscription> events);
   int Step(int timeout_ms);
-  DashboardState& state() { return state_; }
   DrawOptions& options() { return options_; }
   void Redraw() { dirty_ = true; }
 
