@@ -1,13 +1,16 @@
 // The tamper-evident audit log of one Firebreak instance: records are
 // sequenced, hash-chained (hash_n = SHA-256(hash_{n-1} || canonical bytes_n))
-// and committed to SQLite (WAL) with group commit: the first producer to find
-// the log idle becomes the leader and commits everything queued meanwhile,
-// its own record included; the others wait for it. No thread hand-off at
-// concurrency 1, one transaction per group under load. Append returns only
-// when the record is committed, so a decision never takes effect before its
-// record. Checkpoints sign the chain head with the instance's Ed25519 key
-// every N records or T seconds; a maintenance thread keeps the time-based
-// duties (WAL fsync in the default mode, timed checkpoints).
+// and kept in SQLite (WAL). Producers encode their records themselves; the
+// first producer to find the log idle becomes the leader and writes
+// everything queued meanwhile, its own record included, to the journal
+// (journal.h) in one write; the others wait for it. Append returns once the
+// record is in the journal, so a decision never takes effect before its
+// record, and no thread hand-off happens at concurrency 1. An ingest thread
+// moves journaled records into SQLite in large transactions and signs
+// checkpoints of the chain head with the instance's Ed25519 key every N
+// records or T seconds; a flush thread keeps the journal's time-based fsync
+// (default mode) and writes groups for asynchronous producers that must not
+// block (strict mode).
 #pragma once
 
 #include <chrono>
@@ -21,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "firebreak/audit/journal.h"
 #include "firebreak/audit/record.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/base/signing.h"
@@ -33,10 +37,10 @@ namespace firebreak::audit {
 class Statement;
 
 enum class Durability {
-  // Committed to the WAL before Append returns (survives a killed process);
-  // fsync follows within sync_interval (survives power loss after it).
+  // In the journal before Append returns (survives a killed process); fsync
+  // follows within sync_interval (survives power loss after it).
   kGroup,
-  // Append returns after the fsync of its group commit.
+  // Append returns after the fsync of its group's journal write.
   kFsync,
 };
 
@@ -49,7 +53,10 @@ struct AuditOptions {
   std::chrono::milliseconds checkpoint_interval{60'000};  // and/or time
   std::chrono::milliseconds sync_interval{10};            // kGroup only
   std::size_t max_batch = 4096;
-  std::size_t queue_capacity = 65536;        // producers wait beyond this
+  // Records waiting to be journaled beyond which producers wait (Append) or
+  // are refused (AppendAsync); as many may wait to be moved into SQLite.
+  std::size_t queue_capacity = 65536;
+  std::size_t segment_bytes = std::size_t{4} << 20;  // a new journal segment after this
   std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
 };
 
@@ -81,22 +88,28 @@ std::string CheckpointMessage(std::string_view instance, std::uint64_t seq,
 
 class AuditLog {
  public:
-  // Opens (creating if needed) the database, its instance id and signing key,
-  // and starts the maintenance thread.
+  // Opens (creating if needed) the database, its instance id and signing key;
+  // moves into the database what its journal holds beyond it (a process
+  // killed earlier); and starts the ingest and flush threads.
   static base::StatusOr<std::unique_ptr<AuditLog>> Open(AuditOptions options);
-  // Signs a final checkpoint and closes. No Append may be running.
+  // Moves everything into the database, signs a final checkpoint and closes.
+  // No Append may be running.
   ~AuditLog();
 
-  // Thread-safe; blocks until the record is committed (see Durability). An
+  // Thread-safe; blocks until the record is journaled (see Durability). An
   // error means the record is not in the log: the caller must fail closed.
-  base::StatusOr<Appended> Append(AuditRecord record, std::vector<OutboxAlert> alerts = {});
+  // While the database cannot be written, appends fail (the records already
+  // journaled wait there, and are moved in once it can be).
+  base::StatusOr<Appended> Append(const AuditRecord& record, std::vector<OutboxAlert> alerts = {});
 
-  // For event loops: never waits. `done` is called exactly once, when the
-  // record is committed or has failed, on a thread of the log and never
-  // under its lock; with ResourceExhausted right away when queue_capacity
-  // records are already waiting (the caller fails closed).
+  // For event loops: never blocks on the disk's fsync. `done` is called
+  // exactly once, when the record is journaled or has failed, never under
+  // the log's lock: on the caller's own thread when it writes the group
+  // itself (the log is idle, default mode), else on the thread that does;
+  // with ResourceExhausted right away when queue_capacity records are
+  // already waiting (the caller fails closed).
   using Done = std::function<void(base::StatusOr<Appended>)>;
-  void AppendAsync(AuditRecord record, std::vector<OutboxAlert> alerts, Done done);
+  void AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> alerts, Done done);
 
   // The outbox of alerts, for a sender that delivers them at least once.
   // Pending alerts whose next attempt is due, oldest first.
@@ -107,7 +120,8 @@ class AuditLog {
   // Pending (undelivered) alerts.
   base::StatusOr<std::int64_t> PendingAlerts();
 
-  // Signs a checkpoint of the current head now (no-op if nothing new).
+  // Waits until every record journaled so far is in the database, then signs
+  // a checkpoint of its head (no-op if nothing new).
   base::Status Checkpoint();
 
   const std::string& instance_id() const { return instance_; }
@@ -115,67 +129,113 @@ class AuditLog {
   // Signs checkpoints, and the proxy's receipts. Thread-safe.
   const base::SigningKey& signing_key() const { return *key_; }
   const AuditOptions& options() const { return options_; }
-  // Records waiting to be committed (a gauge for /metrics).
+  // Records not yet in the database: waiting to be journaled, or journaled
+  // and waiting to be moved in (a gauge for /metrics).
   std::size_t queue_depth();
 
  private:
   // One producer's record, owned by its Append call while it waits.
   struct Pending {
-    AuditRecord record;
+    PreparedRecord record;
     std::vector<OutboxAlert> alerts;
     Done callback;  // set: an AppendAsync record, owned by the queue
     base::StatusOr<Appended> result = base::Internal("not written");
     bool done = false;
+    // A synchronous producer waits on its own: woken when its record is
+    // written, or when it is to lead the next group.
+    std::condition_variable wake;
   };
+  // A journaled record on its way into the database.
+  struct Journaled {
+    std::uint64_t seq = 0;
+    std::string kind;
+    std::string body;
+    base::Sha256 hash{};
+    std::vector<JournalAlert> alerts;
+  };
+  struct Segment;  // an open journal segment file
+
   AuditLog(AuditOptions options, sqlite3* db, std::string instance,
            std::unique_ptr<base::SigningKey> key);
-  void Maintain();
-  // Leader only: signs a checkpoint when due; true when the WAL fsync is due,
-  // which the caller then runs (SyncWal) after giving up the leadership.
-  bool DoTimedDuties();
-  // Leads one group commit of what is queued. Lock held on entry and exit;
-  // no other leader.
+  // Moves the journal's records beyond the database's head into it, then
+  // deletes the journal.
+  base::Status Recover();
+  void Flush();
+  void Ingest();
+  // Writes a group of what is queued to the journal, as the leader. Lock
+  // held on entry and exit; no other leader; Room() > 0.
   void CommitQueued(std::unique_lock<std::mutex>& lock);
-  // Waits until no leader is writing and becomes the leader. Called with the
-  // lock held; returns with it held.
-  void Lead(std::unique_lock<std::mutex>& lock);
-  // Gives up leadership and wakes the waiting producers. Lock held.
+  // Records the leader may journal now: the database must not fall more
+  // than queue_capacity records behind the journal. Lock held.
+  std::size_t Room() const;
   void Unlead();
-  // Leader only, without the lock.
-  base::Status WriteBatch(const std::vector<Pending*>& batch);
-  base::Status WriteCheckpoint();
-  // fdatasync of the WAL through a descriptor of its own: needs no leadership.
-  void SyncWal();
+  // Wakes the producer that is to lead what is queued (the flush thread when
+  // only asynchronous records wait). Lock held.
+  void WakeNextLeader();
+  // Answers every queued record with `status`. Lock held.
+  void FailQueued(std::unique_lock<std::mutex>& lock, const base::Status& status);
+  // Leader only, without the lock: sequences, chains and journals `batch`.
+  base::Status WriteJournal(const std::vector<Pending*>& batch, std::vector<Journaled>& out);
+  base::Status OpenSegment();
+  // The database's side, under db_mutex_.
+  base::Status Insert(const std::vector<Journaled>& batch);
+  base::Status WriteCheckpoint(std::uint64_t seq, const base::Sha256& hash);
+  // Deletes the journal segments whose records are all in the database.
+  // Lock held; released while the files go.
+  void DropIngestedSegments(std::unique_lock<std::mutex>& lock, bool all);
   void Rollback();
-  // Runs `work` as the leader (exclusive use of the database).
-  template <typename Work>
-  auto AsLeader(Work work);
+  // Flush thread: checkpoints SQLite's WAL into the database once it is big.
+  void CheckpointWal();
+  void CloseDatabase();
 
   AuditOptions options_;
-  sqlite3* db_;
   std::string instance_;
   std::unique_ptr<base::SigningKey> key_;
-  // Prepared once; used by the leader only.
+
+  // The database and its writer state: under db_mutex_.
+  std::mutex db_mutex_;
+  sqlite3* db_;
+  sqlite3* checkpointer_ = nullptr;  // the flush thread's connection
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   std::unique_ptr<Statement> insert_;
+  std::unique_ptr<Statement> insert_many_;
   std::unique_ptr<Statement> insert_alert_;
-
-  // Writer state: read and written only by the current leader.
-  std::uint64_t head_seq_ = 0;
-  base::Sha256 head_hash_{};
+  std::uint64_t db_seq_ = 0;  // the database's head
+  base::Sha256 db_hash_{};
   std::uint64_t checkpoint_seq_ = 0;
   std::chrono::steady_clock::time_point checkpoint_time_;
-  bool unsynced_ = false;  // committed WAL frames not yet fsynced
-  std::chrono::steady_clock::time_point last_sync_;
+
+  // The journal's writer state: the leader's alone.
+  std::uint64_t head_seq_ = 0;
+  base::Sha256 head_hash_{};
+  std::shared_ptr<Segment> segment_;
+  std::vector<std::shared_ptr<Segment>> retired_;  // replaced since the last group
+  std::string buffer_;
 
   std::mutex mutex_;
-  std::condition_variable changed_;  // queue, leadership or stop state changed
-  std::condition_variable tick_;     // wakes the maintenance thread: async work or stop
+  std::condition_variable changed_;  // capacity, ingest progress or stop state changed
+  std::condition_variable tick_;     // wakes the flush thread: async work or stop
+  std::condition_variable ingest_ready_;
   std::vector<Pending*> queue_;
   bool leading_ = false;
   bool stopping_ = false;
-  std::thread maintenance_;
+  bool ingest_stopping_ = false;
+  enum class IngestWait { kBusy, kIdle, kGathering };
+  IngestWait ingest_wait_ = IngestWait::kBusy;
+  bool ingest_wanted_ = false;  // Checkpoint() waits for everything to be in
+  std::vector<Journaled> ingest_;           // journaled, not yet in the database
+  std::uint64_t journaled_seq_ = 0;         // head_seq_, as others may read it
+  std::uint64_t ingested_seq_ = 0;          // db_seq_, as others may read it
+  base::Status ingest_error_;               // why the database cannot be written now
+  std::shared_ptr<Segment> sync_segment_;   // the segment the flush thread syncs
+  std::vector<std::shared_ptr<Segment>> unsynced_;  // retired, not yet synced (default mode)
+  bool journal_unsynced_ = false;
+  bool dir_unsynced_ = false;
+  // Closed segments: deleted once their last record is in the database.
+  std::vector<std::pair<std::filesystem::path, std::uint64_t>> closed_;
+  std::thread flusher_;
+  std::thread ingester_;
 };
 
 }  // namespace firebreak::audit

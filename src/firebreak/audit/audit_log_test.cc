@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
+#include <csignal>
+#include <fstream>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -70,6 +73,17 @@ class AuditLogTest : public ::testing::Test {
         << (error ? error : "") << " in " << sql;
     sqlite3_free(error);
     sqlite3_close(db);
+  }
+
+  std::int64_t Count(const std::string& table) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* count = nullptr;
+    sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &count, nullptr);
+    const std::int64_t n = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : -1;
+    sqlite3_finalize(count);
+    sqlite3_close(db);
+    return n;
   }
 
   VerifyReport Verify(std::optional<std::string> key = std::nullopt) {
@@ -198,17 +212,73 @@ TEST_F(AuditLogTest, DetectsABadCheckpointSignatureAndAWrongKey) {
   EXPECT_THAT(r.problem, HasSubstr("bad checkpoint signature"));
 }
 
-TEST_F(AuditLogTest, AFailedWriteIsAnErrorAndLosesNothing) {
+// Waits until everything journaled is in the database (the ingest thread
+// retries a failed write every 100 ms).
+::testing::AssertionResult Ingested(AuditLog& log) {
+  base::Status status;
+  for (int i = 0; i < 100; ++i) {
+    status = log.Checkpoint();
+    if (status.ok()) {
+      return ::testing::AssertionSuccess();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return ::testing::AssertionFailure() << status.ToString();
+}
+
+TEST_F(AuditLogTest, AJournalWriteThatFailsIsAnErrorAndLeavesNoHole) {
   auto log = Open();
   ASSERT_TRUE(log->Append(Decision(1)).ok());
-  Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
-  base::StatusOr<Appended> failed = log->Append(Decision(2));
+  ASSERT_TRUE(Ingested(*log));
+  // The file size limit makes the journal's next write fail (EFBIG), as a
+  // full disk would.
+  const std::vector<fs::path> segments = JournalSegments(db_);
+  ASSERT_EQ(segments.size(), 1u);
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = fs::file_size(segments[0]) + 100;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  AuditRecord big = Decision(2);
+  big.fields["note"] = std::string(1000, 'x');
+  base::StatusOr<Appended> failed = log->Append(big);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
   ASSERT_FALSE(failed.ok());
-  EXPECT_THAT(failed.status().message(), HasSubstr("disk full"));
-  Sql("DROP TRIGGER full");
+  EXPECT_THAT(failed.status().message(), HasSubstr("audit journal: cannot write"));
+  EXPECT_THAT(failed.status().message(), HasSubstr("File too large"));
   EXPECT_EQ(log->Append(Decision(3))->seq, 2u);  // the chain has no hole
   log.reset();
-  EXPECT_TRUE(Verify().ok);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 2u);
+  EXPECT_TRUE(JournalSegments(db_).empty());  // all in the database at close
+}
+
+TEST_F(AuditLogTest, WhileTheDatabaseCannotBeWrittenAppendsFailAndNothingIsLost) {
+  auto log = Open();
+  ASSERT_TRUE(log->Append(Decision(1)).ok());
+  ASSERT_TRUE(Ingested(*log));
+  Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+  // Record 2 is journaled, hence acknowledged; the database refuses it.
+  ASSERT_EQ(log->Append(Decision(2))->seq, 2u);
+  base::Status flushed = log->Checkpoint();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_THAT(flushed.message(), HasSubstr("disk full"));
+  // Now appends fail closed, saying why.
+  base::StatusOr<Appended> failed = log->Append(Decision(3));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), HasSubstr("disk full"));
+  base::Status async_failed;
+  log->AppendAsync(Decision(3), {}, [&](base::StatusOr<Appended> a) { async_failed = a.status(); });
+  EXPECT_THAT(async_failed.message(), HasSubstr("disk full"));
+  Sql("DROP TRIGGER full");
+  ASSERT_TRUE(Ingested(*log));  // the journaled record moves in
+  EXPECT_EQ(log->Append(Decision(4))->seq, 3u);
+  log.reset();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 3u);
 }
 
 TEST_F(AuditLogTest, ConcurrentProducersInStrictModeGetDistinctSequences) {
@@ -331,13 +401,85 @@ TEST_F(AuditLogTest, AlertsAreWrittenWithTheirRecordAndSurviveAReopen) {
   EXPECT_EQ(*log->PendingAlerts(), 1);
 }
 
-TEST_F(AuditLogTest, ARecordWhoseAlertCannotBeWrittenIsNotWrittenEither) {
+TEST_F(AuditLogTest, VerifyAndExportIncludeWhatIsOnlyInTheJournal) {
+  auto log = Open();
+  ASSERT_TRUE(log->Append(Decision(1)).ok());
+  ASSERT_TRUE(Ingested(*log));
+  Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+  ASSERT_EQ(log->Append(Decision(2))->seq, 2u);
+  ASSERT_EQ(log->Append(Decision(3))->seq, 3u);
+  ASSERT_FALSE(log->Checkpoint().ok());  // 2 and 3 are in the journal only
+  ASSERT_EQ(Count("records"), 1);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 3u);
+  EXPECT_EQ(r.journaled, 2u);
+  std::ostringstream out;
+  ASSERT_TRUE(ExportJsonl(db_, 2, out).ok());
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("\"type\":\"record\",\"seq\":3,"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 2);
+  Sql("DROP TRIGGER full");
+}
+
+TEST_F(AuditLogTest, ARecordAndItsAlertsMoveIntoTheDatabaseTogether) {
   auto log = Open();
   Sql("CREATE TRIGGER no_alerts BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END;");
-  base::StatusOr<Appended> a = log->Append(Decision(1), {{"soc", {}}});
-  ASSERT_FALSE(a.ok());
-  EXPECT_THAT(a.status().message(), HasSubstr("alert outbox"));
-  EXPECT_EQ(log->Append(Decision(2))->seq, 1u);  // the failed record left no trace
+  ASSERT_EQ(log->Append(Decision(1), {{"soc", {}}})->seq, 1u);
+  base::Status flushed = log->Checkpoint();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_THAT(flushed.message(), HasSubstr("alert outbox"));
+  EXPECT_EQ(Count("records"), 0);  // not without its alert
+  Sql("DROP TRIGGER no_alerts");
+  ASSERT_TRUE(Ingested(*log));
+  EXPECT_EQ(Count("records"), 1);
+  EXPECT_EQ(*log->PendingAlerts(), 1);
+}
+
+TEST_F(AuditLogTest, OpeningMovesTheJournalIntoTheDatabaseUpToATornEntry) {
+  std::string instance;
+  {
+    auto log = Open();
+    instance = log->instance_id();
+  }
+  // Three records journaled but not in the database, and the first half of
+  // a fourth: what a writer killed mid-write leaves.
+  std::string bytes(kJournalMagic);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string body = EncodeRecord(Decision(i), static_cast<std::uint64_t>(i),
+                                          "2026-11-29T00:00:00.000000Z", instance);
+    std::string entry;
+    AppendJournalEntry(static_cast<std::uint64_t>(i), body,
+                       i == 2 ? std::vector<JournalAlert>{{"soc", "{}"}} : std::vector<JournalAlert>{},
+                       entry);
+    bytes += i < 4 ? entry : entry.substr(0, entry.size() / 2);
+  }
+  {
+    std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes;
+  }
+  auto log = Open();
+  EXPECT_EQ(log->Append(Decision(5))->seq, 4u);  // after the three intact ones
+  EXPECT_EQ(*log->PendingAlerts(), 1);           // record 2's, moved in with it
+  log.reset();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 4u);
+  EXPECT_EQ(Count("outbox"), 1);
+  EXPECT_TRUE(JournalSegments(db_).empty());
+}
+
+TEST_F(AuditLogTest, AJournalThatSkipsRecordsIsRefusedAtOpen) {
+  { auto log = Open(); }
+  std::string bytes(kJournalMagic);
+  AppendJournalEntry(7, "{\"seq\":7}", {}, bytes);
+  {
+    std::ofstream(JournalSegmentPath(db_, 7), std::ios::binary) << bytes;
+  }
+  AuditOptions options;
+  options.db = db_;
+  base::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
+  ASSERT_FALSE(log.ok());
+  EXPECT_THAT(log.status().message(), HasSubstr("continues at record 7 but the log ends at record 0"));
 }
 
 TEST_F(AuditLogTest, SeqOfBodyReadsOnlyTheTopLevelKey) {

@@ -1,6 +1,8 @@
 #include "firebreak/audit/record.h"
 
+#include <charconv>
 #include <ctime>
+#include <iterator>
 
 namespace firebreak::audit {
 namespace {
@@ -89,58 +91,102 @@ void Value::AppendCanonical(std::string& out) const {
   std::visit(Visitor{out}, v_);
 }
 
-std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::string_view time,
-                         std::string_view instance) {
-  // The fields and the reserved names, merged in key order without copying
-  // the fields (a reserved name in the fields is overwritten).
-  const Value::Object reserved{{"instance", instance},
-                               {"kind", record.kind},
-                               {"seq", seq},
-                               {"time", time},
-                               {"v", kSchemaVersion}};
-  std::string out;
+PreparedRecord PrepareRecord(const AuditRecord& record, std::string_view instance) {
+  // The fields and the reserved names, merged in key order (a reserved name
+  // in the fields is overwritten).
+  static constexpr std::string_view kReserved[] = {"instance", "kind", "seq", "time", "v"};
+  PreparedRecord prepared{record.kind, {}, 0, 0};
+  std::string& out = prepared.text;
   out.reserve(1024);
   out.push_back('{');
-  bool first = true;
-  auto append = [&](const std::string& key, const Value& value) {
-    out += first ? "" : ",";
-    first = false;
-    AppendString(out, key);
-    out.push_back(':');
-    value.AppendCanonical(out);
-  };
-  auto r = reserved.begin();
-  for (const auto& [key, value] : record.fields) {
-    for (; r != reserved.end() && r->first < key; ++r) {
-      append(r->first, r->second);
+  auto key = [&](std::string_view name) {
+    if (out.size() > 1) {
+      out.push_back(',');
     }
-    if (r != reserved.end() && r->first == key) {
+    AppendString(out, name);
+    out.push_back(':');
+  };
+  auto reserved = [&](std::string_view name) {
+    key(name);
+    if (name == "instance") {
+      AppendString(out, instance);
+    } else if (name == "kind") {
+      AppendString(out, record.kind);
+    } else if (name == "seq") {
+      prepared.seq_at = out.size();
+    } else if (name == "time") {
+      out += "\"\"";
+      prepared.time_at = out.size() - 1;
+    } else {
+      out += std::to_string(kSchemaVersion);
+    }
+  };
+  const std::string_view* r = std::begin(kReserved);
+  for (const auto& [name, value] : record.fields) {
+    for (; r != std::end(kReserved) && *r < name; ++r) {
+      reserved(*r);
+    }
+    if (r != std::end(kReserved) && *r == name) {
       continue;
     }
-    append(key, value);
+    key(name);
+    value.AppendCanonical(out);
   }
-  for (; r != reserved.end(); ++r) {
-    append(r->first, r->second);
+  for (; r != std::end(kReserved); ++r) {
+    reserved(*r);
   }
   out.push_back('}');
+  return prepared;
+}
+
+void FinishRecord(const PreparedRecord& prepared, std::uint64_t seq, std::string_view time,
+                  std::string& out) {
+  const std::string_view text = prepared.text;
+  char digits[24];
+  const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), seq);
+  out.append(text.substr(0, prepared.seq_at));
+  out.append(digits, end);
+  out.append(text.substr(prepared.seq_at, prepared.time_at - prepared.seq_at));
+  out.append(time);
+  out.append(text.substr(prepared.time_at));
+}
+
+std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::string_view time,
+                         std::string_view instance) {
+  std::string out;
+  FinishRecord(PrepareRecord(record, instance), seq, time, out);
   return out;
 }
 
 base::Sha256 ChainHash(const base::Sha256& previous, std::string_view body) {
-  std::string bytes(base::AsBytes(previous));
-  bytes.append(body);
-  return base::Sha256Of(bytes);
+  return base::Sha256Of({base::AsBytes(previous), body});
 }
 
 std::string FormatTime(std::int64_t unix_micros) {
-  const std::time_t seconds = static_cast<std::time_t>(unix_micros / 1000000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  char frac[16];
-  std::snprintf(frac, sizeof(frac), ".%06lldZ", static_cast<long long>(unix_micros % 1000000));
-  return std::string(buf, n) + frac;
+  // The date and time of day change once a second: each thread keeps the
+  // last one formatted (the audit writer formats a time per group).
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached;
+  const std::int64_t second = unix_micros / 1000000;
+  if (second != cached_second) {
+    const auto seconds = static_cast<std::time_t>(second);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char buf[40];
+    cached.assign(buf, std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc));
+    cached_second = second;
+  }
+  std::string out = cached;
+  out.resize(out.size() + 8);
+  char* frac = out.data() + out.size() - 8;
+  frac[0] = '.';
+  auto micros = static_cast<std::uint32_t>(unix_micros % 1000000);
+  for (int i = 6; i >= 1; --i) {
+    frac[i] = static_cast<char>('0' + micros % 10);
+    micros /= 10;
+  }
+  frac[7] = 'Z';
+  return out;
 }
 
 }  // namespace firebreak::audit

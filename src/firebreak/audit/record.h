@@ -59,6 +59,20 @@ struct AuditRecord {
 std::string EncodeRecord(const AuditRecord& record, std::uint64_t seq, std::string_view time,
                          std::string_view instance);
 
+// A record encoded by its producer before the log sequences it: the
+// canonical bytes with the values of "seq" and "time" left out, so that the
+// log's writer only splices them in.
+struct PreparedRecord {
+  std::string kind;
+  std::string text;
+  std::size_t seq_at = 0;   // where the digits of "seq" go
+  std::size_t time_at = 0;  // where the time goes (inside its quotes)
+};
+PreparedRecord PrepareRecord(const AuditRecord& record, std::string_view instance);
+// Appends the canonical bytes of `prepared` as record `seq` at `time`.
+void FinishRecord(const PreparedRecord& prepared, std::uint64_t seq, std::string_view time,
+                  std::string& out);
+
 // The hash chain: hash_n = SHA-256(hash_{n-1} || canonical bytes_n), from
 // 32 zero bytes.
 base::Sha256 ChainHash(const base::Sha256& previous, std::string_view body);

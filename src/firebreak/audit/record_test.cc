@@ -37,6 +37,8 @@ TEST(RecordTest, ReservedFieldsCannotBeForged) {
 TEST(RecordTest, FormatsTimeAsRfc3339Utc) {
   EXPECT_EQ(FormatTime(0), "1970-01-01T00:00:00.000000Z");
   EXPECT_EQ(FormatTime(1795910399123456), "2026-11-28T23:59:59.123456Z");
+  EXPECT_EQ(FormatTime(1795910399000007), "2026-11-28T23:59:59.000007Z");  // same second
+  EXPECT_EQ(FormatTime(1795910400000000), "2026-11-29T00:00:00.000000Z");  // the next
 }
 
 }  // namespace

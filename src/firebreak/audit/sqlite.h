@@ -25,6 +25,9 @@ class Statement {
   Statement& Bind(int index, std::int64_t value);
   Statement& Bind(int index, std::string_view text);
   Statement& BindBlob(int index, std::string_view bytes);
+  // Without a copy: the bytes must stay until the statement is reset.
+  Statement& BindTextView(int index, std::string_view text);
+  Statement& BindBlobView(int index, std::string_view bytes);
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int Step();
   void Reset();

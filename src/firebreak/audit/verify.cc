@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "firebreak/audit/audit_log.h"
+#include "firebreak/audit/journal.h"
 #include "firebreak/audit/record.h"
 #include "firebreak/audit/sqlite.h"
 #include "firebreak/base/signing.h"
@@ -13,6 +14,47 @@ namespace firebreak::audit {
 namespace {
 
 void AppendJsonString(std::string& out, std::string_view s) { Value(s).AppendCanonical(out); }
+
+// A journaled record the database does not hold yet, with its chain hash.
+struct TailRecord {
+  std::uint64_t seq;
+  std::string body;
+  base::Sha256 hash;
+};
+
+// The journal's records after the database's head (`seq`, `hash`), chained
+// on from it. A running log moves records from its journal into the
+// database and then deletes them there, so the journal is read before the
+// database: a record is then in one or the other.
+class JournalTail {
+ public:
+  explicit JournalTail(const std::filesystem::path& db) {
+    base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(db);
+    if (entries.ok()) {
+      entries_ = std::move(entries).value();
+    } else {
+      error_ = entries.status();
+    }
+  }
+  const base::Status& error() const { return error_; }
+
+  std::vector<TailRecord> After(std::uint64_t seq, base::Sha256 hash) {
+    std::vector<TailRecord> tail;
+    for (JournalEntry& e : entries_) {
+      if (e.seq <= seq) {
+        continue;
+      }
+      hash = ChainHash(hash, e.body);
+      seq = e.seq;
+      tail.push_back({e.seq, std::move(e.body), hash});
+    }
+    return tail;
+  }
+
+ private:
+  std::vector<JournalEntry> entries_;
+  base::Status error_;
+};
 
 }  // namespace
 
@@ -156,8 +198,11 @@ base::StatusOr<std::string> Meta(sqlite3* db, std::string_view key) {
 
 base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
                                             std::optional<std::string> public_pem) {
+  JournalTail journal(path);
+  FB_RETURN_IF_ERROR(journal.error());
   OpenDb db;
   FB_RETURN_IF_ERROR(OpenReadOnly(path, db));
+  FB_RETURN_IF_ERROR(Exec(db.db, "BEGIN"));  // one snapshot for everything below
   base::StatusOr<std::string> instance = Meta(db.db, "instance");
   if (!instance.ok()) {
     return instance.status();
@@ -183,13 +228,28 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
     return SqliteError(db.db, "cannot read records");
   }
   auto next_checkpoint = checkpoints.begin();
+  std::uint64_t last_seq = 0;
+  base::Sha256 last_hash{};
   while (!verifier.failed() && rows.Step() == SQLITE_ROW) {
     const auto seq = static_cast<std::uint64_t>(rows.Int(0));
     verifier.AddRecord(seq, rows.Text(1), rows.Blob(2));
+    last_seq = seq;
+    if (rows.Blob(2).size() == last_hash.size()) {
+      std::memcpy(last_hash.data(), rows.Blob(2).data(), last_hash.size());
+    }
     while (next_checkpoint != checkpoints.end() && next_checkpoint->first <= seq) {
       verifier.AddCheckpoint(next_checkpoint->first, next_checkpoint->second.first,
                              next_checkpoint->second.second);
       ++next_checkpoint;
+    }
+  }
+  // Records still in the journal: their hashes are the chain's own, and the
+  // verifier checks their sequence and content.
+  std::uint64_t journaled = 0;
+  if (!verifier.failed()) {
+    for (const TailRecord& r : journal.After(last_seq, last_hash)) {
+      verifier.AddRecord(r.seq, r.body, base::AsBytes(r.hash));
+      ++journaled;
     }
   }
   for (; next_checkpoint != checkpoints.end(); ++next_checkpoint) {
@@ -198,6 +258,7 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
   }
   VerifyReport report = verifier.Finish();
   report.key_source = key_source;
+  report.journaled = journaled;
   return report;
 }
 
@@ -247,19 +308,36 @@ std::uint64_t RecordReader::ReadAfter(
 
 base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_seq,
                          std::ostream& out) {
+  JournalTail journal(path);
+  FB_RETURN_IF_ERROR(journal.error());
   OpenDb db;
   FB_RETURN_IF_ERROR(OpenReadOnly(path, db));
+  // One snapshot of the database for everything below.
+  FB_RETURN_IF_ERROR(Exec(db.db, "BEGIN"));
   base::StatusOr<std::string> instance = Meta(db.db, "instance");
   base::StatusOr<std::string> key = Meta(db.db, "public_key");
   if (!instance.ok() || !key.ok()) {
     return instance.ok() ? key.status() : instance.status();
   }
   from_seq = std::max<std::uint64_t>(from_seq, 1);
+  std::uint64_t head_seq = 0;
+  base::Sha256 head_hash{};
+  Statement head(db.db, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1");
+  if (head.Step() == SQLITE_ROW && head.Blob(1).size() == head_hash.size()) {
+    head_seq = static_cast<std::uint64_t>(head.Int(0));
+    std::memcpy(head_hash.data(), head.Blob(1).data(), head_hash.size());
+  }
+  const std::vector<TailRecord> tail = journal.After(head_seq, head_hash);
   std::string previous(32, '\0');
   Statement prev(db.db, "SELECT hash FROM records WHERE seq = ?");
   prev.Bind(1, static_cast<std::int64_t>(from_seq - 1));
   if (from_seq > 1 && prev.Step() == SQLITE_ROW) {
     previous = std::string(prev.Blob(0));
+  }
+  for (const TailRecord& r : tail) {
+    if (r.seq == from_seq - 1) {
+      previous = std::string(base::AsBytes(r.hash));
+    }
   }
   std::string line =
       "{\"type\":\"header\",\"schema\":" + std::to_string(kSchemaVersion) + ",\"instance\":";
@@ -283,17 +361,24 @@ base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_s
     out << c;
     more_checkpoints = cps.Step() == SQLITE_ROW;
   };
+  auto write_record = [&](std::uint64_t seq, std::string_view hash, std::string_view body) {
+    std::string r = "{\"type\":\"record\",\"seq\":" + std::to_string(seq) + ",\"hash\":\"" +
+                    base::HexEncode(hash) + "\",\"body\":";
+    AppendJsonString(r, body);
+    r += "}\n";
+    out << r;
+    while (more_checkpoints && static_cast<std::uint64_t>(cps.Int(0)) <= seq) {
+      write_checkpoint();
+    }
+  };
   Statement rows(db.db, "SELECT seq, body, hash FROM records WHERE seq >= ? ORDER BY seq");
   rows.Bind(1, static_cast<std::int64_t>(from_seq));
   while (rows.Step() == SQLITE_ROW) {
-    const auto seq = rows.Int(0);
-    std::string r = "{\"type\":\"record\",\"seq\":" + std::to_string(seq) + ",\"hash\":\"" +
-                    base::HexEncode(rows.Blob(2)) + "\",\"body\":";
-    AppendJsonString(r, rows.Text(1));
-    r += "}\n";
-    out << r;
-    while (more_checkpoints && cps.Int(0) <= seq) {
-      write_checkpoint();
+    write_record(static_cast<std::uint64_t>(rows.Int(0)), rows.Blob(2), rows.Text(1));
+  }
+  for (const TailRecord& r : tail) {
+    if (r.seq >= from_seq) {
+      write_record(r.seq, base::AsBytes(r.hash), r.body);
     }
   }
   while (more_checkpoints) {

@@ -22,6 +22,7 @@ struct VerifyReport {
   bool ok = true;
   std::uint64_t records = 0;
   std::uint64_t checkpoints = 0;
+  std::uint64_t journaled = 0;  // of the records, those only in the journal yet
   std::uint64_t bad_seq = 0;  // the first record found wrong
   std::string problem;        // what is wrong with it
   std::string key_source;     // where the public key came from
@@ -54,13 +55,15 @@ class ChainVerifier {
   VerifyReport report_;
 };
 
-// Verifies a database. Uses `public_pem` when given, else the key the
+// Verifies a database, and the records its journal holds beyond it (a log
+// that runs, or was killed). Uses `public_pem` when given, else the key the
 // database names (and says so in the report).
 base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& db,
                                             std::optional<std::string> public_pem);
 
-// Writes the records from `from_seq` with their hashes, and the checkpoints,
-// as JSON lines that verify offline (see README for the format).
+// Writes the records from `from_seq` with their hashes (the journal's
+// included), and the checkpoints, as JSON lines that verify offline (see
+// README for the format).
 base::Status ExportJsonl(const std::filesystem::path& db, std::uint64_t from_seq,
                          std::ostream& out);
 

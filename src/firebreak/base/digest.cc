@@ -20,19 +20,27 @@ const EVP_MD* Sha256Algorithm() {
 
 }  // namespace
 
-Sha256 Sha256Of(std::string_view bytes) {
+Sha256 Sha256Of(std::initializer_list<std::string_view> parts) {
   thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
                                                                                &EVP_MD_CTX_free);
   Sha256 out{};
   unsigned int size = 0;
   EVP_MD_CTX* ctx = context.get();
-  if (EVP_DigestInit_ex2(ctx, Sha256Algorithm(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, out.data(), &size) != 1) {
+  bool ok = EVP_DigestInit_ex2(ctx, Sha256Algorithm(), nullptr) == 1;
+  for (std::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
+  }
+  if (!ok || EVP_DigestFinal_ex(ctx, out.data(), &size) != 1) {
+    std::string bytes;
+    for (std::string_view part : parts) {
+      bytes.append(part);
+    }
     EVP_Digest(bytes.data(), bytes.size(), out.data(), &size, EVP_sha256(), nullptr);
   }
   return out;
 }
+
+Sha256 Sha256Of(std::string_view bytes) { return Sha256Of({bytes}); }
 
 Sha256Stream::Sha256Stream() : context_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr);

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@ namespace firebreak::base {
 using Sha256 = std::array<std::uint8_t, 32>;
 
 Sha256 Sha256Of(std::string_view bytes);
+// The digest of the parts one after the other, without joining them.
+Sha256 Sha256Of(std::initializer_list<std::string_view> parts);
 
 // SHA-256 of bytes that arrive in pieces (a streamed response).
 class Sha256Stream {

@@ -110,6 +110,11 @@ int RunAuditVerify(const AuditVerifyOptions& options, std::ostream& out, std::os
     return kExitPolicyFailure;
   }
   out << "ok " << report->records << " records, " << report->checkpoints << " checkpoints\n";
+  if (report->journaled > 0) {
+    err << report->journaled
+        << " of the records are in the journal only: the log moves them into the database "
+           "as it runs, or when it is next opened\n";
+  }
   err << "checkpoint signatures checked with " << report->key_source << '\n';
   return kExitOk;
 }

@@ -1,0 +1,156 @@
+#include "firebreak/audit/journal.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "firebreak/base/digest.h"
+
+namespace firebreak::audit {
+namespace {
+
+void PutU32(std::string& out, std::uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) {
+    b[i] = static_cast<char>(v >> (8 * i));
+  }
+  out.append(b, 4);
+}
+
+void PutU64(std::string& out, std::uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<char>(v >> (8 * i));
+  }
+  out.append(b, 8);
+}
+
+void PutBytes(std::string& out, std::string_view bytes) {
+  PutU32(out, static_cast<std::uint32_t>(bytes.size()));
+  out.append(bytes);
+}
+
+// Reads the pieces of a payload; any read past its end fails the whole entry.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool ok() const { return ok_; }
+  bool done() const { return bytes_.empty(); }
+
+  std::uint64_t Int(int width) {
+    if (!Need(static_cast<std::size_t>(width))) {
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (int i = width - 1; i >= 0; --i) {
+      v = (v << 8) | static_cast<unsigned char>(bytes_[static_cast<std::size_t>(i)]);
+    }
+    bytes_.remove_prefix(static_cast<std::size_t>(width));
+    return v;
+  }
+  std::string_view Raw(std::size_t n) {
+    if (!Need(n)) {
+      return {};
+    }
+    std::string_view v = bytes_.substr(0, n);
+    bytes_.remove_prefix(n);
+    return v;
+  }
+  std::string_view Bytes() { return Raw(Int(4)); }
+
+ private:
+  bool Need(std::size_t n) {
+    ok_ = ok_ && bytes_.size() >= n;
+    return ok_;
+  }
+  std::string_view bytes_;
+  bool ok_ = true;
+};
+
+// The entries of one segment's bytes, up to the first one that is not intact.
+void ParseSegment(std::string_view bytes, std::vector<JournalEntry>& out) {
+  if (bytes.substr(0, kJournalMagic.size()) != kJournalMagic) {
+    return;
+  }
+  Reader file(bytes.substr(kJournalMagic.size()));
+  while (!file.done()) {
+    const std::string_view payload = file.Bytes();
+    const std::string_view checksum = file.Raw(sizeof(base::Sha256));
+    if (!file.ok() || checksum != base::AsBytes(base::Sha256Of(payload))) {
+      return;
+    }
+    Reader r(payload);
+    JournalEntry entry;
+    entry.seq = r.Int(8);
+    entry.body = r.Bytes();
+    const std::uint64_t alerts = r.Int(4);
+    for (std::uint64_t i = 0; r.ok() && i < alerts; ++i) {
+      std::string target(r.Bytes());
+      entry.alerts.push_back({std::move(target), std::string(r.Bytes())});
+    }
+    if (!r.ok() || !r.done()) {
+      return;
+    }
+    out.push_back(std::move(entry));
+  }
+}
+
+}  // namespace
+
+void AppendJournalEntry(std::uint64_t seq, std::string_view body,
+                        const std::vector<JournalAlert>& alerts, std::string& out) {
+  const std::size_t size_at = out.size();
+  PutU32(out, 0);  // the payload's size, known below
+  const std::size_t payload_at = out.size();
+  PutU64(out, seq);
+  PutBytes(out, body);
+  PutU32(out, static_cast<std::uint32_t>(alerts.size()));
+  for (const JournalAlert& alert : alerts) {
+    PutBytes(out, alert.target);
+    PutBytes(out, alert.payload);
+  }
+  const std::size_t size = out.size() - payload_at;
+  for (int i = 0; i < 4; ++i) {
+    out[size_at + static_cast<std::size_t>(i)] = static_cast<char>(size >> (8 * i));
+  }
+  const base::Sha256 checksum = base::Sha256Of(std::string_view(out).substr(payload_at));
+  out.append(base::AsBytes(checksum));
+}
+
+std::filesystem::path JournalSegmentPath(const std::filesystem::path& db, std::uint64_t first_seq) {
+  std::string seq = std::to_string(first_seq);
+  seq.insert(0, 20 - std::min<std::size_t>(seq.size(), 20), '0');
+  return db.string() + ".journal-" + seq;
+}
+
+std::vector<std::filesystem::path> JournalSegments(const std::filesystem::path& db) {
+  std::vector<std::filesystem::path> segments;
+  const std::string prefix = db.filename().string() + ".journal-";
+  const std::filesystem::path dir = db.has_parent_path() ? db.parent_path() : ".";
+  std::error_code ec;
+  for (const auto& file : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = file.path().filename().string();
+    if (name.size() == prefix.size() + 20 && name.starts_with(prefix)) {
+      segments.push_back(file.path());
+    }
+  }
+  std::sort(segments.begin(), segments.end());  // zero-padded: by first seq
+  return segments;
+}
+
+base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::path& db) {
+  std::vector<JournalEntry> entries;
+  for (const std::filesystem::path& segment : JournalSegments(db)) {
+    base::StatusOr<std::string> bytes = base::ReadFile(segment);
+    if (!bytes.ok()) {
+      if (bytes.status().code() == base::StatusCode::kNotFound) {
+        continue;
+      }
+      return bytes.status();
+    }
+    ParseSegment(*bytes, entries);
+  }
+  return entries;
+}
+
+}  // namespace firebreak::audit

@@ -1,0 +1,55 @@
+// The audit journal: the write-ahead log of the audit database. A record is
+// acknowledged once its entry is in the journal (one write per group of
+// records; fsynced first in the strict mode); the log then moves entries into
+// SQLite in large transactions in the background, and deletes a journal
+// segment once everything in it is in SQLite and synced. At open, entries
+// the database lacks are moved in first, so a killed process loses nothing
+// it acknowledged.
+//
+// Segments are files beside the database named DB.journal-<first seq, 20
+// digits>. Each starts with the 8 bytes "FBJRNL1\n"; then entries:
+//   u32 size of the payload, little-endian
+//   payload: u64 seq | u32 n, body | u32 alerts | per alert: u32 n, target,
+//            u32 n, payload JSON
+//   32 bytes: SHA-256 of the payload
+// A torn or damaged entry ends its segment (it was never acknowledged).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "firebreak/base/status.h"
+
+namespace firebreak::audit {
+
+inline constexpr std::string_view kJournalMagic = "FBJRNL1\n";
+
+struct JournalAlert {
+  std::string target;
+  std::string payload;  // canonical JSON, as the outbox stores it
+};
+
+struct JournalEntry {
+  std::uint64_t seq = 0;
+  std::string body;  // the record's canonical bytes
+  std::vector<JournalAlert> alerts;
+};
+
+// Appends the encoding of an entry to `out`.
+void AppendJournalEntry(std::uint64_t seq, std::string_view body,
+                        const std::vector<JournalAlert>& alerts, std::string& out);
+
+std::filesystem::path JournalSegmentPath(const std::filesystem::path& db, std::uint64_t first_seq);
+
+// The segments of a database's journal, oldest first.
+std::vector<std::filesystem::path> JournalSegments(const std::filesystem::path& db);
+
+// Every intact entry of every segment, in file order (a segment ends at its
+// first torn or damaged entry). Segments that vanish while being listed were
+// moved into the database and are skipped.
+base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::path& db);
+
+}  // namespace firebreak::audit
