@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -192,13 +193,21 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   return log;
 }
 
-// An open journal segment. Its descriptor lives as long as anyone may sync it.
+// An open journal segment: a file allocated up front and mapped, so that a
+// group is journaled by a copy into the page cache, not a system call (and
+// no page fault can find the disk full). Its mapping lives as long as anyone
+// may sync it.
 struct AuditLog::Segment {
   std::filesystem::path path;
   int fd = -1;
+  char* map = nullptr;
+  std::size_t capacity = 0;
   std::size_t size = 0;
   std::uint64_t last_seq = 0;  // 0: no entry yet
   ~Segment() {
+    if (map != nullptr) {
+      ::munmap(map, capacity);
+    }
     if (fd >= 0) {
       ::close(fd);
     }
@@ -507,20 +516,30 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   Unlead();
 }
 
-base::Status AuditLog::OpenSegment() {
+base::Status AuditLog::OpenSegment(std::size_t needed) {
   auto segment = std::make_shared<Segment>();
   segment->path = JournalSegmentPath(options_.db, head_seq_ + 1);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  segment->capacity =
+      (std::max(options_.segment_bytes, kJournalMagic.size() + needed) + page - 1) / page * page;
   // A file of that name holds no acknowledged record (they would have
   // advanced the head): it is a segment whose first write failed.
-  segment->fd = ::open(segment->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-                       0600);
+  segment->fd = ::open(segment->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (segment->fd < 0) {
     return ErrnoError("audit journal: cannot create " + segment->path.string());
   }
-  if (::write(segment->fd, kJournalMagic.data(), kJournalMagic.size()) !=
-      static_cast<ssize_t>(kJournalMagic.size())) {
-    return ErrnoError("audit journal: cannot write " + segment->path.string());
+  if (const int e = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(segment->capacity));
+      e != 0) {
+    errno = e;
+    return ErrnoError("audit journal: cannot allocate " + std::to_string(segment->capacity) +
+                      " bytes for " + segment->path.string());
   }
+  void* map = ::mmap(nullptr, segment->capacity, PROT_READ | PROT_WRITE, MAP_SHARED, segment->fd, 0);
+  if (map == MAP_FAILED) {
+    return ErrnoError("audit journal: cannot map " + segment->path.string());
+  }
+  segment->map = static_cast<char*>(map);
+  std::memcpy(segment->map, kJournalMagic.data(), kJournalMagic.size());
   segment->size = kJournalMagic.size();
   if (options_.durability == Durability::kFsync &&
       (::fdatasync(segment->fd) != 0 || !SyncPath(DirectoryOf(options_.db), true))) {
@@ -532,12 +551,6 @@ base::Status AuditLog::OpenSegment() {
 
 base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
                                     std::vector<Journaled>& out) {
-  if (!segment_ || segment_->size >= options_.segment_bytes) {
-    if (segment_) {
-      retired_.push_back(std::move(segment_));
-    }
-    FB_RETURN_IF_ERROR(OpenSegment());
-  }
   buffer_.clear();
   out.reserve(batch.size());
   std::uint64_t seq = head_seq_;
@@ -566,30 +579,23 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
     p->result = Appended{seq, hash};
     out.push_back(std::move(j));
   }
-  Segment& segment = *segment_;
-  std::size_t written = 0;
-  base::Status status;
-  while (written < buffer_.size()) {
-    const ssize_t n = ::write(segment.fd, buffer_.data() + written, buffer_.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      status = ErrnoError("audit journal: cannot write " + segment.path.string());
-      break;
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (status.ok() && options_.durability == Durability::kFsync && ::fdatasync(segment.fd) != 0) {
-    status = ErrnoError("audit journal: cannot sync " + segment.path.string());
-  }
-  if (!status.ok()) {
-    // Cut the partial group off, so that the segment stays readable past it;
-    // if even that fails, the next group starts a new segment.
-    if (::ftruncate(segment.fd, static_cast<off_t>(segment.size)) != 0) {
+  if (!segment_ || segment_->capacity - segment_->size < buffer_.size()) {
+    if (segment_) {
       retired_.push_back(std::move(segment_));
     }
-    return status;
+    FB_RETURN_IF_ERROR(OpenSegment(buffer_.size()));
+  }
+  Segment& segment = *segment_;
+  char* at = segment.map + segment.size;
+  std::memcpy(at, buffer_.data(), buffer_.size());
+  if (options_.durability == Durability::kFsync) {
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    char* from = segment.map + segment.size / page * page;
+    if (::msync(from, static_cast<std::size_t>(at + buffer_.size() - from), MS_SYNC) != 0) {
+      base::Status error = ErrnoError("audit journal: cannot sync " + segment.path.string());
+      std::memset(at, 0, buffer_.size());  // not acknowledged: the next group overwrites it
+      return error;
+    }
   }
   segment.size += buffer_.size();
   segment.last_seq = seq;

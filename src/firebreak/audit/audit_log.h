@@ -176,7 +176,8 @@ class AuditLog {
   void FailQueued(std::unique_lock<std::mutex>& lock, const base::Status& status);
   // Leader only, without the lock: sequences, chains and journals `batch`.
   base::Status WriteJournal(const std::vector<Pending*>& batch, std::vector<Journaled>& out);
-  base::Status OpenSegment();
+  // A new segment with room for at least `needed` bytes of entries.
+  base::Status OpenSegment(std::size_t needed);
   // The database's side, under db_mutex_.
   base::Status Insert(const std::vector<Journaled>& batch);
   base::Status WriteCheckpoint(std::uint64_t seq, const base::Sha256& hash);

@@ -226,26 +226,27 @@ TEST_F(AuditLogTest, DetectsABadCheckpointSignatureAndAWrongKey) {
   return ::testing::AssertionFailure() << status.ToString();
 }
 
-TEST_F(AuditLogTest, AJournalWriteThatFailsIsAnErrorAndLeavesNoHole) {
-  auto log = Open();
+TEST_F(AuditLogTest, AJournalThatCannotGrowIsAnErrorAndLeavesNoHole) {
+  AuditOptions options;
+  options.db = db_;
+  options.segment_bytes = 1;  // a new segment for every group
+  auto log = std::move(AuditLog::Open(options)).value();
   ASSERT_TRUE(log->Append(Decision(1)).ok());
   ASSERT_TRUE(Ingested(*log));
-  // The file size limit makes the journal's next write fail (EFBIG), as a
-  // full disk would.
-  const std::vector<fs::path> segments = JournalSegments(db_);
-  ASSERT_EQ(segments.size(), 1u);
+  // The file size limit makes allocating the next segment fail (EFBIG), as
+  // a full disk would (ENOSPC).
   ::signal(SIGXFSZ, SIG_IGN);
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
   rlimit small = saved;
-  small.rlim_cur = fs::file_size(segments[0]) + 100;
+  small.rlim_cur = 100;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
   AuditRecord big = Decision(2);
-  big.fields["note"] = std::string(1000, 'x');
+  big.fields["note"] = std::string(8192, 'x');  // more than the segment's page holds
   base::StatusOr<Appended> failed = log->Append(big);
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
   ASSERT_FALSE(failed.ok());
-  EXPECT_THAT(failed.status().message(), HasSubstr("audit journal: cannot write"));
+  EXPECT_THAT(failed.status().message(), HasSubstr("audit journal: cannot allocate"));
   EXPECT_THAT(failed.status().message(), HasSubstr("File too large"));
   EXPECT_EQ(log->Append(Decision(3))->seq, 2u);  // the chain has no hole
   log.reset();

@@ -7,12 +7,13 @@
 // it acknowledged.
 //
 // Segments are files beside the database named DB.journal-<first seq, 20
-// digits>. Each starts with the 8 bytes "FBJRNL1\n"; then entries:
+// digits>, allocated whole when created (zeros past the last entry). Each
+// starts with the 8 bytes "FBJRNL1\n"; then entries:
 //   u32 size of the payload, little-endian
 //   payload: u64 seq | u32 n, body | u32 alerts | per alert: u32 n, target,
 //            u32 n, payload JSON
 //   32 bytes: SHA-256 of the payload
-// A torn or damaged entry ends its segment (it was never acknowledged).
+// A torn or damaged entry, or the zeros after the last, ends its segment.
 #pragma once
 
 #include <cstdint>

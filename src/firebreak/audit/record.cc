@@ -1,5 +1,6 @@
 #include "firebreak/audit/record.h"
 
+#include <array>
 #include <charconv>
 #include <ctime>
 #include <iterator>
@@ -7,20 +8,29 @@
 namespace firebreak::audit {
 namespace {
 
+// The bytes a JSON string must escape: the control characters, '"' and '\\'.
+constexpr auto kEscaped = [] {
+  std::array<bool, 256> escaped{};
+  for (int c = 0; c < 0x20; ++c) {
+    escaped[static_cast<std::size_t>(c)] = true;
+  }
+  escaped['"'] = escaped['\\'] = true;
+  return escaped;
+}();
+
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   // Runs that need no escaping are appended whole.
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && c != '"' && c != '\\') {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (!kEscaped[u]) {
       continue;
     }
     out.append(s.data() + run, i - run);
     run = i + 1;
-    switch (c) {
+    switch (u) {
       case '"':
         out += "\\\"";
         break;
@@ -43,11 +53,9 @@ void AppendString(std::string& out, std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[u >> 4]);
-          out.push_back(kHex[u & 0xf]);
-        }
+        out += "\\u00";
+        out.push_back(kHex[u >> 4]);
+        out.push_back(kHex[u & 0xf]);
     }
   }
   out.append(s.data() + run, s.size() - run);
