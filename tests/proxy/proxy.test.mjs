@@ -420,8 +420,9 @@ describe('fail closed', () => {
   test('when the audit store cannot write, requests are refused with 503', async () => {
     const upstream = await startUpstream();
     // A file size limit makes the database's writes fail (EFBIG) once it
-    // grows past it: a full disk, in miniature.
-    const fb = await startFirebreak({ openaiPort: upstream.port, wrap: 'ulimit -f 400;' });
+    // grows past it: a full disk, in miniature. (The journal's segments are
+    // 1 MiB, allocated whole; dash counts 512-byte blocks.)
+    const fb = await startFirebreak({ openaiPort: upstream.port, wrap: 'ulimit -f 2400;' });
     try {
       let refused;
       let forwardedBefore = 0;

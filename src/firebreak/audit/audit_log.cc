@@ -184,11 +184,11 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   sqlite3_busy_timeout(log->checkpointer_, 5000);
   log->flusher_ = std::thread([raw = log.get()] {
     ::pthread_setname_np(::pthread_self(), "fb-audit-flush");
-    raw->Flush();
+    raw->FlushLoop();
   });
   log->ingester_ = std::thread([raw = log.get()] {
     ::pthread_setname_np(::pthread_self(), "fb-audit-ingest");
-    raw->Ingest();
+    raw->IngestLoop();
   });
   return log;
 }
@@ -274,17 +274,9 @@ base::Status AuditLog::Recover() {
     }
     hash = ChainHash(hash, e.body);
     seq = e.seq;
-    missing.push_back({e.seq, "", std::move(e.body), hash, std::move(e.alerts)});
+    missing.push_back({e.seq, std::move(e.kind), std::move(e.body), hash, std::move(e.alerts)});
   }
   if (!missing.empty()) {
-    for (Journaled& j : missing) {
-      // The kind column repeats the body's "kind".
-      const std::size_t at = j.body.find("\"kind\":\"");
-      if (at != std::string::npos) {
-        const std::size_t from = at + 8;
-        j.kind = j.body.substr(from, j.body.find('"', from) - from);
-      }
-    }
     FB_RETURN_IF_ERROR(Insert(missing));
   }
   if (!SyncPath(options_.db.string() + "-wal", false)) {
@@ -365,7 +357,15 @@ AuditLog::~AuditLog() {
       static_cast<void>(WriteCheckpoint(db_seq_, db_hash_));
     }
     DropIngestedSegments(lock, true);
-  }  // else the journal keeps what the database lacks for the next open
+  } else {
+    // The journal keeps what the database lacks for the next open.
+    for (const std::shared_ptr<Segment>& segment : unsynced_) {
+      ::fdatasync(segment->fd);
+    }
+    if (segment_) {
+      ::fdatasync(segment_->fd);
+    }
+  }
   lock.unlock();
   CloseDatabase();
 }
@@ -575,7 +575,7 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
       Value(std::move(payload)).AppendCanonical(json);
       j.alerts.push_back({std::move(alert.target), std::move(json)});
     }
-    AppendJournalEntry(seq, j.body, j.alerts, buffer_);
+    AppendJournalEntry(seq, j.kind, j.body, j.alerts, buffer_);
     p->result = Appended{seq, hash};
     out.push_back(std::move(j));
   }
@@ -609,7 +609,7 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
 // no producer leads (strict mode, or when the database had no room); and,
 // off the ingest thread's path, checkpoints SQLite's WAL into the database
 // and deletes the journal segments the database covers.
-void AuditLog::Flush() {
+void AuditLog::FlushLoop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     tick_.wait_for(lock, options_.sync_interval / 2, [&] {
@@ -664,7 +664,7 @@ void AuditLog::CheckpointWal() {
 
 // The ingest thread: moves journaled records into the database, signs
 // checkpoints, and deletes the journal segments the database covers.
-void AuditLog::Ingest() {
+void AuditLog::IngestLoop() {
   std::unique_lock lock(mutex_);
   std::chrono::milliseconds retry{0};
   while (true) {
@@ -816,16 +816,17 @@ base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {
   return base::Status::Ok();
 }
 
-base::Status AuditLog::Checkpoint() {
+base::Status AuditLog::Flush() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = journaled_seq_;
   ingest_wanted_ = true;
   ingest_ready_.notify_one();
   changed_.wait(lock, [&] { return ingested_seq_ >= target || !ingest_error_.ok(); });
-  if (ingested_seq_ < target) {
-    return ingest_error_;
-  }
-  lock.unlock();
+  return ingested_seq_ >= target ? base::Status::Ok() : ingest_error_;
+}
+
+base::Status AuditLog::Checkpoint() {
+  FB_RETURN_IF_ERROR(Flush());
   std::lock_guard db(db_mutex_);
   return WriteCheckpoint(db_seq_, db_hash_);
 }

@@ -56,7 +56,7 @@ struct AuditOptions {
   // Records waiting to be journaled beyond which producers wait (Append) or
   // are refused (AppendAsync); as many may wait to be moved into SQLite.
   std::size_t queue_capacity = 65536;
-  std::size_t segment_bytes = std::size_t{4} << 20;  // a new journal segment after this
+  std::size_t segment_bytes = std::size_t{1} << 20;  // a new journal segment after this
   std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
 };
 
@@ -117,11 +117,13 @@ class AuditLog {
   base::Status MarkDelivered(std::int64_t id);
   base::Status Reschedule(std::int64_t id, int attempts, std::int64_t next_attempt_micros,
                           std::string_view error);
-  // Pending (undelivered) alerts.
+  // Pending (undelivered) alerts in the outbox.
   base::StatusOr<std::int64_t> PendingAlerts();
 
-  // Waits until every record journaled so far is in the database, then signs
-  // a checkpoint of its head (no-op if nothing new).
+  // Waits until every record journaled so far is in the database (and its
+  // alerts in the outbox); the error that keeps them out otherwise.
+  base::Status Flush();
+  // Flushes, then signs a checkpoint of the head (no-op if nothing new).
   base::Status Checkpoint();
 
   const std::string& instance_id() const { return instance_; }
@@ -160,8 +162,9 @@ class AuditLog {
   // Moves the journal's records beyond the database's head into it, then
   // deletes the journal.
   base::Status Recover();
-  void Flush();
-  void Ingest();
+  // The threads (see the top of this file).
+  void FlushLoop();
+  void IngestLoop();
   // Writes a group of what is queued to the journal, as the leader. Lock
   // held on entry and exit; no other leader; Room() > 0.
   void CommitQueued(std::unique_lock<std::mutex>& lock);
@@ -224,12 +227,12 @@ class AuditLog {
   bool ingest_stopping_ = false;
   enum class IngestWait { kBusy, kIdle, kGathering };
   IngestWait ingest_wait_ = IngestWait::kBusy;
-  bool ingest_wanted_ = false;  // Checkpoint() waits for everything to be in
-  std::vector<Journaled> ingest_;           // journaled, not yet in the database
-  std::uint64_t journaled_seq_ = 0;         // head_seq_, as others may read it
-  std::uint64_t ingested_seq_ = 0;          // db_seq_, as others may read it
-  base::Status ingest_error_;               // why the database cannot be written now
-  std::shared_ptr<Segment> sync_segment_;   // the segment the flush thread syncs
+  bool ingest_wanted_ = false;             // Flush() waits for everything to be in
+  std::vector<Journaled> ingest_;          // journaled, not yet in the database
+  std::uint64_t journaled_seq_ = 0;        // head_seq_, as others may read it
+  std::uint64_t ingested_seq_ = 0;         // db_seq_, as others may read it
+  base::Status ingest_error_;              // why the database cannot be written now
+  std::shared_ptr<Segment> sync_segment_;  // the segment the flush thread syncs
   std::vector<std::shared_ptr<Segment>> unsynced_;  // retired, not yet synced (default mode)
   bool journal_unsynced_ = false;
   bool dir_unsynced_ = false;

@@ -217,7 +217,7 @@ TEST_F(AuditLogTest, DetectsABadCheckpointSignatureAndAWrongKey) {
 ::testing::AssertionResult Ingested(AuditLog& log) {
   base::Status status;
   for (int i = 0; i < 100; ++i) {
-    status = log.Checkpoint();
+    status = log.Flush();
     if (status.ok()) {
       return ::testing::AssertionSuccess();
     }
@@ -263,7 +263,7 @@ TEST_F(AuditLogTest, WhileTheDatabaseCannotBeWrittenAppendsFailAndNothingIsLost)
   Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
   // Record 2 is journaled, hence acknowledged; the database refuses it.
   ASSERT_EQ(log->Append(Decision(2))->seq, 2u);
-  base::Status flushed = log->Checkpoint();
+  base::Status flushed = log->Flush();
   ASSERT_FALSE(flushed.ok());
   EXPECT_THAT(flushed.message(), HasSubstr("disk full"));
   // Now appends fail closed, saying why.
@@ -409,7 +409,7 @@ TEST_F(AuditLogTest, VerifyAndExportIncludeWhatIsOnlyInTheJournal) {
   Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
   ASSERT_EQ(log->Append(Decision(2))->seq, 2u);
   ASSERT_EQ(log->Append(Decision(3))->seq, 3u);
-  ASSERT_FALSE(log->Checkpoint().ok());  // 2 and 3 are in the journal only
+  ASSERT_FALSE(log->Flush().ok());  // 2 and 3 are in the journal only
   ASSERT_EQ(Count("records"), 1);
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok) << r.problem;
@@ -427,7 +427,7 @@ TEST_F(AuditLogTest, ARecordAndItsAlertsMoveIntoTheDatabaseTogether) {
   auto log = Open();
   Sql("CREATE TRIGGER no_alerts BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'full'); END;");
   ASSERT_EQ(log->Append(Decision(1), {{"soc", {}}})->seq, 1u);
-  base::Status flushed = log->Checkpoint();
+  base::Status flushed = log->Flush();
   ASSERT_FALSE(flushed.ok());
   EXPECT_THAT(flushed.message(), HasSubstr("alert outbox"));
   EXPECT_EQ(Count("records"), 0);  // not without its alert
@@ -450,7 +450,7 @@ TEST_F(AuditLogTest, OpeningMovesTheJournalIntoTheDatabaseUpToATornEntry) {
     const std::string body = EncodeRecord(Decision(i), static_cast<std::uint64_t>(i),
                                           "2026-11-29T00:00:00.000000Z", instance);
     std::string entry;
-    AppendJournalEntry(static_cast<std::uint64_t>(i), body,
+    AppendJournalEntry(static_cast<std::uint64_t>(i), "decision", body,
                        i == 2 ? std::vector<JournalAlert>{{"soc", "{}"}} : std::vector<JournalAlert>{},
                        entry);
     bytes += i < 4 ? entry : entry.substr(0, entry.size() / 2);
@@ -466,13 +466,31 @@ TEST_F(AuditLogTest, OpeningMovesTheJournalIntoTheDatabaseUpToATornEntry) {
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.records, 4u);
   EXPECT_EQ(Count("outbox"), 1);
+  EXPECT_EQ(Count("records WHERE kind = 'decision'"), 4);
   EXPECT_TRUE(JournalSegments(db_).empty());
+}
+
+TEST_F(AuditLogTest, AJournalSegmentEndsAtADamagedEntry) {
+  std::string bytes(kJournalMagic);
+  std::size_t second = 0;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    second = i == 2 ? bytes.size() : second;
+    AppendJournalEntry(i, "decision", "{\"seq\":" + std::to_string(i) + "}", {}, bytes);
+  }
+  bytes[second + 20] ^= 1;  // a byte of the second entry's payload
+  {
+    std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes;
+  }
+  base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(db_);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].body, "{\"seq\":1}");
 }
 
 TEST_F(AuditLogTest, AJournalThatSkipsRecordsIsRefusedAtOpen) {
   { auto log = Open(); }
   std::string bytes(kJournalMagic);
-  AppendJournalEntry(7, "{\"seq\":7}", {}, bytes);
+  AppendJournalEntry(7, "decision", "{\"seq\":7}", {}, bytes);
   {
     std::ofstream(JournalSegmentPath(db_, 7), std::ios::binary) << bytes;
   }

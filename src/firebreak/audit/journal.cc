@@ -82,6 +82,7 @@ void ParseSegment(std::string_view bytes, std::vector<JournalEntry>& out) {
     Reader r(payload);
     JournalEntry entry;
     entry.seq = r.Int(8);
+    entry.kind = r.Bytes();
     entry.body = r.Bytes();
     const std::uint64_t alerts = r.Int(4);
     for (std::uint64_t i = 0; r.ok() && i < alerts; ++i) {
@@ -97,12 +98,13 @@ void ParseSegment(std::string_view bytes, std::vector<JournalEntry>& out) {
 
 }  // namespace
 
-void AppendJournalEntry(std::uint64_t seq, std::string_view body,
+void AppendJournalEntry(std::uint64_t seq, std::string_view kind, std::string_view body,
                         const std::vector<JournalAlert>& alerts, std::string& out) {
   const std::size_t size_at = out.size();
   PutU32(out, 0);  // the payload's size, known below
   const std::size_t payload_at = out.size();
   PutU64(out, seq);
+  PutBytes(out, kind);
   PutBytes(out, body);
   PutU32(out, static_cast<std::uint32_t>(alerts.size()));
   for (const JournalAlert& alert : alerts) {

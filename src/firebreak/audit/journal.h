@@ -10,8 +10,8 @@
 // digits>, allocated whole when created (zeros past the last entry). Each
 // starts with the 8 bytes "FBJRNL1\n"; then entries:
 //   u32 size of the payload, little-endian
-//   payload: u64 seq | u32 n, body | u32 alerts | per alert: u32 n, target,
-//            u32 n, payload JSON
+//   payload: u64 seq | u32 n, kind | u32 n, body | u32 alerts | per alert:
+//            u32 n, target, u32 n, payload JSON
 //   32 bytes: SHA-256 of the payload
 // A torn or damaged entry, or the zeros after the last, ends its segment.
 #pragma once
@@ -35,12 +35,13 @@ struct JournalAlert {
 
 struct JournalEntry {
   std::uint64_t seq = 0;
+  std::string kind;
   std::string body;  // the record's canonical bytes
   std::vector<JournalAlert> alerts;
 };
 
 // Appends the encoding of an entry to `out`.
-void AppendJournalEntry(std::uint64_t seq, std::string_view body,
+void AppendJournalEntry(std::uint64_t seq, std::string_view kind, std::string_view body,
                         const std::vector<JournalAlert>& alerts, std::string& out);
 
 std::filesystem::path JournalSegmentPath(const std::filesystem::path& db, std::uint64_t first_seq);

@@ -15,6 +15,7 @@
 namespace firebreak::cli {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -496,20 +497,39 @@ TEST_F(AuditCliTest, AStoreThatCannotWriteRefusesDecisionsAndTellsTheSystemTarge
       Write("firebreak.yaml",
             "alerts:\n  system: [trust_safety]\n  targets:\n    trust_safety: {type: log}\n"
             "    inspector_general: {type: log}\n    legal_counsel: {type: log}\n");
+  // A decision is acknowledged once it is in the journal; the database
+  // refuses it moments later, and from then on decisions are refused.
+  std::string input;
+  for (int i = 1; i <= 200; ++i) {
+    input += "{\"id\": " + std::to_string(i) + ", \"prompt\": \"Summarize the attached report.\"}\n";
+  }
   Result r = Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string() +
                      " --config " + config.string(),
-                 "{\"id\": 1, \"prompt\": \"Summarize the attached report.\"}\n"
-                 "{\"id\": 2, \"prompt\": \"Translate this note into English.\"}\n");
+                 input);
   EXPECT_EQ(r.exit_code, 2);
   std::vector<std::string> lines = Lines(r.out);
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 200u);
+  std::size_t decided = 0;
   for (const std::string& line : lines) {
-    EXPECT_THAT(line, HasSubstr("\"error\":\"line "));  // never a decision
+    if (line.find("\"decision\"") != std::string::npos) {
+      EXPECT_EQ(decided++, static_cast<std::size_t>(&line - lines.data()))
+          << "a decision after a refusal: " << line;
+      continue;
+    }
+    EXPECT_THAT(line, HasSubstr("\"error\":\"line "));
     EXPECT_THAT(line, HasSubstr("audit: "));
     EXPECT_THAT(line, HasSubstr("disk full"));
   }
+  EXPECT_LT(decided, lines.size());  // the failure was noticed
   EXPECT_THAT(r.err, HasSubstr("\"kind\":\"audit_failure\""));
-  EXPECT_EQ(Run("audit verify --db " + db.string()).exit_code, 0);  // nothing half-written
+  // Every decision given has its record: in the journal, since the database
+  // refuses them; nothing is half-written.
+  Result verify = Run("audit verify --db " + db.string());
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  // The run's lifecycle.start record may share the refused transaction.
+  EXPECT_THAT(verify.err,
+              AnyOf(HasSubstr(std::to_string(decided) + " of the records are in the journal only"),
+                    HasSubstr(std::to_string(decided + 1) + " of the records are in the journal only")));
 }
 
 TEST_F(AuditCliTest, UsageErrors) {

@@ -147,7 +147,10 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
 
 bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err) {
   instance.sender->Stop();
-  instance.sender->RunOnce();  // one last pass for what the end raised
+  // One last pass for what the end raised, once its alerts are in the outbox
+  // (if the database cannot be written, they wait in the journal).
+  static_cast<void>(instance.log->Flush());
+  instance.sender->RunOnce();
   base::StatusOr<std::int64_t> pending = instance.log->PendingAlerts();
   if (pending.ok() && *pending > 0) {
     err << "alerts: " << *pending << " pending; they stay in " << instance.config.audit.db.string()

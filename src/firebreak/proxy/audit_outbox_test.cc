@@ -70,6 +70,7 @@ TEST(AuditOutboxTest, AlertsSurviveAReceiverOutageAndASenderRestart) {
               ->Append(DecisionRecord(conversation, outcome, *core, {.request_id = "req-42"}),
                        std::move(alerts))
               ->seq;
+    ASSERT_TRUE(audit_log->Flush().ok());  // the alerts are in the outbox
     AuditOutbox outbox(*audit_log);
     alert::Sender sender(outbox, targets, sender_options);
     EXPECT_EQ(sender.RunOnce(), 0u);

@@ -544,7 +544,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
       return ok(Ready());
     case Route::kMetrics: {
       std::string gauges =
-          "# HELP firebreak_audit_queue_depth Records waiting for the audit writer.\n"
+          "# HELP firebreak_audit_queue_depth Records not yet in the audit database.\n"
           "# TYPE firebreak_audit_queue_depth gauge\nfirebreak_audit_queue_depth " +
           std::to_string(options_.log->queue_depth()) + "\n";
       if (options_.gauges) {
