@@ -42,13 +42,24 @@ AuditRecord Typical() {
   return r;
 }
 
+// Shared by a benchmark's threads: thread 0 opens it before the timed loop
+// (all threads start that together) and closes it after.
+void OpenLog(Durability durability) {
+  std::filesystem::remove_all(Dir());
+  AuditOptions options;
+  options.db = Dir() / "audit.db";
+  options.durability = durability;
+  Log() = std::move(AuditLog::Open(options)).value();
+}
+
+void CloseLog() {
+  Log().reset();
+  std::filesystem::remove_all(Dir());
+}
+
 void Append(benchmark::State& state, Durability durability) {
   if (state.thread_index() == 0) {
-    std::filesystem::remove_all(Dir());
-    AuditOptions options;
-    options.db = Dir() / "audit.db";
-    options.durability = durability;
-    Log() = std::move(AuditLog::Open(options)).value();
+    OpenLog(durability);
   }
   const AuditRecord record = Typical();
   for (auto _ : state) {
@@ -60,8 +71,7 @@ void Append(benchmark::State& state, Durability durability) {
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
-    Log().reset();
-    std::filesystem::remove_all(Dir());
+    CloseLog();
   }
 }
 
@@ -69,11 +79,7 @@ void Append(benchmark::State& state, Durability durability) {
 // appends in flight, as the proxy's I/O threads do.
 void AppendAsync(benchmark::State& state, Durability durability) {
   if (state.thread_index() == 0) {
-    std::filesystem::remove_all(Dir());
-    AuditOptions options;
-    options.db = Dir() / "audit.db";
-    options.durability = durability;
-    Log() = std::move(AuditLog::Open(options)).value();
+    OpenLog(durability);
   }
   const AuditRecord record = Typical();
   std::atomic<int> in_flight{0};
@@ -91,21 +97,17 @@ void AppendAsync(benchmark::State& state, Durability durability) {
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {
-    Log().reset();
-    std::filesystem::remove_all(Dir());
+    CloseLog();
   }
 }
 
 // What one append adds to a decision when decisions come one at a time.
 void BM_AppendLatency(benchmark::State& state) {
-  std::filesystem::remove_all(Dir());
-  AuditOptions options;
-  options.db = Dir() / "audit.db";
-  auto log = std::move(AuditLog::Open(options)).value();
+  OpenLog(Durability::kGroup);
   const AuditRecord record = Typical();
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    auto appended = log->Append(record);
+    auto appended = Log()->Append(record);
     const auto end = std::chrono::steady_clock::now();
     if (!appended.ok()) {
       state.SkipWithError(appended.status().message().c_str());
@@ -114,8 +116,7 @@ void BM_AppendLatency(benchmark::State& state) {
     state.SetIterationTime(std::chrono::duration<double>(end - start).count());
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
-  log.reset();
-  std::filesystem::remove_all(Dir());
+  CloseLog();
 }
 
 void BM_AppendGroup(benchmark::State& state) { Append(state, Durability::kGroup); }

@@ -1,9 +1,9 @@
 #include "firebreak/audit/audit_log.h"
 
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,7 +21,7 @@ namespace {
 constexpr std::uintmax_t kWalCheckpointBytes = std::uintmax_t{4} << 20;
 
 // The ingest thread gathers records for up to kIngestGather after the first
-// arrives, or until kIngestBatch wait, before it writes them.
+// arrives, or until kIngestBatch records wait, before it writes them.
 constexpr std::chrono::milliseconds kIngestGather{2};
 constexpr std::size_t kIngestBatch = 1024;
 
@@ -94,8 +94,6 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
     return status.WithContext("audit database " + options.db.string());
   };
   sqlite3_busy_timeout(db, 5000);
-  // synchronous=NORMAL: the journal makes records durable, and the
-  // database's WAL is synced before a journal segment is deleted.
   // 16 KiB pages for a new database: appending records costs a fifth less
   // than with 4 KiB (no effect on an existing one).
   if (base::Status s = Exec(db, "PRAGMA page_size=16384"); !s.ok()) {
@@ -104,6 +102,8 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (base::Status s = Exec(db, "PRAGMA journal_mode=WAL"); !s.ok()) {
     return fail(s);
   }
+  // synchronous=NORMAL: the journal makes records durable, and the
+  // database's WAL is synced before a journal segment is deleted.
   if (base::Status s = Exec(db, "PRAGMA synchronous=NORMAL"); !s.ok()) {
     return fail(s);
   }
@@ -179,7 +179,8 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   }
   if (sqlite3_open_v2(log->options_.db.c_str(), &log->checkpointer_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-    return SqliteError(log->checkpointer_, "cannot open audit database " + log->options_.db.string());
+    return SqliteError(log->checkpointer_,
+                       "cannot open audit database " + log->options_.db.string());
   }
   sqlite3_busy_timeout(log->checkpointer_, 5000);
   log->flusher_ = std::thread([raw = log.get()] {
@@ -411,14 +412,12 @@ void AuditLog::AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> a
   mine->alerts = std::move(alerts);
   mine->callback = std::move(done);
   std::unique_lock lock(mutex_);
-  base::Status refused = !ingest_error_.ok() ? ingest_error_
-                         : stopping_
-                             ? base::Status(base::StatusCode::kResourceExhausted,
-                                            "the audit log is closing")
-                         : queue_.size() >= options_.queue_capacity
-                             ? base::Status(base::StatusCode::kResourceExhausted,
-                                            "the audit queue is full")
-                             : base::Status::Ok();
+  base::Status refused =
+      !ingest_error_.ok() ? ingest_error_
+      : stopping_ ? base::Status(base::StatusCode::kResourceExhausted, "the audit log is closing")
+      : queue_.size() >= options_.queue_capacity
+          ? base::Status(base::StatusCode::kResourceExhausted, "the audit queue is full")
+          : base::Status::Ok();
   if (!refused.ok()) {
     lock.unlock();
     mine->callback(std::move(refused));
@@ -534,7 +533,8 @@ base::Status AuditLog::OpenSegment(std::size_t needed) {
     return ErrnoError("audit journal: cannot allocate " + std::to_string(segment->capacity) +
                       " bytes for " + segment->path.string());
   }
-  void* map = ::mmap(nullptr, segment->capacity, PROT_READ | PROT_WRITE, MAP_SHARED, segment->fd, 0);
+  void* map =
+      ::mmap(nullptr, segment->capacity, PROT_READ | PROT_WRITE, MAP_SHARED, segment->fd, 0);
   if (map == MAP_FAILED) {
     return ErrnoError("audit journal: cannot map " + segment->path.string());
   }
@@ -612,9 +612,8 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
 void AuditLog::FlushLoop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    tick_.wait_for(lock, options_.sync_interval / 2, [&] {
-      return stopping_ || (!queue_.empty() && !leading_ && Room() > 0);
-    });
+    tick_.wait_for(lock, options_.sync_interval / 2,
+                   [&] { return stopping_ || (!queue_.empty() && !leading_ && Room() > 0); });
     if (stopping_) {
       break;
     }
@@ -657,8 +656,8 @@ void AuditLog::CheckpointWal() {
   // PASSIVE runs beside the ingest thread's writes. Under constant load it
   // may never catch up with them, so that the WAL cannot start over: past
   // 16 times the threshold, RESTART makes it, pausing the writes meanwhile.
-  const int mode = size < 16 * kWalCheckpointBytes ? SQLITE_CHECKPOINT_PASSIVE
-                                                   : SQLITE_CHECKPOINT_RESTART;
+  const int mode =
+      size < 16 * kWalCheckpointBytes ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART;
   static_cast<void>(sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, mode, nullptr, nullptr));
 }
 
@@ -769,7 +768,7 @@ base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {
   // Records kRowsPerInsert at a time (fewer statement runs), then the rest
   // one by one; the bound bytes stay in `batch` until the commit.
   std::size_t i = 0;
-  for (; i < batch.size(); ) {
+  for (; i < batch.size();) {
     const bool full = batch.size() - i >= kRowsPerInsert;
     Statement& insert = full ? *insert_many_ : *insert_;
     const std::size_t rows = full ? kRowsPerInsert : 1;

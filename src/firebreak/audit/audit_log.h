@@ -57,7 +57,7 @@ struct AuditOptions {
   // are refused (AppendAsync); as many may wait to be moved into SQLite.
   std::size_t queue_capacity = 65536;
   std::size_t segment_bytes = std::size_t{1} << 20;  // a new journal segment after this
-  std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
+  std::function<std::int64_t()> now_micros;          // injected clock; default: system clock
 };
 
 struct Appended {
@@ -65,8 +65,9 @@ struct Appended {
   base::Sha256 hash{};
 };
 
-// An alert a record causes. It is written to the outbox in the same
-// transaction as the record, so it exists exactly when the record does.
+// An alert a record causes. It is journaled in the record's own entry and
+// moved into the outbox in the same transaction as the record, so it exists
+// exactly when the record does.
 struct OutboxAlert {
   std::string target;     // an alert target name from the server config
   Value::Object payload;  // what happened; the log adds idempotency_key,
@@ -227,12 +228,12 @@ class AuditLog {
   bool ingest_stopping_ = false;
   enum class IngestWait { kBusy, kIdle, kGathering };
   IngestWait ingest_wait_ = IngestWait::kBusy;
-  bool ingest_wanted_ = false;             // Flush() waits for everything to be in
-  std::vector<Journaled> ingest_;          // journaled, not yet in the database
-  std::uint64_t journaled_seq_ = 0;        // head_seq_, as others may read it
-  std::uint64_t ingested_seq_ = 0;         // db_seq_, as others may read it
-  base::Status ingest_error_;              // why the database cannot be written now
-  std::shared_ptr<Segment> sync_segment_;  // the segment the flush thread syncs
+  bool ingest_wanted_ = false;                      // Flush() waits for everything to be in
+  std::vector<Journaled> ingest_;                   // journaled, not yet in the database
+  std::uint64_t journaled_seq_ = 0;                 // head_seq_, as others may read it
+  std::uint64_t ingested_seq_ = 0;                  // db_seq_, as others may read it
+  base::Status ingest_error_;                       // why the database cannot be written now
+  std::shared_ptr<Segment> sync_segment_;           // the segment the flush thread syncs
   std::vector<std::shared_ptr<Segment>> unsynced_;  // retired, not yet synced (default mode)
   bool journal_unsynced_ = false;
   bool dir_unsynced_ = false;

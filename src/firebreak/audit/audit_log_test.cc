@@ -9,8 +9,8 @@
 
 #include <condition_variable>
 #include <csignal>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -450,14 +450,12 @@ TEST_F(AuditLogTest, OpeningMovesTheJournalIntoTheDatabaseUpToATornEntry) {
     const std::string body = EncodeRecord(Decision(i), static_cast<std::uint64_t>(i),
                                           "2026-11-29T00:00:00.000000Z", instance);
     std::string entry;
-    AppendJournalEntry(static_cast<std::uint64_t>(i), "decision", body,
-                       i == 2 ? std::vector<JournalAlert>{{"soc", "{}"}} : std::vector<JournalAlert>{},
-                       entry);
+    AppendJournalEntry(
+        static_cast<std::uint64_t>(i), "decision", body,
+        i == 2 ? std::vector<JournalAlert>{{"soc", "{}"}} : std::vector<JournalAlert>{}, entry);
     bytes += i < 4 ? entry : entry.substr(0, entry.size() / 2);
   }
-  {
-    std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes;
-  }
+  { std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes; }
   auto log = Open();
   EXPECT_EQ(log->Append(Decision(5))->seq, 4u);  // after the three intact ones
   EXPECT_EQ(*log->PendingAlerts(), 1);           // record 2's, moved in with it
@@ -478,9 +476,7 @@ TEST_F(AuditLogTest, AJournalSegmentEndsAtADamagedEntry) {
     AppendJournalEntry(i, "decision", "{\"seq\":" + std::to_string(i) + "}", {}, bytes);
   }
   bytes[second + 20] ^= 1;  // a byte of the second entry's payload
-  {
-    std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes;
-  }
+  { std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes; }
   base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(db_);
   ASSERT_TRUE(entries.ok());
   ASSERT_EQ(entries->size(), 1u);
@@ -491,14 +487,13 @@ TEST_F(AuditLogTest, AJournalThatSkipsRecordsIsRefusedAtOpen) {
   { auto log = Open(); }
   std::string bytes(kJournalMagic);
   AppendJournalEntry(7, "decision", "{\"seq\":7}", {}, bytes);
-  {
-    std::ofstream(JournalSegmentPath(db_, 7), std::ios::binary) << bytes;
-  }
+  { std::ofstream(JournalSegmentPath(db_, 7), std::ios::binary) << bytes; }
   AuditOptions options;
   options.db = db_;
   base::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options);
   ASSERT_FALSE(log.ok());
-  EXPECT_THAT(log.status().message(), HasSubstr("continues at record 7 but the log ends at record 0"));
+  EXPECT_THAT(log.status().message(),
+              HasSubstr("continues at record 7 but the log ends at record 0"));
 }
 
 TEST_F(AuditLogTest, SeqOfBodyReadsOnlyTheTopLevelKey) {

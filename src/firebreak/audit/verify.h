@@ -23,9 +23,9 @@ struct VerifyReport {
   std::uint64_t records = 0;
   std::uint64_t checkpoints = 0;
   std::uint64_t journaled = 0;  // of the records, those only in the journal yet
-  std::uint64_t bad_seq = 0;  // the first record found wrong
-  std::string problem;        // what is wrong with it
-  std::string key_source;     // where the public key came from
+  std::uint64_t bad_seq = 0;    // the first record found wrong
+  std::string problem;          // what is wrong with it
+  std::string key_source;       // where the public key came from
 };
 
 // Fed records in sequence order, each checkpoint right after the record it

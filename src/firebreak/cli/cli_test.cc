@@ -501,7 +501,8 @@ TEST_F(AuditCliTest, AStoreThatCannotWriteRefusesDecisionsAndTellsTheSystemTarge
   // refuses it moments later, and from then on decisions are refused.
   std::string input;
   for (int i = 1; i <= 200; ++i) {
-    input += "{\"id\": " + std::to_string(i) + ", \"prompt\": \"Summarize the attached report.\"}\n";
+    input +=
+        "{\"id\": " + std::to_string(i) + ", \"prompt\": \"Summarize the attached report.\"}\n";
   }
   Result r = Run("classify --jsonl --policy " + kPolicy + " --audit-db " + db.string() +
                      " --config " + config.string(),
@@ -527,9 +528,10 @@ TEST_F(AuditCliTest, AStoreThatCannotWriteRefusesDecisionsAndTellsTheSystemTarge
   Result verify = Run("audit verify --db " + db.string());
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   // The run's lifecycle.start record may share the refused transaction.
-  EXPECT_THAT(verify.err,
-              AnyOf(HasSubstr(std::to_string(decided) + " of the records are in the journal only"),
-                    HasSubstr(std::to_string(decided + 1) + " of the records are in the journal only")));
+  EXPECT_THAT(
+      verify.err,
+      AnyOf(HasSubstr(std::to_string(decided) + " of the records are in the journal only"),
+            HasSubstr(std::to_string(decided + 1) + " of the records are in the journal only")));
 }
 
 TEST_F(AuditCliTest, UsageErrors) {
