@@ -204,8 +204,9 @@ int Run(int argc, char** argv) {
       "verify",
       "Check the hash chain and checkpoint signatures: exit 0 'ok N records, M checkpoints', "
       "exit 1 naming the first bad record");
-  CLI::Option* verify_db =
-      verify_cmd->add_option("--db", audit_verify.db, "Audit database (SQLite)");
+  CLI::Option* verify_db = verify_cmd->add_option(
+      "--db", audit_verify.db,
+      "Audit database (SQLite); the journal beside it (DB.journal-*) is read too");
   CLI::Option* verify_jsonl =
       verify_cmd->add_option("--jsonl", audit_verify.jsonl, "An export made by `audit export`");
   verify_db->excludes(verify_jsonl);
@@ -217,7 +218,10 @@ int Run(int argc, char** argv) {
   CLI::App* export_cmd = audit_cmd->add_subcommand(
       "export",
       "Write records with their hashes and the checkpoints as JSON lines that verify offline");
-  export_cmd->add_option("--db", audit_export.db, "Audit database (SQLite)")->required();
+  export_cmd
+      ->add_option("--db", audit_export.db,
+                   "Audit database (SQLite); the journal beside it (DB.journal-*) is read too")
+      ->required();
   export_cmd->add_option("--from", audit_export.from, "First sequence number")
       ->capture_default_str();
   export_cmd->add_option("--format", audit_export.format, "Output format")
@@ -229,7 +233,8 @@ int Run(int argc, char** argv) {
       "Print the instance's public key (from DB.key) to keep for `audit verify --pubkey`");
   pubkey_cmd->add_option("--db", pubkey_db, "Audit database (SQLite)")->required();
   AuditTailOptions audit_tail;
-  CLI::App* tail_cmd = audit_cmd->add_subcommand("tail", "Print records as they are appended");
+  CLI::App* tail_cmd = audit_cmd->add_subcommand(
+      "tail", "Print records as they reach the database (within milliseconds of the journal)");
   tail_cmd->add_option("--db", audit_tail.db, "Audit database (SQLite)")->required();
   tail_cmd->add_option("--from", audit_tail.from,
                        "Start at this sequence number (default: new only)");
