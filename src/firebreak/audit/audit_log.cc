@@ -158,11 +158,9 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   auto log = std::unique_ptr<AuditLog>(
       new AuditLog(std::move(options), db, std::move(instance),
                    std::make_unique<base::SigningKey>(std::move(key).value())));
-  Statement head(db, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1");
-  if (head.Step() == SQLITE_ROW && head.Blob(1).size() == log->db_hash_.size()) {
-    log->db_seq_ = static_cast<std::uint64_t>(head.Int(0));
-    std::memcpy(log->db_hash_.data(), head.Blob(1).data(), log->db_hash_.size());
-  }
+  const ChainHead head = LastRecord(db);
+  log->db_seq_ = head.seq;
+  log->db_hash_ = head.hash;
   Statement checkpoint(db, "SELECT MAX(seq) FROM checkpoints");
   if (checkpoint.Step() == SQLITE_ROW) {
     log->checkpoint_seq_ = static_cast<std::uint64_t>(checkpoint.Int(0));
@@ -263,29 +261,21 @@ base::Status AuditLog::Recover() {
   }
   std::vector<Journaled> missing;
   std::uint64_t seq = db_seq_;
-  base::Sha256 hash = db_hash_;
-  for (JournalEntry& e : *entries) {
-    if (e.seq <= seq) {
-      continue;  // already in the database
-    }
+  for (ChainedEntry& c : ChainAfter(std::move(entries).value(), db_seq_, db_hash_)) {
+    JournalEntry& e = c.entry;
     if (e.seq != seq + 1) {
       return base::DataLoss("the audit journal continues at record " + std::to_string(e.seq) +
                             " but the log ends at record " + std::to_string(seq) +
                             ": records are missing; run `firebreak audit verify`");
     }
-    hash = ChainHash(hash, e.body);
     seq = e.seq;
-    missing.push_back({e.seq, std::move(e.kind), std::move(e.body), hash, std::move(e.alerts)});
+    missing.push_back({e.seq, std::move(e.kind), std::move(e.body), c.hash, std::move(e.alerts)});
   }
   if (!missing.empty()) {
     FB_RETURN_IF_ERROR(Insert(missing));
   }
-  if (!SyncPath(options_.db.string() + "-wal", false)) {
+  if (!DropSegments(JournalSegments(options_.db))) {
     return ErrnoError("cannot sync the audit database");
-  }
-  for (const std::filesystem::path& segment : JournalSegments(options_.db)) {
-    std::error_code ec;
-    std::filesystem::remove(segment, ec);
   }
   return base::Status::Ok();
 }
@@ -434,25 +424,36 @@ void AuditLog::AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> a
   }
 }
 
-void AuditLog::FailQueued(std::unique_lock<std::mutex>& lock, const base::Status& status) {
-  std::vector<Pending*> failed = std::move(queue_);
-  queue_.clear();
+std::vector<AuditLog::Pending*> AuditLog::AnswerAsync(const std::vector<Pending*>& batch) {
   std::vector<Pending*> waiting;
-  lock.unlock();
-  for (Pending* p : failed) {
+  for (Pending* p : batch) {
     if (p->callback) {
-      p->callback(status);
+      p->callback(std::move(p->result));
       delete p;
     } else {
       waiting.push_back(p);
     }
   }
-  lock.lock();
+  return waiting;
+}
+
+void AuditLog::MarkDone(const std::vector<Pending*>& waiting) {
   for (Pending* p : waiting) {
-    p->result = status;
     p->done = true;
     p->wake.notify_one();
   }
+}
+
+void AuditLog::FailQueued(std::unique_lock<std::mutex>& lock, const base::Status& status) {
+  std::vector<Pending*> failed = std::move(queue_);
+  queue_.clear();
+  for (Pending* p : failed) {
+    p->result = status;
+  }
+  lock.unlock();
+  const std::vector<Pending*> waiting = AnswerAsync(failed);
+  lock.lock();
+  MarkDone(waiting);
 }
 
 void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
@@ -467,18 +468,12 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   std::vector<Journaled> journaled;
   const base::Status written = WriteJournal(batch, journaled);
   // Answer the batch first, so that no producer waits for bookkeeping.
-  std::vector<Pending*> waiting;  // synchronous producers, marked done under the lock
-  for (Pending* p : batch) {
-    if (!written.ok()) {
+  if (!written.ok()) {
+    for (Pending* p : batch) {
       p->result = written;
     }
-    if (p->callback) {
-      p->callback(std::move(p->result));
-      delete p;
-    } else {
-      waiting.push_back(p);
-    }
   }
+  const std::vector<Pending*> waiting = AnswerAsync(batch);
   lock.lock();
   for (std::shared_ptr<Segment>& r : retired_) {
     if (r->last_seq > 0) {
@@ -508,10 +503,7 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
       ingest_ready_.notify_one();
     }
   }
-  for (Pending* p : waiting) {
-    p->done = true;
-    p->wake.notify_one();
-  }
+  MarkDone(waiting);
   Unlead();
 }
 
@@ -661,8 +653,8 @@ void AuditLog::CheckpointWal() {
   static_cast<void>(sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, mode, nullptr, nullptr));
 }
 
-// The ingest thread: moves journaled records into the database, signs
-// checkpoints, and deletes the journal segments the database covers.
+// The ingest thread: moves journaled records into the database and signs
+// checkpoints.
 void AuditLog::IngestLoop() {
   std::unique_lock lock(mutex_);
   std::chrono::milliseconds retry{0};
@@ -730,27 +722,36 @@ void AuditLog::DropIngestedSegments(std::unique_lock<std::mutex>& lock, bool all
   std::vector<std::filesystem::path> drop;
   if (all) {
     drop = JournalSegments(options_.db);
-    closed_.clear();
   } else {
-    auto covered = std::partition(closed_.begin(), closed_.end(),
-                                  [&](const auto& c) { return c.second > ingested_seq_; });
-    for (auto it = covered; it != closed_.end(); ++it) {
-      drop.push_back(it->first);
+    for (const auto& [path, last_seq] : closed_) {
+      if (last_seq <= ingested_seq_) {
+        drop.push_back(path);
+      }
     }
-    closed_.erase(covered, closed_.end());
   }
   if (drop.empty()) {
     return;
   }
   lock.unlock();
-  // The database's copy must survive a power loss before the journal's goes.
-  if (SyncPath(options_.db.string() + "-wal", false)) {
-    for (const std::filesystem::path& path : drop) {
-      std::error_code ec;
-      std::filesystem::remove(path, ec);
-    }
-  }
+  const bool dropped = DropSegments(drop);
   lock.lock();
+  if (dropped) {  // else they are tried again at the next tick
+    std::erase_if(closed_, [&](const auto& c) {
+      return std::find(drop.begin(), drop.end(), c.first) != drop.end();
+    });
+  }
+}
+
+bool AuditLog::DropSegments(const std::vector<std::filesystem::path>& segments) const {
+  // The database's copy must survive a power loss before the journal's goes.
+  if (!SyncPath(options_.db.string() + "-wal", false)) {
+    return false;
+  }
+  for (const std::filesystem::path& path : segments) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  return true;
 }
 
 base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {

@@ -178,6 +178,11 @@ class AuditLog {
   void WakeNextLeader();
   // Answers every queued record with `status`. Lock held.
   void FailQueued(std::unique_lock<std::mutex>& lock, const base::Status& status);
+  // Answering a written or failed batch (each result set): the asynchronous
+  // records through their callbacks, without the lock; it returns the
+  // synchronous producers, which MarkDone wakes under the lock.
+  static std::vector<Pending*> AnswerAsync(const std::vector<Pending*>& batch);
+  static void MarkDone(const std::vector<Pending*>& waiting);
   // Leader only, without the lock: sequences, chains and journals `batch`.
   base::Status WriteJournal(const std::vector<Pending*>& batch, std::vector<Journaled>& out);
   // A new segment with room for at least `needed` bytes of entries.
@@ -185,9 +190,12 @@ class AuditLog {
   // The database's side, under db_mutex_.
   base::Status Insert(const std::vector<Journaled>& batch);
   base::Status WriteCheckpoint(std::uint64_t seq, const base::Sha256& hash);
-  // Deletes the journal segments whose records are all in the database.
-  // Lock held; released while the files go.
+  // Deletes the journal segments whose records are all in the database (all
+  // of them: at close). Lock held; released while the files go.
   void DropIngestedSegments(std::unique_lock<std::mutex>& lock, bool all);
+  // Syncs the database's WAL, then deletes `segments`; false when the sync
+  // failed (nothing is deleted then).
+  bool DropSegments(const std::vector<std::filesystem::path>& segments) const;
   void Rollback();
   // Flush thread: checkpoints SQLite's WAL into the database once it is big.
   void CheckpointWal();

@@ -1,10 +1,8 @@
 #include "firebreak/audit/journal.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
-#include "firebreak/base/digest.h"
+#include "firebreak/audit/record.h"
 
 namespace firebreak::audit {
 namespace {
@@ -153,6 +151,20 @@ base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::pat
     ParseSegment(*bytes, entries);
   }
   return entries;
+}
+
+std::vector<ChainedEntry> ChainAfter(std::vector<JournalEntry> entries, std::uint64_t seq,
+                                     base::Sha256 hash) {
+  std::vector<ChainedEntry> after;
+  for (JournalEntry& e : entries) {
+    if (e.seq <= seq) {
+      continue;  // in the database already
+    }
+    seq = e.seq;
+    hash = ChainHash(hash, e.body);
+    after.push_back({std::move(e), hash});
+  }
+  return after;
 }
 
 }  // namespace firebreak::audit

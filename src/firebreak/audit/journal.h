@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "firebreak/base/digest.h"
 #include "firebreak/base/status.h"
 
 namespace firebreak::audit {
@@ -53,5 +54,17 @@ std::vector<std::filesystem::path> JournalSegments(const std::filesystem::path& 
 // first torn or damaged entry). Segments that vanish while being listed were
 // moved into the database and are skipped.
 base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::path& db);
+
+// An entry with its chain hash.
+struct ChainedEntry {
+  JournalEntry entry;
+  base::Sha256 hash{};
+};
+// The entries after record `seq` with hash `hash` (a database's head), in
+// order, each hash chained on from the one before: what the journal holds
+// beyond the database. Whether their sequence numbers follow on is the
+// caller's to check.
+std::vector<ChainedEntry> ChainAfter(std::vector<JournalEntry> entries, std::uint64_t seq,
+                                     base::Sha256 hash);
 
 }  // namespace firebreak::audit

@@ -1,5 +1,7 @@
 #include "firebreak/audit/sqlite.h"
 
+#include <cstring>
+
 namespace firebreak::audit {
 
 base::Status SqliteError(sqlite3* db, std::string_view what) {
@@ -84,6 +86,16 @@ base::StatusOr<std::string> MetaValue(sqlite3* db, std::string_view key) {
     return base::NotFound("audit database has no '" + std::string(key) + "' entry");
   }
   return std::string(get.Text(0));
+}
+
+ChainHead LastRecord(sqlite3* db) {
+  ChainHead head;
+  Statement last(db, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1");
+  if (last.ok() && last.Step() == SQLITE_ROW && last.Blob(1).size() == head.hash.size()) {
+    head.seq = static_cast<std::uint64_t>(last.Int(0));
+    std::memcpy(head.hash.data(), last.Blob(1).data(), head.hash.size());
+  }
+  return head;
 }
 
 }  // namespace firebreak::audit

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "firebreak/base/digest.h"
 #include "firebreak/base/status.h"
 
 namespace firebreak::audit {
@@ -45,5 +46,13 @@ base::Status SqliteError(sqlite3* db, std::string_view what);
 // The meta table's value for `key`: NotFound when absent, Unavailable when
 // the database has no meta table (it is not a Firebreak audit database).
 base::StatusOr<std::string> MetaValue(sqlite3* db, std::string_view key);
+
+// The last record's sequence number and hash: where the chain continues
+// (0 and zeros for an empty log).
+struct ChainHead {
+  std::uint64_t seq = 0;
+  base::Sha256 hash{};
+};
+ChainHead LastRecord(sqlite3* db);
 
 }  // namespace firebreak::audit

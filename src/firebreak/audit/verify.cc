@@ -15,47 +15,6 @@ namespace {
 
 void AppendJsonString(std::string& out, std::string_view s) { Value(s).AppendCanonical(out); }
 
-// A journaled record the database does not hold yet, with its chain hash.
-struct TailRecord {
-  std::uint64_t seq;
-  std::string body;
-  base::Sha256 hash;
-};
-
-// The journal's records after the database's head (`seq`, `hash`), chained
-// on from it. A running log moves records from its journal into the
-// database and then deletes them there, so the journal is read before the
-// database: a record is then in one or the other.
-class JournalTail {
- public:
-  explicit JournalTail(const std::filesystem::path& db) {
-    base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(db);
-    if (entries.ok()) {
-      entries_ = std::move(entries).value();
-    } else {
-      error_ = entries.status();
-    }
-  }
-  const base::Status& error() const { return error_; }
-
-  std::vector<TailRecord> After(std::uint64_t seq, base::Sha256 hash) {
-    std::vector<TailRecord> tail;
-    for (JournalEntry& e : entries_) {
-      if (e.seq <= seq) {
-        continue;
-      }
-      hash = ChainHash(hash, e.body);
-      seq = e.seq;
-      tail.push_back({e.seq, std::move(e.body), hash});
-    }
-    return tail;
-  }
-
- private:
-  std::vector<JournalEntry> entries_;
-  base::Status error_;
-};
-
 }  // namespace
 
 std::uint64_t SeqOfBody(std::string_view body) {
@@ -198,8 +157,11 @@ base::StatusOr<std::string> Meta(sqlite3* db, std::string_view key) {
 
 base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
                                             std::optional<std::string> public_pem) {
-  JournalTail journal(path);
-  FB_RETURN_IF_ERROR(journal.error());
+  // The journal before the database: a running log moves records from the
+  // one into the other and then deletes them from the journal, so each
+  // record is found in one or the other.
+  base::StatusOr<std::vector<JournalEntry>> journal = ReadJournal(path);
+  FB_RETURN_IF_ERROR(journal.status());
   OpenDb db;
   FB_RETURN_IF_ERROR(OpenReadOnly(path, db));
   FB_RETURN_IF_ERROR(Exec(db.db, "BEGIN"));  // one snapshot for everything below
@@ -228,15 +190,9 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
     return SqliteError(db.db, "cannot read records");
   }
   auto next_checkpoint = checkpoints.begin();
-  std::uint64_t last_seq = 0;
-  base::Sha256 last_hash{};
   while (!verifier.failed() && rows.Step() == SQLITE_ROW) {
     const auto seq = static_cast<std::uint64_t>(rows.Int(0));
     verifier.AddRecord(seq, rows.Text(1), rows.Blob(2));
-    last_seq = seq;
-    if (rows.Blob(2).size() == last_hash.size()) {
-      std::memcpy(last_hash.data(), rows.Blob(2).data(), last_hash.size());
-    }
     while (next_checkpoint != checkpoints.end() && next_checkpoint->first <= seq) {
       verifier.AddCheckpoint(next_checkpoint->first, next_checkpoint->second.first,
                              next_checkpoint->second.second);
@@ -247,8 +203,9 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
   // verifier checks their sequence and content.
   std::uint64_t journaled = 0;
   if (!verifier.failed()) {
-    for (const TailRecord& r : journal.After(last_seq, last_hash)) {
-      verifier.AddRecord(r.seq, r.body, base::AsBytes(r.hash));
+    const ChainHead head = LastRecord(db.db);
+    for (const ChainedEntry& c : ChainAfter(std::move(journal).value(), head.seq, head.hash)) {
+      verifier.AddRecord(c.entry.seq, c.entry.body, base::AsBytes(c.hash));
       ++journaled;
     }
   }
@@ -308,35 +265,29 @@ std::uint64_t RecordReader::ReadAfter(
 
 base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_seq,
                          std::ostream& out) {
-  JournalTail journal(path);
-  FB_RETURN_IF_ERROR(journal.error());
+  base::StatusOr<std::vector<JournalEntry>> journal = ReadJournal(path);  // first: see above
+  FB_RETURN_IF_ERROR(journal.status());
   OpenDb db;
   FB_RETURN_IF_ERROR(OpenReadOnly(path, db));
-  // One snapshot of the database for everything below.
-  FB_RETURN_IF_ERROR(Exec(db.db, "BEGIN"));
+  FB_RETURN_IF_ERROR(Exec(db.db, "BEGIN"));  // one snapshot for everything below
   base::StatusOr<std::string> instance = Meta(db.db, "instance");
   base::StatusOr<std::string> key = Meta(db.db, "public_key");
   if (!instance.ok() || !key.ok()) {
     return instance.ok() ? key.status() : instance.status();
   }
   from_seq = std::max<std::uint64_t>(from_seq, 1);
-  std::uint64_t head_seq = 0;
-  base::Sha256 head_hash{};
-  Statement head(db.db, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1");
-  if (head.Step() == SQLITE_ROW && head.Blob(1).size() == head_hash.size()) {
-    head_seq = static_cast<std::uint64_t>(head.Int(0));
-    std::memcpy(head_hash.data(), head.Blob(1).data(), head_hash.size());
-  }
-  const std::vector<TailRecord> tail = journal.After(head_seq, head_hash);
+  const ChainHead head = LastRecord(db.db);
+  const std::vector<ChainedEntry> tail =
+      ChainAfter(std::move(journal).value(), head.seq, head.hash);
   std::string previous(32, '\0');
   Statement prev(db.db, "SELECT hash FROM records WHERE seq = ?");
   prev.Bind(1, static_cast<std::int64_t>(from_seq - 1));
   if (from_seq > 1 && prev.Step() == SQLITE_ROW) {
     previous = std::string(prev.Blob(0));
   }
-  for (const TailRecord& r : tail) {
-    if (r.seq == from_seq - 1) {
-      previous = std::string(base::AsBytes(r.hash));
+  for (const ChainedEntry& c : tail) {
+    if (c.entry.seq == from_seq - 1) {
+      previous = std::string(base::AsBytes(c.hash));
     }
   }
   std::string line =
@@ -376,9 +327,9 @@ base::Status ExportJsonl(const std::filesystem::path& path, std::uint64_t from_s
   while (rows.Step() == SQLITE_ROW) {
     write_record(static_cast<std::uint64_t>(rows.Int(0)), rows.Blob(2), rows.Text(1));
   }
-  for (const TailRecord& r : tail) {
-    if (r.seq >= from_seq) {
-      write_record(r.seq, base::AsBytes(r.hash), r.body);
+  for (const ChainedEntry& c : tail) {
+    if (c.entry.seq >= from_seq) {
+      write_record(c.entry.seq, base::AsBytes(c.hash), c.entry.body);
     }
   }
   while (more_checkpoints) {
