@@ -420,9 +420,17 @@ describe('fail closed', () => {
   test('when the audit store cannot write, requests are refused with 503', async () => {
     const upstream = await startUpstream();
     // A file size limit makes the database's writes fail (EFBIG) once it
-    // grows past it: a full disk, in miniature. (The journal's segments are
-    // 1 MiB, allocated whole; dash counts 512-byte blocks.)
-    const fb = await startFirebreak({ openaiPort: upstream.port, wrap: 'ulimit -f 2400;' });
+    // grows past it: a full disk, in miniature. The journal's segments, 4 MiB
+    // allocated whole, just fit; SQLite's WAL does not: it is checkpointed
+    // once it holds 4 MiB of pages, and its frames have headers too. (dash
+    // counts 512-byte blocks.)
+    let fb;
+    try {
+      fb = await startFirebreak({ openaiPort: upstream.port, wrap: 'ulimit -f 8200;' });
+    } catch (e) {
+      upstream.close();
+      throw e;
+    }
     try {
       let refused;
       let forwardedBefore = 0;

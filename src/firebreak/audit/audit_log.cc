@@ -4,12 +4,15 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <utility>
 
 #include "firebreak/audit/sqlite.h"
 #include "firebreak/base/clock.h"
@@ -17,17 +20,29 @@
 namespace firebreak::audit {
 namespace {
 
-// The flush thread checkpoints SQLite's WAL into the database past this size.
-constexpr std::uintmax_t kWalCheckpointBytes = std::uintmax_t{4} << 20;
+// The WAL thread checkpoints SQLite's WAL into the database once it holds
+// this much.
+constexpr std::uint64_t kWalCheckpointBytes = std::uint64_t{4} << 20;
+constexpr std::uint64_t kWalRestartBytes = std::uint64_t{256} << 20;
+
+// SQLite's commit hook in WAL mode: the frames the WAL now holds (it starts
+// over after a complete checkpoint).
+int CountWalFrames(void* frames, sqlite3*, const char*, int count) {
+  static_cast<std::atomic<int>*>(frames)->store(count, std::memory_order_relaxed);
+  return SQLITE_OK;
+}
 
 // The ingest thread gathers records for up to kIngestGather after the first
 // arrives, or until kIngestBatch records wait, before it writes them.
 constexpr std::chrono::milliseconds kIngestGather{2};
 constexpr std::size_t kIngestBatch = 1024;
 
+// Journal segments kept for reuse once their records are in the database.
+constexpr std::size_t kRecycledSegments = 4;
+
 // Records inserted by one statement run (a third cheaper per record than one
 // at a time).
-constexpr std::size_t kRowsPerInsert = 16;
+constexpr std::size_t kRowsPerInsert = 64;
 
 std::string InsertManySql() {
   std::string sql = "INSERT INTO records(seq, kind, body, hash) VALUES(?, ?, ?, ?)";
@@ -107,6 +122,11 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (base::Status s = Exec(db, "PRAGMA synchronous=NORMAL"); !s.ok()) {
     return fail(s);
   }
+  // 16 MiB of page cache (2 MiB by default): a transaction of records then
+  // never spills pages before its commit.
+  if (base::Status s = Exec(db, "PRAGMA cache_size=-16384"); !s.ok()) {
+    return fail(s);
+  }
   // Schema and identity in one transaction: a process killed here leaves
   // either nothing or a complete, empty log.
   std::string instance;
@@ -168,12 +188,18 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (base::Status s = log->Recover(); !s.ok()) {
     return s.WithContext("audit database " + log->options_.db.string());
   }
-  log->head_seq_ = log->journaled_seq_ = log->ingested_seq_ = log->db_seq_;
+  log->head_seq_ = log->journaled_seq_ = log->ingested_seq_ = log->durable_seq_ = log->mark_seq_ =
+      log->db_seq_;
   log->head_hash_ = log->db_hash_;
-  // The WAL is checkpointed by the flush thread, through a connection of its
-  // own, not by the ingest thread's commits.
+  // The WAL is checkpointed by the WAL thread, through a connection of its
+  // own, not by the ingest thread's commits, which only count its frames.
   if (base::Status s = Exec(db, "PRAGMA wal_autocheckpoint=0"); !s.ok()) {
     return s;
+  }
+  sqlite3_wal_hook(db, &CountWalFrames, &log->wal_frames_);
+  Statement page_size(db, "PRAGMA page_size");
+  if (page_size.Step() == SQLITE_ROW) {
+    log->page_bytes_ = static_cast<std::uint64_t>(page_size.Int(0));
   }
   if (sqlite3_open_v2(log->options_.db.c_str(), &log->checkpointer_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
@@ -181,9 +207,18 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
                        "cannot open audit database " + log->options_.db.string());
   }
   sqlite3_busy_timeout(log->checkpointer_, 5000);
+  // A connection learns that the database is in WAL mode when it first reads
+  // it; until then a checkpoint through it does nothing.
+  if (base::Status s = Exec(log->checkpointer_, "PRAGMA journal_mode=WAL"); !s.ok()) {
+    return s;
+  }
   log->flusher_ = std::thread([raw = log.get()] {
     ::pthread_setname_np(::pthread_self(), "fb-audit-flush");
     raw->FlushLoop();
+  });
+  log->wal_thread_ = std::thread([raw = log.get()] {
+    ::pthread_setname_np(::pthread_self(), "fb-audit-wal");
+    raw->WalLoop();
   });
   log->ingester_ = std::thread([raw = log.get()] {
     ::pthread_setname_np(::pthread_self(), "fb-audit-ingest");
@@ -192,21 +227,51 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   return log;
 }
 
-// An open journal segment: a file allocated up front and mapped, so that a
-// group is journaled by a copy into the page cache, not a system call (and
-// no page fault can find the disk full). Its mapping lives as long as anyone
-// may sync it.
+// An open journal segment: a file allocated up front (no write can find
+// the disk full), written through a mapping, so that a group is journaled by
+// a copy into the page cache, not a system call. Only a window of it is
+// mapped, the pages the leader writes next: syncing pages no longer mapped
+// costs no TLB shootdown on the leader's CPU, one per page otherwise.
 struct AuditLog::Segment {
+  static constexpr std::size_t kWindow = std::size_t{256} << 10;
+
   std::filesystem::path path;
   int fd = -1;
-  char* map = nullptr;
   std::size_t capacity = 0;
   std::size_t size = 0;
   std::uint64_t last_seq = 0;  // 0: no entry yet
-  ~Segment() {
-    if (map != nullptr) {
-      ::munmap(map, capacity);
+  char* window = nullptr;
+  std::size_t window_at = 0;  // file offset of the window, page-aligned
+  std::size_t window_size = 0;
+
+  // Where to write the `n` bytes at file offset `at` (within capacity);
+  // null, with errno, when the window cannot be mapped. Leader only.
+  char* Map(std::size_t at, std::size_t n) {
+    if (window == nullptr || at < window_at || at + n > window_at + window_size) {
+      Unmap();
+      const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+      const std::size_t from = at / page * page;
+      const std::size_t size =
+          std::min(capacity - from, std::max(kWindow, (at + n - from + page - 1) / page * page));
+      void* map =
+          ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(from));
+      if (map == MAP_FAILED) {
+        return nullptr;
+      }
+      window = static_cast<char*>(map);
+      window_at = from;
+      window_size = size;
     }
+    return window + (at - window_at);
+  }
+  void Unmap() {
+    if (window != nullptr) {
+      ::munmap(window, window_size);
+      window = nullptr;
+    }
+  }
+  ~Segment() {
+    Unmap();
     if (fd >= 0) {
       ::close(fd);
     }
@@ -277,6 +342,8 @@ base::Status AuditLog::Recover() {
   if (!DropSegments(JournalSegments(options_.db))) {
     return ErrnoError("cannot sync the audit database");
   }
+  std::error_code ec;
+  std::filesystem::remove(SparePath(), ec);  // left by a killed process; holds nothing
   return base::Status::Ok();
 }
 
@@ -317,9 +384,13 @@ AuditLog::~AuditLog() {
     stopping_ = true;
     changed_.notify_all();
     tick_.notify_all();
+    wal_tick_.notify_all();
   }
   if (flusher_.joinable()) {
     flusher_.join();
+  }
+  if (wal_thread_.joinable()) {
+    wal_thread_.join();
   }
   {
     // What AppendAsync queued before the close.
@@ -341,6 +412,11 @@ AuditLog::~AuditLog() {
     ingester_.join();
   }
   std::unique_lock lock(mutex_);
+  if (spare_) {
+    std::error_code ec;
+    std::filesystem::remove(spare_->path, ec);
+    spare_.reset();
+  }
   if (ingested_seq_ == journaled_seq_) {
     // A failed final checkpoint leaves the tail unsigned, as after a crash.
     {
@@ -459,13 +535,15 @@ void AuditLog::FailQueued(std::unique_lock<std::mutex>& lock, const base::Status
 void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   leading_ = true;
   const std::size_t n = std::min({queue_.size(), options_.max_batch, Room()});
-  std::vector<Pending*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  std::vector<Pending*>& batch = group_;
+  batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   if (queue_.size() >= options_.queue_capacity) {
     changed_.notify_all();  // producers wait for capacity
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   lock.unlock();
-  std::vector<Journaled> journaled;
+  std::vector<Journaled>& journaled = written_;
+  journaled.clear();
   const base::Status written = WriteJournal(batch, journaled);
   // Answer the batch first, so that no producer waits for bookkeeping.
   if (!written.ok()) {
@@ -491,11 +569,7 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   if (written.ok() && !journaled.empty()) {
     journaled_seq_ = head_seq_;
     journal_unsynced_ = options_.durability == Durability::kGroup;
-    if (ingest_.empty()) {
-      ingest_ = std::move(journaled);
-    } else {
-      std::move(journaled.begin(), journaled.end(), std::back_inserter(ingest_));
-    }
+    std::move(journaled.begin(), journaled.end(), std::back_inserter(ingest_));
     // Wake the ingest thread when it sleeps with nothing to do, or when
     // the records it gathers make a full batch: not once per group.
     if (ingest_wait_ == IngestWait::kIdle ||
@@ -507,35 +581,115 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
   Unlead();
 }
 
-base::Status AuditLog::OpenSegment(std::size_t needed) {
-  auto segment = std::make_shared<Segment>();
-  segment->path = JournalSegmentPath(options_.db, head_seq_ + 1);
+std::filesystem::path AuditLog::SparePath() const {
+  return options_.db.string() + ".journal-spare";
+}
+
+std::size_t AuditLog::SegmentCapacity(std::size_t needed) const {
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  segment->capacity =
-      (std::max(options_.segment_bytes, kJournalMagic.size() + needed) + page - 1) / page * page;
+  return (std::max(options_.segment_bytes, kJournalMagic.size() + needed) + page - 1) / page * page;
+}
+
+base::StatusOr<std::shared_ptr<AuditLog::Segment>> AuditLog::CreateSegment(
+    const std::filesystem::path& path, std::size_t capacity) {
+  auto segment = std::make_shared<Segment>();
+  segment->path = path;
+  segment->capacity = capacity;
   // A file of that name holds no acknowledged record (they would have
   // advanced the head): it is a segment whose first write failed.
-  segment->fd = ::open(segment->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  segment->fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (segment->fd < 0) {
-    return ErrnoError("audit journal: cannot create " + segment->path.string());
+    return ErrnoError("audit journal: cannot create " + path.string());
   }
-  if (const int e = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(segment->capacity));
-      e != 0) {
+  if (const int e = ::posix_fallocate(segment->fd, 0, static_cast<off_t>(capacity)); e != 0) {
     errno = e;
-    return ErrnoError("audit journal: cannot allocate " + std::to_string(segment->capacity) +
-                      " bytes for " + segment->path.string());
+    return ErrnoError("audit journal: cannot allocate " + std::to_string(capacity) + " bytes for " +
+                      path.string());
   }
-  void* map =
-      ::mmap(nullptr, segment->capacity, PROT_READ | PROT_WRITE, MAP_SHARED, segment->fd, 0);
-  if (map == MAP_FAILED) {
-    return ErrnoError("audit journal: cannot map " + segment->path.string());
+  return segment;
+}
+
+base::StatusOr<std::shared_ptr<AuditLog::Segment>> AuditLog::ReuseSegment(
+    const std::filesystem::path& from, const std::filesystem::path& path, std::size_t capacity) {
+  if (::rename(from.c_str(), path.c_str()) != 0) {
+    return ErrnoError("audit journal: cannot rename " + from.string());
   }
-  segment->map = static_cast<char*>(map);
-  std::memcpy(segment->map, kJournalMagic.data(), kJournalMagic.size());
+  auto segment = std::make_shared<Segment>();
+  segment->path = path;
+  segment->capacity = capacity;
+  segment->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  struct stat st {};
+  if (segment->fd < 0 || ::fstat(segment->fd, &st) != 0 ||
+      static_cast<std::size_t>(st.st_size) != capacity) {
+    return ErrnoError("audit journal: cannot reuse " + from.string());  // created anew
+  }
+  return segment;
+}
+
+void AuditLog::PrepareSpare(std::unique_lock<std::mutex>& lock) {
+  spare_wanted_ = false;
+  std::filesystem::path recycled;
+  if (!recycle_.empty()) {
+    recycled = std::move(recycle_.back());
+    recycle_.pop_back();
+  }
+  lock.unlock();
+  const std::size_t capacity = SegmentCapacity(0);
+  base::StatusOr<std::shared_ptr<Segment>> spare =
+      recycled.empty() ? base::NotFound("no segment to reuse")
+                       : ReuseSegment(recycled, SparePath(), capacity);
+  if (!spare.ok()) {
+    spare = CreateSegment(SparePath(), capacity);
+    if (spare.ok()) {
+      // Its pages in the page cache, so that the leader's first write to
+      // each reads nothing (best effort: Linux 5.14 and later).
+      Segment& segment = **spare;
+      if (segment.Map(0, segment.capacity) != nullptr) {
+        ::madvise(segment.window, segment.window_size, MADV_POPULATE_READ);
+      }
+      segment.Unmap();
+    }
+  }
+  lock.lock();
+  if (spare.ok()) {
+    spare_ = std::move(spare).value();
+  }  // else the leader creates its segments itself; it asks again then
+}
+
+base::Status AuditLog::OpenSegment(std::size_t needed) {
+  const std::filesystem::path path = JournalSegmentPath(options_.db, head_seq_ + 1);
+  std::shared_ptr<Segment> segment;
+  {
+    std::lock_guard lock(mutex_);
+    if (spare_ && spare_->capacity >= kJournalMagic.size() + needed) {
+      segment = std::move(spare_);
+    }
+  }
+  const bool renamed = segment && ::rename(segment->path.c_str(), path.c_str()) == 0;
+  {
+    // Only now: the next spare is created under the same name.
+    std::lock_guard lock(mutex_);
+    spare_wanted_ = true;
+    ingest_ready_.notify_one();
+  }
+  if (renamed) {
+    segment->path = path;
+  } else {
+    base::StatusOr<std::shared_ptr<Segment>> created = CreateSegment(path, SegmentCapacity(needed));
+    if (!created.ok()) {
+      return created.status();
+    }
+    segment = std::move(created).value();
+  }
+  char* magic = segment->Map(0, kJournalMagic.size());
+  if (magic == nullptr) {
+    return ErrnoError("audit journal: cannot map " + path.string());
+  }
+  std::memcpy(magic, kJournalMagic.data(), kJournalMagic.size());
   segment->size = kJournalMagic.size();
   if (options_.durability == Durability::kFsync &&
       (::fdatasync(segment->fd) != 0 || !SyncPath(DirectoryOf(options_.db), true))) {
-    return ErrnoError("audit journal: cannot sync " + segment->path.string());
+    return ErrnoError("audit journal: cannot sync " + path.string());
   }
   segment_ = std::move(segment);
   return base::Status::Ok();
@@ -578,11 +732,14 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
     FB_RETURN_IF_ERROR(OpenSegment(buffer_.size()));
   }
   Segment& segment = *segment_;
-  char* at = segment.map + segment.size;
+  char* at = segment.Map(segment.size, buffer_.size());
+  if (at == nullptr) {
+    return ErrnoError("audit journal: cannot map " + segment.path.string());
+  }
   std::memcpy(at, buffer_.data(), buffer_.size());
   if (options_.durability == Durability::kFsync) {
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    char* from = segment.map + segment.size / page * page;
+    char* from = at - (segment.size % page);
     if (::msync(from, static_cast<std::size_t>(at + buffer_.size() - from), MS_SYNC) != 0) {
       base::Status error = ErrnoError("audit journal: cannot sync " + segment.path.string());
       std::memset(at, 0, buffer_.size());  // not acknowledged: the next group overwrites it
@@ -596,11 +753,10 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
   return base::Status::Ok();
 }
 
-// The flush thread: in the default mode, fsyncs the journal within
-// sync_interval of a write; writes the groups of asynchronous records that
-// no producer leads (strict mode, or when the database had no room); and,
-// off the ingest thread's path, checkpoints SQLite's WAL into the database
-// and deletes the journal segments the database covers.
+// The flush thread: in the default mode, makes every record survive a power
+// loss within sync_interval of its write (MakeDurable); and writes the
+// groups of asynchronous records that no producer leads (strict mode, or
+// when the database had no room).
 void AuditLog::FlushLoop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -613,24 +769,74 @@ void AuditLog::FlushLoop() {
       CommitQueued(lock);
       continue;
     }
-    if (journal_unsynced_ || !unsynced_.empty() || dir_unsynced_) {
-      // Everything journaled so far is covered by the syncs below.
-      std::vector<std::shared_ptr<Segment>> segments = std::move(unsynced_);
-      unsynced_.clear();
-      if (journal_unsynced_ && sync_segment_) {
-        segments.push_back(sync_segment_);
-      }
-      const bool dir = dir_unsynced_;
-      journal_unsynced_ = dir_unsynced_ = false;
-      lock.unlock();
-      for (const std::shared_ptr<Segment>& segment : segments) {
-        ::fdatasync(segment->fd);
-      }
-      if (dir) {
-        SyncPath(DirectoryOf(options_.db), true);
-      }
-      segments.clear();
-      lock.lock();
+    const auto now = std::chrono::steady_clock::now();
+    if (options_.durability == Durability::kGroup &&
+        now - mark_time_ >= options_.sync_interval / 2) {
+      // What was journaled half an interval ago is due now.
+      const std::uint64_t due = mark_seq_;
+      mark_time_ = now;
+      mark_seq_ = journaled_seq_;
+      MakeDurable(lock, due);
+    }
+  }
+}
+
+void AuditLog::MakeDurable(std::unique_lock<std::mutex>& lock, std::uint64_t due) {
+  if (durable_seq_ >= due) {
+    return;
+  }
+  // SQLite's WAL holds what is in the database: usually all but the last
+  // milliseconds' worth. Once it is synced, the journal's copy of those
+  // records need never reach the disk (their pages go with the segment).
+  const std::uint64_t in_database = ingested_seq_;
+  if (in_database > durable_seq_) {
+    lock.unlock();
+    const bool synced = SyncPath(options_.db.string() + "-wal", false);
+    lock.lock();
+    if (synced) {
+      durable_seq_ = std::max(durable_seq_, in_database);
+    }
+  }
+  std::erase_if(unsynced_, [&](const std::shared_ptr<Segment>& segment) {
+    return segment->last_seq <= durable_seq_;
+  });
+  if (durable_seq_ >= due) {
+    return;
+  }
+  // The database lags: the journal itself, up to its head.
+  std::vector<std::shared_ptr<Segment>> segments = std::move(unsynced_);
+  unsynced_.clear();
+  if (journal_unsynced_ && sync_segment_) {
+    segments.push_back(sync_segment_);
+  }
+  const bool dir = dir_unsynced_;
+  const std::uint64_t journaled = journaled_seq_;
+  journal_unsynced_ = dir_unsynced_ = false;
+  ++journal_syncs_;
+  lock.unlock();
+  bool synced = true;
+  for (const std::shared_ptr<Segment>& segment : segments) {
+    synced = ::fdatasync(segment->fd) == 0 && synced;
+  }
+  if (dir) {
+    synced = SyncPath(DirectoryOf(options_.db), true) && synced;
+  }
+  segments.clear();
+  lock.lock();
+  if (synced) {
+    durable_seq_ = std::max(durable_seq_, journaled);
+  }
+}
+
+// The WAL thread: checkpoints SQLite's WAL into the database and hands on
+// (or deletes) the journal segments the database covers. Its syncs may take
+// long under load, so that they must not hold up the journal's.
+void AuditLog::WalLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wal_tick_.wait_for(lock, options_.sync_interval / 2, [&] { return stopping_; });
+    if (stopping_) {
+      break;
     }
     lock.unlock();
     CheckpointWal();
@@ -640,24 +846,32 @@ void AuditLog::FlushLoop() {
 }
 
 void AuditLog::CheckpointWal() {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(options_.db.string() + "-wal", ec);
-  if (ec || size < kWalCheckpointBytes) {
+  const std::uint64_t bytes =
+      static_cast<std::uint64_t>(wal_frames_.load(std::memory_order_relaxed)) * page_bytes_;
+  if (bytes < kWalCheckpointBytes) {
     return;
   }
-  // PASSIVE runs beside the ingest thread's writes. Under constant load it
-  // may never catch up with them, so that the WAL cannot start over: past
-  // 16 times the threshold, RESTART makes it, pausing the writes meanwhile.
-  const int mode =
-      size < 16 * kWalCheckpointBytes ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART;
-  static_cast<void>(sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, mode, nullptr, nullptr));
+  // PASSIVE runs beside the ingest thread's writes, and the WAL starts over
+  // once one has caught up with them. Under constant writes none may: past
+  // kWalRestartBytes, RESTART makes the WAL start over, pausing the writes
+  // meanwhile (hundreds of milliseconds; the journal takes the records).
+  const int mode = bytes < kWalRestartBytes ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART;
+  int frames = 0;
+  int copied = 0;
+  if (sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, mode, &frames, &copied) == SQLITE_OK &&
+      copied == frames) {
+    // All in the database: nothing to do until the next commit says more.
+    wal_frames_.compare_exchange_strong(frames, 0, std::memory_order_relaxed);
+  }
 }
 
-// The ingest thread: moves journaled records into the database and signs
-// checkpoints.
+// The ingest thread: moves journaled records into the database, signs
+// checkpoints and creates the next journal segment ahead of the leader.
 void AuditLog::IngestLoop() {
   std::unique_lock lock(mutex_);
   std::chrono::milliseconds retry{0};
+  // Swapped with ingest_ each round, so that neither grows from nothing.
+  std::vector<Journaled> batch;
   while (true) {
     if (retry.count() > 0) {
       ingest_ready_.wait_for(lock, retry, [&] { return ingest_stopping_; });
@@ -666,7 +880,7 @@ void AuditLog::IngestLoop() {
       // gather records for up to kIngestGather into one transaction.
       ingest_wait_ = IngestWait::kIdle;
       ingest_ready_.wait_for(lock, std::chrono::seconds(1), [&] {
-        return ingest_stopping_ || ingest_wanted_ || !ingest_.empty();
+        return ingest_stopping_ || ingest_wanted_ || !ingest_.empty() || spare_wanted_;
       });
       ingest_wait_ = IngestWait::kGathering;
       ingest_ready_.wait_for(lock, kIngestGather, [&] {
@@ -675,11 +889,14 @@ void AuditLog::IngestLoop() {
       ingest_wait_ = IngestWait::kBusy;
       ingest_wanted_ = false;
     }
+    if (spare_wanted_ && !ingest_stopping_) {
+      PrepareSpare(lock);
+    }
     if (ingest_.empty() && ingest_stopping_) {
       break;
     }
-    std::vector<Journaled> batch = std::move(ingest_);
-    ingest_.clear();
+    batch.clear();
+    batch.swap(ingest_);
     lock.unlock();
     base::Status status = base::Status::Ok();
     {
@@ -701,7 +918,7 @@ void AuditLog::IngestLoop() {
         p->wake.notify_one();  // those waiting for room fail closed
       }
       std::move(ingest_.begin(), ingest_.end(), std::back_inserter(batch));
-      ingest_ = std::move(batch);
+      batch.swap(ingest_);
       if (ingest_stopping_) {
         break;  // the journal keeps them for the next open
       }
@@ -732,13 +949,22 @@ void AuditLog::DropIngestedSegments(std::unique_lock<std::mutex>& lock, bool all
   if (drop.empty()) {
     return;
   }
+  // A few are kept for the next spares: their pages are allocated and
+  // likely cached, where a new file's must be allocated and zeroed.
+  std::vector<std::filesystem::path> keep;
+  while (!all && !drop.empty() && recycle_.size() + keep.size() < kRecycledSegments) {
+    keep.push_back(std::move(drop.back()));
+    drop.pop_back();
+  }
   lock.unlock();
   const bool dropped = DropSegments(drop);
   lock.lock();
   if (dropped) {  // else they are tried again at the next tick
     std::erase_if(closed_, [&](const auto& c) {
-      return std::find(drop.begin(), drop.end(), c.first) != drop.end();
+      return std::find(drop.begin(), drop.end(), c.first) != drop.end() ||
+             std::find(keep.begin(), keep.end(), c.first) != keep.end();
     });
+    std::move(keep.begin(), keep.end(), std::back_inserter(recycle_));
   }
 }
 
@@ -904,6 +1130,11 @@ base::Status AuditLog::WriteCheckpoint(std::uint64_t seq, const base::Sha256& ha
   }
   checkpoint_seq_ = seq;
   return base::Status::Ok();
+}
+
+AuditLog::Durable AuditLog::durable() {
+  std::lock_guard lock(mutex_);
+  return {durable_seq_, journal_syncs_};
 }
 
 std::size_t AuditLog::queue_depth() {

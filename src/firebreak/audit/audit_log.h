@@ -8,11 +8,14 @@
 // record, and no thread hand-off happens at concurrency 1. An ingest thread
 // moves journaled records into SQLite in large transactions and signs
 // checkpoints of the chain head with the instance's Ed25519 key every N
-// records or T seconds; a flush thread keeps the journal's time-based fsync
-// (default mode) and writes groups for asynchronous producers that must not
-// block (strict mode).
+// records or T seconds; a flush thread makes records survive a power loss
+// within the sync interval (default mode: by syncing SQLite's WAL, and the
+// journal when the database lags) and writes groups for asynchronous
+// producers that must not block (strict mode); a WAL thread checkpoints
+// SQLite's WAL and retires the journal segments the database covers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -56,7 +59,7 @@ struct AuditOptions {
   // Records waiting to be journaled beyond which producers wait (Append) or
   // are refused (AppendAsync); as many may wait to be moved into SQLite.
   std::size_t queue_capacity = 65536;
-  std::size_t segment_bytes = std::size_t{1} << 20;  // a new journal segment after this
+  std::size_t segment_bytes = std::size_t{4} << 20;  // a new journal segment after this
   std::function<std::int64_t()> now_micros;          // injected clock; default: system clock
 };
 
@@ -135,6 +138,14 @@ class AuditLog {
   // Records not yet in the database: waiting to be journaled, or journaled
   // and waiting to be moved in (a gauge for /metrics).
   std::size_t queue_depth();
+  // Default mode: the records that survive a power loss, up to this one;
+  // and how many times the journal itself had to be synced for that (when
+  // the database lagged by more than half the sync interval).
+  struct Durable {
+    std::uint64_t seq = 0;
+    std::uint64_t journal_syncs = 0;
+  };
+  Durable durable();
 
  private:
   // One producer's record, owned by its Append call while it waits.
@@ -166,6 +177,11 @@ class AuditLog {
   // The threads (see the top of this file).
   void FlushLoop();
   void IngestLoop();
+  void WalLoop();
+  // Flush thread, default mode: makes the records up to `due` survive a
+  // power loss, through SQLite's WAL for those in the database and the
+  // journal for the rest. Lock held; released while syncing.
+  void MakeDurable(std::unique_lock<std::mutex>& lock, std::uint64_t due);
   // Writes a group of what is queued to the journal, as the leader. Lock
   // held on entry and exit; no other leader; Room() > 0.
   void CommitQueued(std::unique_lock<std::mutex>& lock);
@@ -185,8 +201,24 @@ class AuditLog {
   static void MarkDone(const std::vector<Pending*>& waiting);
   // Leader only, without the lock: sequences, chains and journals `batch`.
   base::Status WriteJournal(const std::vector<Pending*>& batch, std::vector<Journaled>& out);
-  // A new segment with room for at least `needed` bytes of entries.
+  // A new segment with room for at least `needed` bytes of entries: the
+  // spare, renamed, when it is big enough.
   base::Status OpenSegment(std::size_t needed);
+  // The size of a segment for `needed` bytes of entries.
+  std::size_t SegmentCapacity(std::size_t needed) const;
+  // A segment file at `path`, allocated whole.
+  static base::StatusOr<std::shared_ptr<Segment>> CreateSegment(const std::filesystem::path& path,
+                                                                std::size_t capacity);
+  // `from`, a segment whose records are all in the database, renamed to
+  // `path` for reuse.
+  static base::StatusOr<std::shared_ptr<Segment>> ReuseSegment(const std::filesystem::path& from,
+                                                               const std::filesystem::path& path,
+                                                               std::size_t capacity);
+  // Ingest thread: makes the spare segment, off the leader's path: the
+  // segment to reuse, if any, else a new one. Lock held; released meanwhile.
+  void PrepareSpare(std::unique_lock<std::mutex>& lock);
+  // The spare's file: no segment name, so that no reader takes it for one.
+  std::filesystem::path SparePath() const;
   // The database's side, under db_mutex_.
   base::Status Insert(const std::vector<Journaled>& batch);
   base::Status WriteCheckpoint(std::uint64_t seq, const base::Sha256& hash);
@@ -197,7 +229,7 @@ class AuditLog {
   // failed (nothing is deleted then).
   bool DropSegments(const std::vector<std::filesystem::path>& segments) const;
   void Rollback();
-  // Flush thread: checkpoints SQLite's WAL into the database once it is big.
+  // WAL thread: checkpoints SQLite's WAL into the database once it is big.
   void CheckpointWal();
   void CloseDatabase();
 
@@ -208,7 +240,9 @@ class AuditLog {
   // The database and its writer state: under db_mutex_.
   std::mutex db_mutex_;
   sqlite3* db_;
-  sqlite3* checkpointer_ = nullptr;  // the flush thread's connection
+  sqlite3* checkpointer_ = nullptr;  // the WAL thread's connection
+  std::atomic<int> wal_frames_{0};   // in SQLite's WAL, as of the last commit
+  std::uint64_t page_bytes_ = 16384;
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   std::unique_ptr<Statement> insert_;
@@ -224,11 +258,15 @@ class AuditLog {
   base::Sha256 head_hash_{};
   std::shared_ptr<Segment> segment_;
   std::vector<std::shared_ptr<Segment>> retired_;  // replaced since the last group
+  // Reused from group to group: its records, their entries, what it wrote.
+  std::vector<Pending*> group_;
   std::string buffer_;
+  std::vector<Journaled> written_;
 
   std::mutex mutex_;
-  std::condition_variable changed_;  // capacity, ingest progress or stop state changed
-  std::condition_variable tick_;     // wakes the flush thread: async work or stop
+  std::condition_variable changed_;   // capacity, ingest progress or stop state changed
+  std::condition_variable tick_;      // wakes the flush thread: async work or stop
+  std::condition_variable wal_tick_;  // wakes the WAL thread: stop
   std::condition_variable ingest_ready_;
   std::vector<Pending*> queue_;
   bool leading_ = false;
@@ -245,9 +283,19 @@ class AuditLog {
   std::vector<std::shared_ptr<Segment>> unsynced_;  // retired, not yet synced (default mode)
   bool journal_unsynced_ = false;
   bool dir_unsynced_ = false;
+  std::uint64_t durable_seq_ = 0;  // survives a power loss up to here
+  std::uint64_t journal_syncs_ = 0;
+  // The journal's head at the flush thread's last look, and when.
+  std::uint64_t mark_seq_ = 0;
+  std::chrono::steady_clock::time_point mark_time_;
+  // The next segment, made ahead by the ingest thread.
+  std::shared_ptr<Segment> spare_;
+  bool spare_wanted_ = true;
+  std::vector<std::filesystem::path> recycle_;  // segments all in the database, kept for reuse
   // Closed segments: deleted once their last record is in the database.
   std::vector<std::pair<std::filesystem::path, std::uint64_t>> closed_;
   std::thread flusher_;
+  std::thread wal_thread_;
   std::thread ingester_;
 };
 

@@ -483,6 +483,118 @@ TEST_F(AuditLogTest, AJournalSegmentEndsAtADamagedEntry) {
   EXPECT_EQ((*entries)[0].body, "{\"seq\":1}");
 }
 
+TEST_F(AuditLogTest, AJournalSegmentInAnotherFormatIsRefusedAndAnEmptyOneSkipped) {
+  { std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << std::string(4096, '\0'); }
+  base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(db_);
+  ASSERT_TRUE(entries.ok());
+  EXPECT_TRUE(entries->empty());
+  {
+    std::ofstream(JournalSegmentPath(db_, 2), std::ios::binary) << "FBJRNL1\n"
+                                                                << "entries";
+  }
+  entries = ReadJournal(db_);
+  ASSERT_FALSE(entries.ok());
+  EXPECT_THAT(entries.status().message(), HasSubstr("journal-00000000000000000002: not an audit "
+                                                    "journal segment this version can read"));
+  AuditOptions options;
+  options.db = db_;
+  EXPECT_FALSE(AuditLog::Open(options).ok());  // nothing it might hold is dropped
+}
+
+TEST(JournalTest, Crc32cKnownAnswers) {
+  for (auto crc : {&Crc32c, &Crc32cPortable}) {
+    EXPECT_EQ(crc("123456789"), 0xe3069283u);  // RFC 3720's check value
+    EXPECT_EQ(crc(""), 0u);
+    EXPECT_EQ(crc(std::string(32, '\0')), 0x8a9136aau);  // RFC 3720 B.4
+    EXPECT_EQ(crc(std::string(32, '\xff')), 0x62a8ab43u);
+  }
+  std::string odd = "a journal entry of an odd length: 37";
+  EXPECT_EQ(Crc32c(odd), Crc32cPortable(odd));
+}
+
+TEST_F(AuditLogTest, AReusedSegmentEndsAtItsOlderEntries) {
+  // Segment 10 was reused: after its own entries (10, 11) it still holds
+  // intact ones from its last use. Segment 20 was reused and never written.
+  std::string reused(kJournalMagic);
+  for (std::uint64_t seq : {10, 11, 3, 4}) {
+    AppendJournalEntry(seq, "decision", "{\"seq\":" + std::to_string(seq) + "}", {}, reused);
+  }
+  std::string unwritten(kJournalMagic);
+  AppendJournalEntry(5, "decision", "{\"seq\":5}", {}, unwritten);
+  { std::ofstream(JournalSegmentPath(db_, 10), std::ios::binary) << reused; }
+  { std::ofstream(JournalSegmentPath(db_, 20), std::ios::binary) << unwritten; }
+  base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(db_);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].seq, 10u);
+  EXPECT_EQ((*entries)[1].seq, 11u);
+}
+
+TEST_F(AuditLogTest, AtCloseOnlyTheDatabaseAndItsKeyRemain) {
+  // A spare segment left by a killed process holds nothing: it goes too.
+  { std::ofstream(db_.string() + ".journal-spare", std::ios::binary) << "FBJRNL2\n"; }
+  {
+    AuditOptions options;
+    options.db = db_;
+    options.segment_bytes = 1;  // a new segment, spare or reused, for every group
+    auto log = std::move(AuditLog::Open(options)).value();
+    for (int i = 1; i <= 200; ++i) {
+      ASSERT_TRUE(log->Append(Decision(i)).ok());
+    }
+  }
+  std::set<std::string> files;
+  for (const auto& file : fs::directory_iterator(dir_)) {
+    files.insert(file.path().filename().string());
+  }
+  EXPECT_EQ(files, (std::set<std::string>{"audit.db", "audit.db.key"}));
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 200u);
+}
+
+TEST_F(AuditLogTest, TheWalIsCheckpointedIntoTheDatabaseWhileTheLogRuns) {
+  auto log = Open();
+  AuditRecord big = Decision(1);
+  big.fields["note"] = std::string(4000, 'x');
+  for (int i = 0; i < 2000; ++i) {  // 8 MB
+    ASSERT_TRUE(log->Append(big).ok());
+  }
+  ASSERT_TRUE(log->Flush().ok());
+  // Past 4 MiB of WAL, the WAL thread copies it into the database file.
+  for (int i = 0; i < 400 && fs::file_size(db_) < (std::uintmax_t{4} << 20); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_GE(fs::file_size(db_), std::uintmax_t{4} << 20);
+}
+
+TEST_F(AuditLogTest, RecordsSurviveAPowerLossThroughTheWalWhenTheDatabaseKeepsUp) {
+  AuditOptions options;
+  options.db = db_;
+  options.sync_interval = std::chrono::milliseconds(400);  // ample for the ingest thread
+  auto log = std::move(AuditLog::Open(options)).value();
+  auto durable_reaches = [&](std::uint64_t seq) {
+    for (int i = 0; i < 300 && log->durable().seq < seq; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return log->durable().seq >= seq;
+  };
+  for (int i = 1; i <= 50; ++i) {
+    ASSERT_TRUE(log->Append(Decision(i)).ok());
+  }
+  ASSERT_TRUE(log->Flush().ok());
+  // Within the sync interval, by syncing SQLite's WAL: the journal's copy
+  // never needs to reach the disk.
+  ASSERT_TRUE(durable_reaches(50));
+  EXPECT_EQ(log->durable().journal_syncs, 0u);
+  // A record the database refuses is made durable through the journal.
+  Sql("CREATE TRIGGER full BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+  ASSERT_EQ(log->Append(Decision(51))->seq, 51u);
+  ASSERT_TRUE(durable_reaches(51));
+  EXPECT_GE(log->durable().journal_syncs, 1u);
+  Sql("DROP TRIGGER full");
+  ASSERT_TRUE(Ingested(*log));
+}
+
 TEST_F(AuditLogTest, AJournalThatSkipsRecordsIsRefusedAtOpen) {
   { auto log = Open(); }
   std::string bytes(kJournalMagic);

@@ -1,11 +1,46 @@
 #include "firebreak/audit/journal.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
 
 #include "firebreak/audit/record.h"
 
 namespace firebreak::audit {
 namespace {
+
+constexpr std::uint32_t kCrc32cPolynomial = 0x82f63b78;  // reflected
+
+constexpr std::array<std::uint32_t, 256> kCrc32cTable = [] {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) {
+      c = (c & 1) != 0 ? (c >> 1) ^ kCrc32cPolynomial : c >> 1;
+    }
+    table[i] = c;
+  }
+  return table;
+}();
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) std::uint32_t Crc32cSse42(std::string_view bytes) {
+  std::uint64_t crc = 0xffffffff;
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    crc = __builtin_ia32_crc32di(crc, word);
+  }
+  auto c = static_cast<std::uint32_t>(crc);
+  for (; n > 0; ++p, --n) {
+    c = __builtin_ia32_crc32qi(c, static_cast<unsigned char>(*p));
+  }
+  return ~c;
+}
+#endif
 
 void PutU32(std::string& out, std::uint32_t v) {
   char b[4];
@@ -65,21 +100,29 @@ class Reader {
   bool ok_ = true;
 };
 
-// The entries of one segment's bytes, up to the first one that is not intact.
-void ParseSegment(std::string_view bytes, std::vector<JournalEntry>& out) {
-  if (bytes.substr(0, kJournalMagic.size()) != kJournalMagic) {
-    return;
+// The entries of one segment's bytes, up to the first one that is not
+// intact or not the next record: its first is record `first_seq`, and a
+// reused segment holds older entries after its own. False when the segment
+// is in a format this version cannot read.
+bool ParseSegment(std::string_view bytes, std::uint64_t first_seq, std::vector<JournalEntry>& out) {
+  const std::string_view magic = bytes.substr(0, kJournalMagic.size());
+  if (magic != kJournalMagic) {
+    // Empty or zeros: a segment whose creation was cut short, holding nothing.
+    return magic.find_first_not_of('\0') == std::string_view::npos;
   }
   Reader file(bytes.substr(kJournalMagic.size()));
   while (!file.done()) {
     const std::string_view payload = file.Bytes();
-    const std::string_view checksum = file.Raw(sizeof(base::Sha256));
-    if (!file.ok() || checksum != base::AsBytes(base::Sha256Of(payload))) {
-      return;
+    const auto checksum = static_cast<std::uint32_t>(file.Int(4));
+    if (!file.ok() || checksum != Crc32c(payload)) {
+      return true;
     }
     Reader r(payload);
     JournalEntry entry;
     entry.seq = r.Int(8);
+    if (entry.seq != first_seq++) {
+      return true;
+    }
     entry.kind = r.Bytes();
     entry.body = r.Bytes();
     const std::uint64_t alerts = r.Int(4);
@@ -88,13 +131,32 @@ void ParseSegment(std::string_view bytes, std::vector<JournalEntry>& out) {
       entry.alerts.push_back({std::move(target), std::string(r.Bytes())});
     }
     if (!r.ok() || !r.done()) {
-      return;
+      return true;
     }
     out.push_back(std::move(entry));
   }
+  return true;
 }
 
 }  // namespace
+
+std::uint32_t Crc32cPortable(std::string_view bytes) {
+  std::uint32_t c = 0xffffffff;
+  for (char b : bytes) {
+    c = kCrc32cTable[(c ^ static_cast<unsigned char>(b)) & 0xff] ^ (c >> 8);
+  }
+  return ~c;
+}
+
+std::uint32_t Crc32c(std::string_view bytes) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) {
+    return Crc32cSse42(bytes);
+  }
+#endif
+  return Crc32cPortable(bytes);
+}
 
 void AppendJournalEntry(std::uint64_t seq, std::string_view kind, std::string_view body,
                         const std::vector<JournalAlert>& alerts, std::string& out) {
@@ -113,8 +175,7 @@ void AppendJournalEntry(std::uint64_t seq, std::string_view kind, std::string_vi
   for (int i = 0; i < 4; ++i) {
     out[size_at + static_cast<std::size_t>(i)] = static_cast<char>(size >> (8 * i));
   }
-  const base::Sha256 checksum = base::Sha256Of(std::string_view(out).substr(payload_at));
-  out.append(base::AsBytes(checksum));
+  PutU32(out, Crc32c(std::string_view(out).substr(payload_at)));
 }
 
 std::filesystem::path JournalSegmentPath(const std::filesystem::path& db, std::uint64_t first_seq) {
@@ -130,7 +191,8 @@ std::vector<std::filesystem::path> JournalSegments(const std::filesystem::path& 
   std::error_code ec;
   for (const auto& file : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = file.path().filename().string();
-    if (name.size() == prefix.size() + 20 && name.starts_with(prefix)) {
+    if (name.size() == prefix.size() + 20 && name.starts_with(prefix) &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
       segments.push_back(file.path());
     }
   }
@@ -148,7 +210,18 @@ base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::pat
       }
       return bytes.status();
     }
-    ParseSegment(*bytes, entries);
+    const std::string name = segment.filename().string();
+    std::uint64_t first_seq = 0;
+    if (std::from_chars(name.data() + name.size() - 20, name.data() + name.size(), first_seq).ec !=
+        std::errc()) {
+      continue;  // more than 64 bits: not a name the log gives
+    }
+    if (!ParseSegment(*bytes, first_seq, entries)) {
+      return base::FailedPrecondition(
+          segment.string() +
+          ": not an audit journal segment this version can read (it does not start with "
+          "\"FBJRNL2\"); let the version that wrote it recover its records first");
+    }
   }
   return entries;
 }

@@ -1,19 +1,23 @@
 // The audit journal: the write-ahead log of the audit database. A record is
 // acknowledged once its entry is in the journal (one write per group of
 // records; fsynced first in the strict mode); the log then moves entries into
-// SQLite in large transactions in the background, and deletes a journal
-// segment once everything in it is in SQLite and synced. At open, entries
-// the database lacks are moved in first, so a killed process loses nothing
-// it acknowledged.
+// SQLite in large transactions in the background, and deletes (or reuses) a
+// journal segment once everything in it is in SQLite and synced. At open,
+// entries the database lacks are moved in first, so a killed process loses
+// nothing it acknowledged.
 //
 // Segments are files beside the database named DB.journal-<first seq, 20
 // digits>, allocated whole when created (zeros past the last entry). Each
-// starts with the 8 bytes "FBJRNL1\n"; then entries:
+// starts with the 8 bytes "FBJRNL2\n"; then entries:
 //   u32 size of the payload, little-endian
 //   payload: u64 seq | u32 n, kind | u32 n, body | u32 alerts | per alert:
 //            u32 n, target, u32 n, payload JSON
-//   32 bytes: SHA-256 of the payload
-// A torn or damaged entry, or the zeros after the last, ends its segment.
+//   u32 CRC-32C of the payload, little-endian
+// Entries are consecutive records, the first the one the name gives. A torn
+// or damaged entry, the zeros after the last, or an entry out of sequence (a
+// reused segment's older entries) ends its segment. The checksum only finds
+// torn writes, as in PostgreSQL's WAL: tampering is the chain hash's to
+// find, which covers every record's body.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +31,7 @@
 
 namespace firebreak::audit {
 
-inline constexpr std::string_view kJournalMagic = "FBJRNL1\n";
+inline constexpr std::string_view kJournalMagic = "FBJRNL2\n";
 
 struct JournalAlert {
   std::string target;
@@ -40,6 +44,10 @@ struct JournalEntry {
   std::string body;  // the record's canonical bytes
   std::vector<JournalAlert> alerts;
 };
+
+// CRC-32C (Castagnoli): with SSE 4.2 where the CPU has it, else portable.
+std::uint32_t Crc32c(std::string_view bytes);
+std::uint32_t Crc32cPortable(std::string_view bytes);
 
 // Appends the encoding of an entry to `out`.
 void AppendJournalEntry(std::uint64_t seq, std::string_view kind, std::string_view body,

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <iterator>
 
@@ -18,8 +19,50 @@ constexpr auto kEscaped = [] {
   return escaped;
 }();
 
+// Whether any of 8 bytes is one a JSON string must escape: below 0x20, '"'
+// or '\\' (exact: no false positives).
+bool AnyEscaped(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101;
+  constexpr std::uint64_t kHigh = 0x8080808080808080;
+  const std::uint64_t quote = w ^ (kOnes * '"');
+  const std::uint64_t backslash = w ^ (kOnes * '\\');
+  return ((((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+           ((backslash - kOnes) & ~backslash)) &
+          kHigh) != 0;
+}
+
+// Whether `s` holds a byte to escape, eight bytes at a time.
+bool NeedsEscaping(std::string_view s) {
+  std::uint64_t w = 0x2020202020202020;  // spaces: nothing to escape
+  if (s.size() < 8) {
+    if (!s.empty()) {
+      std::memcpy(&w, s.data(), s.size());
+    }
+    return AnyEscaped(w);
+  }
+  for (std::size_t i = 0; i + 8 <= s.size(); i += 8) {
+    std::memcpy(&w, s.data() + i, 8);
+    if (AnyEscaped(w)) {
+      return true;
+    }
+  }
+  std::memcpy(&w, s.data() + s.size() - 8, 8);  // the last 8, overlapping
+  return AnyEscaped(w);
+}
+
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  if (!NeedsEscaping(s)) {  // the common case: one write
+    const std::size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* p = out.data() + at;
+    p[0] = '"';
+    if (!s.empty()) {
+      std::memcpy(p + 1, s.data(), s.size());
+    }
+    p[s.size() + 1] = '"';
+    return;
+  }
   out.push_back('"');
   // Runs that need no escaping are appended whole.
   std::size_t run = 0;
@@ -152,6 +195,7 @@ void FinishRecord(const PreparedRecord& prepared, std::uint64_t seq, std::string
   const std::string_view text = prepared.text;
   char digits[24];
   const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), seq);
+  out.reserve(out.size() + text.size() + static_cast<std::size_t>(end - digits) + time.size());
   out.append(text.substr(0, prepared.seq_at));
   out.append(digits, end);
   out.append(text.substr(prepared.seq_at, prepared.time_at - prepared.seq_at));
@@ -184,7 +228,9 @@ std::string FormatTime(std::int64_t unix_micros) {
     cached.assign(buf, std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc));
     cached_second = second;
   }
-  std::string out = cached;
+  std::string out;
+  out.reserve(cached.size() + 8);
+  out = cached;
   out.resize(out.size() + 8);
   char* frac = out.data() + out.size() - 8;
   frac[0] = '.';

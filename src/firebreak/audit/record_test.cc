@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace firebreak::audit {
 namespace {
 
@@ -21,6 +23,41 @@ TEST(RecordTest, StringsAreEscapedAndUtf8KeptAsIs) {
   std::string out;
   Value("quote\" back\\ nl\n tab\t bell\x07 ж").AppendCanonical(out);
   EXPECT_EQ(out, "\"quote\\\" back\\\\ nl\\n tab\\t bell\\u0007 ж\"");
+}
+
+TEST(RecordTest, EveryByteIsEscapedWhereverItStands) {
+  // Strings are scanned eight bytes at a time: put each byte value at each
+  // position of strings of several lengths, against a byte-wise reference.
+  auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      static constexpr std::string_view kShort[] = {"\\b", "\\t", "\\n", "", "\\f", "\\r"};
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c >= 8 && c <= 13 && !kShort[c - 8].empty()) {
+        out += kShort[c - 8];
+      } else if (c < 0x20) {
+        char u[8];
+        std::snprintf(u, sizeof(u), "\\u%04x", c);
+        out += u;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + "\"";
+  };
+  for (std::size_t size : {1u, 7u, 8u, 9u, 15u, 16u, 23u}) {
+    for (std::size_t at = 0; at < size; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        std::string s(size, 'a');
+        s[at] = static_cast<char>(c);
+        std::string out;
+        Value(s).AppendCanonical(out);
+        ASSERT_EQ(out, reference(s)) << "byte " << c << " at " << at << " of " << size;
+      }
+    }
+  }
 }
 
 TEST(RecordTest, ReservedFieldsCannotBeForged) {
