@@ -286,6 +286,7 @@ describe('proxy', () => {
     assert.match(text, /firebreak_stage_seconds_bucket\{stage="decide",le="\+Inf"\} [1-9]/);
     assert.match(text, /firebreak_upstream_errors_total\{upstream="openai",kind="timeout"\} [1-9]/);
     assert.match(text, /firebreak_rule_decisions_total\{rule="block-surveillance"\} [1-9]/);
+    assert.match(text, /\nfirebreak_audit_journal_syncs_total \d+\n/);
   });
 });
 

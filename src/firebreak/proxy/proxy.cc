@@ -546,7 +546,12 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
       std::string gauges =
           "# HELP firebreak_audit_queue_depth Records not yet in the audit database.\n"
           "# TYPE firebreak_audit_queue_depth gauge\nfirebreak_audit_queue_depth " +
-          std::to_string(options_.log->queue_depth()) + "\n";
+          std::to_string(options_.log->queue_depth()) +
+          "\n# HELP firebreak_audit_journal_syncs_total Times the audit journal itself was "
+          "fsynced, the database lagging by more than half the sync interval.\n"
+          "# TYPE firebreak_audit_journal_syncs_total counter\n"
+          "firebreak_audit_journal_syncs_total " +
+          std::to_string(options_.log->durable().journal_syncs) + "\n";
       if (options_.gauges) {
         gauges += options_.gauges();
       }
