@@ -25,6 +25,8 @@ namespace {
 constexpr std::uint64_t kWalCheckpointBytes = std::uint64_t{4} << 20;
 constexpr std::uint64_t kWalRestartBytes = std::uint64_t{256} << 20;
 
+std::size_t PageSize() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
 // SQLite's commit hook in WAL mode: the frames the WAL now holds (it starts
 // over after a complete checkpoint).
 int CountWalFrames(void* frames, sqlite3*, const char*, int count) {
@@ -249,7 +251,7 @@ struct AuditLog::Segment {
   char* Map(std::size_t at, std::size_t n) {
     if (window == nullptr || at < window_at || at + n > window_at + window_size) {
       Unmap();
-      const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+      const std::size_t page = PageSize();
       const std::size_t from = at / page * page;
       const std::size_t size =
           std::min(capacity - from, std::max(kWindow, (at + n - from + page - 1) / page * page));
@@ -586,7 +588,7 @@ std::filesystem::path AuditLog::SparePath() const {
 }
 
 std::size_t AuditLog::SegmentCapacity(std::size_t needed) const {
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t page = PageSize();
   return (std::max(options_.segment_bytes, kJournalMagic.size() + needed) + page - 1) / page * page;
 }
 
@@ -695,6 +697,10 @@ base::Status AuditLog::OpenSegment(std::size_t needed) {
   return base::Status::Ok();
 }
 
+std::string AuditLog::AlertKey(std::uint64_t seq, std::string_view target) const {
+  return instance_ + ":" + std::to_string(seq) + ":" + std::string(target);
+}
+
 base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
                                     std::vector<Journaled>& out) {
   buffer_.clear();
@@ -710,9 +716,8 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
     hash = ChainHash(hash, j.body);
     j.hash = hash;
     for (OutboxAlert& alert : p->alerts) {
-      std::string key = instance_ + ":" + std::to_string(seq) + ":" + alert.target;
       Value::Object& payload = alert.payload;
-      payload["idempotency_key"] = key;
+      payload["idempotency_key"] = AlertKey(seq, alert.target);
       payload["instance"] = instance_;
       payload["audit_seq"] = seq;
       payload["time"] = time;
@@ -738,8 +743,7 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
   }
   std::memcpy(at, buffer_.data(), buffer_.size());
   if (options_.durability == Durability::kFsync) {
-    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    char* from = at - (segment.size % page);
+    char* from = at - (segment.size % PageSize());
     if (::msync(from, static_cast<std::size_t>(at + buffer_.size() - from), MS_SYNC) != 0) {
       base::Status error = ErrnoError("audit journal: cannot sync " + segment.path.string());
       std::memset(at, 0, buffer_.size());  // not acknowledged: the next group overwrites it
@@ -791,7 +795,7 @@ void AuditLog::MakeDurable(std::unique_lock<std::mutex>& lock, std::uint64_t due
   const std::uint64_t in_database = ingested_seq_;
   if (in_database > durable_seq_) {
     lock.unlock();
-    const bool synced = SyncPath(options_.db.string() + "-wal", false);
+    const bool synced = SyncWal();
     lock.lock();
     if (synced) {
       durable_seq_ = std::max(durable_seq_, in_database);
@@ -821,10 +825,17 @@ void AuditLog::MakeDurable(std::unique_lock<std::mutex>& lock, std::uint64_t due
   if (dir) {
     synced = SyncPath(DirectoryOf(options_.db), true) && synced;
   }
-  segments.clear();
+  if (synced) {
+    segments.clear();  // the last reference to a retired segment closes it: not under the lock
+  }
   lock.lock();
   if (synced) {
     durable_seq_ = std::max(durable_seq_, journaled);
+  } else {
+    // Synced again at the next tick, not taken for done.
+    std::move(segments.begin(), segments.end(), std::back_inserter(unsynced_));
+    journal_unsynced_ = true;
+    dir_unsynced_ = dir_unsynced_ || dir;
   }
 }
 
@@ -968,9 +979,11 @@ void AuditLog::DropIngestedSegments(std::unique_lock<std::mutex>& lock, bool all
   }
 }
 
+bool AuditLog::SyncWal() const { return SyncPath(options_.db.string() + "-wal", false); }
+
 bool AuditLog::DropSegments(const std::vector<std::filesystem::path>& segments) const {
   // The database's copy must survive a power loss before the journal's goes.
-  if (!SyncPath(options_.db.string() + "-wal", false)) {
+  if (!SyncWal()) {
     return false;
   }
   for (const std::filesystem::path& path : segments) {
@@ -1016,7 +1029,7 @@ base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {
   const std::int64_t now = options_.now_micros();
   for (const Journaled& j : batch) {
     for (const JournalAlert& alert : j.alerts) {
-      const std::string key = instance_ + ":" + std::to_string(j.seq) + ":" + alert.target;
+      const std::string key = AlertKey(j.seq, alert.target);
       insert_alert_->Bind(1, std::string_view(key))
           .Bind(2, std::string_view(alert.target))
           .Bind(3, std::string_view(alert.payload))

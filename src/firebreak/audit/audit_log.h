@@ -228,6 +228,10 @@ class AuditLog {
   // Syncs the database's WAL, then deletes `segments`; false when the sync
   // failed (nothing is deleted then).
   bool DropSegments(const std::vector<std::filesystem::path>& segments) const;
+  // fdatasync of SQLite's WAL; false when it failed.
+  bool SyncWal() const;
+  // The idempotency key of record `seq`'s alert to `target`.
+  std::string AlertKey(std::uint64_t seq, std::string_view target) const;
   void Rollback();
   // WAL thread: checkpoints SQLite's WAL into the database once it is big.
   void CheckpointWal();
