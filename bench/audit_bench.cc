@@ -80,7 +80,9 @@ void Append(benchmark::State& state, Durability durability) {
 }
 
 // Event-loop-like producers (one per thread), each keeping up to 1024
-// appends in flight, as the proxy's I/O threads do.
+// appends in flight, as the proxy's I/O threads do. Like an event loop, a
+// producer with nothing to do sleeps (not spins), and leaves its core to
+// the log's threads.
 void AppendAsync(benchmark::State& state, Durability durability) {
   if (state.thread_index() == 0) {
     OpenLog(durability);
@@ -88,16 +90,17 @@ void AppendAsync(benchmark::State& state, Durability durability) {
   const AuditRecord record = Typical();
   std::atomic<int> in_flight{0};
   for (auto _ : state) {
-    while (in_flight.load(std::memory_order_acquire) >= 1024) {
-      std::this_thread::yield();
+    for (int n; (n = in_flight.load(std::memory_order_acquire)) >= 1024;) {
+      in_flight.wait(n, std::memory_order_acquire);
     }
     in_flight.fetch_add(1, std::memory_order_relaxed);
     Log()->AppendAsync(record, {}, [&](base::StatusOr<Appended>) {
       in_flight.fetch_sub(1, std::memory_order_release);
+      in_flight.notify_one();  // no system call unless the producer sleeps
     });
   }
-  while (in_flight.load() > 0) {
-    std::this_thread::yield();
+  for (int n; (n = in_flight.load(std::memory_order_acquire)) > 0;) {
+    in_flight.wait(n, std::memory_order_acquire);
   }
   state.SetItemsProcessed(state.iterations());
   if (state.thread_index() == 0) {

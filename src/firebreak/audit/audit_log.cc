@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <iterator>
 #include <utility>
@@ -20,10 +21,10 @@
 namespace firebreak::audit {
 namespace {
 
-// The WAL thread checkpoints SQLite's WAL into the database once it holds
-// this much.
-constexpr std::uint64_t kWalCheckpointBytes = std::uint64_t{4} << 20;
-constexpr std::uint64_t kWalRestartBytes = std::uint64_t{256} << 20;
+// Past kWalCatchUp times wal_checkpoint_bytes, the WAL thread makes SQLite's
+// WAL start over (see CheckpointWal), in at most kWalCatchUpRounds rounds.
+constexpr std::uint64_t kWalCatchUp = 4;
+constexpr int kWalCatchUpRounds = 4;
 
 std::size_t PageSize() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
 
@@ -40,7 +41,7 @@ constexpr std::chrono::milliseconds kIngestGather{2};
 constexpr std::size_t kIngestBatch = 1024;
 
 // Journal segments kept for reuse once their records are in the database.
-constexpr std::size_t kRecycledSegments = 4;
+constexpr std::size_t kRecycledSegments = 16;
 
 // Records inserted by one statement run (a third cheaper per record than one
 // at a time).
@@ -859,20 +860,51 @@ void AuditLog::WalLoop() {
 void AuditLog::CheckpointWal() {
   const std::uint64_t bytes =
       static_cast<std::uint64_t>(wal_frames_.load(std::memory_order_relaxed)) * page_bytes_;
-  if (bytes < kWalCheckpointBytes) {
+  if (bytes < options_.wal_checkpoint_bytes) {
     return;
   }
   // PASSIVE runs beside the ingest thread's writes, and the WAL starts over
-  // once one has caught up with them. Under constant writes none may: past
-  // kWalRestartBytes, RESTART makes the WAL start over, pausing the writes
-  // meanwhile (hundreds of milliseconds; the journal takes the records).
-  const int mode = bytes < kWalRestartBytes ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART;
+  // at the next commit once one has caught up with them.
   int frames = 0;
   int copied = 0;
-  if (sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, mode, &frames, &copied) == SQLITE_OK &&
+  if (sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                &copied) != SQLITE_OK ||
+      copied != frames || wal_frames_.compare_exchange_strong(frames, 0, std::memory_order_relaxed) ||
+      bytes < kWalCatchUp * options_.wal_checkpoint_bytes) {
+    return;
+  }
+  // Under constant writes none catches up: the ingest thread commits while
+  // it runs. Then, once the WAL is large, the WAL thread holds the writes up
+  // while a last one copies and syncs what was written since the one
+  // before (a RESTART checkpoint would copy and sync everything with the
+  // writes held up: hundreds of milliseconds). To keep that short, it first
+  // syncs what it copied and copies again, the writes going on, while that
+  // leaves less to copy each time and the WAL stays within twice the size
+  // that set it off.
+  for (int round = 0, added = INT_MAX; round < kWalCatchUpRounds; ++round) {
+    const int before = frames;
+    if (!SyncPath(options_.db, false) ||
+        sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                  &copied) != SQLITE_OK ||
+        copied != frames) {
+      return;
+    }
+    const std::uint64_t wal = static_cast<std::uint64_t>(frames) * page_bytes_;
+    if (frames - before >= added || wal >= 2 * bytes ||
+        static_cast<std::uint64_t>(frames - before) * page_bytes_ <=
+            options_.wal_checkpoint_bytes) {
+      break;
+    }
+    added = frames - before;
+  }
+  if (!SyncPath(options_.db, false)) {
+    return;
+  }
+  std::lock_guard db(db_mutex_);
+  if (sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                &copied) == SQLITE_OK &&
       copied == frames) {
-    // All in the database: nothing to do until the next commit says more.
-    wal_frames_.compare_exchange_strong(frames, 0, std::memory_order_relaxed);
+    wal_frames_.store(0, std::memory_order_relaxed);
   }
 }
 

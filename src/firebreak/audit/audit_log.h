@@ -60,6 +60,10 @@ struct AuditOptions {
   // are refused (AppendAsync); as many may wait to be moved into SQLite.
   std::size_t queue_capacity = 65536;
   std::size_t segment_bytes = std::size_t{4} << 20;  // a new journal segment after this
+  // SQLite's WAL is checkpointed into the database once it holds this much,
+  // and made to start over, the writes held up for a moment, past four
+  // times as much: its bound under constant writes.
+  std::uint64_t wal_checkpoint_bytes = std::uint64_t{16} << 20;
   std::function<std::int64_t()> now_micros;          // injected clock; default: system clock
 };
 
