@@ -630,7 +630,7 @@ base::StatusOr<std::shared_ptr<AuditLog::Segment>> AuditLog::ReuseSegment(
 }
 
 void AuditLog::PrepareSpare(std::unique_lock<std::mutex>& lock) {
-  spare_wanted_ = false;
+  spare_state_ = SpareState::kPreparing;
   std::filesystem::path recycled;
   if (!recycle_.empty()) {
     recycled = std::move(recycle_.back());
@@ -656,7 +656,10 @@ void AuditLog::PrepareSpare(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   if (spare.ok()) {
     spare_ = std::move(spare).value();
-  }  // else the leader creates its segments itself; it asks again then
+    spare_state_ = SpareState::kReady;
+  } else {
+    spare_state_ = SpareState::kNone;  // the leader creates its segments itself; it asks again
+  }
 }
 
 base::Status AuditLog::OpenSegment(std::size_t needed) {
@@ -664,16 +667,20 @@ base::Status AuditLog::OpenSegment(std::size_t needed) {
   std::shared_ptr<Segment> segment;
   {
     std::lock_guard lock(mutex_);
-    if (spare_ && spare_->capacity >= kJournalMagic.size() + needed) {
+    if (spare_state_ == SpareState::kReady && spare_->capacity >= kJournalMagic.size() + needed) {
       segment = std::move(spare_);
+      spare_state_ = SpareState::kTaken;
     }
   }
   const bool renamed = segment && ::rename(segment->path.c_str(), path.c_str()) == 0;
   {
-    // Only now: the next spare is created under the same name.
+    // Only now that the spare's name is free (or none is being made): the
+    // next spare is made under the same name.
     std::lock_guard lock(mutex_);
-    spare_wanted_ = true;
-    ingest_ready_.notify_one();
+    if (spare_state_ == SpareState::kTaken || spare_state_ == SpareState::kNone) {
+      spare_state_ = SpareState::kWanted;
+      ingest_ready_.notify_one();
+    }
   }
   if (renamed) {
     segment->path = path;
@@ -923,7 +930,8 @@ void AuditLog::IngestLoop() {
       // gather records for up to kIngestGather into one transaction.
       ingest_wait_ = IngestWait::kIdle;
       ingest_ready_.wait_for(lock, std::chrono::seconds(1), [&] {
-        return ingest_stopping_ || ingest_wanted_ || !ingest_.empty() || spare_wanted_;
+        return ingest_stopping_ || ingest_wanted_ || !ingest_.empty() ||
+               spare_state_ == SpareState::kWanted;
       });
       ingest_wait_ = IngestWait::kGathering;
       ingest_ready_.wait_for(lock, kIngestGather, [&] {
@@ -932,7 +940,7 @@ void AuditLog::IngestLoop() {
       ingest_wait_ = IngestWait::kBusy;
       ingest_wanted_ = false;
     }
-    if (spare_wanted_ && !ingest_stopping_) {
+    if (spare_state_ == SpareState::kWanted && !ingest_stopping_) {
       PrepareSpare(lock);
     }
     if (ingest_.empty() && ingest_stopping_) {

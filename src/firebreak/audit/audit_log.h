@@ -296,9 +296,17 @@ class AuditLog {
   // The journal's head at the flush thread's last look, and when.
   std::uint64_t mark_seq_ = 0;
   std::chrono::steady_clock::time_point mark_time_;
-  // The next segment, made ahead by the ingest thread.
-  std::shared_ptr<Segment> spare_;
-  bool spare_wanted_ = true;
+  // The next segment, made ahead by the ingest thread under one name: only
+  // one thread at a time may touch that file.
+  std::shared_ptr<Segment> spare_;  // kReady only
+  enum class SpareState {
+    kNone,       // none made (it failed); the leader asks again
+    kWanted,     // the ingest thread is to make one
+    kPreparing,  // the ingest thread is making it
+    kReady,      // spare_ is it
+    kTaken,      // the leader took it and is renaming it
+  };
+  SpareState spare_state_ = SpareState::kWanted;
   std::vector<std::filesystem::path> recycle_;  // segments all in the database, kept for reuse
   // Closed segments: deleted once their last record is in the database.
   std::vector<std::pair<std::filesystem::path, std::uint64_t>> closed_;

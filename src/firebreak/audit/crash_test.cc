@@ -27,10 +27,12 @@ struct Ack {
   std::uint64_t id;
 };
 
-[[noreturn]] void Child(const fs::path& db, int ack_fd, std::uint64_t first_id) {
+[[noreturn]] void Child(const fs::path& db, int ack_fd, std::uint64_t first_id,
+                        std::size_t segment_bytes) {
   AuditOptions options;
   options.db = db;
   options.checkpoint_every = 50;
+  options.segment_bytes = segment_bytes;
   auto log = AuditLog::Open(options);
   if (!log.ok()) {
     _exit(3);
@@ -67,7 +69,9 @@ TEST(CrashTest, AcknowledgedDecisionsSurviveSigkill) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      Child(db, fds[1], next_id);
+      // Every other round, segments of four pages: the leader moves to a
+      // new one (the spare, or a reused one) every hundred records or so.
+      Child(db, fds[1], next_id, round % 2 == 0 ? AuditOptions{}.segment_bytes : 16384);
     }
     ::close(fds[1]);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
