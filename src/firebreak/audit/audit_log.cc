@@ -874,9 +874,10 @@ void AuditLog::CheckpointWal() {
   // at the next commit once one has caught up with them.
   int frames = 0;
   int copied = 0;
-  if (sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
-                                &copied) != SQLITE_OK ||
-      copied != frames || wal_frames_.compare_exchange_strong(frames, 0, std::memory_order_relaxed) ||
+  if ((sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                 &copied) == SQLITE_OK &&
+       copied == frames &&
+       wal_frames_.compare_exchange_strong(frames, 0, std::memory_order_relaxed)) ||
       bytes < kWalCatchUp * options_.wal_checkpoint_bytes) {
     return;
   }
@@ -886,15 +887,15 @@ void AuditLog::CheckpointWal() {
   // before (a RESTART checkpoint would copy and sync everything with the
   // writes held up: hundreds of milliseconds). To keep that short, it first
   // syncs what it copied and copies again, the writes going on, while that
-  // leaves less to copy each time and the WAL stays within twice the size
-  // that set it off.
+  // copies all there is, leaves less to copy each time, and the WAL stays
+  // within twice the size that set it off.
   for (int round = 0, added = INT_MAX; round < kWalCatchUpRounds; ++round) {
     const int before = frames;
     if (!SyncPath(options_.db, false) ||
         sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
                                   &copied) != SQLITE_OK ||
         copied != frames) {
-      return;
+      break;
     }
     const std::uint64_t wal = static_cast<std::uint64_t>(frames) * page_bytes_;
     if (frames - before >= added || wal >= 2 * bytes ||

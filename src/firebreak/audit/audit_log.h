@@ -64,7 +64,7 @@ struct AuditOptions {
   // and made to start over, the writes held up for a moment, past four
   // times as much: its bound under constant writes.
   std::uint64_t wal_checkpoint_bytes = std::uint64_t{16} << 20;
-  std::function<std::int64_t()> now_micros;          // injected clock; default: system clock
+  std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
 };
 
 struct Appended {

