@@ -423,8 +423,7 @@ describe('fail closed', () => {
     // A file size limit makes the database's writes fail (EFBIG) once it
     // grows past it: a full disk, in miniature. The journal's segments, 4 MiB
     // allocated whole, just fit; SQLite's WAL does not: it is checkpointed
-    // once it holds 4 MiB of pages, and its frames have headers too. (dash
-    // counts 512-byte blocks.)
+    // only once it holds 16 MiB of pages. (dash counts 512-byte blocks.)
     let fb;
     try {
       fb = await startFirebreak({ openaiPort: upstream.port, wrap: 'ulimit -f 8200;' });

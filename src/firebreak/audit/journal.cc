@@ -219,8 +219,9 @@ base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::pat
     if (!ParseSegment(*bytes, first_seq, entries)) {
       return base::FailedPrecondition(
           segment.string() +
-          ": not an audit journal segment this version can read (it does not start with "
-          "\"FBJRNL2\"); let the version that wrote it recover its records first");
+          ": not an audit journal segment this version can read (it does not start with \"" +
+          std::string(kJournalMagic.substr(0, kJournalMagic.size() - 1)) +
+          "\"); let the version that wrote it recover its records first");
     }
   }
   return entries;
