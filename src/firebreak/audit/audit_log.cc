@@ -43,6 +43,11 @@ constexpr std::size_t kIngestBatch = 1024;
 // Journal segments kept for reuse once their records are in the database.
 constexpr std::size_t kRecycledSegments = 16;
 
+// Spare Pending and bodies kept for reuse (see AuditLog::spare_pending_), and
+// the largest buffer kept: a record's, not a long conversation's.
+constexpr std::size_t kSpares = 4096;
+constexpr std::size_t kSpareBytes = 2048;
+
 // Records inserted by one statement run (a third cheaper per record than one
 // at a time).
 constexpr std::size_t kRowsPerInsert = 64;
@@ -476,10 +481,10 @@ base::StatusOr<Appended> AuditLog::Append(const AuditRecord& record,
 }
 
 void AuditLog::AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> alerts, Done done) {
-  auto mine = std::make_unique<Pending>();
-  mine->record = PrepareRecord(record, instance_);
-  mine->alerts = std::move(alerts);
-  mine->callback = std::move(done);
+  // Encoded outside the lock into this thread's buffer, which a spare
+  // Pending's takes the place of under it: no allocation once both grew.
+  thread_local PreparedRecord prepared;
+  PrepareRecord(record, instance_, prepared);
   std::unique_lock lock(mutex_);
   base::Status refused =
       !ingest_error_.ok() ? ingest_error_
@@ -489,9 +494,19 @@ void AuditLog::AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> a
           : base::Status::Ok();
   if (!refused.ok()) {
     lock.unlock();
-    mine->callback(std::move(refused));
+    done(std::move(refused));
     return;
   }
+  std::unique_ptr<Pending> mine;
+  if (spare_pending_.empty()) {
+    mine = std::make_unique<Pending>();
+  } else {
+    mine = std::move(spare_pending_.back());
+    spare_pending_.pop_back();
+  }
+  std::swap(mine->record, prepared);
+  mine->alerts = std::move(alerts);
+  mine->callback = std::move(done);
   queue_.push_back(mine.release());
   if (leading_ || Room() == 0) {
     return;  // the current leader, or the flush thread once there is room, takes it
@@ -503,17 +518,38 @@ void AuditLog::AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> a
   }
 }
 
-std::vector<AuditLog::Pending*> AuditLog::AnswerAsync(const std::vector<Pending*>& batch) {
+std::vector<AuditLog::Pending*> AuditLog::AnswerAsync(
+    const std::vector<Pending*>& batch, std::vector<std::unique_ptr<Pending>>& answered) {
   std::vector<Pending*> waiting;
   for (Pending* p : batch) {
     if (p->callback) {
-      p->callback(std::move(p->result));
-      delete p;
+      std::unique_ptr<Pending> owned(p);
+      owned->callback(std::move(owned->result));
+      owned->callback = nullptr;  // what it holds goes now, not at reuse
+      answered.push_back(std::move(owned));
     } else {
       waiting.push_back(p);
     }
   }
   return waiting;
+}
+
+void AuditLog::KeepSpares(std::vector<std::unique_ptr<Pending>>& answered) {
+  for (std::unique_ptr<Pending>& p : answered) {
+    if (spare_pending_.size() < kSpares && p->record.text.capacity() <= kSpareBytes) {
+      p->alerts.clear();
+      spare_pending_.push_back(std::move(p));
+    }
+  }
+  answered.clear();  // the others are freed (under the lock: rare)
+}
+
+void AuditLog::KeepSpares(std::vector<Journaled>& ingested) {
+  for (Journaled& j : ingested) {
+    if (spare_bodies_.size() < kSpares && j.body.capacity() <= kSpareBytes) {
+      spare_bodies_.push_back(std::move(j.body));
+    }
+  }
 }
 
 void AuditLog::MarkDone(const std::vector<Pending*>& waiting) {
@@ -530,8 +566,10 @@ void AuditLog::FailQueued(std::unique_lock<std::mutex>& lock, const base::Status
     p->result = status;
   }
   lock.unlock();
-  const std::vector<Pending*> waiting = AnswerAsync(failed);
+  std::vector<std::unique_ptr<Pending>> answered;
+  const std::vector<Pending*> waiting = AnswerAsync(failed, answered);
   lock.lock();
+  KeepSpares(answered);
   MarkDone(waiting);
 }
 
@@ -544,6 +582,10 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
     changed_.notify_all();  // producers wait for capacity
   }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  while (bodies_.size() < n && !spare_bodies_.empty()) {
+    bodies_.push_back(std::move(spare_bodies_.back()));
+    spare_bodies_.pop_back();
+  }
   lock.unlock();
   std::vector<Journaled>& journaled = written_;
   journaled.clear();
@@ -554,8 +596,9 @@ void AuditLog::CommitQueued(std::unique_lock<std::mutex>& lock) {
       p->result = written;
     }
   }
-  const std::vector<Pending*> waiting = AnswerAsync(batch);
+  const std::vector<Pending*> waiting = AnswerAsync(batch, answered_);
   lock.lock();
+  KeepSpares(answered_);
   for (std::shared_ptr<Segment>& r : retired_) {
     if (r->last_seq > 0) {
       closed_.emplace_back(r->path, r->last_seq);
@@ -719,7 +762,12 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
   const std::string time = FormatTime(now);
   for (Pending* p : batch) {
     ++seq;
-    Journaled j{seq, std::move(p->record.kind), {}, {}, {}};
+    Journaled j{seq, p->record.kind, {}, {}, {}};
+    if (!bodies_.empty()) {
+      j.body = std::move(bodies_.back());
+      bodies_.pop_back();
+      j.body.clear();
+    }
     FinishRecord(p->record, seq, time, j.body);
     hash = ChainHash(hash, j.body);
     j.hash = hash;
@@ -979,6 +1027,7 @@ void AuditLog::IngestLoop() {
     }
     retry = std::chrono::milliseconds(0);
     ingest_error_ = base::Status::Ok();
+    KeepSpares(batch);
     if (!batch.empty()) {
       ingested_seq_ = batch.back().seq;
       changed_.notify_all();

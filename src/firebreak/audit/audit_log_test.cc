@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -340,6 +341,64 @@ TEST_F(AuditLogTest, AsyncAppendsCompleteOnceEachAndChain) {
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.records, static_cast<std::uint64_t>(kRecords + 1));
+}
+
+// Records' buffers are reused from record to record (AppendAsync's, and
+// the bodies on their way into the database): a record never carries bytes
+// of an earlier one, short after long, and a callback's captures are
+// released once it has run, not when its buffer is next used.
+TEST_F(AuditLogTest, ReusedRecordBuffersCarryNothingOver) {
+  auto log = Open();
+  auto record = [](int i) {
+    AuditRecord r = Decision(i);
+    // Short, long, and longer than the log keeps for reuse.
+    r.fields["note"] = std::string(static_cast<std::size_t>(i % 3 == 0 ? 3000 : i % 3 * 200), 'x');
+    return r;
+  };
+  auto token = std::make_shared<int>(0);
+  std::mutex mutex;
+  std::map<std::uint64_t, int> record_of_seq;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> producers;
+    for (int t = 0; t < 2; ++t) {
+      producers.emplace_back([&, t] {
+        for (int i = t; i < 400; i += 2) {
+          const int id = round * 1000 + i;
+          log->AppendAsync(record(id), {}, [&, id, token](base::StatusOr<Appended> a) {
+            ASSERT_TRUE(a.ok()) << a.status().ToString();
+            std::lock_guard lock(mutex);
+            record_of_seq[a->seq] = id;
+          });
+        }
+      });
+    }
+    for (std::thread& t : producers) {
+      t.join();
+    }
+    ASSERT_TRUE(log->Flush().ok());  // the bodies go back for reuse
+  }
+  EXPECT_EQ(token.use_count(), 1);
+  const std::string instance = log->instance_id();
+  log.reset();
+  ASSERT_EQ(record_of_seq.size(), 1200u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* bodies = nullptr;
+  sqlite3_prepare_v2(db, "SELECT seq, body FROM records WHERE kind = 'decision'", -1, &bodies,
+                     nullptr);
+  int checked = 0;
+  while (sqlite3_step(bodies) == SQLITE_ROW) {
+    const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(bodies, 0));
+    const std::string body(reinterpret_cast<const char*>(sqlite3_column_text(bodies, 1)));
+    ASSERT_TRUE(record_of_seq.contains(seq)) << seq;
+    EXPECT_EQ(body,
+              EncodeRecord(record(record_of_seq[seq]), seq, FormatTime(1795910399123456), instance))
+        << "record " << seq;
+    ++checked;
+  }
+  sqlite3_finalize(bodies);
+  sqlite3_close(db);
+  EXPECT_EQ(checked, 1200);
 }
 
 TEST_F(AuditLogTest, AsyncAppendsQueuedAtCloseAreCommitted) {

@@ -31,23 +31,24 @@ bool AnyEscaped(std::uint64_t w) {
           kHigh) != 0;
 }
 
-// Whether `s` holds a byte to escape, eight bytes at a time.
+// Whether `s` holds a byte to escape: eight bytes at a time, the last few
+// one by one (a short copy into a word and its load would stall the CPU's
+// store forwarding).
 bool NeedsEscaping(std::string_view s) {
-  std::uint64_t w = 0x2020202020202020;  // spaces: nothing to escape
-  if (s.size() < 8) {
-    if (!s.empty()) {
-      std::memcpy(&w, s.data(), s.size());
-    }
-    return AnyEscaped(w);
-  }
-  for (std::size_t i = 0; i + 8 <= s.size(); i += 8) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
     std::memcpy(&w, s.data() + i, 8);
     if (AnyEscaped(w)) {
       return true;
     }
   }
-  std::memcpy(&w, s.data() + s.size() - 8, 8);  // the last 8, overlapping
-  return AnyEscaped(w);
+  for (; i < s.size(); ++i) {
+    if (kEscaped[static_cast<unsigned char>(s[i])]) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void AppendString(std::string& out, std::string_view s) {
@@ -143,12 +144,19 @@ void Value::AppendCanonical(std::string& out) const {
 }
 
 PreparedRecord PrepareRecord(const AuditRecord& record, std::string_view instance) {
+  PreparedRecord prepared;
+  prepared.text.reserve(1024);
+  PrepareRecord(record, instance, prepared);
+  return prepared;
+}
+
+void PrepareRecord(const AuditRecord& record, std::string_view instance, PreparedRecord& prepared) {
   // The fields and the reserved names, merged in key order (a reserved name
   // in the fields is overwritten).
   static constexpr std::string_view kReserved[] = {"instance", "kind", "seq", "time", "v"};
-  PreparedRecord prepared{record.kind, {}, 0, 0};
+  prepared.kind = record.kind;
   std::string& out = prepared.text;
-  out.reserve(1024);
+  out.clear();
   out.push_back('{');
   auto key = [&](std::string_view name) {
     if (out.size() > 1) {
@@ -187,7 +195,6 @@ PreparedRecord PrepareRecord(const AuditRecord& record, std::string_view instanc
     reserved(*r);
   }
   out.push_back('}');
-  return prepared;
 }
 
 void FinishRecord(const PreparedRecord& prepared, std::uint64_t seq, std::string_view time,
