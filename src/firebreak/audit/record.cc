@@ -53,15 +53,10 @@ bool NeedsEscaping(std::string_view s) {
 
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  if (!NeedsEscaping(s)) {  // the common case: one write
-    const std::size_t at = out.size();
-    out.resize(at + s.size() + 2);
-    char* p = out.data() + at;
-    p[0] = '"';
-    if (!s.empty()) {
-      std::memcpy(p + 1, s.data(), s.size());
-    }
-    p[s.size() + 1] = '"';
+  if (!NeedsEscaping(s)) {  // the common case
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
     return;
   }
   out.push_back('"');
