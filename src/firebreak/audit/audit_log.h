@@ -287,8 +287,8 @@ class AuditLog {
   std::condition_variable ingest_ready_;
   std::vector<Pending*> queue_;
   // Reused, so that a record's memory is not allocated by one thread and
-  // freed by another (glibc's malloc then contends for its arena's lock: a
-  // tenth of the CPU with two producers): the Pending of answered
+  // freed by another (glibc's malloc then contends for its arena's lock: up
+  // to a tenth of the CPU with two producers): the Pending of answered
   // asynchronous records, and the bodies of records in the database.
   std::vector<std::unique_ptr<Pending>> spare_pending_;
   std::vector<std::string> spare_bodies_;
