@@ -357,6 +357,7 @@ TEST_F(AuditLogTest, ReusedRecordBuffersCarryNothingOver) {
   };
   auto token = std::make_shared<int>(0);
   std::mutex mutex;
+  std::condition_variable answered;
   std::map<std::uint64_t, int> record_of_seq;
   for (int round = 0; round < 3; ++round) {
     std::vector<std::thread> producers;
@@ -368,6 +369,7 @@ TEST_F(AuditLogTest, ReusedRecordBuffersCarryNothingOver) {
             ASSERT_TRUE(a.ok()) << a.status().ToString();
             std::lock_guard lock(mutex);
             record_of_seq[a->seq] = id;
+            answered.notify_one();
           });
         }
       });
@@ -375,7 +377,19 @@ TEST_F(AuditLogTest, ReusedRecordBuffersCarryNothingOver) {
     for (std::thread& t : producers) {
       t.join();
     }
+    {
+      std::unique_lock lock(mutex);
+      const std::size_t all = static_cast<std::size_t>(round + 1) * 400;
+      ASSERT_TRUE(answered.wait_for(lock, std::chrono::seconds(30),
+                                    [&] { return record_of_seq.size() == all; }));
+    }
     ASSERT_TRUE(log->Flush().ok());  // the bodies go back for reuse
+  }
+  // Every callback has run, and is destroyed right after (by the thread
+  // that ran it): the spare Pending hold none of them.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (token.use_count() > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_EQ(token.use_count(), 1);
   const std::string instance = log->instance_id();
