@@ -69,8 +69,8 @@ struct PreparedRecord {
   std::size_t time_at = 0;  // where the time goes (inside its quotes)
 };
 PreparedRecord PrepareRecord(const AuditRecord& record, std::string_view instance);
-// The same into `out`, reusing its buffers.
-void PrepareRecord(const AuditRecord& record, std::string_view instance, PreparedRecord& out);
+// The same into `prepared`, reusing its buffers.
+void PrepareRecord(const AuditRecord& record, std::string_view instance, PreparedRecord& prepared);
 // Appends the canonical bytes of `prepared` as record `seq` at `time`.
 void FinishRecord(const PreparedRecord& prepared, std::uint64_t seq, std::string_view time,
                   std::string& out);
