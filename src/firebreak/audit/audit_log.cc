@@ -762,7 +762,7 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
   const std::string time = FormatTime(now);
   for (Pending* p : batch) {
     ++seq;
-    Journaled j{seq, p->record.kind, {}, {}, {}};
+    Journaled j{seq, std::move(p->record.kind), {}, {}, {}};
     if (!bodies_.empty()) {
       j.body = std::move(bodies_.back());
       bodies_.pop_back();
