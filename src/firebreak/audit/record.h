@@ -23,6 +23,7 @@ class Value {
  public:
   using Array = std::vector<Value>;
   using Object = std::map<std::string, Value, std::less<>>;
+  using Variant = std::variant<std::nullptr_t, bool, std::int64_t, std::string, Array, Object>;
 
   Value() = default;
   Value(std::nullptr_t) {}                                      // NOLINT
@@ -39,11 +40,14 @@ class Value {
   // The string, if the value is one.
   const std::string* AsString() const { return std::get_if<std::string>(&v_); }
 
+  // What the value holds, for its encoder.
+  const Variant& variant() const { return v_; }
+
   // Appends the canonical JSON encoding of this value to `out`.
   void AppendCanonical(std::string& out) const;
 
  private:
-  std::variant<std::nullptr_t, bool, std::int64_t, std::string, Array, Object> v_;
+  Variant v_;
 };
 
 // One record before it is sequenced: its kind ("decision", "completion",

@@ -60,6 +60,21 @@ TEST(RecordTest, EveryByteIsEscapedWhereverItStands) {
   }
 }
 
+TEST(RecordTest, AppendsLongValuesAfterWhatTheStringHolds) {
+  // The encoder writes through a pointer and grows the string as it goes:
+  // what it held stays, and nothing is left past the end.
+  std::string text;
+  std::string escaped;
+  for (int i = 0; i < 1000; ++i) {
+    const char c = i % 100 == 99 ? '\n' : static_cast<char>('a' + i % 26);
+    text += c;
+    escaped += c == '\n' ? "\\n" : std::string(1, c);
+  }
+  std::string out = "held:";
+  Value(Value::Object{{"n", -42}, {"t", text}}).AppendCanonical(out);
+  EXPECT_EQ(out, "held:{\"n\":-42,\"t\":\"" + escaped + "\"}");
+}
+
 TEST(RecordTest, ReservedFieldsCannotBeForged) {
   AuditRecord r;
   r.kind = "decision";
