@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,50 +235,17 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
 }
 
 // An open journal segment: a file allocated up front (no write can find
-// the disk full), written through a mapping, so that a group is journaled by
-// a copy into the page cache, not a system call. Only a window of it is
-// mapped, the pages the leader writes next: syncing pages no longer mapped
-// costs no TLB shootdown on the leader's CPU, one per page otherwise.
+// the disk full). A group is journaled by one write into the page cache.
+// (Through a mapping instead, the leader took a fault for each page it
+// wrote, and syncing mapped pages cost a TLB shootdown each.)
 struct AuditLog::Segment {
-  static constexpr std::size_t kWindow = std::size_t{256} << 10;
-
   std::filesystem::path path;
   int fd = -1;
   std::size_t capacity = 0;
   std::size_t size = 0;
   std::uint64_t last_seq = 0;  // 0: no entry yet
-  char* window = nullptr;
-  std::size_t window_at = 0;  // file offset of the window, page-aligned
-  std::size_t window_size = 0;
 
-  // Where to write the `n` bytes at file offset `at` (within capacity);
-  // null, with errno, when the window cannot be mapped. Leader only.
-  char* Map(std::size_t at, std::size_t n) {
-    if (window == nullptr || at < window_at || at + n > window_at + window_size) {
-      Unmap();
-      const std::size_t page = PageSize();
-      const std::size_t from = at / page * page;
-      const std::size_t size =
-          std::min(capacity - from, std::max(kWindow, (at + n - from + page - 1) / page * page));
-      void* map =
-          ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(from));
-      if (map == MAP_FAILED) {
-        return nullptr;
-      }
-      window = static_cast<char*>(map);
-      window_at = from;
-      window_size = size;
-    }
-    return window + (at - window_at);
-  }
-  void Unmap() {
-    if (window != nullptr) {
-      ::munmap(window, window_size);
-      window = nullptr;
-    }
-  }
   ~Segment() {
-    Unmap();
     if (fd >= 0) {
       ::close(fd);
     }
@@ -302,6 +268,23 @@ bool SyncPath(const std::filesystem::path& path, bool directory) {
 
 std::filesystem::path DirectoryOf(const std::filesystem::path& db) {
   return db.has_parent_path() ? db.parent_path() : std::filesystem::path(".");
+}
+
+// Writes all of `bytes` at file offset `at`; false, with errno, if not.
+bool WriteAt(int fd, std::string_view bytes, std::size_t at) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      errno = n == 0 ? EIO : errno;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    at += static_cast<std::size_t>(n);
+  }
+  return true;
 }
 
 base::Status ErrnoError(std::string what) {
@@ -687,13 +670,9 @@ void AuditLog::PrepareSpare(std::unique_lock<std::mutex>& lock) {
   if (!spare.ok()) {
     spare = CreateSegment(SparePath(), capacity);
     if (spare.ok()) {
-      // Its pages in the page cache, so that the leader's first write to
-      // each reads nothing (best effort: Linux 5.14 and later).
-      Segment& segment = **spare;
-      if (segment.Map(0, segment.capacity) != nullptr) {
-        ::madvise(segment.window, segment.window_size, MADV_POPULATE_READ);
-      }
-      segment.Unmap();
+      // Its pages in the page cache (zeroes: nothing is read), so that the
+      // leader's writes do not allocate them (best effort).
+      ::posix_fadvise((*spare)->fd, 0, static_cast<off_t>(capacity), POSIX_FADV_WILLNEED);
     }
   }
   lock.lock();
@@ -734,11 +713,9 @@ base::Status AuditLog::OpenSegment(std::size_t needed) {
     }
     segment = std::move(created).value();
   }
-  char* magic = segment->Map(0, kJournalMagic.size());
-  if (magic == nullptr) {
-    return ErrnoError("audit journal: cannot map " + path.string());
+  if (!WriteAt(segment->fd, kJournalMagic, 0)) {
+    return ErrnoError("audit journal: cannot write " + path.string());
   }
-  std::memcpy(magic, kJournalMagic.data(), kJournalMagic.size());
   segment->size = kJournalMagic.size();
   if (options_.durability == Durability::kFsync &&
       (::fdatasync(segment->fd) != 0 || !SyncPath(DirectoryOf(options_.db), true))) {
@@ -793,18 +770,15 @@ base::Status AuditLog::WriteJournal(const std::vector<Pending*>& batch,
     FB_RETURN_IF_ERROR(OpenSegment(buffer_.size()));
   }
   Segment& segment = *segment_;
-  char* at = segment.Map(segment.size, buffer_.size());
-  if (at == nullptr) {
-    return ErrnoError("audit journal: cannot map " + segment.path.string());
-  }
-  std::memcpy(at, buffer_.data(), buffer_.size());
-  if (options_.durability == Durability::kFsync) {
-    char* from = at - (segment.size % PageSize());
-    if (::msync(from, static_cast<std::size_t>(at + buffer_.size() - from), MS_SYNC) != 0) {
-      base::Status error = ErrnoError("audit journal: cannot sync " + segment.path.string());
-      std::memset(at, 0, buffer_.size());  // not acknowledged: the next group overwrites it
-      return error;
-    }
+  const bool written = WriteAt(segment.fd, buffer_, segment.size);
+  if (!written || (options_.durability == Durability::kFsync && ::fdatasync(segment.fd) != 0)) {
+    base::Status error = ErrnoError(std::string("audit journal: cannot ") +
+                                    (written ? "sync " : "write ") + segment.path.string());
+    // Not acknowledged: zeroes in its place, so that a later, shorter group
+    // leaves none of its entries behind its own (best effort).
+    buffer_.assign(buffer_.size(), '\0');
+    static_cast<void>(WriteAt(segment.fd, buffer_, segment.size));
+    return error;
   }
   segment.size += buffer_.size();
   segment.last_seq = seq;
