@@ -55,6 +55,10 @@ struct AuditOptions {
   std::uint64_t checkpoint_every = 1000;                  // records
   std::chrono::milliseconds checkpoint_interval{60'000};  // and/or time
   std::chrono::milliseconds sync_interval{10};            // kGroup only
+  // kGroup: an asynchronous record that comes within busy_gap of the last
+  // group's write is left to the flush thread, which writes what queues
+  // meanwhile as one group; else its producer writes it at once.
+  std::chrono::microseconds busy_gap{20};
   std::size_t max_batch = 4096;
   // Records waiting to be journaled beyond which producers wait (Append) or
   // are refused (AppendAsync); as many may wait to be moved into SQLite.
@@ -113,9 +117,9 @@ class AuditLog {
   // For event loops: never blocks on the disk's fsync. `done` is called
   // exactly once, when the record is journaled or has failed, never under
   // the log's lock: on the caller's own thread when it writes the group
-  // itself (the log is idle, default mode), else on the thread that does;
-  // with ResourceExhausted right away when queue_capacity records are
-  // already waiting (the caller fails closed).
+  // itself (default mode, the log idle for busy_gap), else on the thread
+  // that does; with ResourceExhausted right away when queue_capacity
+  // records are already waiting (the caller fails closed).
   using Done = std::function<void(base::StatusOr<Appended>)>;
   void AppendAsync(const AuditRecord& record, std::vector<OutboxAlert> alerts, Done done);
 
@@ -293,6 +297,8 @@ class AuditLog {
   std::vector<std::unique_ptr<Pending>> spare_pending_;
   std::vector<std::string> spare_bodies_;
   bool leading_ = false;
+  bool flush_syncing_ = false;                        // the flush thread syncs: it cannot lead
+  std::chrono::steady_clock::time_point last_group_;  // when the last group was written
   bool stopping_ = false;
   bool ingest_stopping_ = false;
   enum class IngestWait { kBusy, kIdle, kGathering };

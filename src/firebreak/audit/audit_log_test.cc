@@ -343,6 +343,50 @@ TEST_F(AuditLogTest, AsyncAppendsCompleteOnceEachAndChain) {
   EXPECT_EQ(r.records, static_cast<std::uint64_t>(kRecords + 1));
 }
 
+// Under load the flush thread writes the asynchronous records, as groups
+// (AuditOptions::busy_gap, here an hour: every record after the first).
+// Each is answered and chained without waiting for the flush thread's
+// timed tick (here five minutes away).
+TEST_F(AuditLogTest, RecordsThatComeWhileTheLogIsBusyAreWrittenByTheFlushThread) {
+  AuditOptions options;
+  options.db = db_;
+  options.sync_interval = std::chrono::minutes(10);
+  options.busy_gap = std::chrono::hours(1);
+  auto opened = AuditLog::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<AuditLog> log = std::move(opened).value();
+  constexpr int kRecords = 2000;
+  const std::thread::id producer = std::this_thread::get_id();
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::set<std::uint64_t> seqs;
+  std::vector<std::uint64_t> on_producer;
+  for (int i = 0; i < kRecords; ++i) {
+    log->AppendAsync(Decision(i), {}, [&](base::StatusOr<Appended> a) {
+      std::lock_guard lock(mutex);
+      EXPECT_TRUE(a.ok()) << a.status().ToString();
+      seqs.insert(a.ok() ? a->seq : 0);
+      if (std::this_thread::get_id() == producer) {
+        on_producer.push_back(a.ok() ? a->seq : 0);
+      }
+      all_done.notify_one();
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(all_done.wait_for(lock, std::chrono::seconds(60), [&] {
+      return seqs.size() == static_cast<std::size_t>(kRecords);
+    }));
+  }
+  // The first, to an idle log, by its producer; all the others by the
+  // flush thread.
+  EXPECT_THAT(on_producer, ::testing::ElementsAre(1u));
+  log.reset();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, static_cast<std::uint64_t>(kRecords));
+}
+
 // Records' buffers are reused from record to record (AppendAsync's, and
 // the bodies on their way into the database): a record never carries bytes
 // of an earlier one, short after long, and a callback's captures are
