@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -89,21 +90,27 @@ void AppendAsync(benchmark::State& state, Durability durability) {
   }
   const AuditRecord record = Typical();
   constexpr int kInFlight = 1024;
-  std::atomic<int> in_flight{0};
+  // Static: a callback may still notify it after its producer, which saw
+  // the count reach zero, has returned. One cache line each.
+  struct alignas(64) Counter {
+    std::atomic<int> n{0};
+  };
+  static std::array<Counter, 64> counters;
+  std::atomic<int>& in_flight = counters.at(static_cast<std::size_t>(state.thread_index())).n;
   for (auto _ : state) {
     for (int n; (n = in_flight.load(std::memory_order_acquire)) >= kInFlight;) {
       in_flight.wait(n, std::memory_order_acquire);
     }
     in_flight.fetch_add(1, std::memory_order_relaxed);
-    Log()->AppendAsync(record, {}, [&](base::StatusOr<Appended>) {
+    Log()->AppendAsync(record, {}, [&n = in_flight](base::StatusOr<Appended>) {
       // One wake-up per sleep, as an event loop's: the producer sleeps
       // with kInFlight in flight, or for the last ones at the end. (A
       // notify per answer made a system call whenever the producer was
       // registered as waiting, also while it woke up: a fifth of the
       // answers did, a harness cost the log does not have.)
-      const int before = in_flight.fetch_sub(1, std::memory_order_release);
+      const int before = n.fetch_sub(1, std::memory_order_release);
       if (before == kInFlight || before == 1) {
-        in_flight.notify_one();
+        n.notify_one();
       }
     });
   }
