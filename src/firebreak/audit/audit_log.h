@@ -261,7 +261,7 @@ class AuditLog {
   sqlite3* db_;
   sqlite3* checkpointer_ = nullptr;  // the WAL thread's connection
   std::atomic<int> wal_frames_{0};   // in SQLite's WAL, as of the last commit
-  std::uint64_t page_bytes_ = 16384;
+  std::uint64_t page_bytes_ = 65536;
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   std::unique_ptr<Statement> insert_;
