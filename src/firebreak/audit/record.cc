@@ -19,10 +19,11 @@ constexpr auto kEscaped = [] {
   return escaped;
 }();
 
+constexpr std::uint64_t kOnes = 0x0101010101010101;
+
 // Whether any of 8 bytes is one a JSON string must escape: below 0x20, '"'
 // or '\\' (exact: no false positives).
 bool AnyEscaped(std::uint64_t w) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101;
   constexpr std::uint64_t kHigh = 0x8080808080808080;
   const std::uint64_t quote = w ^ (kOnes * '"');
   const std::uint64_t backslash = w ^ (kOnes * '\\');
@@ -33,28 +34,36 @@ bool AnyEscaped(std::uint64_t w) {
 
 // Whether `s` holds a byte to escape: eight bytes at a time, the last ones
 // by a load that overlaps the one before (never a short copy into a word,
-// which would stall the CPU's store forwarding), a string shorter than
-// eight one byte at a time.
+// which would stall the CPU's store forwarding). A string shorter than eight
+// bytes (most keys) is checked as one word too: two overlapping 4-byte
+// loads, or its first, middle and last bytes among bytes that need none.
 bool NeedsEscaping(std::string_view s) {
-  if (s.size() < 8) {
-    for (const char c : s) {
-      if (kEscaped[static_cast<unsigned char>(c)]) {
-        return true;
-      }
+  const std::size_t n = s.size();
+  if (n < 8) {
+    std::uint64_t w = kOnes * 'a';
+    if (n >= 4) {
+      std::uint32_t first;
+      std::uint32_t last;
+      std::memcpy(&first, s.data(), 4);
+      std::memcpy(&last, s.data() + n - 4, 4);
+      w = first | (std::uint64_t{last} << 32);
+    } else if (n > 0) {
+      auto byte = [&](std::size_t at) { return std::uint64_t{static_cast<unsigned char>(s[at])}; };
+      w = (w & ~std::uint64_t{0xffffff}) | byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16;
     }
-    return false;
+    return AnyEscaped(w);
   }
   auto word = [&](std::size_t at) {
     std::uint64_t w;
     std::memcpy(&w, s.data() + at, 8);
     return w;
   };
-  for (std::size_t i = 0; i + 8 < s.size(); i += 8) {
+  for (std::size_t i = 0; i + 8 < n; i += 8) {
     if (AnyEscaped(word(i))) {
       return true;
     }
   }
-  return AnyEscaped(word(s.size() - 8));
+  return AnyEscaped(word(n - 8));
 }
 
 // Appends to a string through a pointer into its buffer. The encoder
@@ -152,6 +161,26 @@ void PutString(Writer& out, std::string_view s) {
   out.Put('"');
 }
 
+// An object's key and its colon, after a comma unless it is the first: the
+// key, its quotes and colon in one write when it needs no escaping (keys
+// seldom do).
+void PutKey(Writer& out, std::string_view key, bool first) {
+  if (!first) {
+    out.Put(',');
+  }
+  if (NeedsEscaping(key)) {
+    PutString(out, key);
+    out.Put(':');
+    return;
+  }
+  char* at = out.Room(key.size() + 3);
+  at[0] = '"';
+  std::memcpy(at + 1, key.data(), key.size());
+  at[key.size() + 1] = '"';
+  at[key.size() + 2] = ':';
+  out.Advance(key.size() + 3);
+}
+
 void PutValue(Writer& out, const Value& value) {
   struct Visitor {
     Writer& out;
@@ -173,12 +202,8 @@ void PutValue(Writer& out, const Value& value) {
       out.Put('{');
       bool first = true;
       for (const auto& [key, v] : o) {  // std::map: sorted by byte order
-        if (!first) {
-          out.Put(',');
-        }
+        PutKey(out, key, first);
         first = false;
-        PutString(out, key);
-        out.Put(':');
         PutValue(out, v);
       }
       out.Put('}');
@@ -209,41 +234,47 @@ void PrepareRecord(const AuditRecord& record, std::string_view instance, Prepare
   prepared.text.clear();
   Writer out(prepared.text);
   out.Put('{');
-  auto key = [&](std::string_view name) {
-    if (out.size() > 1) {
-      out.Put(',');
-    }
-    PutString(out, name);
-    out.Put(':');
-  };
   auto reserved = [&](std::string_view name) {
-    key(name);
-    if (name == "instance") {
-      PutString(out, instance);
-    } else if (name == "kind") {
-      PutString(out, record.kind);
-    } else if (name == "seq") {
-      prepared.seq_at = out.size();
-    } else if (name == "time") {
-      out.Put("\"\"");
-      prepared.time_at = out.size() - 1;
-    } else {
-      out.Put(std::int64_t{kSchemaVersion});
+    PutKey(out, name, out.size() == 1);
+    switch (name[0]) {  // the reserved names differ in their first byte
+      case 'i':
+        PutString(out, instance);
+        break;
+      case 'k':
+        PutString(out, record.kind);
+        break;
+      case 's':
+        prepared.seq_at = out.size();
+        break;
+      case 't':
+        out.Put("\"\"");
+        prepared.time_at = out.size() - 1;
+        break;
+      default:
+        out.Put(std::int64_t{kSchemaVersion});
     }
   };
-  const std::string_view* r = std::begin(kReserved);
-  for (const auto& [name, value] : record.fields) {
-    for (; r != std::end(kReserved) && *r < name; ++r) {
-      reserved(*r);
+  // Byte order, as std::map's; most names differ from a reserved one in
+  // their first byte (no call to memcmp).
+  auto before = [](std::string_view a, std::string_view b) {
+    if (!a.empty() && !b.empty() && a[0] != b[0]) {
+      return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
     }
-    if (r != std::end(kReserved) && *r == name) {
+    return a < b;
+  };
+  std::size_t r = 0;
+  for (const auto& [name, value] : record.fields) {
+    for (; r < std::size(kReserved) && before(kReserved[r], name); ++r) {
+      reserved(kReserved[r]);
+    }
+    if (r < std::size(kReserved) && kReserved[r] == name) {
       continue;
     }
-    key(name);
+    PutKey(out, name, out.size() == 1);
     PutValue(out, value);
   }
-  for (; r != std::end(kReserved); ++r) {
-    reserved(*r);
+  for (; r < std::size(kReserved); ++r) {
+    reserved(kReserved[r]);
   }
   out.Put('}');
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 namespace firebreak::audit {
 namespace {
@@ -47,7 +49,8 @@ TEST(RecordTest, EveryByteIsEscapedWhereverItStands) {
     }
     return out + "\"";
   };
-  for (std::size_t size : {1u, 7u, 8u, 9u, 15u, 16u, 23u}) {
+  // Short strings (most keys) are checked as one word: every size up to 9.
+  for (std::size_t size : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 15u, 16u, 23u}) {
     for (std::size_t at = 0; at < size; ++at) {
       for (int c = 0; c < 256; ++c) {
         std::string s(size, 'a');
@@ -55,6 +58,10 @@ TEST(RecordTest, EveryByteIsEscapedWhereverItStands) {
         std::string out;
         Value(s).AppendCanonical(out);
         ASSERT_EQ(out, reference(s)) << "byte " << c << " at " << at << " of " << size;
+        out.clear();
+        Value(Value::Object{{s, 1}}).AppendCanonical(out);  // as a key
+        ASSERT_EQ(out, "{" + reference(s) + ":1}")
+            << "byte " << c << " at " << at << " of " << size;
       }
     }
   }
@@ -84,6 +91,33 @@ TEST(RecordTest, ReservedFieldsCannotBeForged) {
   EXPECT_NE(body.find("\"seq\":3"), std::string::npos);
   EXPECT_NE(body.find("\"kind\":\"decision\""), std::string::npos);
   EXPECT_EQ(body.find("999"), std::string::npos);
+}
+
+TEST(RecordTest, ReservedNamesAreMergedInByteOrder) {
+  // Names before, between and after the reserved ones, sharing their first
+  // bytes or not (and bytes above 0x7f, alone: they sort after "v"): the
+  // record is the object of all of them, sorted.
+  const std::vector<std::vector<std::string>> sets = {
+      {"", "V", "a", "i", "in", "instancf", "j", "kinc", "kindz", "s", "seqq", "t", "timf", "u",
+       "v0", "w", "\x7f"},
+      {"\xc3\xa9"},
+  };
+  for (const std::vector<std::string>& names : sets) {
+    AuditRecord r;
+    r.kind = "decision";
+    Value::Object expected{{"instance", "abc"},
+                           {"kind", "decision"},
+                           {"seq", 7},
+                           {"time", "2026-11-28T00:00:00.000000Z"},
+                           {"v", kSchemaVersion}};
+    for (const std::string& name : names) {
+      r.fields[name] = name;
+      expected[name] = name;
+    }
+    std::string want;
+    Value(std::move(expected)).AppendCanonical(want);
+    EXPECT_EQ(EncodeRecord(r, 7, "2026-11-28T00:00:00.000000Z", "abc"), want);
+  }
 }
 
 TEST(RecordTest, FormatsTimeAsRfc3339Utc) {
