@@ -109,13 +109,19 @@ class Writer {
   std::size_t size_;
 };
 
-void PutString(Writer& out, std::string_view s) {
-  if (!NeedsEscaping(s)) {  // the common case
-    char* at = out.Room(s.size() + 2);
+// `s` as a JSON string, then a colon if `colon` (an object's key): in one
+// write when it needs no escaping (the common case).
+void PutString(Writer& out, std::string_view s, bool colon = false) {
+  if (!NeedsEscaping(s)) {
+    const std::size_t n = s.size() + 2 + (colon ? 1 : 0);
+    char* at = out.Room(n);
     at[0] = '"';
     std::memcpy(at + 1, s.data(), s.size());
     at[s.size() + 1] = '"';
-    out.Advance(s.size() + 2);
+    if (colon) {
+      at[s.size() + 2] = ':';
+    }
+    out.Advance(n);
     return;
   }
   static constexpr char kHex[] = "0123456789abcdef";
@@ -159,26 +165,17 @@ void PutString(Writer& out, std::string_view s) {
   }
   out.Put(s.substr(run));
   out.Put('"');
+  if (colon) {
+    out.Put(':');
+  }
 }
 
-// An object's key and its colon, after a comma unless it is the first: the
-// key, its quotes and colon in one write when it needs no escaping (keys
-// seldom do).
+// An object's key and its colon, after a comma unless it is the first.
 void PutKey(Writer& out, std::string_view key, bool first) {
   if (!first) {
     out.Put(',');
   }
-  if (NeedsEscaping(key)) {
-    PutString(out, key);
-    out.Put(':');
-    return;
-  }
-  char* at = out.Room(key.size() + 3);
-  at[0] = '"';
-  std::memcpy(at + 1, key.data(), key.size());
-  at[key.size() + 1] = '"';
-  at[key.size() + 2] = ':';
-  out.Advance(key.size() + 3);
+  PutString(out, key, /*colon=*/true);
 }
 
 void PutValue(Writer& out, const Value& value) {
