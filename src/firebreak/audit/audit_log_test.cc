@@ -69,6 +69,9 @@ class AuditLogTest : public ::testing::Test {
   void Sql(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    // The log may be open and writing (its ingest thread retries every
+    // 100 ms): wait for its lock, as its own connections do.
+    sqlite3_busy_timeout(db, 5000);
     char* error = nullptr;
     EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
         << (error ? error : "") << " in " << sql;
