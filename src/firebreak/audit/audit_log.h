@@ -8,11 +8,12 @@
 // record, and no thread hand-off happens at concurrency 1. An ingest thread
 // moves journaled records into SQLite in large transactions and signs
 // checkpoints of the chain head with the instance's Ed25519 key every N
-// records or T seconds; a flush thread makes records survive a power loss
-// within the sync interval (default mode: by syncing SQLite's WAL, and the
-// journal when the database lags) and writes groups for asynchronous
-// producers that must not block (strict mode); a WAL thread checkpoints
-// SQLite's WAL and retires the journal segments the database covers.
+// records or T seconds; a flush thread writes the groups of asynchronous
+// producers, which must not block (under load, and in the strict mode); a
+// sync thread (default mode) makes records survive a power loss within the
+// sync interval, by syncing SQLite's WAL, and the journal when the database
+// lags; a WAL thread checkpoints SQLite's WAL and retires the journal
+// segments the database covers.
 #pragma once
 
 #include <atomic>
@@ -40,8 +41,9 @@ namespace firebreak::audit {
 class Statement;
 
 enum class Durability {
-  // In the journal before Append returns (survives a killed process); fsync
-  // follows within sync_interval (survives power loss after it).
+  // In the journal before Append returns (survives a killed process); its
+  // sync starts within sync_interval (it survives a power loss once that
+  // sync is done).
   kGroup,
   // Append returns after the fsync of its group's journal write.
   kFsync,
@@ -102,7 +104,7 @@ class AuditLog {
  public:
   // Opens (creating if needed) the database, its instance id and signing key;
   // moves into the database what its journal holds beyond it (a process
-  // killed earlier); and starts the ingest and flush threads.
+  // killed earlier); and starts its threads.
   static base::StatusOr<std::unique_ptr<AuditLog>> Open(AuditOptions options);
   // Moves everything into the database, signs a final checkpoint and closes.
   // No Append may be running.
@@ -185,11 +187,12 @@ class AuditLog {
   base::Status Recover();
   // The threads (see the top of this file).
   void FlushLoop();
+  void SyncLoop();
   void IngestLoop();
   void WalLoop();
-  // Flush thread, default mode: makes the records up to `due` survive a
-  // power loss, through SQLite's WAL for those in the database and the
-  // journal for the rest. Lock held; released while syncing.
+  // Sync thread: makes the records up to `due` survive a power loss,
+  // through SQLite's WAL for those in the database and the journal for the
+  // rest. Lock held; released while syncing.
   void MakeDurable(std::unique_lock<std::mutex>& lock, std::uint64_t due);
   // Writes a group of what is queued to the journal, as the leader. Lock
   // held on entry and exit; no other leader; Room() > 0.
@@ -285,9 +288,9 @@ class AuditLog {
   std::vector<std::string> bodies_;  // spare bodies, taken for the group
 
   std::mutex mutex_;
-  std::condition_variable changed_;   // capacity, ingest progress or stop state changed
-  std::condition_variable tick_;      // wakes the flush thread: async work or stop
-  std::condition_variable wal_tick_;  // wakes the WAL thread: stop
+  std::condition_variable changed_;  // capacity, ingest progress or stop state changed
+  std::condition_variable tick_;     // wakes the flush thread: async work or stop
+  std::condition_variable stop_;     // wakes the sync and WAL threads: stop
   std::condition_variable ingest_ready_;
   std::vector<Pending*> queue_;
   // Reused, so that a record's memory is not allocated by one thread and
@@ -297,7 +300,6 @@ class AuditLog {
   std::vector<std::unique_ptr<Pending>> spare_pending_;
   std::vector<std::string> spare_bodies_;
   bool leading_ = false;
-  bool flush_syncing_ = false;                        // the flush thread syncs: it cannot lead
   std::chrono::steady_clock::time_point last_group_;  // when the last group was written
   bool stopping_ = false;
   bool ingest_stopping_ = false;
@@ -308,15 +310,14 @@ class AuditLog {
   std::uint64_t journaled_seq_ = 0;                 // head_seq_, as others may read it
   std::uint64_t ingested_seq_ = 0;                  // db_seq_, as others may read it
   base::Status ingest_error_;                       // why the database cannot be written now
-  std::shared_ptr<Segment> sync_segment_;           // the segment the flush thread syncs
+  std::shared_ptr<Segment> sync_segment_;           // the segment the sync thread syncs
   std::vector<std::shared_ptr<Segment>> unsynced_;  // retired, not yet synced (default mode)
   bool journal_unsynced_ = false;
   bool dir_unsynced_ = false;
   std::uint64_t durable_seq_ = 0;  // survives a power loss up to here
   std::uint64_t journal_syncs_ = 0;
-  // The journal's head at the flush thread's last look, and when.
+  // The journal's head at the sync thread's last look.
   std::uint64_t mark_seq_ = 0;
-  std::chrono::steady_clock::time_point mark_time_;
   // The next segment, made ahead by the ingest thread under one name: only
   // one thread at a time may touch that file.
   std::shared_ptr<Segment> spare_;  // kReady only
@@ -332,6 +333,7 @@ class AuditLog {
   // Closed segments: deleted once their last record is in the database.
   std::vector<std::pair<std::filesystem::path, std::uint64_t>> closed_;
   std::thread flusher_;
+  std::thread syncer_;  // default mode
   std::thread wal_thread_;
   std::thread ingester_;
 };
