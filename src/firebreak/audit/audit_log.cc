@@ -38,10 +38,13 @@ int CountWalFrames(void* frames, sqlite3*, const char*, int count) {
 // arrives, or until kIngestBatch records wait, before it writes them. A
 // transaction rewrites SQLite's first page, the table's root and its last
 // leaf, whatever its size: 4 ms and 4,096 records rather than 2 ms and
-// 1,024 gave 3-8 % more records/s. Records still reach the database before
-// they are due to survive a power loss (by default 5-10 ms after their
-// write), so that its synced WAL covers them: the journal itself was synced
-// 2-4 times per million records either way (audit_bench's journal_syncs).
+// 1,024 gave 3-8 % more records/s. Under constant load a transaction takes
+// 3 ms and more (up to tens of them while the WAL thread holds the writes
+// up), so that records are not always in the database, and covered by its
+// synced WAL, when they are due to survive a power loss: the journal itself
+// is then synced, 15-23 times per million records (audit_bench's
+// journal_syncs). Gathering for 1 or 2 ms did not make that rarer (measured
+// when the flush thread synced between groups).
 constexpr std::chrono::milliseconds kIngestGather{4};
 constexpr std::size_t kIngestBatch = 4096;
 
@@ -394,14 +397,10 @@ AuditLog::~AuditLog() {
     tick_.notify_all();
     stop_.notify_all();
   }
-  if (flusher_.joinable()) {
-    flusher_.join();
-  }
-  if (syncer_.joinable()) {
-    syncer_.join();
-  }
-  if (wal_thread_.joinable()) {
-    wal_thread_.join();
+  for (std::thread* t : {&flusher_, &syncer_, &wal_thread_}) {
+    if (t->joinable()) {
+      t->join();
+    }
   }
   {
     // What AppendAsync queued before the close.
@@ -834,9 +833,10 @@ void AuditLog::FlushLoop() {
 
 // The sync thread (default mode): makes every record survive a power loss
 // within sync_interval of its write, plus the time its sync takes. (The
-// flush thread did, between groups: under constant load it always had one
-// to write, and nothing was synced for up to a second; and while it synced,
-// the producers wrote their records one at a time.)
+// flush thread did, when it had no group to write: under constant load it
+// always had one, and nothing was synced for up to a second. Syncing
+// between groups instead, the producers wrote their records one at a time
+// while it synced: 20-30 % fewer records/s.)
 void AuditLog::SyncLoop() {
   std::unique_lock lock(mutex_);
   while (true) {
@@ -844,7 +844,8 @@ void AuditLog::SyncLoop() {
     if (stopping_) {
       return;
     }
-    // What was journaled half an interval ago (and a sync) is due now.
+    // What was journaled by the last look, half an interval and a sync
+    // ago, is due now.
     const std::uint64_t due = mark_seq_;
     mark_seq_ = journaled_seq_;
     MakeDurable(lock, due);

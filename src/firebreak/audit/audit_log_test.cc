@@ -737,8 +737,8 @@ TEST_F(AuditLogTest, RecordsSurviveAPowerLossThroughTheWalWhenTheDatabaseKeepsUp
 // be synced within the interval, not once the load lets up. The bound
 // checked, 500 ms for a 10 ms interval, leaves room for a slow disk (here
 // 75-97 ms: the syncs of a disk kept busy take most of it).
-// (When the flush thread also synced, between groups, 700-1,000 ms passed
-// here with nothing synced.)
+// (When the flush thread also synced, only when it had no group to write,
+// 700-1,000 ms passed here with nothing synced.)
 TEST_F(AuditLogTest, RecordsBecomeDurableWithinTheIntervalUnderConstantLoad) {
   AuditOptions options;
   options.db = db_;
