@@ -100,11 +100,10 @@ class Reader {
   bool ok_ = true;
 };
 
-// The entries of one segment's bytes, up to the first one that is not
-// intact or not the next record: its first is record `first_seq`, and a
-// reused segment holds older entries after its own. False when the segment
-// is in a format this version cannot read.
-bool ParseSegment(std::string_view bytes, std::uint64_t first_seq, std::vector<JournalEntry>& out) {
+}  // namespace
+
+bool ParseJournalSegment(std::string_view bytes, std::uint64_t first_seq,
+                         std::vector<JournalEntry>& out) {
   const std::string_view magic = bytes.substr(0, kJournalMagic.size());
   if (magic != kJournalMagic) {
     // Empty or zeros: a segment whose creation was cut short, holding nothing.
@@ -137,8 +136,6 @@ bool ParseSegment(std::string_view bytes, std::uint64_t first_seq, std::vector<J
   }
   return true;
 }
-
-}  // namespace
 
 std::uint32_t Crc32cPortable(std::string_view bytes) {
   std::uint32_t c = 0xffffffff;
@@ -216,7 +213,7 @@ base::StatusOr<std::vector<JournalEntry>> ReadJournal(const std::filesystem::pat
         std::errc()) {
       continue;  // more than 64 bits: not a name the log gives
     }
-    if (!ParseSegment(*bytes, first_seq, entries)) {
+    if (!ParseJournalSegment(*bytes, first_seq, entries)) {
       return base::FailedPrecondition(
           segment.string() +
           ": not an audit journal segment this version can read (it does not start with \"" +

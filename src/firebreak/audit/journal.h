@@ -58,6 +58,14 @@ std::filesystem::path JournalSegmentPath(const std::filesystem::path& db, std::u
 // The segments of a database's journal, oldest first.
 std::vector<std::filesystem::path> JournalSegments(const std::filesystem::path& db);
 
+// The entries of one segment's bytes (the segment named for record
+// `first_seq`), appended to `out` up to the first one that is not intact or
+// not the next record (a reused segment holds older entries after its own).
+// False when the bytes are in a format this version cannot read; empty or
+// zero bytes are a segment whose creation was cut short, holding nothing.
+bool ParseJournalSegment(std::string_view bytes, std::uint64_t first_seq,
+                         std::vector<JournalEntry>& out);
+
 // Every intact entry of every segment, in file order (a segment ends at its
 // first torn or damaged entry). Segments that vanish while being listed were
 // moved into the database and are skipped.
