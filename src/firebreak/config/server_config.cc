@@ -12,6 +12,10 @@
 namespace firebreak::config {
 namespace {
 
+// The longest duration a setting takes: longer is a mistake, and within
+// it a duration's nanoseconds fit in 64 bits wherever it is compared.
+constexpr std::int64_t kMaxSeconds = 365LL * 24 * 3600;
+
 class Parser {
  public:
   explicit Parser(const std::filesystem::path& path) : path_(path) {}
@@ -114,8 +118,13 @@ class Parser {
         a.checkpoint_every = Number<std::uint64_t>(n, "audit.checkpoint_every", a.checkpoint_every);
       }
       if (const YAML::Node n = audit["checkpoint_interval_seconds"]) {
-        a.checkpoint_interval =
-            std::chrono::seconds(Number<std::int64_t>(n, "audit.checkpoint_interval_seconds", 60));
+        const auto seconds = Number<std::int64_t>(n, "audit.checkpoint_interval_seconds", 60);
+        if (seconds > kMaxSeconds) {
+          Error(n, "audit.checkpoint_interval_seconds must be at most " +
+                       std::to_string(kMaxSeconds) + " (a year)");
+        } else {
+          a.checkpoint_interval = std::chrono::seconds(seconds);
+        }
       }
       if (const YAML::Node n = audit["text"]) {
         a.text = Scalar(n, "audit.text");
@@ -171,9 +180,15 @@ class Parser {
     return config;
   }
 
+  // A duration in seconds, fractions allowed.
   std::chrono::milliseconds Seconds(const YAML::Node& node, const char* what) {
-    return std::chrono::milliseconds(
-        static_cast<std::int64_t>(Number<double>(node, what, 1.0) * 1000.0));
+    const double seconds = Number<double>(node, what, 1.0);
+    if (!(seconds <= static_cast<double>(kMaxSeconds))) {  // NaN and .inf too
+      Error(node,
+            std::string(what) + " must be at most " + std::to_string(kMaxSeconds) + " (a year)");
+      return std::chrono::seconds(1);
+    }
+    return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
   }
 
   void ParseListen(const YAML::Node& node, ListenConfig& s) {

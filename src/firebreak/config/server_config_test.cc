@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace firebreak::config {
 namespace {
@@ -167,6 +168,40 @@ principals:
   EXPECT_THAT(m, HasSubstr("environment variable FB_TEST_MISSING_KEY is not set"));
   EXPECT_THAT(m, HasSubstr("key_sha256 must be 64 lower-case hex digits"));
   EXPECT_THAT(m, HasSubstr("principal 'y' needs key_sha256 or key_env"));
+}
+
+// fuzz/corpus/config/regression-*: a duration past 2^63 milliseconds (or
+// nanoseconds, where it is compared), .inf or .nan was converted to an
+// integer, which is undefined; durations are capped at a year.
+TEST(ServerConfigTest, DurationsAreFiniteAndAtMostAYear) {
+  for (const char* value : {"1e300", ".inf", ".nan", "31536000.5"}) {
+    for (const char* key : {"read_timeout_seconds", "idle_timeout_seconds"}) {
+      const std::string text = std::string("server: {") + key + ": " + value + "}\n";
+      base::StatusOr<ServerConfig> c = ParseServerConfig(text, "d.yaml");
+      ASSERT_FALSE(c.ok()) << text;
+      EXPECT_THAT(c.status().message(),
+                  HasSubstr(std::string("d.yaml:1:") + std::to_string(12 + std::strlen(key)) +
+                            ": server." + key + " must be at most 31536000 (a year)"));
+    }
+  }
+  base::StatusOr<ServerConfig> upstream = ParseServerConfig(
+      "upstreams:\n  - {type: openai, base_url: \"http://u\", first_byte_timeout_seconds: 1e19}\n",
+      "d.yaml");
+  ASSERT_FALSE(upstream.ok());
+  EXPECT_THAT(upstream.status().message(),
+              HasSubstr("first_byte_timeout_seconds must be at most 31536000"));
+  base::StatusOr<ServerConfig> interval =
+      ParseServerConfig("audit: {checkpoint_interval_seconds: 9223372036854775807}\n", "d.yaml");
+  ASSERT_FALSE(interval.ok());
+  EXPECT_THAT(interval.status().message(),
+              HasSubstr("d.yaml:1:38: audit.checkpoint_interval_seconds must be at most 31536000"));
+
+  base::StatusOr<ServerConfig> longest = ParseServerConfig(
+      "server: {read_timeout_seconds: 31536000}\naudit: {checkpoint_interval_seconds: 31536000}\n",
+      "d.yaml");
+  ASSERT_TRUE(longest.ok()) << longest.status().ToString();
+  EXPECT_EQ(longest->server.read_timeout, std::chrono::hours(24 * 365));
+  EXPECT_EQ(longest->audit.checkpoint_interval, std::chrono::hours(24 * 365));
 }
 
 TEST(ServerConfigTest, UpstreamFlag) {
