@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <limits>
 
 namespace firebreak::api {
 namespace {
@@ -28,6 +29,16 @@ std::int64_t IntOr(const json::object& o, std::string_view key, std::int64_t fal
     return static_cast<std::int64_t>(v->get_uint64());
   }
   return fallback;
+}
+
+// a + b, saturated: token counts come from the upstream and may be anything.
+std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    return a < 0 ? std::numeric_limits<std::int64_t>::min()
+                 : std::numeric_limits<std::int64_t>::max();
+  }
+  return sum;
 }
 
 std::int64_t NowSeconds() {
@@ -433,7 +444,7 @@ std::string OpenAIResponseFromAnthropic(std::string_view body) {
                       {"finish_reason", OpenAIFinishReason(StringOr(in, "stop_reason", ""))}}}},
       {"usage", json::object{{"prompt_tokens", prompt},
                              {"completion_tokens", completion},
-                             {"total_tokens", prompt + completion}}}});
+                             {"total_tokens", SaturatingAdd(prompt, completion)}}}});
 }
 
 std::string AnthropicResponseFromOpenAI(std::string_view body) {
@@ -682,14 +693,15 @@ class OpenAIFromAnthropicStream : public StreamTranslator {
     }
     if (type == "message_stop") {
       finished_ = true;
-      json::object usage{{"id", id_},
-                         {"object", "chat.completion.chunk"},
-                         {"created", NowSeconds()},
-                         {"model", model_},
-                         {"choices", json::array{}},
-                         {"usage", json::object{{"prompt_tokens", input_tokens_},
-                                                {"completion_tokens", output_tokens_},
-                                                {"total_tokens", input_tokens_ + output_tokens_}}}};
+      json::object usage{
+          {"id", id_},
+          {"object", "chat.completion.chunk"},
+          {"created", NowSeconds()},
+          {"model", model_},
+          {"choices", json::array{}},
+          {"usage", json::object{{"prompt_tokens", input_tokens_},
+                                 {"completion_tokens", output_tokens_},
+                                 {"total_tokens", SaturatingAdd(input_tokens_, output_tokens_)}}}};
       return Chunk(json::object{}, json::value(finish_reason_)) + OpenAIData(usage) +
              "data: [DONE]\n\n";
     }

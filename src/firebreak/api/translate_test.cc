@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdint>
 
 namespace firebreak::api {
 namespace {
@@ -81,6 +82,26 @@ TEST(TranslateResponse, AnthropicToOpenAIAndBack) {
   EXPECT_EQ(back.at("content").at(0).at("text"), "Hello");
   EXPECT_EQ(back.at("stop_reason"), "max_tokens");
   EXPECT_EQ(back.at("usage").at("output_tokens"), 5);
+}
+
+// fuzz/corpus/{translate_response,sse}/regression-usage-overflow: the upstream's
+// token counts are summed without overflowing (saturated).
+TEST(TranslateResponse, TokenTotalsSaturate) {
+  json::value whole = json::parse(OpenAIResponseFromAnthropic(
+      R"({"type":"message","usage":{"input_tokens":9223372036854775807,"output_tokens":1}})"));
+  EXPECT_EQ(whole.at("usage").at("total_tokens"), INT64_MAX);
+  whole = json::parse(OpenAIResponseFromAnthropic(
+      R"({"type":"message","usage":{"input_tokens":-9223372036854775808,"output_tokens":-1}})"));
+  EXPECT_EQ(whole.at("usage").at("total_tokens"), INT64_MIN);
+
+  auto translator = MakeStreamTranslator(Dialect::kOpenAI);
+  std::string out = translator->Feed(
+      {"message_start",
+       R"({"type":"message_start","message":{"usage":{"input_tokens":9223372036854775807}}})"});
+  out += translator->Feed(
+      {"message_delta", R"({"type":"message_delta","usage":{"output_tokens":5}})"});
+  out += translator->Feed({"message_stop", R"({"type":"message_stop"})"});
+  EXPECT_THAT(out, HasSubstr("\"total_tokens\":9223372036854775807"));
 }
 
 TEST(TranslateResponse, UpstreamErrorsBecomeErrorsOfTheOtherShape) {
