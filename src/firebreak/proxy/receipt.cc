@@ -75,13 +75,16 @@ base::StatusOr<Receipt> VerifyReceipt(std::string_view token, std::string_view p
   };
   const json::value* seq = o != nullptr ? o->if_contains("seq") : nullptr;
   const json::value* rules = o != nullptr ? o->if_contains("rules") : nullptr;
+  // A sequence number is a whole number from 0 (Boost.JSON reads one that
+  // fits as int64, a larger one as uint64).
+  const bool seq_ok =
+      seq != nullptr && (seq->is_uint64() || (seq->is_int64() && seq->get_int64() >= 0));
   if (o == nullptr || !text("instance", r.instance) || !text("request_id", r.request_id) ||
       !text("decision", r.decision) || !text("policy", r.policy) ||
-      !text("record_hash", r.record_hash) || seq == nullptr || !seq->is_number() ||
-      rules == nullptr || !rules->is_array()) {
+      !text("record_hash", r.record_hash) || !seq_ok || rules == nullptr || !rules->is_array()) {
     return base::InvalidArgument("the receipt's signed payload is not a Firebreak receipt");
   }
-  r.seq = seq->to_number<std::uint64_t>();
+  r.seq = seq->is_uint64() ? seq->get_uint64() : static_cast<std::uint64_t>(seq->get_int64());
   for (const json::value& id : rules->get_array()) {
     if (const json::string* s = id.if_string()) {
       r.rules.emplace_back(*s);

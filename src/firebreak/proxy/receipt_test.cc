@@ -63,5 +63,32 @@ TEST(ReceiptTest, AnyChangeOrAnotherKeyFails) {
               HasSubstr("not a Firebreak receipt"));
 }
 
+// A payload the key did sign but that is not a receipt's is refused as a
+// value (fuzz/corpus/receipt/regression-seq-*: a sequence number that is
+// negative, fractional or too large threw from Boost.JSON's to_number).
+TEST(ReceiptTest, ASignedPayloadThatIsNotAReceiptIsRefused) {
+  base::StatusOr<base::SigningKey> key = base::SigningKey::Generate();
+  ASSERT_TRUE(key.ok());
+  auto sign = [&](const std::string& seq) {
+    const std::string payload =
+        R"({"decision":"BLOCK","instance":"i","policy":"p","record_hash":"h","request_id":"r",)"
+        R"("rules":["x"],"seq":)" +
+        seq + "}";
+    return "fbr1." + base::Base64UrlEncode(payload) + "." +
+           base::Base64UrlEncode(key->Sign("firebreak-receipt/1\n" + payload));
+  };
+  for (const char* seq : {"-1", "1.5", "4.0", "1e30", "18446744073709551616", "\"7\"", "null"}) {
+    base::StatusOr<Receipt> r = VerifyReceipt(sign(seq), key->PublicPem());
+    ASSERT_FALSE(r.ok()) << seq;
+    EXPECT_THAT(r.status().message(), HasSubstr("not a Firebreak receipt")) << seq;
+  }
+  base::StatusOr<Receipt> largest = VerifyReceipt(sign("18446744073709551615"), key->PublicPem());
+  ASSERT_TRUE(largest.ok()) << largest.status().ToString();
+  EXPECT_EQ(largest->seq, 18446744073709551615u);
+  base::StatusOr<Receipt> zero = VerifyReceipt(sign("0"), key->PublicPem());
+  ASSERT_TRUE(zero.ok()) << zero.status().ToString();
+  EXPECT_EQ(zero->seq, 0u);
+}
+
 }  // namespace
 }  // namespace firebreak::proxy
