@@ -83,8 +83,6 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
   bool malformed = false;
   std::string line;
   std::size_t number = 0;
-  json::parse_options parse_options;
-  parse_options.max_depth = 64;
   while (std::getline(in, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) {
@@ -97,21 +95,21 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                  {"id", id}, {"error", "line " + std::to_string(number) + ": " + message}})
           << '\n';
     };
-    boost::system::error_code ec;
-    json::value parsed = json::parse(line, ec, {}, parse_options);
-    if (ec) {
-      fail("invalid JSON: " + ec.message());
+    base::StatusOr<json::value> parsed = api::ParseJson(line, {});
+    if (!parsed.ok()) {
+      fail("invalid JSON: " + parsed.status().message());
       continue;
     }
-    const json::object* object = parsed.if_object();
+    json::object* object = parsed->if_object();
     if (object == nullptr) {
       fail("expected a JSON object");
       continue;
     }
     if (const json::value* v = object->if_contains("id")) {
       id = *v;
+      object->erase("id");  // the line's own, not the request's
     }
-    base::StatusOr<base::Conversation> conversation = ConversationOf(parsed);
+    base::StatusOr<base::Conversation> conversation = ConversationOf(*parsed);
     if (!conversation.ok()) {
       fail(conversation.status().message());
       continue;

@@ -172,7 +172,11 @@ class Pipeline {
     http::Request request{.url = up.url, .timeout = std::chrono::seconds(60)};
     request.headers.push_back({"content-type", "application/json"});
     if (up.dialect == api::Dialect::kAnthropic) {
-      request.body = json::serialize(api::AnthropicRequestFromOpenAI(body));
+      base::StatusOr<json::object> translated = api::AnthropicRequestFromOpenAI(body);
+      if (!translated.ok()) {
+        return "not forwarded: " + translated.status().message();
+      }
+      request.body = json::serialize(*translated);
       request.headers.push_back({"anthropic-version", "2023-06-01"});
       request.headers.push_back({"x-api-key", up.key});
     } else {

@@ -15,7 +15,7 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 
-const Keys kTopKeys = {"policy", "categories", "rules", "defaults", "classifier"};
+const Keys kTopKeys = {"policy", "categories", "rules", "defaults", "classifier", "uninspectable"};
 const Keys kMetadataKeys = {"name", "version", "effective", "signatories", "description"};
 const Keys kCategoryKeys = {"id",       "description", "examples", "counter_examples",
                             "patterns", "keywords",    "threshold"};
@@ -25,6 +25,7 @@ const Keys kRuleKeys = {"id",          "description", "match_categories",
                         "note",        "when",        "enforcement"};
 const Keys kWhenKeys = {"principal", "model", "endpoint"};
 const Keys kDefaultsKeys = {"decision", "audit", "alerts", "description"};
+const Keys kUninspectableKeys = {"decision", "audit", "alerts"};
 const Keys kClassifierKeys = {"stages", "threshold", "pattern_score", "keyword_score", "model"};
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {
@@ -195,6 +196,7 @@ class Parser {
   void ParseWhen(const YAML::Node& node, Condition& when);
   void ParseDefaults(const YAML::Node& node, Defaults& d);
   void ParseClassifier(const YAML::Node& node, ClassifierSpec& c);
+  void ParseUninspectable(const YAML::Node& node, Uninspectable& u);
   void CheckPattern(const std::string& pattern, const YAML::Node& node);
 
   std::filesystem::path path_;
@@ -426,6 +428,60 @@ void Parser::ParseDefaults(const YAML::Node& node, Defaults& d) {
   }
 }
 
+// uninspectable: {KIND: DECISION | {decision, audit, alerts}, ...}
+void Parser::ParseUninspectable(const YAML::Node& node, Uninspectable& u) {
+  if (!ExpectMap(node, "uninspectable")) {
+    return;
+  }
+  std::string kinds;
+  for (std::size_t i = 0; i < base::kContentKinds; ++i) {
+    kinds += (kinds.empty() ? "" : ", ") +
+             std::string(base::ContentKindName(static_cast<base::ContentKind>(i)));
+  }
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    base::ContentKind kind;
+    if (!base::ParseContentKind(name, &kind)) {
+      Error(entry.first.Mark(),
+            "unknown content kind '" + name + "' in uninspectable; expected one of: " + kinds);
+      continue;
+    }
+    if (!seen.insert(name).second) {
+      Error(entry.first.Mark(), "duplicate key '" + name + "' in uninspectable");
+      continue;
+    }
+    Rule& rule = u.For(kind);
+    rule.location = At(entry.first);
+    const YAML::Node& value = entry.second;
+    const YAML::Node decision = value.IsScalar() ? value : value["decision"];
+    if (!value.IsScalar()) {
+      if (!ExpectMap(value, "uninspectable." + name)) {
+        continue;
+      }
+      CheckKeys(value, kUninspectableKeys, "uninspectable." + name);
+      if (const YAML::Node n = value["audit"]) {
+        if (auto a = AuditValue(n)) {
+          rule.audit = *a;
+        }
+      }
+      if (const YAML::Node n = value["alerts"]) {
+        rule.alerts = StringList(n, "uninspectable." + name + ".alerts");
+      }
+    }
+    if (decision) {
+      if (auto v = DecisionValue(decision)) {
+        rule.decision = *v;
+      }
+    }
+    if (rule.decision == Verdict::kAllowConstrained) {
+      Error(value.Mark(), "uninspectable." + name +
+                              " may be ALLOW or BLOCK: content that is not read cannot be "
+                              "constrained");
+    }
+  }
+}
+
 void Parser::ParseClassifier(const YAML::Node& node, ClassifierSpec& c) {
   if (!ExpectMap(node, "classifier")) {
     return;
@@ -513,6 +569,10 @@ std::shared_ptr<const PolicySet> Parser::Parse(const YAML::Node& root) {
   if (const YAML::Node n = root["classifier"]) {
     ParseClassifier(n, classifier);
   }
+  Uninspectable uninspectable;
+  if (const YAML::Node n = root["uninspectable"]) {
+    ParseUninspectable(n, uninspectable);
+  }
 
   // Cross references: every category a rule names exists; every category is
   // handled by some rule.
@@ -557,7 +617,7 @@ std::shared_ptr<const PolicySet> Parser::Parse(const YAML::Node& root) {
   }
   return std::make_shared<const PolicySet>(path_, std::move(metadata), std::move(categories),
                                            std::move(rules), std::move(defaults),
-                                           std::move(classifier));
+                                           std::move(classifier), std::move(uninspectable));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // once by the loader (loader.h) and shared read-only as shared_ptr<const>.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -13,6 +14,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "firebreak/base/conversation.h"
 
 namespace firebreak::policy {
 
@@ -83,6 +86,21 @@ struct Defaults {
   std::string description = "Unknown intent: no policy rule covers this request";
 };
 
+// What content the classifier cannot read gets, per kind (`uninspectable:`):
+// each kind present in a request takes part in its verdict as a rule of its
+// own, "uninspectable:<kind>", BLOCK unless the policy says otherwise.
+struct Uninspectable {
+  std::array<Rule, base::kContentKinds> rules;  // by base::ContentKind
+
+  Uninspectable();  // every kind BLOCK, audit enhanced, no alerts
+  Rule& For(base::ContentKind kind) { return rules[static_cast<std::size_t>(kind)]; }
+  const Rule& For(base::ContentKind kind) const {
+    return rules[static_cast<std::size_t>(kind)];
+  }
+};
+
+inline constexpr std::string_view kUninspectableRulePrefix = "uninspectable:";
+
 struct ClassifierSpec {
   bool patterns = true;  // stage 1
   bool model = true;     // stage 2 (only when model_file is set)
@@ -112,6 +130,7 @@ struct EvaluationInput {
   const std::map<std::string, std::string, std::less<>>* principal = nullptr;  // attributes
   std::string_view model;
   std::string_view endpoint;
+  std::span<const base::Uninspected> uninspected;  // content the classifier did not read
 };
 
 // A non-enforcing (warn/dryrun) rule that matched: reported, never applied.
@@ -141,7 +160,8 @@ inline constexpr std::string_view kDefaultRuleId = "default";
 class PolicySet {
  public:
   PolicySet(std::filesystem::path source, Metadata metadata, std::vector<Category> categories,
-            std::vector<Rule> rules, Defaults defaults, ClassifierSpec classifier);
+            std::vector<Rule> rules, Defaults defaults, ClassifierSpec classifier,
+            Uninspectable uninspectable = {});
   PolicySet(const PolicySet&) = delete;  // the rule index points into rules_
   PolicySet& operator=(const PolicySet&) = delete;
 
@@ -151,13 +171,15 @@ class PolicySet {
   const std::vector<Rule>& rules() const { return rules_; }
   const Defaults& defaults() const { return defaults_; }
   const ClassifierSpec& classifier() const { return classifier_; }
+  const Uninspectable& uninspectable() const { return uninspectable_; }
 
   std::optional<std::uint16_t> CategoryIndex(std::string_view id) const;
   const Rule* FindRule(std::string_view id) const;
 
   // Pure and thread-safe. Most restrictive verdict wins; audit is the highest
   // level matched; constraints and alerts are the union over the rules that
-  // produced the verdict; unknown intent takes the defaults.
+  // produced the verdict; unknown intent takes the defaults; each kind of
+  // uninspected content takes its `uninspectable` rule.
   Decision Evaluate(const EvaluationInput& input) const;
 
  private:
@@ -167,6 +189,7 @@ class PolicySet {
   std::vector<Rule> rules_;
   Defaults defaults_;
   ClassifierSpec classifier_;
+  Uninspectable uninspectable_;
   std::vector<std::vector<const Rule*>> rules_by_category_;
 };
 

@@ -172,6 +172,7 @@ struct Proxy::Pending {
   std::string decision = "REFUSED";
   std::string rules = "-";
   std::string constraints;  // "; "-joined, for ALLOW_CONSTRAINED
+  std::string refused;      // why an allowed request was not forwarded after all
   std::uint64_t seq = 0;
   base::Sha256 record_hash{};
   // The answer, once the record is committed: a reply, or a forward.
@@ -719,11 +720,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     body.pop_back();  // the closing brace: audit_seq follows once it is known
     p->evaluate_prefix = std::move(body);
   } else if (decision.verdict == policy::Verdict::kBlock) {
-    const policy::Rule* rule = decision.rules.empty() ? nullptr : decision.rules.front();
-    const std::string message =
-        rule != nullptr
-            ? "Request blocked by Firebreak policy rule '" + rule->id + "': " + rule->description
-            : "Request blocked by Firebreak policy: " + core.policy().defaults().description;
+    const std::string message = BlockMessage(decision, core.policy(), *conversation);
     if (p->dialect == api::Dialect::kOpenAI) {
       p->reply = JsonReply(
           400, api::OpenAIErrorBody(message, "policy_violation", "content_policy_violation"));
@@ -760,10 +757,20 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
         }
         if (upstream_dialect == p->dialect) {
           up.body = json::serialize(body);
-        } else if (upstream_dialect == api::Dialect::kAnthropic) {
-          up.body = json::serialize(api::AnthropicRequestFromOpenAI(body));
         } else {
-          up.body = json::serialize(api::OpenAIRequestFromAnthropic(body));
+          base::StatusOr<json::object> translated =
+              upstream_dialect == api::Dialect::kAnthropic ? api::AnthropicRequestFromOpenAI(body)
+                                                           : api::OpenAIRequestFromAnthropic(body);
+          if (!translated.ok()) {
+            p->forward.reset();
+            p->upstream = nullptr;
+            p->result = Result::kRefused;
+            p->decision = "REFUSED";
+            p->refused = translated.status().message();
+            p->reply = ErrorFor(p->dialect, 400, p->refused, "untranslatable");
+          } else {
+            up.body = json::serialize(*translated);
+          }
         }
       }
       up.headers.push_back({"content-type", "application/json"});
@@ -796,11 +803,15 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .signers = &p->policy->signers,
                                               .retention = options_.retention,
                                               .redactor = options_.redactor.get()});
+  if (!p->refused.empty()) {
+    record.fields["refused"] = p->refused;
+  }
   std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
   if (options_.events != nullptr && options_.events->HasSubscribers()) {
     std::string outcome_text =
         route == Route::kEvaluate                     ? "evaluated only: not forwarded"
         : decision.verdict == policy::Verdict::kBlock ? "blocked: it never reached the model"
+        : !p->refused.empty()                         ? "refused: " + p->refused
         : p->upstream == nullptr
             ? "refused: no upstream for model '" + conversation->model + "'"
             : "forwarded to " + p->upstream->name +

@@ -1,0 +1,254 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "firebreak/api/request.h"
+
+namespace firebreak::api {
+namespace {
+
+namespace json = boost::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+base::StatusOr<base::Conversation> Parse(std::string_view body, Dialect dialect) {
+  base::StatusOr<json::value> doc = ParseJson(body, {});
+  if (!doc.ok()) {
+    return doc.status();
+  }
+  return ConversationOf(*doc, dialect);
+}
+
+// Everything the classifier will read, one text.
+std::string AllText(const base::Conversation& c) {
+  std::string all;
+  for (const base::Message& m : c.messages) {
+    all += "[" + m.where + "] " + m.text + "\n";
+  }
+  return all;
+}
+
+std::string Kinds(const base::Conversation& c) {
+  std::string out;
+  for (const base::Uninspected& u : c.uninspected) {
+    out += std::string(base::ContentKindName(u.kind)) + "@" + u.where + " ";
+  }
+  return out;
+}
+
+TEST(ConversationOf, ReadsEveryTextAnOpenAIModelIsShown) {
+  base::StatusOr<base::Conversation> c = Parse(R"({
+    "model": "gpt-4o", "stream": true,
+    "messages": [
+      {"role": "developer", "content": "M-DEVELOPER"},
+      {"role": "user", "name": "M-NAME", "content": [{"type": "text", "text": "M-PART-ONE"},
+                                                     {"type": "text", "text": "M-PART-TWO"}]},
+      {"role": "assistant", "content": [{"type": "refusal", "refusal": "M-REFUSAL-PART"}],
+       "refusal": "M-REFUSAL",
+       "tool_calls": [{"id": "c1", "type": "function",
+                       "function": {"name": "M-CALL-NAME", "arguments": "{\"q\": \"M-\\u0041RG\"}"}}],
+       "function_call": {"name": "M-LEGACY-CALL", "arguments": "{}"}},
+      {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "M-TOOL-RESULT"}]},
+      {"role": "function", "name": "f", "content": "M-FUNCTION-RESULT"}
+    ],
+    "tools": [{"type": "function", "function": {"name": "M-TOOL", "description": "M-TOOL-DESC",
+      "parameters": {"type": "object", "properties": {"M-PROPERTY": {"type": "string",
+        "description": "M-PARAM-DESC", "enum": ["M-ENUM"]}}}}},
+      {"type": "custom", "custom": {"name": "c", "description": "M-CUSTOM-DESC",
+                                    "format": {"type": "grammar", "grammar": {"definition": "M-GRAMMAR", "syntax": "lark"}}}}],
+    "functions": [{"name": "M-FUNCTION", "description": "M-FUNCTION-DESC", "parameters": {}}],
+    "function_call": {"name": "M-FUNCTION-CHOICE"},
+    "tool_choice": {"type": "function", "function": {"name": "M-TOOL-CHOICE"}},
+    "response_format": {"type": "json_schema", "json_schema": {"name": "s",
+      "description": "M-SCHEMA-DESC", "schema": {"properties": {"M-SCHEMA-PROP": {}}}}},
+    "prediction": {"type": "content", "content": "M-PREDICTION"}
+  })",
+                                               Dialect::kOpenAI);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->model, "gpt-4o");
+  EXPECT_TRUE(c->stream);
+  EXPECT_TRUE(c->uninspected.empty()) << Kinds(*c);
+  const std::string all = AllText(*c);
+  for (std::string_view marker :
+       {"M-DEVELOPER", "M-NAME", "M-PART-ONE", "M-PART-TWO", "M-REFUSAL-PART", "M-REFUSAL",
+        "M-CALL-NAME", "M-ARG", "M-LEGACY-CALL", "M-TOOL-RESULT", "M-FUNCTION-RESULT", "M-TOOL",
+        "M-TOOL-DESC", "M-PROPERTY", "M-PARAM-DESC", "M-ENUM", "M-CUSTOM-DESC", "M-GRAMMAR",
+        "M-FUNCTION", "M-FUNCTION-DESC", "M-FUNCTION-CHOICE", "M-TOOL-CHOICE", "M-SCHEMA-DESC",
+        "M-SCHEMA-PROP", "M-PREDICTION"}) {
+    EXPECT_THAT(all, HasSubstr(marker));
+  }
+  // One Message per message, then one per definition, each saying where.
+  EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
+  EXPECT_EQ(c->messages[1].where, "messages[1]");
+  EXPECT_EQ(c->messages[1].text, "M-PART-ONE\nM-PART-TWO\nM-NAME");
+  EXPECT_EQ(c->messages[3].role, base::Role::kTool);
+  EXPECT_EQ(c->messages[5].where, "tools[0]");
+  EXPECT_THAT(all, HasSubstr("[response_format]"));
+}
+
+TEST(ConversationOf, ReadsEveryTextAnAnthropicModelIsShown) {
+  base::StatusOr<base::Conversation> c = Parse(R"({
+    "model": "claude-x", "max_tokens": 10,
+    "system": [{"type": "text", "text": "M-SYSTEM", "cache_control": {"type": "ephemeral"}}],
+    "messages": [
+      {"role": "user", "content": "M-USER"},
+      {"role": "assistant", "content": [
+         {"type": "thinking", "thinking": "M-THINKING", "signature": "sig"},
+         {"type": "text", "text": "M-ASSISTANT", "citations": [{"type": "char_location",
+           "cited_text": "M-CITED", "document_index": 0, "start_char_index": 0, "end_char_index": 3}]},
+         {"type": "tool_use", "id": "t", "name": "M-USE-NAME", "input": {"q": "M-USE-INPUT"}}]},
+      {"role": "user", "content": [
+         {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "M-RESULT"}]},
+         {"type": "document", "title": "M-DOC-TITLE", "context": "M-DOC-CONTEXT",
+          "source": {"type": "text", "media_type": "text/plain", "data": "M-DOC-TEXT"}},
+         {"type": "document", "source": {"type": "content",
+          "content": [{"type": "text", "text": "M-DOC-CONTENT"}]}},
+         {"type": "search_result", "source": "https://example.org/M-SOURCE", "title": "M-SR-TITLE",
+          "content": [{"type": "text", "text": "M-SR-TEXT"}]}]}
+    ],
+    "tools": [{"name": "M-TOOL", "description": "M-TOOL-DESC",
+               "input_schema": {"type": "object", "properties": {"M-PROPERTY": {"description": "M-PARAM-DESC"}}}}],
+    "tool_choice": {"type": "tool", "name": "M-CHOICE"}
+  })",
+                                               Dialect::kAnthropic);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->uninspected.empty()) << Kinds(*c);
+  const std::string all = AllText(*c);
+  for (std::string_view marker :
+       {"M-SYSTEM", "M-USER", "M-THINKING", "M-ASSISTANT", "M-CITED", "M-USE-NAME", "M-USE-INPUT",
+        "M-RESULT", "M-DOC-TITLE", "M-DOC-CONTEXT", "M-DOC-TEXT", "M-DOC-CONTENT", "M-SOURCE",
+        "M-SR-TITLE", "M-SR-TEXT", "M-TOOL", "M-TOOL-DESC", "M-PROPERTY", "M-PARAM-DESC",
+        "M-CHOICE"}) {
+    EXPECT_THAT(all, HasSubstr(marker));
+  }
+  EXPECT_EQ(c->messages[0].where, "system");
+  EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
+  EXPECT_THAT(all, Not(HasSubstr("sig")));  // the provider's own seal
+}
+
+TEST(ConversationOf, RecordsWhatItCannotReadAndSkipsMediaPayloads) {
+  base::StatusOr<base::Conversation> openai = Parse(R"({"messages": [{"role": "user", "content": [
+      {"type": "text", "text": "look"},
+      {"type": "image_url", "image_url": {"url": "data:image/png;base64,SU1BR0VEQVRB", "detail": "low"}},
+      {"type": "image_url", "image_url": {"url": "https://x.test/i.png?q=M-URL%20QUERY+TEXT"}},
+      {"type": "input_audio", "input_audio": {"data": "QVVESU9EQVRB", "format": "wav"}},
+      {"type": "file", "file": {"file_data": "data:application/pdf;base64,UERGREFUQQ==", "filename": "M-FILENAME"}}]}]})",
+                                                    Dialect::kOpenAI);
+  ASSERT_TRUE(openai.ok()) << openai.status().message();
+  EXPECT_EQ(Kinds(*openai),
+            "image@messages[0].content[1] image@messages[0].content[2] "
+            "audio@messages[0].content[3] document@messages[0].content[4] ");
+  const std::string text = AllText(*openai);
+  EXPECT_THAT(text, HasSubstr("M-URL QUERY TEXT"));  // decoded
+  EXPECT_THAT(text, HasSubstr("M-FILENAME"));
+  for (std::string_view payload : {"SU1BR0VEQVRB", "QVVESU9EQVRB", "UERGREFUQQ"}) {
+    EXPECT_THAT(text, Not(HasSubstr(payload)));
+  }
+
+  base::StatusOr<base::Conversation> anthropic = Parse(R"({"messages": [{"role": "user", "content": [
+      {"type": "text", "text": "look"},
+      {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "SU1BR0U="}},
+      {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "UERG"}},
+      {"type": "document", "source": {"type": "url", "url": "https://x.test/M-DOC-URL.pdf"}},
+      {"type": "server_tool_use", "id": "s", "name": "web_search", "input": {"query": "M-SEARCH"}},
+      {"type": "hologram", "text": "M-UNKNOWN-PART"}]}],
+    "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}],
+    "mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "M-MCP"}]})",
+                                                       Dialect::kAnthropic);
+  ASSERT_TRUE(anthropic.ok()) << anthropic.status().message();
+  EXPECT_EQ(Kinds(*anthropic),
+            "image@messages[0].content[1] document@messages[0].content[2] "
+            "document@messages[0].content[3] server_tool@messages[0].content[4] "
+            "unknown_part@messages[0].content[5] server_tool@tools[0] server_tool@mcp_servers ");
+  const std::string all = AllText(*anthropic);
+  for (std::string_view marker : {"M-DOC-URL", "M-SEARCH", "M-UNKNOWN-PART", "M-MCP"}) {
+    EXPECT_THAT(all, HasSubstr(marker));  // read all the same
+  }
+  EXPECT_THAT(all, Not(HasSubstr("SU1BR0U")));
+
+  // Only media, no text: there is something to decide.
+  EXPECT_TRUE(Parse(R"({"messages": [{"role": "user", "content": [
+      {"type": "image_url", "image_url": {"url": "https://x.test/i.png"}}]}]})",
+                    Dialect::kOpenAI)
+                  .ok());
+}
+
+TEST(ConversationOf, UnknownFieldsAreUninspectedAndTheirTextIsStillRead) {
+  base::StatusOr<base::Conversation> c = Parse(R"({
+    "messages": [{"role": "user", "content": [
+      {"type": "image_url", "image_url": {"url": "https://x.test/a.png", "caption": "M-NESTED"},
+       "text": "M-EXTRA-TEXT"}], "mood": {"M-KEY": "M-VALUE"}}],
+    "instructions": "M-TOP-LEVEL"})",
+                                               Dialect::kOpenAI);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(Kinds(*c),
+            "unknown_field@instructions unknown_field@messages[0].mood "
+            "image@messages[0].content[0] unknown_field@messages[0].content[0].text "
+            "unknown_field@messages[0].content[0].image_url.caption ");
+  const std::string all = AllText(*c);
+  for (std::string_view marker : {"M-NESTED", "M-EXTRA-TEXT", "M-KEY", "M-VALUE", "M-TOP-LEVEL"}) {
+    EXPECT_THAT(all, HasSubstr(marker));
+  }
+}
+
+TEST(ConversationOf, RefusesKnownFieldsInAnotherCase) {
+  // Some upstreams match field names case-insensitively: "MESSAGES" would be
+  // their messages, unread by us.
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "hi"}],
+                        "MESSAGES": [{"role": "user", "content": "x"}]})",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("MESSAGES: field names are case-sensitive; 'MESSAGES' is not 'messages'"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "hi", "Content": "x"}]})",
+                    Dialect::kAnthropic)
+                  .status()
+                  .message(),
+              HasSubstr("messages[0].Content: field names are case-sensitive"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "a", "TEXT": "b"}]}]})",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("messages[0].content[0].TEXT"));
+  EXPECT_THAT(
+      Parse(R"({"messages": [{"role": "user", "content": "a"}], "System": "x"})", Dialect::kAnthropic)
+          .status()
+          .message(),
+      HasSubstr("'System' is not 'system'"));
+}
+
+TEST(ConversationOf, NamesTheFieldAtFault) {
+  EXPECT_THAT(Parse(R"({"model": "m"})", Dialect::kOpenAI).status().message(),
+              HasSubstr("messages is required"));
+  EXPECT_THAT(Parse(R"({"messages": []})", Dialect::kOpenAI).status().message(),
+              HasSubstr("non-empty array"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "x"}, {"role": "wizard"}]})",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("messages[1].role"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "system", "content": "x"}]})", Dialect::kAnthropic)
+                  .status()
+                  .message(),
+              HasSubstr("messages[0].role must be \"user\" or \"assistant\""));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}]})",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("messages[0].content[0].text must be a string"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "assistant", "content": null,
+                        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]}]})",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("messages[0].tool_calls[0].function.arguments must be a string"));
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "  "}]})", Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("no text"));
+  EXPECT_THAT(Parse(R"([1])", Dialect::kOpenAI).status().message(), HasSubstr("JSON object"));
+}
+
+}  // namespace
+}  // namespace firebreak::api
