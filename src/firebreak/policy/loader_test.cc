@@ -144,6 +144,40 @@ TEST(LoaderTest, UnknownTopLevelKeyListsTheValidOnes) {
   EXPECT_THAT(d.message, HasSubstr("expected one of: policy, categories, rules"));
 }
 
+TEST(LoaderTest, UninspectableContentIsBlockedUnlessThePolicyAllowsIt) {
+  LoadResult none = Load(kMinimal);
+  ASSERT_TRUE(none.ok()) << none.Report();
+  for (const Rule& rule : none.policy->uninspectable().rules) {
+    EXPECT_EQ(rule.decision, Verdict::kBlock) << rule.id;
+    EXPECT_THAT(rule.id, ::testing::StartsWith("uninspectable:"));
+  }
+  LoadResult r = Load(std::string(kMinimal) + R"(uninspectable:
+  image: ALLOW
+  audio: {decision: BLOCK, audit: critical, alerts: [soc]}
+)");
+  ASSERT_TRUE(r.ok()) << r.Report();
+  const Uninspectable& u = r.policy->uninspectable();
+  EXPECT_EQ(u.For(base::ContentKind::kImage).decision, Verdict::kAllow);
+  EXPECT_EQ(u.For(base::ContentKind::kImage).id, "uninspectable:image");
+  EXPECT_EQ(u.For(base::ContentKind::kAudio).audit, AuditLevel::kCritical);
+  EXPECT_THAT(u.For(base::ContentKind::kAudio).alerts, ::testing::ElementsAre("soc"));
+  EXPECT_EQ(u.For(base::ContentKind::kDocument).decision, Verdict::kBlock);
+}
+
+TEST(LoaderTest, UninspectableErrorsSayWhatToFix) {
+  Diagnostic kind = OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  pictures: ALLOW\n"),
+                              "unknown content kind 'pictures'");
+  EXPECT_EQ(kind.line, 18);
+  EXPECT_THAT(kind.message, HasSubstr("image, audio, document, server_tool, unknown_part, "
+                                      "unknown_field"));
+  OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  image: MAYBE\n"),
+            "invalid decision 'MAYBE'");
+  OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  image: ALLOW_CONSTRAINED\n"),
+            "may be ALLOW or BLOCK");
+  OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  image: {decision: ALLOW, why: x}\n"),
+            "unknown key 'why' in uninspectable.image");
+}
+
 TEST(LoaderTest, BadDecisionValue) {
   Diagnostic d = OnlyError(Load(Replace(kMinimal, "decision: ALLOW", "decision: PERMIT")),
                            "invalid decision 'PERMIT'");

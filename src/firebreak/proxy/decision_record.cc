@@ -111,6 +111,9 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
     if (retained != "digest") {
       Value::Object message;
       message.emplace("role", role);
+      if (!m.where.empty()) {
+        message.emplace("where", m.where);
+      }
       message.emplace("text", retained == "redacted" ? context.redactor->Apply(m.text) : m.text);
       messages.emplace_back(std::move(message));
     }
@@ -120,6 +123,16 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
     f["messages"] = std::move(messages);
   }
   f["text_retention"] = retained;
+  if (!conversation.uninspected.empty()) {
+    // What the classifier did not read, by kind and field: the policy's
+    // uninspectable rules decided it.
+    Value::Array uninspected;
+    for (const base::Uninspected& u : conversation.uninspected) {
+      uninspected.push_back(
+          Value::Object{{"kind", base::ContentKindName(u.kind)}, {"where", u.where}});
+    }
+    f["uninspected"] = std::move(uninspected);
+  }
 
   // Built by moves: an initializer list would copy each nested level again.
   Value::Array categories;

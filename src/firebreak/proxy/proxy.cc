@@ -643,6 +643,69 @@ void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view mess
   Commit(std::move(p), std::move(record), {});
 }
 
+// The request for the upstream: the client's bytes when nothing changes
+// (the strict parse proved they say what was classified), else the parsed
+// request re-serialised, with the constraints injected and translated when
+// the upstream speaks the other API. InvalidArgument when it cannot be
+// translated.
+base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
+                                                      http::ServerRequest& request,
+                                                      json::value& document,
+                                                      const policy::Decision& decision,
+                                                      bool stream) const {
+  const api::Dialect upstream_dialect = DialectOf(p.upstream->type);
+  const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
+                      !decision.constraints.empty() &&
+                      options_.config.server.constraints == "system";
+  http::UpstreamRequest up;
+  if (!inject && upstream_dialect == p.dialect) {
+    up.body = std::move(request.body);  // bytes in, bytes out
+  } else {
+    json::object& body = document.as_object();
+    if (inject) {
+      std::string instruction =
+          "Firebreak policy constraints for this request (rule " + p.rules + "):";
+      for (const std::string* c : decision.constraints) {
+        instruction += "\n- " + *c;
+      }
+      api::InjectSystemInstruction(body, p.dialect, instruction);
+    }
+    if (upstream_dialect == p.dialect) {
+      up.body = json::serialize(body);
+    } else {
+      base::StatusOr<json::object> translated =
+          upstream_dialect == api::Dialect::kAnthropic ? api::AnthropicRequestFromOpenAI(body)
+                                                       : api::OpenAIRequestFromAnthropic(body);
+      if (!translated.ok()) {
+        return translated.status();
+      }
+      up.body = json::serialize(*translated);
+    }
+  }
+  up.url = upstream_urls_[p.upstream - options_.config.upstreams.data()];
+  up.connect_timeout = p.upstream->connect_timeout;
+  up.first_byte_timeout = p.upstream->first_byte_timeout;
+  up.idle_timeout = p.upstream->idle_timeout;
+  up.headers.push_back({"content-type", "application/json"});
+  up.headers.push_back({"user-agent", "firebreak/0.1"});
+  up.headers.push_back({"accept", stream ? "text/event-stream" : "application/json"});
+  if (upstream_dialect == api::Dialect::kAnthropic) {
+    std::string_view version = http::FindHeader(request.headers, "anthropic-version");
+    up.headers.push_back(
+        {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
+    if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
+        !beta.empty() && p.dialect == api::Dialect::kAnthropic) {
+      up.headers.push_back({"anthropic-beta", std::string(beta)});
+    }
+    if (!p.upstream->api_key.empty()) {
+      up.headers.push_back({"x-api-key", p.upstream->api_key});
+    }
+  } else if (!p.upstream->api_key.empty()) {
+    up.headers.push_back({"authorization", "Bearer " + p.upstream->api_key});
+  }
+  return up;
+}
+
 void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& principal,
                    std::shared_ptr<Pending> p) {
   const Clock::time_point decide_start = Clock::now();
@@ -734,62 +797,16 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                           "no upstream is configured for model '" + conversation->model + "'",
                           "no_upstream");
     } else {
-      const api::Dialect upstream_dialect = DialectOf(p->upstream->type);
-      const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
-                          !decision.constraints.empty() &&
-                          options_.config.server.constraints == "system";
-      http::UpstreamRequest& up = p->forward.emplace();
-      up.url = upstream_urls_[p->upstream - options_.config.upstreams.data()];
-      up.connect_timeout = p->upstream->connect_timeout;
-      up.first_byte_timeout = p->upstream->first_byte_timeout;
-      up.idle_timeout = p->upstream->idle_timeout;
-      if (!inject && upstream_dialect == p->dialect) {
-        up.body = std::move(request.body);  // bytes in, bytes out
+      base::StatusOr<http::UpstreamRequest> forward =
+          ForwardOf(*p, request, *document, decision, conversation->stream);
+      if (forward.ok()) {
+        p->forward = std::move(forward).value();
       } else {
-        json::object& body = document->as_object();
-        if (inject) {
-          std::string instruction =
-              "Firebreak policy constraints for this request (rule " + p->rules + "):";
-          for (const std::string* c : decision.constraints) {
-            instruction += "\n- " + *c;
-          }
-          api::InjectSystemInstruction(body, p->dialect, instruction);
-        }
-        if (upstream_dialect == p->dialect) {
-          up.body = json::serialize(body);
-        } else {
-          base::StatusOr<json::object> translated =
-              upstream_dialect == api::Dialect::kAnthropic ? api::AnthropicRequestFromOpenAI(body)
-                                                           : api::OpenAIRequestFromAnthropic(body);
-          if (!translated.ok()) {
-            p->forward.reset();
-            p->upstream = nullptr;
-            p->result = Result::kRefused;
-            p->decision = "REFUSED";
-            p->refused = translated.status().message();
-            p->reply = ErrorFor(p->dialect, 400, p->refused, "untranslatable");
-          } else {
-            up.body = json::serialize(*translated);
-          }
-        }
-      }
-      up.headers.push_back({"content-type", "application/json"});
-      up.headers.push_back({"user-agent", "firebreak/0.1"});
-      up.headers.push_back(
-          {"accept", conversation->stream ? "text/event-stream" : "application/json"});
-      if (upstream_dialect == api::Dialect::kAnthropic) {
-        std::string_view version = http::FindHeader(request.headers, "anthropic-version");
-        up.headers.push_back(
-            {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
-        if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
-            !beta.empty() && p->dialect == api::Dialect::kAnthropic) {
-          up.headers.push_back({"anthropic-beta", std::string(beta)});
-        }
-        if (!p->upstream->api_key.empty()) {
-          up.headers.push_back({"x-api-key", p->upstream->api_key});
-        }
-      } else if (!p->upstream->api_key.empty()) {
-        up.headers.push_back({"authorization", "Bearer " + p->upstream->api_key});
+        p->upstream = nullptr;
+        p->result = Result::kRefused;
+        p->decision = "REFUSED";
+        p->refused = forward.status().message();
+        p->reply = ErrorFor(p->dialect, 400, p->refused, "untranslatable");
       }
     }
   }

@@ -7,6 +7,7 @@
 // on its I/O threads; nothing here blocks.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -94,6 +95,11 @@ class Proxy {
   void Decide(Route route, http::ServerRequest& request, const Principal& principal,
               std::shared_ptr<Pending> pending);
   void AddHeaders(const Pending& pending, http::Headers& headers) const;
+  base::StatusOr<http::UpstreamRequest> ForwardOf(const Pending& pending,
+                                                  http::ServerRequest& request,
+                                                  boost::json::value& document,
+                                                  const policy::Decision& decision,
+                                                  bool stream) const;
   void Reload(std::shared_ptr<Pending> pending);
   void StreamEvents(std::shared_ptr<Pending> pending);
   void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
