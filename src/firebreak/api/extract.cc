@@ -215,6 +215,14 @@ class Walker {
     const std::string_view u = url->get_string();
     if (!u.starts_with("data:")) {
       Append(text, DecodedUrl(u));
+      return Status::Ok();
+    }
+    // data:[TYPE][;base64],PAYLOAD: a base64 payload is media; anything else
+    // is text in the URL itself, and read as such.
+    const std::size_t comma = u.find(',');
+    const std::string_view head = u.substr(0, comma);
+    if (comma == std::string_view::npos || !head.ends_with(";base64")) {
+      Append(text, DecodedUrl(u));
     }
     return Status::Ok();
   }

@@ -132,15 +132,18 @@ TEST(ConversationOf, RecordsWhatItCannotReadAndSkipsMediaPayloads) {
       {"type": "text", "text": "look"},
       {"type": "image_url", "image_url": {"url": "data:image/png;base64,SU1BR0VEQVRB", "detail": "low"}},
       {"type": "image_url", "image_url": {"url": "https://x.test/i.png?q=M-URL%20QUERY+TEXT"}},
+      {"type": "image_url", "image_url": {"url": "data:text/plain,M-DATA%20URL"}},
       {"type": "input_audio", "input_audio": {"data": "QVVESU9EQVRB", "format": "wav"}},
       {"type": "file", "file": {"file_data": "data:application/pdf;base64,UERGREFUQQ==", "filename": "M-FILENAME"}}]}]})",
                                                     Dialect::kOpenAI);
   ASSERT_TRUE(openai.ok()) << openai.status().message();
   EXPECT_EQ(Kinds(*openai),
             "image@messages[0].content[1] image@messages[0].content[2] "
-            "audio@messages[0].content[3] document@messages[0].content[4] ");
+            "image@messages[0].content[3] audio@messages[0].content[4] "
+            "document@messages[0].content[5] ");
   const std::string text = AllText(*openai);
   EXPECT_THAT(text, HasSubstr("M-URL QUERY TEXT"));  // decoded
+  EXPECT_THAT(text, HasSubstr("M-DATA URL"));        // a data URL that is not base64 is text
   EXPECT_THAT(text, HasSubstr("M-FILENAME"));
   for (std::string_view payload : {"SU1BR0VEQVRB", "QVVESU9EQVRB", "UERGREFUQQ"}) {
     EXPECT_THAT(text, Not(HasSubstr(payload)));
