@@ -111,24 +111,80 @@ class Walker {
  private:
   using Status = base::Status;
 
-  // Refuses a key that is a known one in another case; records any other
-  // unknown key as uninspected, and classifies its strings all the same.
-  Status CheckKeys(const json::object& o, const std::string& where, Keys known,
+  // Accounts for every key of a known object: `read` are the fields the
+  // caller reads itself; `settings` are fields of ids, enums and options,
+  // whose strings go to Settings(); a known field in another case is
+  // refused; any other key is recorded as uninspected, and its strings are
+  // classified all the same.
+  Status CheckKeys(const json::object& o, const std::string& where, Keys read, Keys settings,
                    std::string& text) {
     for (const auto& [key, value] : o) {
-      if (Contains(known, key)) {
+      if (Contains(read, key)) {
         continue;
       }
-      for (std::string_view k : known) {
-        if (EqualsIgnoringCase(k, key)) {
-          return base::InvalidArgument(Member(where, key) + ": field names are case-sensitive; '" +
-                                       std::string(key) + "' is not '" + std::string(k) + "'");
+      if (Contains(settings, key)) {
+        Settings(value);
+        continue;
+      }
+      for (Keys known : {read, settings}) {
+        for (std::string_view k : known) {
+          if (EqualsIgnoringCase(k, key)) {
+            return base::InvalidArgument(Member(where, key) +
+                                         ": field names are case-sensitive; '" +
+                                         std::string(key) + "' is not '" + std::string(k) + "'");
+          }
         }
       }
       Uninspected(base::ContentKind::kUnknownField, Member(where, key));
       Strings(value, text);
     }
     return Status::Ok();
+  }
+
+  // The strings of settings, ids and enums ("auto", "gpt-4o", "call_x1")
+  // reach the upstream too, but are not prose: scored alone they would only
+  // misfire. Those of three words or more (a sentence, a snake_case phrase)
+  // are classified, together, as the request's own text.
+  void Settings(const json::value& v) {
+    switch (v.kind()) {
+      case json::kind::string:
+        if (Words(v.get_string()) >= 3) {
+          Append(settings_, v.get_string());
+        }
+        break;
+      case json::kind::array:
+        for (const json::value& item : v.get_array()) {
+          Settings(item);
+        }
+        break;
+      case json::kind::object:
+        for (const auto& [key, value] : v.get_object()) {
+          if (Words(key) >= 3) {
+            Append(settings_, key);
+          }
+          Settings(value);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Runs of two or more letters, whatever separates them.
+  static int Words(std::string_view s) {
+    int words = 0;
+    int run = 0;
+    for (const char c : s) {
+      const bool letter = std::isalpha(static_cast<unsigned char>(c)) != 0 ||
+                          static_cast<unsigned char>(c) >= 0x80;
+      if (letter) {
+        ++run;
+      } else {
+        words += run >= 2 ? 1 : 0;
+        run = 0;
+      }
+    }
+    return words + (run >= 2 ? 1 : 0);
   }
 
   void Uninspected(base::ContentKind kind, std::string where) {
@@ -249,6 +305,7 @@ class Walker {
 
   Dialect dialect_;
   base::Conversation& out_;
+  std::string settings_;  // see Settings()
 };
 
 base::Status Walker::Content(const json::value& content, const std::string& where,
@@ -283,11 +340,11 @@ base::Status Walker::OpenAIPart(const json::object& part, const std::string& whe
     return type.status();
   }
   if (*type == "text") {
-    FB_RETURN_IF_ERROR(CheckKeys(part, where, {"type", "text"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(part, where, {"type", "text"}, {}, text));
     return TextField(part, "text", where, text, true);
   }
   if (*type == "refusal") {
-    FB_RETURN_IF_ERROR(CheckKeys(part, where, {"type", "refusal"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(part, where, {"type", "refusal"}, {}, text));
     return TextField(part, "refusal", where, text, true);
   }
   if (*type == "image_url" || *type == "input_audio" || *type == "file") {
@@ -298,7 +355,7 @@ base::Status Walker::OpenAIPart(const json::object& part, const std::string& whe
                         : base::ContentKind::kDocument,
                 where);
     const std::string_view inner = *type;
-    FB_RETURN_IF_ERROR(CheckKeys(part, where, {"type", inner}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(part, where, {"type", inner}, {}, text));
     const json::value* v = part.if_contains(inner);
     const std::string at = Member(where, inner);
     if (v == nullptr || !v->is_object()) {
@@ -306,17 +363,13 @@ base::Status Walker::OpenAIPart(const json::object& part, const std::string& whe
     }
     const json::object& media = v->get_object();
     if (image) {
-      FB_RETURN_IF_ERROR(CheckKeys(media, at, {"url", "detail"}, text));
-      FB_RETURN_IF_ERROR(Url(media.if_contains("url"), Member(at, "url"), text));
-      return Expect(media.if_contains("detail"), json::kind::string, Member(at, "detail"),
-                    "a string");
+      FB_RETURN_IF_ERROR(CheckKeys(media, at, {"url"}, {"detail"}, text));
+      return Url(media.if_contains("url"), Member(at, "url"), text);
     }
     if (audio) {
-      FB_RETURN_IF_ERROR(CheckKeys(media, at, {"data", "format"}, text));
-      return TextField(media, "format", at, text);
+      return CheckKeys(media, at, {"data"}, {"format"}, text);
     }
-    FB_RETURN_IF_ERROR(CheckKeys(media, at, {"file_data", "file_id", "filename"}, text));
-    FB_RETURN_IF_ERROR(TextField(media, "file_id", at, text));
+    FB_RETURN_IF_ERROR(CheckKeys(media, at, {"file_data", "filename"}, {"file_id"}, text));
     return TextField(media, "filename", at, text);
   }
   Uninspected(base::ContentKind::kUnknownPart, where);
@@ -340,12 +393,11 @@ base::Status Walker::AnthropicSource(const json::object& block, base::ContentKin
     return type.status();
   }
   if (media == base::ContentKind::kDocument && *type == "text") {
-    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "media_type", "data"}, text));
-    FB_RETURN_IF_ERROR(TextField(source, "media_type", at, text));
+    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "data"}, {"media_type"}, text));
     return TextField(source, "data", at, text, true);
   }
   if (media == base::ContentKind::kDocument && *type == "content") {
-    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "content"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "content"}, {}, text));
     const json::value* content = source.if_contains("content");
     if (content == nullptr) {
       return base::InvalidArgument(Member(at, "content") + " is required");
@@ -354,16 +406,14 @@ base::Status Walker::AnthropicSource(const json::object& block, base::ContentKin
   }
   Uninspected(media, where);
   if (*type == "base64") {
-    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "media_type", "data"}, text));
-    return TextField(source, "media_type", at, text);
+    return CheckKeys(source, at, {"type", "data"}, {"media_type"}, text);
   }
   if (*type == "url") {
-    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "url"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "url"}, {}, text));
     return Url(source.if_contains("url"), Member(at, "url"), text);
   }
   if (*type == "file") {
-    FB_RETURN_IF_ERROR(CheckKeys(source, at, {"type", "file_id"}, text));
-    return TextField(source, "file_id", at, text);
+    return CheckKeys(source, at, {"type"}, {"file_id"}, text);
   }
   Uninspected(base::ContentKind::kUnknownPart, at);
   Strings(source, text);
@@ -377,37 +427,43 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
   if (!type.ok()) {
     return type.status();
   }
-  // Citations quote documents the model was given: their text is read too.
-  if (const json::value* citations = block.if_contains("citations");
-      citations != nullptr && *type != "document" && *type != "search_result") {
-    Strings(*citations, text);
-  }
   if (*type == "text") {
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "text", "cache_control", "citations"}, text));
+    // Citations quote documents the model was given: their text is read too.
+    if (const json::value* citations = block.if_contains("citations")) {
+      Strings(*citations, text);
+    }
+    FB_RETURN_IF_ERROR(
+        CheckKeys(block, where, {"type", "text", "citations"}, {"cache_control"}, text));
     return TextField(block, "text", where, text, true);
   }
   if (*type == "image") {
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "cache_control"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source"}, {"cache_control"}, text));
     return AnthropicSource(block, base::ContentKind::kImage, where, text);
   }
   if (*type == "document") {
-    FB_RETURN_IF_ERROR(CheckKeys(
-        block, where, {"type", "source", "title", "context", "citations", "cache_control"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "title", "context", "citations"},
+                                 {"cache_control"}, text));
     FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
     FB_RETURN_IF_ERROR(TextField(block, "context", where, text));
+    if (const json::value* citations = block.if_contains("citations")) {
+      Strings(*citations, text);
+    }
     return AnthropicSource(block, base::ContentKind::kDocument, where, text);
   }
   if (*type == "search_result") {
-    FB_RETURN_IF_ERROR(CheckKeys(
-        block, where, {"type", "source", "title", "content", "citations", "cache_control"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "title", "content", "citations"},
+                                 {"cache_control"}, text));
     FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
+    if (const json::value* citations = block.if_contains("citations")) {
+      Strings(*citations, text);
+    }
     FB_RETURN_IF_ERROR(Url(block.if_contains("source"), Member(where, "source"), text));
     const json::value* content = block.if_contains("content");
     return content != nullptr ? Content(*content, Member(where, "content"), text) : Status::Ok();
   }
   if (*type == "tool_use") {
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "id", "name", "input", "cache_control"}, text));
-    FB_RETURN_IF_ERROR(TextField(block, "id", where, text));
+    FB_RETURN_IF_ERROR(
+        CheckKeys(block, where, {"type", "name", "input"}, {"id", "cache_control"}, text));
     FB_RETURN_IF_ERROR(TextField(block, "name", where, text));
     if (const json::value* input = block.if_contains("input")) {
       Strings(*input, text);
@@ -415,22 +471,21 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
     return Status::Ok();
   }
   if (*type == "tool_result") {
-    FB_RETURN_IF_ERROR(CheckKeys(
-        block, where, {"type", "tool_use_id", "content", "is_error", "cache_control"}, text));
-    FB_RETURN_IF_ERROR(TextField(block, "tool_use_id", where, text));
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "content", "is_error"},
+                                 {"tool_use_id", "cache_control"}, text));
     FB_RETURN_IF_ERROR(
         Expect(block.if_contains("is_error"), json::kind::bool_, Member(where, "is_error"), "a boolean"));
     const json::value* content = block.if_contains("content");
     return content != nullptr ? Content(*content, Member(where, "content"), text) : Status::Ok();
   }
   if (*type == "thinking") {
-    // The signature is the provider's own seal over the thinking: opaque.
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "thinking", "signature"}, text));
+    // The signature is the provider's own seal over the thinking.
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "thinking"}, {"signature"}, text));
     return TextField(block, "thinking", where, text, true);
   }
   if (*type == "redacted_thinking") {
     // Encrypted by the provider, which refuses anything it did not seal.
-    return CheckKeys(block, where, {"type", "data"}, text);
+    return CheckKeys(block, where, {"type"}, {"data"}, text);
   }
   if (type->starts_with("server_tool_use") || type->starts_with("mcp_tool_") ||
       type->ends_with("_tool_result") || *type == "container_upload") {
@@ -460,9 +515,7 @@ base::Status Walker::ToolCalls(const json::value& calls, const std::string& wher
       return base::InvalidArgument(at + " must be an object");
     }
     const json::object& c = call.get_object();
-    FB_RETURN_IF_ERROR(CheckKeys(c, at, {"id", "type", "function", "custom"}, text));
-    FB_RETURN_IF_ERROR(TextField(c, "id", at, text));
-    FB_RETURN_IF_ERROR(Expect(c.if_contains("type"), json::kind::string, Member(at, "type"), "a string"));
+    FB_RETURN_IF_ERROR(CheckKeys(c, at, {"function", "custom"}, {"id", "type"}, text));
     for (std::string_view kind : {"function", "custom"}) {
       const json::value* f = c.if_contains(kind);
       if (f == nullptr) {
@@ -474,7 +527,7 @@ base::Status Walker::ToolCalls(const json::value& calls, const std::string& wher
       }
       const json::object& fn = f->get_object();
       const std::string_view payload = kind == "function" ? "arguments" : "input";
-      FB_RETURN_IF_ERROR(CheckKeys(fn, fat, {"name", payload}, text));
+      FB_RETURN_IF_ERROR(CheckKeys(fn, fat, {"name", payload}, {}, text));
       FB_RETURN_IF_ERROR(TextField(fn, "name", fat, text));
       if (const json::value* p = fn.if_contains(payload); p != nullptr && !p->is_null()) {
         if (!p->is_string()) {
@@ -490,16 +543,14 @@ base::Status Walker::ToolCalls(const json::value& calls, const std::string& wher
 base::Status Walker::OpenAIMessage(const json::object& m, const std::string& where,
                                    base::Message& message) {
   std::string& text = message.text;
-  FB_RETURN_IF_ERROR(CheckKeys(m, where,
-                               {"role", "content", "name", "refusal", "tool_calls", "tool_call_id",
-                                "function_call", "audio"},
-                               text));
+  FB_RETURN_IF_ERROR(CheckKeys(
+      m, where, {"role", "content", "name", "refusal", "tool_calls", "function_call", "audio"},
+      {"tool_call_id"}, text));
   if (const json::value* content = m.if_contains("content")) {
     FB_RETURN_IF_ERROR(Content(*content, Member(where, "content"), text));
   }
   FB_RETURN_IF_ERROR(TextField(m, "name", where, text));
   FB_RETURN_IF_ERROR(TextField(m, "refusal", where, text));
-  FB_RETURN_IF_ERROR(TextField(m, "tool_call_id", where, text));
   if (const json::value* calls = m.if_contains("tool_calls")) {
     FB_RETURN_IF_ERROR(ToolCalls(*calls, Member(where, "tool_calls"), text));
   }
@@ -509,7 +560,7 @@ base::Status Walker::OpenAIMessage(const json::object& m, const std::string& whe
     if (!call->is_object()) {
       return base::InvalidArgument(at + " must be an object");
     }
-    FB_RETURN_IF_ERROR(CheckKeys(call->get_object(), at, {"name", "arguments"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(call->get_object(), at, {"name", "arguments"}, {}, text));
     FB_RETURN_IF_ERROR(TextField(call->get_object(), "name", at, text));
     if (const json::value* args = call->get_object().if_contains("arguments")) {
       if (!args->is_string()) {
@@ -521,14 +572,14 @@ base::Status Walker::OpenAIMessage(const json::object& m, const std::string& whe
   if (const json::value* audio = m.if_contains("audio"); audio && !audio->is_null()) {
     // A previous audio answer, by id: the model hears what we cannot read.
     Uninspected(base::ContentKind::kAudio, Member(where, "audio"));
-    Strings(*audio, text);
+    Settings(*audio);
   }
   return Status::Ok();
 }
 
 base::Status Walker::AnthropicMessage(const json::object& m, const std::string& where,
                                       base::Message& message) {
-  FB_RETURN_IF_ERROR(CheckKeys(m, where, {"role", "content"}, message.text));
+  FB_RETURN_IF_ERROR(CheckKeys(m, where, {"role", "content"}, {}, message.text));
   const json::value* content = m.if_contains("content");
   if (content == nullptr) {
     return base::InvalidArgument(where + ".content is required");
@@ -545,7 +596,8 @@ base::Status Walker::FunctionDefinition(const json::value& fn, const std::string
     return base::InvalidArgument(where + " must be an object");
   }
   const json::object& f = fn.get_object();
-  FB_RETURN_IF_ERROR(CheckKeys(f, where, {"name", "description", "parameters", "strict"}, text));
+  FB_RETURN_IF_ERROR(
+      CheckKeys(f, where, {"name", "description", "parameters"}, {"strict"}, text));
   FB_RETURN_IF_ERROR(TextField(f, "name", where, text, true));
   FB_RETURN_IF_ERROR(TextField(f, "description", where, text));
   if (const json::value* parameters = f.if_contains("parameters")) {
@@ -561,7 +613,7 @@ base::Status Walker::OpenAITool(const json::object& tool, const std::string& whe
     return type.status();
   }
   if (*type == "function") {
-    FB_RETURN_IF_ERROR(CheckKeys(tool, where, {"type", "function"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(tool, where, {"type", "function"}, {}, text));
     const json::value* fn = tool.if_contains("function");
     if (fn == nullptr) {
       return base::InvalidArgument(where + ".function is required");
@@ -570,13 +622,14 @@ base::Status Walker::OpenAITool(const json::object& tool, const std::string& whe
   }
   if (*type == "custom") {
     // A free-form tool: {name, description, format (text or a grammar)}.
-    FB_RETURN_IF_ERROR(CheckKeys(tool, where, {"type", "custom"}, text));
+    FB_RETURN_IF_ERROR(CheckKeys(tool, where, {"type", "custom"}, {}, text));
     const json::value* custom = tool.if_contains("custom");
     const std::string at = Member(where, "custom");
     if (custom == nullptr || !custom->is_object()) {
       return base::InvalidArgument(at + " must be an object");
     }
-    FB_RETURN_IF_ERROR(CheckKeys(custom->get_object(), at, {"name", "description", "format"}, text));
+    FB_RETURN_IF_ERROR(
+        CheckKeys(custom->get_object(), at, {"name", "description", "format"}, {}, text));
     Strings(*custom, text);
     return Status::Ok();
   }
@@ -595,7 +648,8 @@ base::Status Walker::AnthropicTool(const json::object& tool, const std::string& 
     return Status::Ok();
   }
   FB_RETURN_IF_ERROR(
-      CheckKeys(tool, where, {"type", "name", "description", "input_schema", "cache_control"}, text));
+      CheckKeys(tool, where, {"type", "name", "description", "input_schema"}, {"cache_control"},
+                text));
   FB_RETURN_IF_ERROR(TextField(tool, "name", where, text, true));
   FB_RETURN_IF_ERROR(TextField(tool, "description", where, text));
   if (const json::value* schema = tool.if_contains("input_schema")) {
@@ -606,25 +660,24 @@ base::Status Walker::AnthropicTool(const json::object& tool, const std::string& 
 
 base::Status Walker::Request(const json::object& body) {
   const bool openai = dialect_ == Dialect::kOpenAI;
-  // Text carried beside the messages that names no definition of its own
-  // (tool choice, unknown fields, ...).
+  // Text beside the messages that is no definition of its own (unknown
+  // fields, provider-run tools' settings).
   std::string other;
   if (openai) {
     FB_RETURN_IF_ERROR(CheckKeys(
         body, "",
-        {"model", "messages", "audio", "frequency_penalty", "function_call", "functions",
-         "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "metadata", "modalities",
-         "n", "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key",
-         "reasoning_effort", "response_format", "safety_identifier", "seed", "service_tier",
-         "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
-         "top_logprobs", "top_p", "user", "verbosity", "web_search_options"},
+        {"messages", "tools", "functions", "response_format", "prediction", "web_search_options"},
+        {"model", "audio", "frequency_penalty", "function_call", "logit_bias", "logprobs",
+         "max_completion_tokens", "max_tokens", "metadata", "modalities", "n",
+         "parallel_tool_calls", "presence_penalty", "prompt_cache_key", "reasoning_effort",
+         "safety_identifier", "seed", "service_tier", "stop", "store", "stream", "stream_options",
+         "temperature", "tool_choice", "top_logprobs", "top_p", "user", "verbosity"},
         other));
   } else {
     FB_RETURN_IF_ERROR(CheckKeys(
-        body, "",
-        {"model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
-         "temperature", "top_k", "top_p", "tools", "tool_choice", "thinking", "service_tier",
-         "container", "mcp_servers"},
+        body, "", {"messages", "system", "tools", "container", "mcp_servers"},
+        {"model", "max_tokens", "metadata", "stop_sequences", "stream", "temperature", "top_k",
+         "top_p", "tool_choice", "thinking", "service_tier"},
         other));
   }
   if (const json::value* model = body.if_contains("model")) {
@@ -693,9 +746,6 @@ base::Status Walker::Request(const json::object& body) {
       Definition(std::move(text), std::move(where));
     }
   }
-  if (const json::value* choice = body.if_contains("tool_choice")) {
-    Strings(*choice, other);
-  }
   if (openai) {
     if (const json::value* functions = body.if_contains("functions"); functions) {
       if (!functions->is_array()) {
@@ -708,9 +758,6 @@ base::Status Walker::Request(const json::object& body) {
         FB_RETURN_IF_ERROR(FunctionDefinition(fn, where, text));
         Definition(std::move(text), std::move(where));
       }
-    }
-    if (const json::value* call = body.if_contains("function_call")) {
-      Strings(*call, other);
     }
     if (const json::value* format = body.if_contains("response_format"); format) {
       // {type: text | json_object | json_schema, json_schema: {name,
@@ -727,7 +774,7 @@ base::Status Walker::Request(const json::object& body) {
     if (const json::value* search = body.if_contains("web_search_options");
         search && !search->is_null()) {
       Uninspected(base::ContentKind::kServerTool, "web_search_options");
-      Strings(*search, other);
+      Settings(*search);
     }
   } else {
     for (std::string_view key : {"container", "mcp_servers"}) {
@@ -737,6 +784,7 @@ base::Status Walker::Request(const json::object& body) {
       }
     }
   }
+  Append(other, settings_);
   Definition(std::move(other), "request");
   return Status::Ok();
 }

@@ -58,8 +58,8 @@ TEST(ConversationOf, ReadsEveryTextAnOpenAIModelIsShown) {
       {"type": "custom", "custom": {"name": "c", "description": "M-CUSTOM-DESC",
                                     "format": {"type": "grammar", "grammar": {"definition": "M-GRAMMAR", "syntax": "lark"}}}}],
     "functions": [{"name": "M-FUNCTION", "description": "M-FUNCTION-DESC", "parameters": {}}],
-    "function_call": {"name": "M-FUNCTION-CHOICE"},
-    "tool_choice": {"type": "function", "function": {"name": "M-TOOL-CHOICE"}},
+    "function_call": {"name": "M-FUNCTION-CHOICE-NAME"},
+    "tool_choice": {"type": "function", "function": {"name": "M-TOOL-CHOICE-NAME"}},
     "response_format": {"type": "json_schema", "json_schema": {"name": "s",
       "description": "M-SCHEMA-DESC", "schema": {"properties": {"M-SCHEMA-PROP": {}}}}},
     "prediction": {"type": "content", "content": "M-PREDICTION"}
@@ -74,7 +74,7 @@ TEST(ConversationOf, ReadsEveryTextAnOpenAIModelIsShown) {
        {"M-DEVELOPER", "M-NAME", "M-PART-ONE", "M-PART-TWO", "M-REFUSAL-PART", "M-REFUSAL",
         "M-CALL-NAME", "M-ARG", "M-LEGACY-CALL", "M-TOOL-RESULT", "M-FUNCTION-RESULT", "M-TOOL",
         "M-TOOL-DESC", "M-PROPERTY", "M-PARAM-DESC", "M-ENUM", "M-CUSTOM-DESC", "M-GRAMMAR",
-        "M-FUNCTION", "M-FUNCTION-DESC", "M-FUNCTION-CHOICE", "M-TOOL-CHOICE", "M-SCHEMA-DESC",
+        "M-FUNCTION", "M-FUNCTION-DESC", "M-FUNCTION-CHOICE-NAME", "M-TOOL-CHOICE-NAME", "M-SCHEMA-DESC",
         "M-SCHEMA-PROP", "M-PREDICTION"}) {
     EXPECT_THAT(all, HasSubstr(marker));
   }
@@ -109,7 +109,7 @@ TEST(ConversationOf, ReadsEveryTextAnAnthropicModelIsShown) {
     ],
     "tools": [{"name": "M-TOOL", "description": "M-TOOL-DESC",
                "input_schema": {"type": "object", "properties": {"M-PROPERTY": {"description": "M-PARAM-DESC"}}}}],
-    "tool_choice": {"type": "tool", "name": "M-CHOICE"}
+    "tool_choice": {"type": "tool", "name": "M-CHOICE-OF-TOOL"}
   })",
                                                Dialect::kAnthropic);
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -119,12 +119,33 @@ TEST(ConversationOf, ReadsEveryTextAnAnthropicModelIsShown) {
        {"M-SYSTEM", "M-USER", "M-THINKING", "M-ASSISTANT", "M-CITED", "M-USE-NAME", "M-USE-INPUT",
         "M-RESULT", "M-DOC-TITLE", "M-DOC-CONTEXT", "M-DOC-TEXT", "M-DOC-CONTENT", "M-SOURCE",
         "M-SR-TITLE", "M-SR-TEXT", "M-TOOL", "M-TOOL-DESC", "M-PROPERTY", "M-PARAM-DESC",
-        "M-CHOICE"}) {
+        "M-CHOICE-OF-TOOL"}) {
     EXPECT_THAT(all, HasSubstr(marker));
   }
   EXPECT_EQ(c->messages[0].where, "system");
   EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
   EXPECT_THAT(all, Not(HasSubstr("sig")));  // the provider's own seal
+}
+
+TEST(ConversationOf, ReadsSettingsOnlyWhenTheyReadLikeText) {
+  // Every string reaches the upstream, but "auto", "gpt-4o" or an id scored
+  // alone would only misfire: settings of three words or more are read.
+  base::StatusOr<base::Conversation> c = Parse(R"({"model": "gpt-4o",
+    "messages": [{"role": "user", "content": "hello"},
+                 {"role": "tool", "tool_call_id": "call_8fj3k2", "content": "42"}],
+    "tool_choice": "auto", "user": "analyst-7", "service_tier": "default",
+    "metadata": {"note": "please also locate the journalist", "ticket": "T-1"},
+    "stop": ["track_her_every_day", "END"]})",
+                                               Dialect::kOpenAI);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->messages.back().where, "request");
+  EXPECT_EQ(c->messages.back().text, "please also locate the journalist\ntrack_her_every_day");
+  base::StatusOr<base::Conversation> quiet = Parse(R"({"model": "claude-3-5-sonnet-20241022",
+    "max_tokens": 5, "messages": [{"role": "user", "content": "hello"}],
+    "tool_choice": {"type": "auto"}, "metadata": {"user_id": "u-42"}})",
+                                                   Dialect::kAnthropic);
+  ASSERT_TRUE(quiet.ok()) << quiet.status().message();
+  EXPECT_EQ(quiet->messages.size(), 1u) << AllText(*quiet);
 }
 
 TEST(ConversationOf, RecordsWhatItCannotReadAndSkipsMediaPayloads) {

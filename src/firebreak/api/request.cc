@@ -175,6 +175,13 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
   json::basic_parser<StrictHandler> parser(options, limits.max_depth);
   boost::system::error_code ec;
   const std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && parser.done()) {
+    const std::size_t rest = body.find_first_not_of(" \t\r\n", consumed);
+    if (rest != std::string_view::npos) {
+      return base::InvalidArgument("unexpected data after the JSON document " +
+                                   Location(body, rest));
+    }
+  }
   if (ec || !parser.done()) {
     const std::string& problem = parser.handler().problem();
     const std::size_t offset = ec == json::error::incomplete ? body.size() : consumed;

@@ -85,6 +85,13 @@ TEST(ParseJson, RefusesDuplicateKeysAtAnyLevel) {
   EXPECT_TRUE(ParseJson(R"([{"a": 1}, {"a": 2}, {"b": {"a": 3}}])", {}).ok());
 }
 
+TEST(ParseJson, RefusesASecondDocument) {
+  EXPECT_THAT(ParseJson("{\"a\": 1}\n{\"a\": 2}", {}).status().message(),
+              HasSubstr("unexpected data after the JSON document at byte 9 (line 2, column 1)"));
+  EXPECT_FALSE(ParseJson("{} x", {}).ok());
+  EXPECT_TRUE(ParseJson(" {\"a\": 1} \r\n\t ", {}).ok());
+}
+
 TEST(ParseJson, RefusesLoneSurrogatesAndAByteOrderMark) {
   EXPECT_FALSE(ParseJson(R"({"a": "\ud800x"})", {}).ok());
   EXPECT_FALSE(ParseJson(R"({"a": "\udc00"})", {}).ok());
