@@ -214,6 +214,40 @@ class Walker {
     }
   }
 
+  // Every string of a JSON schema but its own vocabulary: the keywords
+  // ("properties", "items", "type", ...) and type names say nothing, and
+  // would only dilute the descriptions, property names, enum values and
+  // examples that do.
+  static void SchemaStrings(const json::value& v, std::string& text) {
+    static constexpr std::string_view kKeywords[] = {
+        "$schema", "$id", "$ref", "$defs", "definitions", "type", "properties", "items",
+        "required", "additionalProperties", "description", "enum", "const", "default",
+        "examples", "title", "format", "pattern", "minimum", "maximum", "minLength",
+        "maxLength", "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "nullable",
+        "strict", "uniqueItems", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
+    static constexpr std::string_view kTypes[] = {"object", "string",  "number", "integer",
+                                                  "boolean", "array", "null"};
+    if (v.is_object()) {
+      for (const auto& [key, value] : v.get_object()) {
+        if (std::find(std::begin(kKeywords), std::end(kKeywords), key) == std::end(kKeywords)) {
+          Append(text, key);
+        }
+        if (key == "type" && value.is_string() &&
+            std::find(std::begin(kTypes), std::end(kTypes), value.get_string()) !=
+                std::end(kTypes)) {
+          continue;
+        }
+        SchemaStrings(value, text);
+      }
+    } else if (v.is_array()) {
+      for (const json::value& item : v.get_array()) {
+        SchemaStrings(item, text);
+      }
+    } else {
+      Strings(v, text);
+    }
+  }
+
   // A JSON-encoded string (tool call arguments): the model reads it as
   // written, escapes and all, and as what it decodes to.
   static void EncodedJson(std::string_view encoded, std::string& text) {
@@ -286,6 +320,8 @@ class Walker {
   Status Content(const json::value& content, const std::string& where, std::string& text);
   Status OpenAIPart(const json::object& part, const std::string& where, std::string& text);
   Status AnthropicBlock(const json::object& block, const std::string& where, std::string& text);
+  Status AnthropicAttachment(std::string_view type, const json::object& block,
+                             const std::string& where, std::string& text);
   Status AnthropicSource(const json::object& block, base::ContentKind media,
                          const std::string& where, std::string& text);
   Status OpenAIMessage(const json::object& m, const std::string& where, base::Message& message);
@@ -296,6 +332,13 @@ class Walker {
   Status ToolCalls(const json::value& calls, const std::string& where, std::string& text);
   Status FunctionDefinition(const json::value& fn, const std::string& where, std::string& text);
 
+  void MoveAttached() {
+    for (base::Message& m : attached_) {
+      out_.messages.push_back(std::move(m));
+    }
+    attached_.clear();
+  }
+
   // A text beside the messages (a definition, a schema) as its own Message.
   void Definition(std::string text, std::string where) {
     if (!text.empty()) {
@@ -305,7 +348,8 @@ class Walker {
 
   Dialect dialect_;
   base::Conversation& out_;
-  std::string settings_;  // see Settings()
+  std::string settings_;                 // see Settings()
+  std::vector<base::Message> attached_;  // documents and results met in the current message
 };
 
 base::Status Walker::Content(const json::value& content, const std::string& where,
@@ -440,26 +484,16 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
     FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source"}, {"cache_control"}, text));
     return AnthropicSource(block, base::ContentKind::kImage, where, text);
   }
-  if (*type == "document") {
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "title", "context", "citations"},
-                                 {"cache_control"}, text));
-    FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
-    FB_RETURN_IF_ERROR(TextField(block, "context", where, text));
-    if (const json::value* citations = block.if_contains("citations")) {
-      Strings(*citations, text);
+  if (*type == "document" || *type == "search_result" || *type == "tool_result") {
+    // Given to the model as a whole: a text of its own, so that the request
+    // around it cannot dilute it.
+    std::string own;
+    FB_RETURN_IF_ERROR(AnthropicAttachment(*type, block, where, own));
+    if (!own.empty()) {
+      attached_.push_back(
+          {*type == "tool_result" ? base::Role::kTool : base::Role::kUser, std::move(own), where});
     }
-    return AnthropicSource(block, base::ContentKind::kDocument, where, text);
-  }
-  if (*type == "search_result") {
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "title", "content", "citations"},
-                                 {"cache_control"}, text));
-    FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
-    if (const json::value* citations = block.if_contains("citations")) {
-      Strings(*citations, text);
-    }
-    FB_RETURN_IF_ERROR(Url(block.if_contains("source"), Member(where, "source"), text));
-    const json::value* content = block.if_contains("content");
-    return content != nullptr ? Content(*content, Member(where, "content"), text) : Status::Ok();
+    return Status::Ok();
   }
   if (*type == "tool_use") {
     FB_RETURN_IF_ERROR(
@@ -469,14 +503,6 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
       Strings(*input, text);
     }
     return Status::Ok();
-  }
-  if (*type == "tool_result") {
-    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "content", "is_error"},
-                                 {"tool_use_id", "cache_control"}, text));
-    FB_RETURN_IF_ERROR(
-        Expect(block.if_contains("is_error"), json::kind::bool_, Member(where, "is_error"), "a boolean"));
-    const json::value* content = block.if_contains("content");
-    return content != nullptr ? Content(*content, Member(where, "content"), text) : Status::Ok();
   }
   if (*type == "thinking") {
     // The signature is the provider's own seal over the thinking.
@@ -496,6 +522,39 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
   Uninspected(base::ContentKind::kUnknownPart, where);
   Strings(block, text);
   return Status::Ok();
+}
+
+// Documents, search results and tool results, each read into `text`.
+base::Status Walker::AnthropicAttachment(std::string_view type, const json::object& block,
+                                         const std::string& where, std::string& text) {
+  if (type == "document") {
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "title", "context", "citations"},
+                                 {"cache_control"}, text));
+    FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
+    FB_RETURN_IF_ERROR(TextField(block, "context", where, text));
+    if (const json::value* citations = block.if_contains("citations")) {
+      Strings(*citations, text);
+    }
+    return AnthropicSource(block, base::ContentKind::kDocument, where, text);
+  }
+  if (type == "search_result") {
+    FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "source", "title", "content", "citations"},
+                                 {"cache_control"}, text));
+    FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
+    if (const json::value* citations = block.if_contains("citations")) {
+      Strings(*citations, text);
+    }
+    FB_RETURN_IF_ERROR(Url(block.if_contains("source"), Member(where, "source"), text));
+    const json::value* content = block.if_contains("content");
+    return content != nullptr ? Content(*content, Member(where, "content"), text) : Status::Ok();
+  }
+  // tool_result
+  FB_RETURN_IF_ERROR(CheckKeys(block, where, {"type", "content", "is_error"},
+                               {"tool_use_id", "cache_control"}, text));
+  FB_RETURN_IF_ERROR(Expect(block.if_contains("is_error"), json::kind::bool_,
+                            Member(where, "is_error"), "a boolean"));
+  const json::value* content = block.if_contains("content");
+  return content != nullptr ? Content(*content, Member(where, "content"), text) : Status::Ok();
 }
 
 // OpenAI assistant tool calls: function (name, JSON arguments) or custom
@@ -601,7 +660,7 @@ base::Status Walker::FunctionDefinition(const json::value& fn, const std::string
   FB_RETURN_IF_ERROR(TextField(f, "name", where, text, true));
   FB_RETURN_IF_ERROR(TextField(f, "description", where, text));
   if (const json::value* parameters = f.if_contains("parameters")) {
-    Strings(*parameters, text);
+    SchemaStrings(*parameters, text);
   }
   return Status::Ok();
 }
@@ -653,7 +712,7 @@ base::Status Walker::AnthropicTool(const json::object& tool, const std::string& 
   FB_RETURN_IF_ERROR(TextField(tool, "name", where, text, true));
   FB_RETURN_IF_ERROR(TextField(tool, "description", where, text));
   if (const json::value* schema = tool.if_contains("input_schema")) {
-    Strings(*schema, text);
+    SchemaStrings(*schema, text);
   }
   return Status::Ok();
 }
@@ -696,6 +755,7 @@ base::Status Walker::Request(const json::object& body) {
     base::Message message{base::Role::kSystem, {}, "system"};
     FB_RETURN_IF_ERROR(Content(*system, "system", message.text));
     out_.messages.push_back(std::move(message));
+    MoveAttached();
   }
 
   const json::value* messages = body.if_contains("messages");
@@ -728,6 +788,7 @@ base::Status Walker::Request(const json::object& body) {
                               : AnthropicMessage(*m, where, message));
     message.where = std::move(where);
     out_.messages.push_back(std::move(message));
+    MoveAttached();
   }
 
   if (const json::value* tools = body.if_contains("tools"); tools && !tools->is_null()) {
@@ -763,7 +824,7 @@ base::Status Walker::Request(const json::object& body) {
       // {type: text | json_object | json_schema, json_schema: {name,
       // description, schema, strict}}: the schema steers the answer.
       std::string text;
-      Strings(*format, text);
+      SchemaStrings(*format, text);
       Definition(std::move(text), "response_format");
     }
     if (const json::value* prediction = body.if_contains("prediction"); prediction) {

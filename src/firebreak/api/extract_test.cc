@@ -124,6 +124,16 @@ TEST(ConversationOf, ReadsEveryTextAnAnthropicModelIsShown) {
   }
   EXPECT_EQ(c->messages[0].where, "system");
   EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
+  // A document, a search result or a tool result is a text of its own, after
+  // its message: the request around it cannot dilute it.
+  ASSERT_GE(c->messages.size(), 8u) << all;
+  EXPECT_EQ(c->messages[3].where, "messages[2]");
+  EXPECT_EQ(c->messages[3].text, "");
+  EXPECT_EQ(c->messages[4].where, "messages[2].content[0]");
+  EXPECT_EQ(c->messages[4].role, base::Role::kTool);
+  EXPECT_EQ(c->messages[4].text, "M-RESULT");
+  EXPECT_EQ(c->messages[5].text, "M-DOC-TITLE\nM-DOC-CONTEXT\nM-DOC-TEXT");
+  EXPECT_EQ(c->messages[7].text, "M-SR-TITLE\nhttps://example.org/M-SOURCE\nM-SR-TEXT");
   EXPECT_THAT(all, Not(HasSubstr("sig")));  // the provider's own seal
 }
 
