@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <memory>
 #include <unordered_set>
 #include <vector>
 
@@ -40,7 +41,9 @@ class StrictHandler {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
-  explicit StrictHandler(std::size_t max_depth) : max_depth_(max_depth) {}
+  // `temp` (optional) spares the value stack its first allocations.
+  StrictHandler(std::size_t max_depth, unsigned char* temp, std::size_t size)
+      : stack_(json::storage_ptr(), temp, size), max_depth_(max_depth) {}
 
   const std::string& problem() const { return problem_; }
   json::value Release() { return stack_.release(); }
@@ -51,11 +54,12 @@ class StrictHandler {
   }
   bool on_document_end(boost::system::error_code&) { return true; }
   bool on_object_begin(boost::system::error_code& ec) {
-    keys_.emplace_back();
+    objects_.push_back({keys_.size(), nullptr});
     return Enter(ec);
   }
   bool on_object_end(std::size_t n, boost::system::error_code&) {
-    keys_.pop_back();
+    keys_.resize(objects_.back().first_key);
+    objects_.pop_back();
     --depth_;
     stack_.push_object(n);
     return true;
@@ -72,9 +76,13 @@ class StrictHandler {
     return true;
   }
   bool on_key(json::string_view s, std::size_t, boost::system::error_code& ec) {
-    key_.append(s.data(), s.size());
-    if (!keys_.back().Insert(key_)) {
-      problem_ = "duplicate key \"" + key_ + "\" (each key may appear once per object)";
+    const bool whole = key_.empty();  // else it came in parts (escapes)
+    if (!whole) {
+      key_.append(s.data(), s.size());
+    }
+    const std::string_view key = whole ? std::string_view(s.data(), s.size()) : key_;
+    if (!Insert(key)) {
+      problem_ = "duplicate key \"" + std::string(key) + "\" (each key may appear once per object)";
       ec = json::error::syntax;
       return false;
     }
@@ -115,29 +123,33 @@ class StrictHandler {
   bool on_comment(json::string_view, boost::system::error_code&) { return true; }
 
  private:
-  // The keys of one open object: a short list scanned linearly, a hash set
-  // once the object is large (an object of many keys must not cost n^2).
-  class KeySet {
-   public:
-    bool Insert(const std::string& key) {
-      if (!set_.empty()) {
-        return set_.insert(key).second;
-      }
-      if (std::find(list_.begin(), list_.end(), key) != list_.end()) {
-        return false;
-      }
-      list_.push_back(key);
-      if (list_.size() > kLinear) {
-        set_.insert(list_.begin(), list_.end());
-        list_.clear();
-      }
-      return true;
+  // Adds `key` to the innermost open object's keys; false if it has it. The
+  // keys of all open objects are one list; an object's are scanned linearly
+  // while few, and hashed once many (an object of many keys must not cost
+  // n^2).
+  bool Insert(std::string_view key) {
+    OpenObject& object = objects_.back();
+    if (object.large != nullptr) {
+      return object.large->emplace(key).second;
     }
+    const auto first = keys_.begin() + static_cast<std::ptrdiff_t>(object.first_key);
+    if (std::find(first, keys_.end(), key) != keys_.end()) {
+      return false;
+    }
+    keys_.emplace_back(key);
+    if (keys_.size() - object.first_key > kLinear) {
+      object.large = std::make_unique<std::unordered_set<std::string>>(
+          std::make_move_iterator(keys_.begin() + static_cast<std::ptrdiff_t>(object.first_key)),
+          std::make_move_iterator(keys_.end()));
+      keys_.resize(object.first_key);
+    }
+    return true;
+  }
 
-   private:
-    static constexpr std::size_t kLinear = 16;
-    std::vector<std::string> list_;
-    std::unordered_set<std::string> set_;
+  static constexpr std::size_t kLinear = 32;
+  struct OpenObject {
+    std::size_t first_key;  // into keys_
+    std::unique_ptr<std::unordered_set<std::string>> large;
   };
 
   bool Enter(boost::system::error_code& ec) {
@@ -152,7 +164,8 @@ class StrictHandler {
   json::value_stack stack_;
   std::size_t max_depth_;
   std::size_t depth_ = 0;
-  std::vector<KeySet> keys_;
+  std::vector<OpenObject> objects_;
+  std::vector<std::string> keys_;
   std::string key_;
   std::string problem_;
 };
@@ -167,12 +180,10 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
   if (body.empty()) {
     return base::InvalidArgument("the request body is empty; expected a JSON object");
   }
-  if (const std::size_t bad = base::InvalidUtf8Offset(body); bad != std::string_view::npos) {
-    return base::InvalidArgument("the request body is not valid UTF-8 " + Location(body, bad));
-  }
   json::parse_options options;
   options.max_depth = limits.max_depth + 1;  // StrictHandler counts, to say what went wrong
-  json::basic_parser<StrictHandler> parser(options, limits.max_depth);
+  unsigned char temp[4096];
+  json::basic_parser<StrictHandler> parser(options, limits.max_depth, temp, sizeof(temp));
   boost::system::error_code ec;
   const std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && parser.done()) {
@@ -183,6 +194,11 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
     }
   }
   if (ec || !parser.done()) {
+    // Boost.JSON validates UTF-8 as it reads strings; where it failed, say
+    // so precisely.
+    if (const std::size_t bad = base::InvalidUtf8Offset(body); bad != std::string_view::npos) {
+      return base::InvalidArgument("the request body is not valid UTF-8 " + Location(body, bad));
+    }
     const std::string& problem = parser.handler().problem();
     const std::size_t offset = ec == json::error::incomplete ? body.size() : consumed;
     if (!problem.empty()) {
