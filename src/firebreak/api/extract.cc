@@ -37,17 +37,24 @@ std::string Member(std::string_view prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
 }
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
+// A field name as a case-insensitive decoder compares it: ASCII case folded,
+// and the two non-ASCII letters that Unicode simple case folding maps onto
+// ASCII ones (U+017F long s, U+212A Kelvin sign), as Go's encoding/json does.
+std::string Folded(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name.substr(i, 2) == "\xC5\xBF") {
+      out.push_back('s');
+      i += 1;
+    } else if (name.substr(i, 3) == "\xE2\x84\xAA") {
+      out.push_back('k');
+      i += 2;
+    } else {
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(name[i]))));
     }
   }
-  return true;
+  return out;
 }
 
 bool Contains(Keys keys, std::string_view key) {
@@ -126,9 +133,10 @@ class Walker {
         Settings(value);
         continue;
       }
+      const std::string folded = Folded(key);
       for (Keys known : {read, settings}) {
         for (std::string_view k : known) {
-          if (EqualsIgnoringCase(k, key)) {
+          if (folded == k) {
             return base::InvalidArgument(Member(where, key) +
                                          ": field names are case-sensitive; '" +
                                          std::string(key) + "' is not '" + std::string(k) + "'");

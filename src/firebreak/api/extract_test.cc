@@ -245,6 +245,19 @@ TEST(ConversationOf, RefusesKnownFieldsInAnotherCase) {
                   .status()
                   .message(),
               HasSubstr("messages[0].content[0].TEXT"));
+  // Go's decoder folds U+017F (long s) to s and U+212A (Kelvin) to k.
+  EXPECT_THAT(Parse("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], "
+                    "\"me\xC5\xBF\xC5\xBF" "ages\": []}",
+                    Dialect::kOpenAI)
+                  .status()
+                  .message(),
+              HasSubstr("is not 'messages'"));
+  EXPECT_THAT(Parse("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], "
+                    "\"max_to\xE2\x84\xAA" "ens\": 5}",
+                    Dialect::kAnthropic)
+                  .status()
+                  .message(),
+              HasSubstr("is not 'max_tokens'"));
   EXPECT_THAT(
       Parse(R"({"messages": [{"role": "user", "content": "a"}], "System": "x"})", Dialect::kAnthropic)
           .status()
