@@ -144,9 +144,14 @@ Uninspectable::Uninspectable() {
   }
 }
 
+const AlertRate& Alerting::For(std::string_view rule) const {
+  auto it = rules.find(rule);
+  return it != rules.end() ? it->second : rate;
+}
+
 PolicySet::PolicySet(std::filesystem::path source, Metadata metadata,
                      std::vector<Category> categories, std::vector<Rule> rules, Defaults defaults,
-                     ClassifierSpec classifier, Uninspectable uninspectable)
+                     ClassifierSpec classifier, Uninspectable uninspectable, Alerting alerting)
     : source_(std::move(source)),
       metadata_(std::move(metadata)),
       categories_(std::move(categories)),
@@ -154,6 +159,7 @@ PolicySet::PolicySet(std::filesystem::path source, Metadata metadata,
       defaults_(std::move(defaults)),
       classifier_(std::move(classifier)),
       uninspectable_(std::move(uninspectable)),
+      alerting_(std::move(alerting)),
       rules_by_category_(categories_.size()) {
   for (const Rule& rule : rules_) {
     for (const std::string& c : rule.match_categories) {

@@ -111,6 +111,25 @@ struct ClassifierSpec {
   std::string model_file_as_written;
 };
 
+// How often one rule's alerts reach each target (`alerting:`, optional):
+// within a window opened by an alert, the first max_per_window alerts of a
+// (rule, target) pair are sent and the rest folded into one summary sent
+// when the window closes (alert/limiter.h). window_seconds 0 sends every
+// alert.
+struct AlertRate {
+  std::int64_t window_seconds = 300;
+  std::int64_t max_per_window = 1;
+};
+
+struct Alerting {
+  AlertRate rate;  // every rule's, and the defaults'
+  // Overrides by rule id; "default" is the defaults' (kDefaultRuleId), and
+  // "uninspectable:<kind>" that of a kind of uninspectable content.
+  std::map<std::string, AlertRate, std::less<>> rules;
+
+  const AlertRate& For(std::string_view rule) const;
+};
+
 struct Metadata {
   std::string name;
   std::string version;
@@ -161,7 +180,7 @@ class PolicySet {
  public:
   PolicySet(std::filesystem::path source, Metadata metadata, std::vector<Category> categories,
             std::vector<Rule> rules, Defaults defaults, ClassifierSpec classifier,
-            Uninspectable uninspectable = {});
+            Uninspectable uninspectable = {}, Alerting alerting = {});
   PolicySet(const PolicySet&) = delete;  // the rule index points into rules_
   PolicySet& operator=(const PolicySet&) = delete;
 
@@ -172,6 +191,7 @@ class PolicySet {
   const Defaults& defaults() const { return defaults_; }
   const ClassifierSpec& classifier() const { return classifier_; }
   const Uninspectable& uninspectable() const { return uninspectable_; }
+  const Alerting& alerting() const { return alerting_; }
 
   std::optional<std::uint16_t> CategoryIndex(std::string_view id) const;
   const Rule* FindRule(std::string_view id) const;
@@ -190,6 +210,7 @@ class PolicySet {
   Defaults defaults_;
   ClassifierSpec classifier_;
   Uninspectable uninspectable_;
+  Alerting alerting_;
   std::vector<std::vector<const Rule*>> rules_by_category_;
 };
 
