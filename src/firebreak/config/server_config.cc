@@ -181,7 +181,7 @@ class Parser {
              {"listen", "port", "threads", "max_body_bytes", "max_header_bytes", "max_json_depth",
               "read_timeout_seconds", "idle_timeout_seconds", "max_connections",
               "drain_timeout_seconds", "tls_cert", "tls_key", "constraints", "receipts",
-              "watch_policy"})) {
+              "watch_policy", "metrics_auth"})) {
       return;
     }
     if (const YAML::Node n = node["listen"]) {
@@ -232,6 +232,19 @@ class Parser {
     }
     if (const YAML::Node n = node["watch_policy"]) {
       s.watch_policy = Bool(n, "server.watch_policy", s.watch_policy);
+    }
+    if (const YAML::Node n = node["metrics_auth"]) {
+      const std::string auth = Scalar(n, "server.metrics_auth");
+      if (auth == "principal") {
+        s.metrics_auth = MetricsAuth::kPrincipal;
+      } else if (auth == "admin") {
+        s.metrics_auth = MetricsAuth::kAdmin;
+      } else if (auth == "none") {
+        s.metrics_auth = MetricsAuth::kNone;
+      } else {
+        Error(n, "server.metrics_auth must be principal (any API key), admin (an admin's key) or "
+                 "none (no key)");
+      }
     }
     if (const YAML::Node n = node["constraints"]) {
       s.constraints = Scalar(n, "server.constraints");

@@ -32,6 +32,14 @@ struct AlertTargetConfig {
   std::string routing_key;  // resolved from routing_key_env
 };
 
+// Who may read GET /metrics when principals are configured (without them
+// the listener is loopback-only and /metrics is open).
+enum class MetricsAuth : std::uint8_t {
+  kPrincipal,  // any principal's key (the default)
+  kAdmin,      // an admin principal's key
+  kNone,       // anyone who reaches the listener
+};
+
 // The listener and its limits (`server:`).
 struct ListenConfig {
   std::string address = "127.0.0.1";
@@ -49,6 +57,7 @@ struct ListenConfig {
   std::string constraints = "system";  // system | none: how ALLOW_CONSTRAINED reaches the model
   bool receipts = true;      // x-firebreak-receipt on every recorded answer (~70 µs: Ed25519)
   bool watch_policy = true;  // reload when the policy, its model, signatures or trust change
+  MetricsAuth metrics_auth = MetricsAuth::kPrincipal;  // principal | admin | none
 };
 
 // An LLM API the proxy forwards to (`upstreams:`).

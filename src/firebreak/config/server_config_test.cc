@@ -111,7 +111,7 @@ TEST(ServerConfigTest, ParsesListenerUpstreamsAndPrincipals) {
 policy: policies/p.yaml
 trust: keys/trust.yaml
 server: {listen: 0.0.0.0, port: 9443, threads: 4, max_body_bytes: 1024, read_timeout_seconds: 2.5,
-         constraints: none, receipts: false}
+         constraints: none, receipts: false, metrics_auth: admin}
 upstreams:
   - {name: main, type: openai, base_url: "https://api.example", api_key_env: FB_TEST_UPSTREAM_KEY,
      models: ["gpt-*"], default: true, first_byte_timeout_seconds: 30}
@@ -131,6 +131,7 @@ principals:
   EXPECT_EQ(c->server.max_body_bytes, 1024u);
   EXPECT_EQ(c->server.read_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(c->server.constraints, "none");
+  EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kAdmin);
   ASSERT_EQ(c->upstreams.size(), 2u);
   EXPECT_EQ(c->upstreams[0].api_key, "sk-upstream");
   EXPECT_TRUE(c->upstreams[0].is_default);
@@ -144,10 +145,19 @@ principals:
   EXPECT_TRUE(c->principals[1].admin);
 }
 
+TEST(ServerConfigTest, MetricsNeedAPrincipalByDefault) {
+  base::StatusOr<ServerConfig> c = ParseServerConfig("server: {port: 1}\n", "f.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kPrincipal);
+  c = ParseServerConfig("server: {metrics_auth: none}\n", "f.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kNone);
+}
+
 TEST(ServerConfigTest, ProxyErrorsSayWhereAndWhat) {
   ::unsetenv("FB_TEST_MISSING_KEY");
   base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
-server: {port: 70000, tls_cert: c.pem, colour: red, watch_policy: sometimes}
+server: {port: 70000, tls_cert: c.pem, colour: red, watch_policy: sometimes, metrics_auth: open}
 upstreams:
   - {type: gemini, base_url: "ftp://x"}
   - {name: a, type: openai, base_url: "http://a", api_key_env: FB_TEST_MISSING_KEY}
@@ -161,6 +171,8 @@ principals:
   EXPECT_THAT(m, HasSubstr("f.yaml:2:16: server.port must be 0 (any free port) to 65535"));
   EXPECT_THAT(m, HasSubstr("unknown key 'colour' in server"));
   EXPECT_THAT(m, HasSubstr("server.watch_policy must be true or false"));
+  EXPECT_THAT(m, HasSubstr("f.yaml:2:92: server.metrics_auth must be principal (any API key), "
+                           "admin (an admin's key) or none (no key)"));
   EXPECT_THAT(m, HasSubstr("server.tls_cert and server.tls_key go together"));
   EXPECT_THAT(m, HasSubstr("upstream type must be openai or anthropic"));
   EXPECT_THAT(m, HasSubstr("base_url must start with http:// or https://"));

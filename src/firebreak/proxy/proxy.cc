@@ -1,5 +1,6 @@
 #include "firebreak/proxy/proxy.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -114,13 +115,40 @@ http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
   return JsonReply(status, api::OpenAIErrorBody(message, type, code));
 }
 
-// The API key a client presented, from Authorization: Bearer or x-api-key.
-std::string_view PresentedKey(const http::Headers& headers) {
+// The API key a client presented: `Authorization: Bearer KEY` (the scheme
+// in any case, RFC 9110 §11.1, any spaces before the key), else `x-api-key:
+// KEY`. An Authorization header that holds no Bearer key is `malformed`
+// unless x-api-key gives one.
+struct PresentedKey {
+  std::string_view key;
+  bool malformed = false;
+};
+
+PresentedKey KeyOf(const http::Headers& headers) {
+  const std::string_view api_key = http::FindHeader(headers, "x-api-key");
   std::string_view auth = http::FindHeader(headers, "authorization");
-  if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
-    return auth.substr(7);
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  while (!auth.empty() && blank(auth.back())) {
+    auth.remove_suffix(1);
   }
-  return http::FindHeader(headers, "x-api-key");
+  if (auth.empty()) {
+    return {api_key};
+  }
+  constexpr std::string_view kScheme = "bearer";
+  const bool bearer =
+      auth.size() > kScheme.size() && blank(auth[kScheme.size()]) &&
+      std::equal(kScheme.begin(), kScheme.end(), auth.begin(),
+                 [](char a, char b) { return a == (b | 0x20); });
+  if (bearer) {
+    std::string_view key = auth.substr(kScheme.size());
+    while (!key.empty() && blank(key.front())) {
+      key.remove_prefix(1);
+    }
+    if (!key.empty() && std::none_of(key.begin(), key.end(), blank)) {
+      return {key};
+    }
+  }
+  return api_key.empty() ? PresentedKey{{}, true} : PresentedKey{api_key};
 }
 
 bool ModelMatches(std::string_view pattern, std::string_view model) {
@@ -544,6 +572,22 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
     case Route::kReady:
       return ok(Ready());
     case Route::kMetrics: {
+      // Without principals the listener is loopback-only, and /metrics open.
+      const config::MetricsAuth auth = options_.config.server.metrics_auth;
+      if (!principals_.empty() && auth != config::MetricsAuth::kNone) {
+        std::string refusal;
+        const Principal* reader = Authenticate(request.headers, refusal);
+        if (reader == nullptr) {
+          answer(ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
+          return;
+        }
+        if (auth == config::MetricsAuth::kAdmin && !reader->admin) {
+          answer(ErrorFor(p->dialect, 403,
+                          "/metrics needs an admin principal (server.metrics_auth: admin)",
+                          "forbidden"));
+          return;
+        }
+      }
       std::string gauges =
           "# HELP firebreak_audit_queue_depth Records not yet in the audit database.\n"
           "# TYPE firebreak_audit_queue_depth gauge\nfirebreak_audit_queue_depth " +
@@ -564,16 +608,12 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
 
   const Principal* principal = &anonymous_;
   if (!principals_.empty()) {
-    const std::string_view key = PresentedKey(request.headers);
-    auto it = key.empty() ? principals_.end() : principals_.find(base::ToHex(base::Sha256Of(key)));
-    if (it == principals_.end()) {
-      answer(ErrorFor(p->dialect, 401,
-                      key.empty() ? "missing API key: send Authorization: Bearer KEY or x-api-key"
-                                  : "unknown API key",
-                      "invalid_api_key"));
+    std::string refusal;
+    principal = Authenticate(request.headers, refusal);
+    if (principal == nullptr) {
+      answer(ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
       return;
     }
-    principal = &it->second;
   }
   if (p->route == Route::kModels) {
     return ok(Models(!http::FindHeader(request.headers, "anthropic-version").empty()));
@@ -610,6 +650,25 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   }
   const Route route = p->route;
   Decide(route, request, *principal, std::move(p));
+}
+
+const Proxy::Principal* Proxy::Authenticate(const http::Headers& headers,
+                                             std::string& refusal) const {
+  const PresentedKey presented = KeyOf(headers);
+  if (presented.malformed) {
+    refusal = "malformed Authorization header: send Authorization: Bearer KEY or x-api-key: KEY";
+    return nullptr;
+  }
+  if (presented.key.empty()) {
+    refusal = "missing API key: send Authorization: Bearer KEY or x-api-key: KEY";
+    return nullptr;
+  }
+  auto it = principals_.find(base::ToHex(base::Sha256Of(presented.key)));
+  if (it == principals_.end()) {
+    refusal = "unknown API key";
+    return nullptr;
+  }
+  return &it->second;
 }
 
 void Proxy::Reload(std::shared_ptr<Pending> p) {

@@ -94,6 +94,9 @@ class Proxy {
   class Relay;
   void Decide(Route route, http::ServerRequest& request, const Principal& principal,
               std::shared_ptr<Pending> pending);
+  // The principal the request's API key names (principals configured);
+  // null, with why in `refusal`, when it names none (a 401).
+  const Principal* Authenticate(const http::Headers& headers, std::string& refusal) const;
   void AddHeaders(const Pending& pending, http::Headers& headers) const;
   base::StatusOr<http::UpstreamRequest> ForwardOf(const Pending& pending,
                                                   http::ServerRequest& request,
