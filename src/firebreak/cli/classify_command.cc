@@ -75,6 +75,7 @@ struct AuditSink {
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   const proxy::Redactor* redactor = nullptr;
   std::function<void(const base::Status&)> on_failure;  // the store could not write
+  proxy::AlertWindows* alert_windows = nullptr;         // rate-limits the alerts
 };
 
 int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istream& in,
@@ -125,6 +126,8 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
     }
     if (log != nullptr) {
       const std::string request_id = IdText(id);
+      proxy::DecisionAlertSet alerts = proxy::DecisionAlerts(core.policy(), outcome->decision,
+                                                             request_id, audit.alert_windows);
       base::StatusOr<audit::Appended> appended =
           log->Append(proxy::DecisionRecord(*conversation, *outcome, core,
                                             {.request_id = request_id,
@@ -134,8 +137,12 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                                              .policy_signed = audit.policy->verified,
                                              .signers = &audit.policy->signers,
                                              .retention = audit.retention,
-                                             .redactor = audit.redactor}),
-                      proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
+                                             .redactor = audit.redactor,
+                                             .alerts = &alerts.admissions}),
+                      std::move(alerts.outbox));
+      if (audit.alert_windows != nullptr) {
+        audit.alert_windows->Settle(alerts.admissions, request_id, appended);
+      }
       if (!appended.ok()) {
         fail("audit: " + appended.status().message());
         if (audit.on_failure) {
@@ -182,7 +189,8 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
                              .policy = &policy,
                              .retention = instance->retention,
                              .redactor = instance->redactor.get(),
-                             .on_failure = instance->on_audit_failure},
+                             .on_failure = instance->on_audit_failure,
+                             .alert_windows = instance->alert_windows.get()},
                             in, out);
   return CloseInstance(*instance, "classify", err) ? code : kExitUsage;
 }

@@ -92,6 +92,13 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
     return fail(a.status().message());
   }
 
+  base::StatusOr<std::unique_ptr<proxy::AlertWindows>> windows =
+      proxy::AlertWindows::Open({.log = instance->log.get(), .errors = &err});
+  if (!windows.ok()) {
+    return fail("alert windows: " + windows.status().message());
+  }
+  instance->alert_windows = std::move(windows).value();
+
   instance->outbox = std::make_unique<proxy::AuditOutbox>(*instance->log);
   alert::SenderOptions sender_options;
   sender_options.log = &err;
@@ -146,6 +153,9 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
 }
 
 bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err) {
+  if (base::Status s = instance.alert_windows->Close(); !s.ok()) {
+    err << "alerts: " << s.message() << "; the next run summarises them\n";
+  }
   instance.sender->Stop();
   // One last pass for what the end raised, once its alerts are in the outbox
   // (if the database cannot be written, they wait in the journal).

@@ -394,7 +394,8 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
                             waiting.push_back(std::move(done));
                             const std::uint64_t one = 1;
                             static_cast<void>(::write(wake.get(), &one, sizeof(one)));
-                          }});
+                          },
+                      .alert_windows = instance->alert_windows.get()});
   const std::string signer_summary = SignerSummary(*loaded);
   const std::string policy_digest = loaded->active->digest;
   reloader = std::make_unique<Reloader>(*instance, proxy, policy_file, trust,

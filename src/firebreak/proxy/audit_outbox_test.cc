@@ -64,7 +64,7 @@ TEST(AuditOutboxTest, AlertsSurviveAReceiverOutageAndASenderRestart) {
   {
     auto audit_log = std::move(audit::AuditLog::Open(options)).value();
     std::vector<audit::OutboxAlert> alerts =
-        DecisionAlerts(core->policy(), outcome.decision, "req-42");
+        DecisionAlerts(core->policy(), outcome.decision, "req-42").outbox;
     ASSERT_EQ(alerts.size(), 2u);
     seq = audit_log
               ->Append(DecisionRecord(conversation, outcome, *core, {.request_id = "req-42"}),

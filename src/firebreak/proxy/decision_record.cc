@@ -173,6 +173,19 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   f["requires_human"] = d.requires_human;
   f["constraints"] = Strings(d.constraints);
   f["alerts"] = Strings(d.alerts);
+  if (context.alerts != nullptr) {
+    Value::Array delivery;
+    for (const alert::Admission& a : *context.alerts) {
+      Value::Object entry{{"rule", a.rule},
+                          {"target", a.target},
+                          {"status", alert::DispositionName(a.disposition)}};
+      if (a.window != 0) {
+        entry.emplace("window", a.window_start);
+      }
+      delivery.emplace_back(std::move(entry));
+    }
+    f["alert_delivery"] = std::move(delivery);
+  }
   f["policy"] = Value::Object{{"name", policy.metadata().name},
                               {"version", policy.metadata().version},
                               {"digest", context.policy_digest},

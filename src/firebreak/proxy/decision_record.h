@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "firebreak/alert/limiter.h"
 #include "firebreak/audit/record.h"
 #include "firebreak/base/conversation.h"
 #include "firebreak/proxy/decision_core.h"
@@ -52,6 +53,10 @@ struct RecordContext {
   const std::vector<std::string>* signers = nullptr;  // parties whose signatures verified
   TextRetention retention = TextRetention::kByAuditLevel;
   const Redactor* redactor = nullptr;  // required with kRedacted
+  // The decision's alerts as admitted (DecisionAlerts): listed in the record
+  // as `alert_delivery`, each with its rule, target and whether it was sent
+  // or folded (and its window's start, when rate-limited).
+  const std::vector<alert::Admission>* alerts = nullptr;
 };
 
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,

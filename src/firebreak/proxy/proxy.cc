@@ -211,6 +211,7 @@ struct Proxy::Pending {
   // For dashboards, when one is attached: published once recorded.
   std::optional<base::DecisionEvent> event;
   std::vector<base::AlertEvent> alert_events;
+  std::vector<alert::Admission> alert_admissions;  // settled once the record is appended
 };
 
 // GET /v1/firebreak/events: the event hub as server-sent events, one
@@ -597,6 +598,9 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
           "# TYPE firebreak_audit_journal_syncs_total counter\n"
           "firebreak_audit_journal_syncs_total " +
           std::to_string(options_.log->durable().journal_syncs) + "\n";
+      if (options_.alert_windows != nullptr) {
+        gauges += options_.alert_windows->MetricsText();
+      }
       if (options_.gauges) {
         gauges += options_.gauges();
       }
@@ -870,6 +874,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     }
   }
   metrics_.Observe(Stage::kDecide, Since(decide_start));
+  DecisionAlertSet alerts =
+      DecisionAlerts(core.policy(), decision, p->request_id, options_.alert_windows);
   audit::AuditRecord record = DecisionRecord(*conversation, *outcome, core,
                                              {.request_id = p->request_id,
                                               .principal = principal.id,
@@ -878,11 +884,11 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .policy_signed = p->policy->verified,
                                               .signers = &p->policy->signers,
                                               .retention = options_.retention,
-                                              .redactor = options_.redactor.get()});
+                                              .redactor = options_.redactor.get(),
+                                              .alerts = &alerts.admissions});
   if (!p->refused.empty()) {
     record.fields["refused"] = p->refused;
   }
-  std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
   if (options_.events != nullptr && options_.events->HasSubscribers()) {
     std::string outcome_text =
         route == Route::kEvaluate                     ? "evaluated only: not forwarded"
@@ -894,9 +900,10 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                   (p->constraints.empty() ? "" : ", with the constraints as a system instruction");
     p->event = DecisionEventOf(*conversation, *outcome, core, p->request_id, principal.id,
                                RouteName(route), std::move(outcome_text));
-    p->alert_events = QueuedAlertEvents(alerts, 0);
+    p->alert_events = QueuedAlertEvents(alerts.outbox, 0);
   }
-  Commit(std::move(p), std::move(record), std::move(alerts));
+  p->alert_admissions = std::move(alerts.admissions);
+  Commit(std::move(p), std::move(record), std::move(alerts.outbox));
 }
 
 // Appends the record; the answer takes effect only once it is committed.
@@ -906,6 +913,9 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
   options_.log->AppendAsync(
       std::move(record), std::move(alerts), [this, p](base::StatusOr<audit::Appended> appended) {
         metrics_.Observe(Stage::kAudit, Since(p->audit_start));
+        if (options_.alert_windows != nullptr && !p->alert_admissions.empty()) {
+          options_.alert_windows->Settle(p->alert_admissions, p->request_id, appended);
+        }
         if (!appended.ok()) {
           metrics_.CountAuditFailure();
           audit_failing_ = true;

@@ -20,6 +20,7 @@
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/http/server.h"
+#include "firebreak/proxy/alert_windows.h"
 #include "firebreak/proxy/decision_core.h"
 #include "firebreak/proxy/decision_record.h"
 #include "firebreak/proxy/metrics.h"
@@ -61,6 +62,9 @@ struct ProxyOptions {
   // POST /v1/firebreak/reload (admins): asks for a reload and is told, on
   // any thread, how it went. Unset: the endpoint answers 501.
   std::function<void(ReloadDone)> reload;
+  // Rate-limits decision alerts per rule and target (the policy's
+  // `alerting`); null: every alert is sent.
+  AlertWindows* alert_windows = nullptr;
 };
 
 // The chat endpoint of an upstream: its base URL, then /v1/chat/completions
