@@ -357,6 +357,61 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   }
 }
 
+TEST_F(CliTest, AnUnknownCommandIsNamedWithTheCommandsThereAre) {
+  Result r = Run("nosuch");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, StartsWith("firebreak: unknown command 'nosuch'\n"));
+  EXPECT_THAT(r.err, HasSubstr("commands: check, classify, test, train, demo, keygen, digest, "
+                               "sign, verify, verify-receipt, dashboard, serve, audit\n"));
+  EXPECT_THAT(r.err, HasSubstr("Run 'firebreak --help' for what each does."));
+  EXPECT_THAT(r.err, Not(HasSubstr("subcommand is required")));
+
+  r = Run("serv --port 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak: unknown command 'serv'; did you mean 'serve'?\n"));
+
+  r = Run("audit nosuch --db x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak audit: unknown command 'nosuch'\n"));
+  EXPECT_THAT(r.err, HasSubstr("commands: verify, export, pubkey, tail\n"));
+
+  r = Run("");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak: a command is required\ncommands: check,"));
+  r = Run("audit");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak audit: a command is required\ncommands: verify,"));
+  r = Run("--polcy x check");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak: unknown option '--polcy'; a command comes first\n"));
+}
+
+TEST_F(CliTest, AMisusedCommandSaysWhatToFixWithItsUsage) {
+  Result r = Run("check");  // a missing argument
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak check: policy is required\n"
+                                "Usage: firebreak check [OPTIONS] policy\n"
+                                "Run 'firebreak check --help' for its arguments and options.\n"));
+  r = Run("check --bogus " + kPolicy);  // an unknown flag
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak check: "));
+  EXPECT_THAT(r.err, HasSubstr("not expected: --bogus\n"));
+  r = Run("audit verify --db");  // an option without its value
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak audit verify: --db: 1 required"));
+  EXPECT_THAT(r.err, HasSubstr("Usage: firebreak audit verify [OPTIONS]\n"));
+  r = Run("serve --port http");  // a value of the wrong kind
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("firebreak serve: --port: "));
+  EXPECT_THAT(r.err, HasSubstr("Run 'firebreak serve --help'"));
+  // Asking for help or the version is no error.
+  EXPECT_EQ(Run("--version").exit_code, 0);
+  EXPECT_THAT(Run("--version").out, HasSubstr("firebreak 0.1.0"));
+  EXPECT_EQ(Run("audit --help").exit_code, 0);
+  EXPECT_THAT(Run("audit tail --help").out, HasSubstr("Usage:"));
+}
+
 TEST_F(CliTest, TrainIsDeterministicAndTheResultLoads) {
   // A copy of the shipped policy, trained from its own examples only.
   std::string policy = base::ReadFile(kPolicy).value();
