@@ -74,6 +74,7 @@ struct AuditSink {
   const proxy::ActivePolicy* policy = nullptr;  // with log
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   const proxy::Redactor* redactor = nullptr;
+  std::size_t max_text_bytes = proxy::kDefaultMaxTextBytes;
   std::function<void(const base::Status&)> on_failure;  // the store could not write
 };
 
@@ -134,7 +135,8 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                                              .policy_signed = audit.policy->verified,
                                              .signers = &audit.policy->signers,
                                              .retention = audit.retention,
-                                             .redactor = audit.redactor}),
+                                             .redactor = audit.redactor,
+                                             .max_text_bytes = audit.max_text_bytes}),
                       proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
       if (!appended.ok()) {
         fail("audit: " + appended.status().message());
@@ -182,6 +184,7 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
                              .policy = &policy,
                              .retention = instance->retention,
                              .redactor = instance->redactor.get(),
+                             .max_text_bytes = instance->config.audit.max_text_bytes,
                              .on_failure = instance->on_audit_failure},
                             in, out);
   return CloseInstance(*instance, "classify", err) ? code : kExitUsage;

@@ -109,6 +109,7 @@ class Pipeline {
     const policy::Decision& d = outcome->decision;
     std::vector<audit::OutboxAlert> alerts = proxy::DecisionAlerts(core.policy(), d, request_id);
     std::vector<base::AlertEvent> queued = proxy::QueuedAlertEvents(alerts, 0);
+    const std::size_t max_text = instance_.config.audit.max_text_bytes;
     base::StatusOr<audit::Appended> appended =
         instance_.log->Append(proxy::DecisionRecord(conversation, *outcome, core,
                                                     {.request_id = request_id,
@@ -118,7 +119,8 @@ class Pipeline {
                                                      .policy_signed = policy_.verified,
                                                      .signers = &policy_.signers,
                                                      .retention = instance_.retention,
-                                                     .redactor = instance_.redactor.get()}),
+                                                     .redactor = instance_.redactor.get(),
+                                                     .max_text_bytes = max_text}),
                               std::move(alerts));
     base::DecisionEvent e =
         proxy::DecisionEventOf(conversation, *outcome, core, request_id, "demo", "demo", "");

@@ -811,6 +811,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     }
   }
   metrics_.Observe(Stage::kDecide, Since(decide_start));
+  const std::size_t max_text = options_.config.audit.max_text_bytes;
   audit::AuditRecord record = DecisionRecord(*conversation, *outcome, core,
                                              {.request_id = p->request_id,
                                               .principal = principal.id,
@@ -819,7 +820,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .policy_signed = p->policy->verified,
                                               .signers = &p->policy->signers,
                                               .retention = options_.retention,
-                                              .redactor = options_.redactor.get()});
+                                              .redactor = options_.redactor.get(),
+                                              .max_text_bytes = max_text});
   if (!p->refused.empty()) {
     record.fields["refused"] = p->refused;
   }
