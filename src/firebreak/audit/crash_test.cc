@@ -42,6 +42,11 @@ fs::path WitnessOf(const fs::path& db) { return db.parent_path() / "witness" / "
   if (!log.ok()) {
     _exit(3);
   }
+  // Open (recovery, the witness's checks): the kill's delay counts from here.
+  const Ack opened{0, 0};
+  if (::write(ack_fd, &opened, sizeof(opened)) != sizeof(opened)) {
+    _exit(5);
+  }
   for (std::uint64_t id = first_id;; ++id) {
     AuditRecord r;
     r.kind = "decision";
@@ -80,6 +85,10 @@ TEST(CrashTest, AcknowledgedDecisionsSurviveSigkill) {
       Child(db, fds[1], next_id, round % 2 == 0 ? AuditOptions{}.segment_bytes : 16384);
     }
     ::close(fds[1]);
+    Ack opened{1, 1};
+    ASSERT_EQ(::read(fds[0], &opened, sizeof(opened)), static_cast<ssize_t>(sizeof(opened)))
+        << "round " << round << ": the child could not open the log";
+    ASSERT_EQ(opened.seq, 0u);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     ::kill(pid, SIGKILL);
     int status = 0;

@@ -99,10 +99,13 @@ class TamperTest : public ::testing::Test {
   std::string Text(const std::string& query) {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);  // the log may be writing
     sqlite3_stmt* stmt = nullptr;
     sqlite3_prepare_v2(db, query.c_str(), -1, &stmt, nullptr);
     std::string out;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
+    const int rc = sqlite3_step(stmt);
+    EXPECT_TRUE(rc == SQLITE_ROW || rc == SQLITE_DONE) << sqlite3_errmsg(db) << " in " << query;
+    if (rc == SQLITE_ROW) {
       out.assign(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
                  static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
     }
@@ -466,8 +469,9 @@ TEST_F(TamperTest, AWitnessFailureIsRecordedAndAlertedAndLosesNothing) {
     ASSERT_TRUE(log->Append(Decision(i)).ok());
   }
   auto count = [&](const std::string& kind) {
-    return std::stoi(
-        Text("SELECT CAST(COUNT(*) AS TEXT) FROM records WHERE kind = '" + kind + "'"));
+    const std::string n =
+        Text("SELECT CAST(COUNT(*) AS TEXT) FROM records WHERE kind = '" + kind + "'");
+    return n.empty() ? -1 : std::stoi(n);
   };
   for (int i = 0; i < 200 && count("witness.failed") == 0; ++i) {
     ASSERT_TRUE(log->Flush().ok());
