@@ -297,7 +297,8 @@ int Run(int argc, char** argv) {
   AuditVerifyOptions audit_verify;
   CLI::App* verify_cmd = audit_cmd->add_subcommand(
       "verify",
-      "Check the hash chain and checkpoint signatures: exit 0 'ok N records, M checkpoints', "
+      "Check the hash chain, every stored column, the checkpoint signatures and (--witness) the "
+      "signed heads published outside the database: exit 0 'ok N records, M checkpoints', "
       "exit 1 naming the first bad record");
   CLI::Option* verify_db = verify_cmd->add_option(
       "--db", audit_verify.db,
@@ -308,6 +309,11 @@ int Run(int argc, char** argv) {
   verify_cmd
       ->add_option("--pubkey", audit_verify.pubkey,
                    "The instance's public key (PEM) to trust; default: the one the log names")
+      ->check(CLI::ExistingFile);
+  verify_cmd
+      ->add_option("--witness", audit_verify.witness,
+                   "The witness file the log publishes its signed heads to (audit.witness.file): "
+                   "finds records deleted, rewritten or appended after its heads")
       ->check(CLI::ExistingFile);
   AuditExportOptions audit_export;
   CLI::App* export_cmd = audit_cmd->add_subcommand(
@@ -323,10 +329,14 @@ int Run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"jsonl"}));
   std::string pubkey_db;
+  std::string pubkey_key;
   CLI::App* pubkey_cmd = audit_cmd->add_subcommand(
       "pubkey",
-      "Print the instance's public key (from DB.key) to keep for `audit verify --pubkey`");
-  pubkey_cmd->add_option("--db", pubkey_db, "Audit database (SQLite)")->required();
+      "Print the instance's public key (from its signing key) to keep for `audit verify "
+      "--pubkey`");
+  pubkey_cmd->add_option("--db", pubkey_db, "Audit database (SQLite): its key is DB.key");
+  pubkey_cmd->add_option("--key", pubkey_key, "The signing key (audit.key), if not DB.key");
+  pubkey_cmd->require_option(1);
   AuditTailOptions audit_tail;
   CLI::App* tail_cmd = audit_cmd->add_subcommand(
       "tail", "Print records as they reach the database (within milliseconds of the journal)");
@@ -380,7 +390,8 @@ int Run(int argc, char** argv) {
     return RunAuditExport(audit_export, std::cout, std::cerr);
   }
   if (*pubkey_cmd) {
-    return RunAuditPubkey(pubkey_db, std::cout, std::cerr);
+    return RunAuditPubkey(pubkey_key.empty() ? pubkey_db + ".key" : pubkey_key, std::cout,
+                          std::cerr);
   }
   if (*tail_cmd) {
     return RunAuditTail(audit_tail, std::cout, std::cerr);

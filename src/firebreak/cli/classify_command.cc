@@ -74,6 +74,7 @@ struct AuditSink {
   const proxy::ActivePolicy* policy = nullptr;  // with log
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   const proxy::Redactor* redactor = nullptr;
+  std::size_t max_text_bytes = proxy::kDefaultMaxTextBytes;
   std::function<void(const base::Status&)> on_failure;  // the store could not write
   proxy::AlertWindows* alert_windows = nullptr;         // rate-limits the alerts
 };
@@ -138,7 +139,8 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                                              .signers = &audit.policy->signers,
                                              .retention = audit.retention,
                                              .redactor = audit.redactor,
-                                             .alerts = &alerts.admissions}),
+                                             .alerts = &alerts.admissions,
+                                             .max_text_bytes = audit.max_text_bytes}),
                       std::move(alerts.outbox));
       if (audit.alert_windows != nullptr) {
         audit.alert_windows->Settle(alerts.admissions, request_id, appended);
@@ -189,6 +191,7 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
                              .policy = &policy,
                              .retention = instance->retention,
                              .redactor = instance->redactor.get(),
+                             .max_text_bytes = instance->config.audit.max_text_bytes,
                              .on_failure = instance->on_audit_failure,
                              .alert_windows = instance->alert_windows.get()},
                             in, out);

@@ -114,6 +114,7 @@ class Pipeline {
     for (const audit::OutboxAlert& a : alerts.outbox) {
       sent.push_back(a.target);
     }
+    const std::size_t max_text = instance_.config.audit.max_text_bytes;
     base::StatusOr<audit::Appended> appended =
         instance_.log->Append(proxy::DecisionRecord(conversation, *outcome, core,
                                                     {.request_id = request_id,
@@ -124,7 +125,8 @@ class Pipeline {
                                                      .signers = &policy_.signers,
                                                      .retention = instance_.retention,
                                                      .redactor = instance_.redactor.get(),
-                                                     .alerts = &alerts.admissions}),
+                                                     .alerts = &alerts.admissions,
+                                                     .max_text_bytes = max_text}),
                               std::move(alerts.outbox));
     instance_.alert_windows->Settle(alerts.admissions, request_id, appended);
     base::DecisionEvent e =

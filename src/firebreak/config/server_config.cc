@@ -96,13 +96,39 @@ class Parser {
     }
     if (const YAML::Node audit = root["audit"];
         audit && Map(audit, "audit",
-                     {"db", "durability", "checkpoint_every", "checkpoint_interval_seconds", "text",
-                      "redact"})) {
+                     {"db", "key", "witness", "durability", "checkpoint_every",
+                      "checkpoint_interval_seconds", "text", "redact", "max_text_bytes"})) {
       AuditConfig& a = config.audit;
       if (const YAML::Node n = audit["db"]) {
         a.db = path_.parent_path() / Scalar(n, "audit.db");
       } else {
         a.db = path_.parent_path() / a.db;
+      }
+      if (const YAML::Node n = audit["key"]) {
+        a.key = path_.parent_path() / Scalar(n, "audit.key");
+      }
+      if (const YAML::Node w = audit["witness"];
+          w && Map(w, "audit.witness", {"file", "url", "headers"})) {
+        if (const YAML::Node n = w["file"]) {
+          a.witness.file = path_.parent_path() / Scalar(n, "audit.witness.file");
+        }
+        if (const YAML::Node n = w["url"]) {
+          a.witness.url = Scalar(n, "audit.witness.url");
+          if (!a.witness.url.starts_with("http://") && !a.witness.url.starts_with("https://")) {
+            Error(n, "audit.witness.url must be an http:// or https:// URL");
+          }
+        }
+        if (const YAML::Node n = w["headers"]; n && Map(n, "audit.witness.headers", {})) {
+          for (const auto& h : n) {
+            a.witness.headers.emplace_back(h.first.Scalar(), Scalar(h.second, "header value"));
+          }
+        }
+        if (a.witness.file.empty() && a.witness.url.empty()) {
+          Error(w, "audit.witness needs a file, a url, or both");
+        }
+      }
+      if (const YAML::Node n = audit["max_text_bytes"]) {
+        a.max_text_bytes = Number<std::size_t>(n, "audit.max_text_bytes", a.max_text_bytes);
       }
       if (const YAML::Node n = audit["durability"]) {
         a.durability = Scalar(n, "audit.durability");

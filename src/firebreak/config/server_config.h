@@ -15,13 +15,25 @@
 
 namespace firebreak::config {
 
+// Where each checkpoint's signed head is published besides the database.
+struct AuditWitnessConfig {
+  std::filesystem::path file;                                // JSON lines, appended and fsynced
+  std::string url;                                           // POSTed the same JSON object
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with url
+};
+
 struct AuditConfig {
   std::filesystem::path db = "var/audit.db";
+  std::filesystem::path key;  // the checkpoint signing key; empty: DB.key beside the database
+  AuditWitnessConfig witness;
   std::string durability = "group";  // group | fsync
   std::uint64_t checkpoint_every = 1000;
   std::chrono::seconds checkpoint_interval{60};
   std::string text = "by_audit_level";  // by_audit_level | full | digest | redacted
   std::vector<std::string> redact;      // RE2 patterns, with text: redacted
+  // Conversation text a record keeps, in all; beyond it, an excerpt of each
+  // message with its length and SHA-256.
+  std::size_t max_text_bytes = 16 << 10;
 };
 
 struct AlertTargetConfig {

@@ -44,6 +44,43 @@ TEST(ServerConfigTest, DefaultsPutTheAuditDatabaseBesideTheConfig) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->audit.db, "/srv/fb/var/audit.db");
   EXPECT_EQ(c->audit.durability, "group");
+  EXPECT_TRUE(c->audit.key.empty());  // DB.key
+  EXPECT_TRUE(c->audit.witness.file.empty());
+  EXPECT_TRUE(c->audit.witness.url.empty());
+  EXPECT_EQ(c->audit.max_text_bytes, 16384u);
+}
+
+TEST(ServerConfigTest, ParsesTheAuditKeyWitnessAndTextCap) {
+  base::StatusOr<ServerConfig> c = ParseServerConfig(R"(audit:
+  db: var/audit.db
+  key: /etc/firebreak/keys/audit.key
+  witness: {file: ../witness/heads.jsonl, url: "https://witness.example/heads",
+            headers: {Authorization: "Bearer w"}}
+  max_text_bytes: 4096
+)",
+                                                     "/srv/fb/firebreak.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->audit.key, "/etc/firebreak/keys/audit.key");
+  EXPECT_EQ(c->audit.witness.file, "/srv/fb/../witness/heads.jsonl");
+  EXPECT_EQ(c->audit.witness.url, "https://witness.example/heads");
+  ASSERT_EQ(c->audit.witness.headers.size(), 1u);
+  EXPECT_EQ(c->audit.witness.headers[0].second, "Bearer w");
+  EXPECT_EQ(c->audit.max_text_bytes, 4096u);
+
+  base::StatusOr<ServerConfig> bad = ParseServerConfig(R"(audit:
+  witness: {url: "ftp://x", tls: true}
+  max_text_bytes: 0
+)",
+                                                       "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  SCOPED_TRACE(m);
+  EXPECT_THAT(m, HasSubstr("c.yaml:2:18: audit.witness.url must be an http:// or https:// URL"));
+  EXPECT_THAT(m, HasSubstr("c.yaml:2:29: unknown key 'tls' in audit.witness"));
+  EXPECT_THAT(m, HasSubstr("c.yaml:3:19: audit.max_text_bytes must be a positive number"));
+  base::StatusOr<ServerConfig> empty = ParseServerConfig("audit:\n  witness: {}\n", "c.yaml");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("audit.witness needs a file, a url, or both"));
 }
 
 TEST(ServerConfigTest, ErrorsHaveLocations) {

@@ -876,6 +876,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   metrics_.Observe(Stage::kDecide, Since(decide_start));
   DecisionAlertSet alerts =
       DecisionAlerts(core.policy(), decision, p->request_id, options_.alert_windows);
+  const std::size_t max_text = options_.config.audit.max_text_bytes;
   audit::AuditRecord record = DecisionRecord(*conversation, *outcome, core,
                                              {.request_id = p->request_id,
                                               .principal = principal.id,
@@ -885,7 +886,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .signers = &p->policy->signers,
                                               .retention = options_.retention,
                                               .redactor = options_.redactor.get(),
-                                              .alerts = &alerts.admissions});
+                                              .alerts = &alerts.admissions,
+                                              .max_text_bytes = max_text});
   if (!p->refused.empty()) {
     record.fields["refused"] = p->refused;
   }
