@@ -137,7 +137,7 @@ TEST_F(CliTest, ClassifyExplainsOneDecision) {
   EXPECT_THAT(r.out, HasSubstr("alert: trust_safety"));
   EXPECT_THAT(r.out, HasSubstr("bulk_surveillance"));
   EXPECT_THAT(r.out, HasSubstr("model "));
-  EXPECT_THAT(r.out, HasSubstr("classifier: firebreak-local/1"));
+  EXPECT_THAT(r.out, HasSubstr("classifier: firebreak-local/2"));
 }
 
 TEST_F(CliTest, ClassifyJsonlAnswersEveryLineInOrder) {
