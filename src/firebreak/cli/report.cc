@@ -95,7 +95,7 @@ void PrintExplanation(const proxy::Outcome& outcome, const proxy::DecisionCore& 
   }
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     out << "  " << policy.categories()[s.category].id << "  " << Fixed(s.score)
-        << (s.detected ? (s.detected_whole ? "  detected" : "  detected in a part")
+        << (s.detected ? (s.detected_whole ? "  detected" : "  detected in a part or decoded text")
                        : "  below threshold")
         << '\n';
     if (!s.part.empty()) {
