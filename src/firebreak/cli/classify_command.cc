@@ -59,7 +59,18 @@ std::string DecisionLine(const json::value& id, const proxy::Outcome& outcome,
       first = false;
     }
   }
-  line += "],\"micros\":" + std::to_string(micros) + "}";
+  line += "]";
+  if (!outcome.classification.uncertain.empty()) {
+    line += ",\"uncertain\":[";
+    first = true;
+    for (const std::string& reason : outcome.classification.uncertain) {
+      line += first ? "" : ",";
+      line += json::serialize(json::string(reason));
+      first = false;
+    }
+    line += "]";
+  }
+  line += ",\"micros\":" + std::to_string(micros) + "}";
   return line;
 }
 

@@ -160,6 +160,40 @@ TEST_F(EvaluateTest, NothingDetectedTakesTheDefaults) {
   EXPECT_THAT(Strings(d.alerts), ElementsAre("soc"));
 }
 
+TEST_F(EvaluateTest, AnUncertainClassificationBringsInTheDefaults) {
+  const std::vector<DetectedCategory> detected = {{*policy_->CategoryIndex("summaries"), 0.9}};
+  const std::vector<std::string> uncertain = {"asked to act on text in French"};
+  EvaluationInput input;
+  input.detected = detected;
+  input.uncertain = uncertain;
+  Decision d = policy_->Evaluate(input);
+  // The defaults take part as for unknown intent: the most restrictive wins.
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_TRUE(d.by_default);
+  EXPECT_THAT(d.RuleIds(), ElementsAre(kDefaultRuleId));
+  EXPECT_EQ(d.matched.size(), 1u);  // allow-summaries matched, and lost
+  EXPECT_THAT(Strings(d.alerts), ElementsAre("soc"));
+}
+
+TEST_F(EvaluateTest, CategoriesThatDoNotStateTheIntentOnlyAdd) {
+  const std::uint16_t summaries = *policy_->CategoryIndex("summaries");
+  const std::uint16_t surveillance = *policy_->CategoryIndex("surveillance");
+  EvaluationInput input;
+  // Only in a part: the request's intent stays unknown, so the defaults take part.
+  std::vector<DetectedCategory> detected = {{summaries, 0.9, false}};
+  input.detected = detected;
+  Decision d = policy_->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_TRUE(d.by_default);
+  // Beside a category that states the intent, a part's category adds its rules.
+  detected = {{summaries, 0.9, true}, {surveillance, 0.8, false}};
+  input.detected = detected;
+  d = policy_->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_FALSE(d.by_default);
+  EXPECT_THAT(d.RuleIds(), ElementsAre("block-surveillance"));
+}
+
 TEST_F(EvaluateTest, DetectedCategoryWithoutRuleTakesTheDefaults) {
   // "orphan" has no rule: the defaults join the decision and BLOCK wins.
   Decision d = Eval({"summaries", "orphan"});

@@ -190,7 +190,9 @@ const Rule* PolicySet::FindRule(std::string_view id) const {
 
 Decision PolicySet::Evaluate(const EvaluationInput& input) const {
   Decision d;
-  bool unknown_intent = input.detected.empty();
+  bool unknown_intent = !input.uncertain.empty() ||
+                        std::none_of(input.detected.begin(), input.detected.end(),
+                                     [](const DetectedCategory& c) { return c.states_intent; });
   for (const DetectedCategory& detected : input.detected) {
     if (detected.category >= rules_by_category_.size()) {
       unknown_intent = true;

@@ -141,11 +141,19 @@ struct Metadata {
 struct DetectedCategory {
   std::uint16_t category = 0;
   double score = 0;
+  // Detected in the request read whole. False: only in a part of it (a
+  // sentence, a step) or in decoded text; such a category adds its rules but
+  // does not state the request's intent, so alone it leaves the intent unknown.
+  bool states_intent = true;
 };
 
 // The plain input of an evaluation. Everything is borrowed for the call.
 struct EvaluationInput {
   std::span<const DetectedCategory> detected;
+  // Why the classifier cannot vouch for its reading (e.g. text in a language
+  // it does not read that the request asks to act on). Non-empty: the
+  // defaults take part in the verdict, as for unknown intent.
+  std::span<const std::string> uncertain;
   const std::map<std::string, std::string, std::less<>>* principal = nullptr;  // attributes
   std::string_view model;
   std::string_view endpoint;
@@ -198,8 +206,10 @@ class PolicySet {
 
   // Pure and thread-safe. Most restrictive verdict wins; audit is the highest
   // level matched; constraints and alerts are the union over the rules that
-  // produced the verdict; unknown intent takes the defaults; each kind of
-  // uninspected content takes its `uninspectable` rule.
+  // produced the verdict; unknown intent (no category stating the intent, a
+  // detected category no rule handles) and an uncertain classification bring
+  // in the defaults; each kind of uninspected content takes its
+  // `uninspectable` rule.
   Decision Evaluate(const EvaluationInput& input) const;
 
  private:

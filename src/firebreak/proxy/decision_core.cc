@@ -67,11 +67,12 @@ base::StatusOr<Outcome> DecisionCore::Decide(const base::Conversation& conversat
   detected.reserve(classification->scores.size());
   for (const classify::CategoryScore& s : classification->scores) {
     if (s.detected) {
-      detected.push_back({s.category, s.score});
+      detected.push_back({s.category, s.score, s.detected_whole});
     }
   }
   policy::EvaluationInput input;
   input.detected = detected;
+  input.uncertain = classification->uncertain;
   input.principal = context.principal;
   input.model = conversation.model;
   input.endpoint = context.endpoint;

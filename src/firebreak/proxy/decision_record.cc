@@ -243,20 +243,35 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     Value::Array evidence;
     for (const classify::Evidence& e : s.evidence) {
-      evidence.push_back(Value::Object{{"kind", classify::EvidenceKindName(e.kind)},
-                                       {"detail", e.detail},
-                                       {"score", Score(e.score)},
-                                       {"message", static_cast<std::int64_t>(e.message)},
-                                       {"decoded", e.decoded}});
+      Value::Object item{{"kind", classify::EvidenceKindName(e.kind)},
+                         {"detail", e.detail},
+                         {"score", Score(e.score)},
+                         {"message", static_cast<std::int64_t>(e.message)},
+                         {"decoded", e.decoded()},
+                         {"part", e.part}};
+      if (e.decoded()) {
+        item.emplace("decoding", classify::DecodingName(e.decoding));
+      }
+      evidence.emplace_back(std::move(item));
     }
     Value::Object category{{"id", policy.categories()[s.category].id},
                            {"score", Score(s.score)},
                            {"detected", s.detected}};
+    if (!s.part.empty()) {
+      category.emplace("part", s.part);
+    }
     category.emplace("evidence", std::move(evidence));
     categories.emplace_back(std::move(category));
   }
   Value::Object classification{{"version", outcome.classification.version}};
   classification.emplace("categories", std::move(categories));
+  if (!outcome.classification.uncertain.empty()) {
+    Value::Array uncertain;
+    for (const std::string& reason : outcome.classification.uncertain) {
+      uncertain.emplace_back(reason);
+    }
+    classification.emplace("uncertain", std::move(uncertain));
+  }
   f["classification"] = std::move(classification);
 
   Value::Array rules;
