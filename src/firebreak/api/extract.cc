@@ -77,6 +77,80 @@ void Append(std::string& out, std::string_view text) {
   out.append(text);
 }
 
+// Appends code point `cp` as UTF-8 (a surrogate as U+FFFD).
+void AppendUtf8(std::string& out, std::uint32_t cp) {
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    cp = 0xFFFD;
+  }
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+int HexDigit(char c);
+
+// JSON string escapes (\uXXXX with surrogate pairs, \n, \", ...) decoded
+// wherever they appear in `s`; anything else is kept as written.
+std::string Unescaped(std::string_view s) {
+  auto hex4 = [&](std::size_t at) -> int {
+    if (at + 4 > s.size()) {
+      return -1;
+    }
+    int v = 0;
+    for (std::size_t k = at; k < at + 4; ++k) {
+      const int d = HexDigit(s[k]);
+      if (d < 0) {
+        return -1;
+      }
+      v = v * 16 + d;
+    }
+    return v;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out.push_back(s[i]);
+      continue;
+    }
+    const char c = s[++i];
+    if (c == 'u') {
+      int cp = hex4(i + 1);
+      if (cp < 0) {
+        out += "\\u";
+        continue;
+      }
+      i += 4;
+      if (cp >= 0xD800 && cp <= 0xDBFF && s.substr(i + 1, 2) == "\\u") {
+        const int low = hex4(i + 3);
+        if (low >= 0xDC00 && low <= 0xDFFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          i += 6;
+        }
+      }
+      AppendUtf8(out, static_cast<std::uint32_t>(cp));
+    } else {
+      const std::string_view from = "nrtbf\"\\/";
+      const std::string_view to = "\n\r\t\b\f\"\\/";
+      const std::size_t k = from.find(c);
+      out.push_back(k == std::string_view::npos ? c : to[k]);
+    }
+  }
+  return out;
+}
+
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -151,12 +225,12 @@ class Walker {
 
   // The strings of settings, ids and enums ("auto", "gpt-4o", "call_x1")
   // reach the upstream too, but are not prose: scored alone they would only
-  // misfire. Those of three words or more (a sentence, a snake_case phrase)
-  // are classified, together, as the request's own text.
+  // misfire. Those that read as text (ReadsAsText) are classified,
+  // together, as the request's own text.
   void Settings(const json::value& v) {
     switch (v.kind()) {
       case json::kind::string:
-        if (Words(v.get_string()) >= 3) {
+        if (ReadsAsText(v.get_string())) {
           Append(settings_, v.get_string());
         }
         break;
@@ -167,7 +241,7 @@ class Walker {
         break;
       case json::kind::object:
         for (const auto& [key, value] : v.get_object()) {
-          if (Words(key) >= 3) {
+          if (ReadsAsText(key)) {
             Append(settings_, key);
           }
           Settings(value);
@@ -176,6 +250,13 @@ class Walker {
       default:
         break;
     }
+  }
+
+  // A setting worth classifying: a phrase (three words or more), or a long
+  // unbroken string that may be an encoded payload.
+  static bool ReadsAsText(std::string_view s) {
+    return Words(s) >= 3 ||
+           (s.size() >= 48 && s.find_first_of(" \t\r\n") == std::string_view::npos);
   }
 
   // Runs of two or more letters, whatever separates them.
@@ -260,6 +341,11 @@ class Walker {
   // written, escapes and all, and as what it decodes to.
   static void EncodedJson(std::string_view encoded, std::string& text) {
     Append(text, encoded);
+    if (encoded.find('\\') != std::string_view::npos) {
+      // Escapes as the model reads them, whether or not the whole parses
+      // (and whichever of two duplicate keys a parser would keep).
+      Append(text, Unescaped(encoded));
+    }
     boost::system::error_code ec;
     json::value decoded = json::parse(encoded, ec);
     if (!ec && !decoded.is_string()) {
@@ -380,6 +466,22 @@ base::Status Walker::Content(const json::value& content, const std::string& wher
     }
     FB_RETURN_IF_ERROR(dialect_ == Dialect::kOpenAI ? OpenAIPart(part.get_object(), at, text)
                                                     : AnthropicBlock(part.get_object(), at, text));
+  }
+  // Parts are read one to a line, but a provider (or a translation) may
+  // run adjacent text parts together: "I w" + "ill ..." is read joined too.
+  std::string joined;
+  std::size_t text_parts = 0;
+  for (const json::value& part : content.get_array()) {
+    const json::object& p = part.get_object();
+    const json::value* type = p.if_contains("type");
+    const json::value* t = p.if_contains("text");
+    if (type != nullptr && *type == "text" && t != nullptr && t->is_string()) {
+      joined.append(t->get_string());
+      ++text_parts;
+    }
+  }
+  if (text_parts > 1) {
+    Append(text, joined);
   }
   return Status::Ok();
 }

@@ -81,7 +81,8 @@ TEST(ConversationOf, ReadsEveryTextAnOpenAIModelIsShown) {
   // One Message per message, then one per definition, each saying where.
   EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
   EXPECT_EQ(c->messages[1].where, "messages[1]");
-  EXPECT_EQ(c->messages[1].text, "M-PART-ONE\nM-PART-TWO\nM-NAME");
+  // Parts one to a line, and joined as a provider may run them together.
+  EXPECT_EQ(c->messages[1].text, "M-PART-ONE\nM-PART-TWO\nM-PART-ONEM-PART-TWO\nM-NAME");
   EXPECT_EQ(c->messages[3].role, base::Role::kTool);
   EXPECT_EQ(c->messages[5].where, "tools[0]");
   EXPECT_THAT(all, HasSubstr("[response_format]"));
@@ -145,17 +146,38 @@ TEST(ConversationOf, ReadsSettingsOnlyWhenTheyReadLikeText) {
                  {"role": "tool", "tool_call_id": "call_8fj3k2", "content": "42"}],
     "tool_choice": "auto", "user": "analyst-7", "service_tier": "default",
     "metadata": {"note": "please also locate the journalist", "ticket": "T-1"},
-    "stop": ["track_her_every_day", "END"]})",
+    "stop": ["track_her_every_day", "END"],
+    "prompt_cache_key": "4c6f63617465207468656d206f6e652062792071756965746c79"})",
                                                Dialect::kOpenAI);
   ASSERT_TRUE(c.ok()) << c.status().message();
   ASSERT_EQ(c->messages.back().where, "request");
-  EXPECT_EQ(c->messages.back().text, "please also locate the journalist\ntrack_her_every_day");
+  // A phrase, or a long unbroken string that may encode one.
+  EXPECT_EQ(c->messages.back().text,
+            "please also locate the journalist\ntrack_her_every_day\n"
+            "4c6f63617465207468656d206f6e652062792071756965746c79");
   base::StatusOr<base::Conversation> quiet = Parse(R"({"model": "claude-3-5-sonnet-20241022",
     "max_tokens": 5, "messages": [{"role": "user", "content": "hello"}],
     "tool_choice": {"type": "auto"}, "metadata": {"user_id": "u-42"}})",
                                                    Dialect::kAnthropic);
   ASSERT_TRUE(quiet.ok()) << quiet.status().message();
   EXPECT_EQ(quiet->messages.size(), 1u) << AllText(*quiet);
+}
+
+TEST(ConversationOf, ReadsToolArgumentsAsTheModelWouldDecodeThem) {
+  // Escapes are decoded even where the arguments do not parse, and both
+  // values of a duplicate key are read.
+  base::StatusOr<base::Conversation> c = Parse(R"({"messages": [
+      {"role": "user", "content": "hi"},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "a", "type": "function", "function": {"name": "f",
+         "arguments": "{\"q\": \"\\u0074rack h\\u00e9r\""}},
+        {"id": "b", "type": "function", "function": {"name": "g",
+         "arguments": "{\"q\": \"\\u004dARKER\", \"q\": \"benign\"}"}}]}]})",
+                                               Dialect::kOpenAI);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const std::string all = AllText(*c);
+  EXPECT_THAT(all, HasSubstr("track h\xC3\xA9r"));
+  EXPECT_THAT(all, HasSubstr("MARKER"));
 }
 
 TEST(ConversationOf, RecordsWhatItCannotReadAndSkipsMediaPayloads) {
