@@ -4,9 +4,11 @@
 // Content-Length, bare-LF chunk framing and header values that are not
 // UTF-8 text are refused at once and the connection closed, so that no body
 // is ever read as a second request; idle connections past what the file
-// descriptors allow do not shut out /health; memory stays bounded under
+// descriptors allow do not shut out /health, nor does a process out of
+// descriptors (it says so in /ready); memory stays bounded under
 // concurrent large bodies and comes back afterwards.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -179,7 +181,8 @@ describe('file descriptors', () => {
       const metrics = await raw(fb.port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeout: 3000 });
       const limit = Number(metrics.text.match(/^firebreak_connections_limit (\d+)$/m)[1]);
       assert.ok(limit < 512, `the limit follows the descriptors: ${limit}`);
-      assert.ok(Number(metrics.text.match(/^firebreak_idle_connections_closed_total (\d+)$/m)[1]) >= 1100 - limit);
+      assert.ok(Number(metrics.text.match(/^firebreak_connections (\d+)$/m)[1]) <= limit + 1, metrics.text);
+      assert.ok(Number(metrics.text.match(/^firebreak_idle_connections_closed_total (\d+)$/m)[1]) >= 1, metrics.text);
       assert.match(metrics.text, /^firebreak_accept_failures_total \d+$/m);
       assert.match(metrics.text, /^firebreak_file_descriptors_exhausted 0$/m);
       // An ordinary request still goes through.
@@ -188,6 +191,81 @@ describe('file descriptors', () => {
     } finally {
       for (const s of idle) s.destroy();
     }
+  });
+});
+
+describe('file descriptors exhausted while serving', () => {
+  let upstream;
+  let fb;
+  before(async () => {
+    upstream = await startUpstream();
+    fb = await startFirebreak({ openaiPort: upstream.port });
+  });
+  after(async () => {
+    const { code } = await fb.stop();
+    upstream.close();
+    assert.equal(code, 0, `serve exits 0 after SIGTERM:\n${fb.stderr()}`);
+  });
+
+  const get = (path) => raw(fb.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { timeout: 5000 });
+  const prlimit = (soft, hard) => {
+    const r = spawnSync('prlimit', ['--pid', String(fb.proc.pid), `--nofile=${soft}:${hard}`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+
+  test('/health and /ready still answer, /ready says why, and the server does not spin', { timeout: 60_000 }, async () => {
+    const hard = fs.readFileSync(`/proc/${fb.proc.pid}/limits`, 'utf8').match(/Max open files\s+\d+\s+(\d+)/)[1];
+    const soft = fs.readFileSync(`/proc/${fb.proc.pid}/limits`, 'utf8').match(/Max open files\s+(\d+)/)[1];
+    const fdDir = `/proc/${fb.proc.pid}/fd`;
+    const open = () => fs.readdirSync(fdDir).length;
+    // The server's reserved descriptor, open on /dev/null.
+    const reserved = () => fs.readdirSync(fdDir).some((fd) => {
+      try { return fs.readlinkSync(`${fdDir}/${fd}`) === '/dev/null'; } catch { return false; }
+    });
+    // No descriptor numbered past the highest in use now (and a few more);
+    // then clients in the middle of a request (none can be closed to make
+    // room) until every descriptor is in use, the reserve spent. Then the
+    // first client is let go: one descriptor is free, which /ready takes.
+    const ceiling = Math.max(...fs.readdirSync(fdDir).map(Number)) + 10;
+    const busy = [];
+    const full = () => open() >= ceiling && !reserved();
+    prlimit(ceiling, hard);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!full() && Date.now() < deadline) {
+        const [before, had] = [open(), reserved()];
+        busy.push(await new Promise((resolve) => {
+          const c = net.connect(fb.port, '127.0.0.1', () => { c.write('POST /v1/chat/completions HTTP/1.1\r\n'); resolve(c); });
+          c.on('error', () => {});
+        }));
+        // Taken: one descriptor more, or the reserve spent on it.
+        for (let i = 0; i < 30 && open() === before && reserved() === had; i++) await sleep(10);
+      }
+      assert.ok(full(), `every descriptor in use: ${open()} of ${ceiling}, ${busy.length} clients`);
+      busy.shift().destroy();
+      await sleep(500);
+      const ready = await get('/ready');
+      assert.equal(ready.status, 503, ready.text);
+      assert.ok(ready.json.reasons.some((r) => /file descriptors exhausted/.test(r)), ready.text);
+      const health = await get('/health');
+      assert.equal(health.status, 200, health.text);
+      const metrics = await get('/metrics');
+      assert.equal(metrics.status, 200, metrics.text);
+      assert.ok(Number(metrics.text.match(/^firebreak_accept_failures_total (\d+)$/m)[1]) >= 1, metrics.text);
+      // Two clients at once: one waits for a descriptor, without the
+      // listener spinning on it.
+      const cpu = cpuSeconds(fb.proc.pid);
+      const both = await Promise.all([get('/health'), get('/health')]);
+      assert.deepEqual(both.map((r) => r.status), [200, 200]);
+      await sleep(500);
+      assert.ok(cpuSeconds(fb.proc.pid) - cpu < 0.5, 'no spinning');
+    } finally {
+      prlimit(soft, hard);
+      for (const s of busy) s.destroy();
+    }
+    await sleep(300);
+    const ready = await get('/ready');
+    assert.equal(ready.status, 200, ready.text);
   });
 });
 

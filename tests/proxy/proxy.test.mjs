@@ -338,8 +338,11 @@ describe('limits', () => {
       await new Promise((r) => setTimeout(r, 30));
       return { socket, answer };
     };
+    // Earlier tests' keep-alive connections close first (idle_timeout 1 s).
+    await new Promise((r) => setTimeout(r, 1100));
     // Three idle connections, then a fourth: the oldest is closed for it.
     const idle = [await open(), await open(), await open()];
+    await new Promise((r) => setTimeout(r, 150));  // idle long enough to be closed
     const fourth = await open('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 200));
     assert.match(fourth.answer.data, /^HTTP\/1\.1 200/);

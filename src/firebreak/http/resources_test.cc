@@ -74,7 +74,22 @@ TEST(DescriptorsTest, CountsAndReservesDescriptors) {
   EXPECT_EQ(OpenDescriptors(), open + 1);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kGlibcMalloc = false;  // the sanitizer brings its own allocator
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kGlibcMalloc = false;
+#else
+constexpr bool kGlibcMalloc = true;
+#endif
+#else
+constexpr bool kGlibcMalloc = true;
+#endif
+
 TEST(AllocatorTest, LargeBlocksStayMappedAfterOneIsFreed) {
+  if (!kGlibcMalloc) {
+    GTEST_SKIP() << "not glibc's allocator";
+  }
   MapLargeAllocations(1 << 20);
   // Left to itself, glibc would serve the second and third blocks from the
   // heap: freeing the first raises its threshold past their size.

@@ -323,8 +323,8 @@ struct Server::Impl {
   Pool<TlsStream> tls_pool;
 
   asio::awaitable<void> Accept();
-  // Closes up to `count` connections idle for the longest (on their
-  // strands); returns how many were asked to close.
+  // Closes up to `count` connections idle for the longest, and for at least
+  // 100 ms (on their strands); returns how many were asked to close.
   std::size_t CloseIdle(std::size_t count);
   template <class Stream>
   asio::awaitable<void> ReadHead(Stream& stream, beast::flat_buffer& buffer, RequestParser& parser,
@@ -935,11 +935,16 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
 }
 
 std::size_t Server::Impl::CloseIdle(std::size_t count) {
+  // A connection just accepted, or just answered, gets a moment to send its
+  // request before it counts as idle.
+  constexpr std::int64_t kGraceNanos = 100'000'000;
+  const std::int64_t idle_before = SteadyNanos() - kGraceNanos;
   std::vector<std::pair<std::int64_t, std::shared_ptr<Connection>>> idle;
   {
     std::lock_guard lock(registry_mu);
     for (auto& [id, weak] : registry) {
-      if (std::shared_ptr<Connection> c = weak.lock(); c && c->idle && !c->closing) {
+      if (std::shared_ptr<Connection> c = weak.lock();
+          c && c->idle && !c->closing && c->idle_since.load() < idle_before) {
         idle.emplace_back(c->idle_since.load(), std::move(c));
       }
     }

@@ -372,6 +372,7 @@ TEST_F(ServerTest, AtTheConnectionLimitTheLongestIdleConnectionMakesRoom) {
     }
   }
   ASSERT_EQ(server_->connections(), 3u);
+  std::this_thread::sleep_for(milliseconds(150));  // idle long enough to be closed
   RawClient fresh = Connected();
   fresh.Send("GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_THAT(fresh.ReadResponse(milliseconds(3000)), StartsWith("HTTP/1.1 200 "));
@@ -381,6 +382,21 @@ TEST_F(ServerTest, AtTheConnectionLimitTheLongestIdleConnectionMakesRoom) {
   idle[2].ReadUntilClose(milliseconds(200), &closed);
   EXPECT_FALSE(closed) << "the newest stays";
   EXPECT_EQ(server_->Stats().idle_closed, 1u);
+}
+
+TEST_F(ServerTest, AConnectionJustAcceptedIsNotClosedToMakeRoom) {
+  ServerOptions options;
+  options.max_connections = 1;
+  Start(std::move(options));
+  RawClient first = Connected();
+  for (int k = 0; k < 100 && server_->connections() < 1; ++k) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  RawClient second = Connected();
+  bool closed = false;
+  EXPECT_THAT(second.ReadUntilClose(milliseconds(2000), &closed), HasSubstr(" 503 "));
+  first.Send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_THAT(first.ReadResponse(milliseconds(3000)), StartsWith("HTTP/1.1 200 "));
 }
 
 TEST_F(ServerTest, TheConnectionLimitFollowsTheFileDescriptors) {
@@ -434,7 +450,14 @@ TEST_F(ServerTest, OutOfDescriptorsTheServerBacksOffAndStillAnswers) {
       std::this_thread::sleep_for(milliseconds(10));
     }
     ASSERT_GT(server_->Stats().accept_failures, 0u);
-    EXPECT_TRUE(server_->Stats().descriptors_exhausted);
+    // (Stats() takes the reserve back when it can, so it may take a moment
+    // for every descriptor to be in use.)
+    bool exhausted = false;
+    for (int i = 0; i < 100 && !exhausted; ++i) {
+      exhausted = server_->Stats().descriptors_exhausted;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    EXPECT_TRUE(exhausted);
     const std::size_t accepted = server_->connections();
     EXPECT_LT(accepted, busy.size());
 
