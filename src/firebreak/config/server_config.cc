@@ -204,10 +204,10 @@ class Parser {
 
   void ParseListen(const YAML::Node& node, ListenConfig& s) {
     if (!Map(node, "server",
-             {"listen", "port", "threads", "max_body_bytes", "max_header_bytes", "max_json_depth",
-              "read_timeout_seconds", "idle_timeout_seconds", "max_connections",
-              "drain_timeout_seconds", "tls_cert", "tls_key", "constraints", "receipts",
-              "watch_policy", "metrics_auth"})) {
+             {"listen", "port", "threads", "max_body_bytes", "max_body_bytes_in_flight",
+              "max_header_bytes", "max_json_depth", "read_timeout_seconds", "idle_timeout_seconds",
+              "max_connections", "drain_timeout_seconds", "tls_cert", "tls_key", "constraints",
+              "receipts", "watch_policy", "metrics_auth"})) {
       return;
     }
     if (const YAML::Node n = node["listen"]) {
@@ -225,6 +225,17 @@ class Parser {
     }
     if (const YAML::Node n = node["max_body_bytes"]) {
       s.max_body_bytes = Number<std::size_t>(n, "server.max_body_bytes", s.max_body_bytes);
+    }
+    if (const YAML::Node n = node["max_body_bytes_in_flight"]) {
+      s.max_body_bytes_in_flight =
+          Number<std::size_t>(n, "server.max_body_bytes_in_flight", s.max_body_bytes_in_flight);
+    }
+    if (s.max_body_bytes_in_flight < s.max_body_bytes) {
+      const YAML::Node n = node["max_body_bytes_in_flight"];
+      Error(n ? n : node["max_body_bytes"],
+            "server.max_body_bytes_in_flight (" + std::to_string(s.max_body_bytes_in_flight) +
+                ") must be at least server.max_body_bytes (" + std::to_string(s.max_body_bytes) +
+                "): a request of the largest size allowed could never be taken");
     }
     if (const YAML::Node n = node["max_header_bytes"]) {
       s.max_header_bytes = Number<std::size_t>(n, "server.max_header_bytes", s.max_header_bytes);

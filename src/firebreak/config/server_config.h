@@ -58,6 +58,9 @@ struct ListenConfig {
   std::uint16_t port = 8080;
   unsigned threads = 0;  // 0: one per core
   std::size_t max_body_bytes = 10 << 20;
+  // Request bodies held at once over all exchanges; past it, 503. At least
+  // max_body_bytes.
+  std::size_t max_body_bytes_in_flight = 256 << 20;
   std::size_t max_header_bytes = 32 << 10;
   std::size_t max_json_depth = 64;
   std::chrono::milliseconds read_timeout{30'000};

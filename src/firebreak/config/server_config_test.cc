@@ -148,7 +148,8 @@ TEST(ServerConfigTest, ParsesListenerUpstreamsAndPrincipals) {
 policy: policies/p.yaml
 trust: keys/trust.yaml
 server: {listen: 0.0.0.0, port: 9443, threads: 4, max_body_bytes: 1024, read_timeout_seconds: 2.5,
-         constraints: none, receipts: false, metrics_auth: admin}
+         constraints: none, receipts: false, metrics_auth: admin,
+         max_body_bytes_in_flight: 4096}
 upstreams:
   - {name: main, type: openai, base_url: "https://api.example", api_key_env: FB_TEST_UPSTREAM_KEY,
      models: ["gpt-*"], default: true, first_byte_timeout_seconds: 30}
@@ -166,6 +167,7 @@ principals:
   EXPECT_EQ(c->server.address, "0.0.0.0");
   EXPECT_EQ(c->server.port, 9443);
   EXPECT_EQ(c->server.max_body_bytes, 1024u);
+  EXPECT_EQ(c->server.max_body_bytes_in_flight, 4096u);
   EXPECT_EQ(c->server.read_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(c->server.constraints, "none");
   EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kAdmin);
@@ -216,6 +218,22 @@ principals:
   EXPECT_THAT(m, HasSubstr("environment variable FB_TEST_MISSING_KEY is not set"));
   EXPECT_THAT(m, HasSubstr("key_sha256 must be 64 lower-case hex digits"));
   EXPECT_THAT(m, HasSubstr("principal 'y' needs key_sha256 or key_env"));
+}
+
+TEST(ServerConfigTest, TheBodyBudgetHoldsAtLeastOneBodyOfTheLargestSize) {
+  base::StatusOr<ServerConfig> c = ParseServerConfig("server: {}\n", "f.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.max_body_bytes_in_flight, std::size_t{256} << 20);
+  c = ParseServerConfig("server:\n  max_body_bytes: 2048\n  max_body_bytes_in_flight: 1024\n",
+                        "f.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("f.yaml:3:29: server.max_body_bytes_in_flight (1024) must be at least "
+                        "server.max_body_bytes (2048)"));
+  c = ParseServerConfig("server: {max_body_bytes_in_flight: 0}\n", "f.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("server.max_body_bytes_in_flight must be a positive number"));
 }
 
 TEST(ServerConfigTest, UpstreamFlag) {

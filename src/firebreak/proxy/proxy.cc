@@ -496,6 +496,11 @@ http::Reply Proxy::Ready() const {
   if (options_.config.upstreams.empty()) {
     reasons.push_back("no upstream configured");
   }
+  if (options_.listener_problems) {
+    for (std::string& problem : options_.listener_problems()) {
+      reasons.push_back(json::string(std::move(problem)));
+    }
+  }
   const bool ready = reasons.empty();
   return JsonReply(ready ? 200 : 503, json::serialize(json::object{
                                           {"ready", ready}, {"reasons", std::move(reasons)}}));

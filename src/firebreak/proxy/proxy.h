@@ -56,6 +56,9 @@ struct ProxyOptions {
   std::function<void(const base::Status&)> on_audit_failure;
   // Extra gauges for /metrics (open connections), in exposition format.
   std::function<std::string()> gauges;
+  // Why the listener cannot take new clients now (file descriptors
+  // exhausted): /ready answers 503 with these reasons. Optional.
+  std::function<std::vector<std::string>()> listener_problems;
   // Decisions and alerts for dashboards (GET /v1/firebreak/events, admins);
   // optional.
   std::shared_ptr<base::EventHub> events;
