@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "firebreak/api/request.h"
 #include "firebreak/classify/normalize.h"
 #include "firebreak/policy/loader.h"
 #include "firebreak/proxy/decision_core.h"
@@ -119,6 +120,47 @@ void BM_DecideConversation(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DecideConversation);
+
+// Reading a request body: the strict parse and the extraction of every text
+// (api::ParseJson + api::ConversationOf). Arg 0: the body of
+// bench/proxy-bench.sh (a system and a user message); arg 1: a body with two
+// tool definitions, a tool call and its result (~1.5 KB).
+void BM_ReadRequest(benchmark::State& state) {
+  static const std::string kBodies[] = {
+      R"({"model":"gpt-4o","messages":[{"role":"system","content":"You are a careful analyst."},)"
+      R"({"role":"user","content":"Summarize open-source reporting on regional shipping trends )"
+      R"(over the last quarter, with the three main drivers."}]})",
+      R"({"model":"gpt-4o","tool_choice":"auto","temperature":0.2,"messages":[)"
+      R"({"role":"system","content":"You are an analyst assistant. Use the tools when useful."},)"
+      R"({"role":"user","content":"Summarize reporting on port congestion in Rotterdam last week )"
+      R"(and what drove it."},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1",)"
+      R"("type":"function","function":{"name":"search_reports","arguments":"{\"query\":\")"
+      R"(Rotterdam congestion\",\"from\":\"2026-11-30\"}"}}]},{"role":"tool","tool_call_id":)"
+      R"("call_1","content":"Three reports: berth delays of 2-3 days; a strike at the container )"
+      R"(terminal; weather closed the port for 14 hours on Tuesday."}],"tools":[{"type":"function",)"
+      R"("function":{"name":"search_reports","description":"Search the open-source reporting )"
+      R"(archive by keyword and date range","parameters":{"type":"object","properties":{"query":)"
+      R"({"type":"string","description":"Search terms"},"from":{"type":"string","format":"date"},)"
+      R"("to":{"type":"string","format":"date"}},"required":["query"]}}},{"type":"function",)"
+      R"("function":{"name":"get_vessel_position","description":"Return the latest AIS position )"
+      R"(report for a vessel by MMSI","parameters":{"type":"object","properties":{"mmsi":{"type":)"
+      R"("string","description":"The vessel's nine-digit MMSI"}},"required":["mmsi"]}}}]})"};
+  const std::string& body = kBodies[state.range(0)];
+  if (base::StatusOr<boost::json::value> d = api::ParseJson(body, {}); !d.ok()) {
+    state.SkipWithError(d.status().message().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    base::StatusOr<boost::json::value> document = api::ParseJson(body, {});
+    base::StatusOr<base::Conversation> conversation =
+        api::ConversationOf(*document, api::Dialect::kOpenAI);
+    benchmark::DoNotOptimize(conversation);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ReadRequest)->Arg(0)->Arg(1);
+
 
 }  // namespace
 }  // namespace firebreak

@@ -1,7 +1,8 @@
 // Fuzz target: a request body of one API (FIREBREAK_FUZZ_DIALECT, one
 // executable per dialect) through the parser and the conversation the
 // classifier reads (request_entry.h). Beyond not crashing:
-// - an accepted request has text to classify;
+// - an accepted request has text to classify, or content that cannot be
+//   inspected (which the policy's uninspectable section decides on);
 // - re-serialising the parsed document (what is forwarded when the bytes
 //   are not) yields the same conversation;
 // - a constraint injected as a system instruction is in the conversation
@@ -47,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const firebreak::base::Message& m : conversation.messages) {
     any_text = any_text || m.text.find_first_not_of(" \t\r\n") != std::string::npos;
   }
-  FB_FUZZ_CHECK(any_text, "an accepted request has text to classify");
+  FB_FUZZ_CHECK(any_text || !conversation.uninspected.empty(),
+                "an accepted request has text to classify, or content the policy decides on");
 
   const std::string reserialised = boost::json::serialize(parsed->document);
   auto again = firebreak::fuzz::ParseRequest(reserialised, kDialect);

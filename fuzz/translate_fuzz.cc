@@ -3,12 +3,15 @@
 // (request_entry.h), translated for an upstream of the other API and back.
 // Beyond not crashing: the translated request is JSON the other side's
 // parser accepts as JSON (valid UTF-8; nesting may grow by a level, as an
-// Anthropic input_schema becomes an OpenAI function's parameters); the
-// conversation of the translation is read as the other API's classifier
-// would read it.
+// Anthropic input_schema becomes an OpenAI function's parameters); it is a
+// request the other API's reader accepts, and every word of text in it was
+// read in the original (what reaches the model is what was classified).
 #include <boost/json.hpp>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -28,9 +31,51 @@ constexpr api::Dialect kTo =
 // A translation may nest one level deeper than the request.
 constexpr api::ParseLimits kTranslated{.max_depth = 2 * api::ParseLimits{}.max_depth};
 
-json::object Translate(const json::object& request, api::Dialect from) {
+firebreak::base::StatusOr<json::object> Translate(const json::object& request, api::Dialect from) {
   return from == api::Dialect::kOpenAI ? api::AnthropicRequestFromOpenAI(request)
                                        : api::OpenAIRequestFromAnthropic(request);
+}
+
+// The words (runs of letters, digits and non-ASCII bytes) of a
+// conversation's texts.
+std::set<std::string_view> WordsOf(const firebreak::base::Conversation& c) {
+  std::set<std::string_view> words;
+  for (const firebreak::base::Message& m : c.messages) {
+    const std::string_view text = m.text;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const auto in_word = [&](std::size_t k) {
+        const auto b = static_cast<unsigned char>(text[k]);
+        return b >= 0x80 || std::isalnum(b) != 0;
+      };
+      if (!in_word(i)) {
+        ++i;
+        continue;
+      }
+      const std::size_t start = i;
+      while (i < text.size() && in_word(i)) {
+        ++i;
+      }
+      words.insert(text.substr(start, i - start));
+    }
+  }
+  return words;
+}
+
+// Every word of the translation's texts is a word of the original's: the
+// translation may arrange what was read differently (tool input as an
+// arguments string), but says nothing that was not read.
+bool SaysNothingNew(const firebreak::base::Conversation& translation,
+                    const firebreak::base::Conversation& original) {
+  const std::set<std::string_view> read = WordsOf(original);
+  for (std::string_view word : WordsOf(translation)) {
+    if (!read.contains(word)) {
+      std::fprintf(stderr, "not read in the original: %.*s\n", static_cast<int>(word.size()),
+                   word.data());
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -42,14 +87,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   FB_FUZZ_CHECK(parsed->document.is_object(), "an accepted request is an object");
-  const json::object translated = Translate(parsed->document.get_object(), kFrom);
-  const std::string upstream_body = json::serialize(translated);
+  // A request with content the other API cannot carry is refused (400
+  // untranslatable), not forwarded without it.
+  auto translated = Translate(parsed->document.get_object(), kFrom);
+  if (!translated.ok()) {
+    return 0;
+  }
+  const std::string upstream_body = json::serialize(*translated);
   auto document = api::ParseJson(upstream_body, kTranslated);
   FB_FUZZ_CHECK(document.ok(), "the translated request is JSON the parser accepts");
   auto conversation = api::ConversationOf(*document, kTo);
-  if (conversation.ok()) {
-    const json::object back = Translate(document->get_object(), kTo);
-    auto round_trip = api::ParseJson(json::serialize(back), kTranslated);
+  // Only what was read is translated: a request whose only text was in
+  // what could not be read (uninspected, allowed by the policy) may leave
+  // nothing the other API's reader accepts.
+  FB_FUZZ_CHECK(conversation.ok() || !parsed->conversation.uninspected.empty(),
+                "the translation is a request the other API's reader accepts");
+  if (!conversation.ok()) {
+    return 0;
+  }
+  FB_FUZZ_CHECK(SaysNothingNew(*conversation, parsed->conversation),
+                "every text of the translation was read in the original");
+  auto back = Translate(document->get_object(), kTo);
+  if (back.ok()) {
+    auto round_trip = api::ParseJson(json::serialize(*back), kTranslated);
     FB_FUZZ_CHECK(round_trip.ok(), "the translation back is JSON the parser accepts");
   }
   return 0;

@@ -326,23 +326,42 @@ describe('limits', () => {
     assert.equal(r.status, 200);
   });
 
-  test('connections past max_connections are answered 503 and closed', async () => {
-    const sockets = [];
-    const answers = [];
-    for (let i = 0; i < 5; i++) {
+  test('past max_connections the longest idle connection makes room; with none idle, 503 and closed', async () => {
+    const open = async (first = '') => {
       const socket = net.connect(fb.port, '127.0.0.1');
-      const answer = { data: '' };
+      const answer = { data: '', closed: false };
       socket.on('data', (d) => { answer.data += d; });
+      socket.on('close', () => { answer.closed = true; });
       socket.on('error', () => {});
       await new Promise((r) => socket.on('connect', r));
-      sockets.push(socket);
-      answers.push(answer);
-    }
+      if (first) socket.write(first);
+      await new Promise((r) => setTimeout(r, 30));
+      return { socket, answer };
+    };
+    // Earlier tests' keep-alive connections close first (idle_timeout 1 s).
+    await new Promise((r) => setTimeout(r, 1100));
+    // Three idle connections, then a fourth: the oldest is closed for it.
+    const idle = [await open(), await open(), await open()];
+    await new Promise((r) => setTimeout(r, 150));  // idle long enough to be closed
+    const fourth = await open('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 200));
-    const refused = answers.filter((a) => a.data.startsWith('HTTP/1.1 503'));
-    assert.ok(refused.length >= 2, `at most 3 connections are served: ${answers.map((a) => a.data.slice(0, 12))}`);
-    assert.match(refused[0].data, /too many connections/);
-    sockets.forEach((s) => s.destroy());
+    assert.match(fourth.answer.data, /^HTTP\/1\.1 200/);
+    assert.ok(idle[0].answer.closed, 'the longest idle connection was closed');
+    assert.equal(idle[0].answer.data, '', 'silently, as an idle timeout would');
+    assert.ok(!idle[2].answer.closed);
+    [...idle, fourth].forEach((c) => c.socket.destroy());
+    await new Promise((r) => setTimeout(r, 100));
+    // Three connections in the middle of a request: none can make room.
+    const busy = [];
+    for (let i = 0; i < 3; i++) busy.push(await open('POST /v1/chat/completions HTTP/1.1\r\n'));
+    const extra = [await open(), await open()];
+    await new Promise((r) => setTimeout(r, 200));
+    for (const { answer } of extra) {
+      assert.match(answer.data, /^HTTP\/1\.1 503/, `at most 3 connections are served: ${answer.data.slice(0, 12)}`);
+      assert.match(answer.data, /too many connections/);
+      assert.ok(answer.closed);
+    }
+    [...busy, ...extra].forEach((c) => c.socket.destroy());
     await new Promise((r) => setTimeout(r, 100));
     const r = await fetch(`${fb.url}/health`);
     assert.equal(r.status, 200);

@@ -96,10 +96,13 @@ export function startUpstream({ tls = null } = {}) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const bytes = Buffer.concat(chunks);
+      const raw = bytes.toString('utf8');
       let body = {};
       try { body = raw ? JSON.parse(raw) : {}; } catch { body = {}; }
-      const record = { method: req.method, path: req.url, headers: req.headers, raw, body, closed: false };
+      // `raw` is the body decoded as UTF-8; `bytes` is the body as received
+      // (what a bypass check inspects: invalid UTF-8 and encodings survive).
+      const record = { method: req.method, path: req.url, headers: req.headers, raw, bytes, body, closed: false };
       requests.push(record);
       // One listener per connection (keep-alive carries many requests).
       if (!req.socket.records) {

@@ -45,11 +45,14 @@ base::StatusOr<http::Request> RenderRequest(const AlertTarget& target, const Pen
     case TargetType::kWebhook:
       request.body = alert.payload;  // the documented Firebreak alert object
       break;
-    case TargetType::kSlack:
+    case TargetType::kSlack: {
+      const std::string request_id = Str(p, "request_id");  // none in a summary
       request.body = json::serialize(json::object{
-          {"text", "[Firebreak] " + Str(p, "severity") + ": " + summary + " (request " +
-                       Str(p, "request_id") + ", audit " + alert.idempotency_key + ")"}});
+          {"text", "[Firebreak] " + Str(p, "severity") + ": " + summary + " (" +
+                       (request_id.empty() ? "" : "request " + request_id + ", ") + "audit " +
+                       alert.idempotency_key + ")"}});
       break;
+    }
     case TargetType::kPagerDuty: {
       json::object event{
           {"routing_key", target.routing_key},

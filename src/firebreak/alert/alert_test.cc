@@ -100,6 +100,22 @@ TEST_F(SenderTest, SlackGetsATextMessage) {
   ASSERT_EQ(body.size(), 1u);
   EXPECT_THAT(std::string(body.at("text").as_string()),
               HasSubstr("[Firebreak] critical: BLOCK by block-surveillance"));
+  EXPECT_THAT(std::string(body.at("text").as_string()),
+              HasSubstr("(request req-1, audit inst:7:trust_safety)"));
+}
+
+TEST(RenderRequestTest, ASummaryOnSlackNamesItsAuditRecordAndNoRequest) {
+  const AlertTarget slack{"soc", TargetType::kSlack, "https://hooks.example/x", {}, ""};
+  const PendingAlert summary{
+      3, "soc", "inst:9:soc",
+      R"({"folded":4,"kind":"alert_summary","rule":"block-surveillance","severity":"critical",)"
+      R"("summary":"4 more alerts of rule block-surveillance to soc folded"})",
+      0};
+  base::StatusOr<http::Request> r = RenderRequest(slack, summary);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(json::parse(r->body).at("text").as_string(),
+            "[Firebreak] critical: 4 more alerts of rule block-surveillance to soc folded "
+            "(audit inst:9:soc)");
 }
 
 TEST_F(SenderTest, PagerDutyGetsAnEventsV2Trigger) {

@@ -1,52 +1,18 @@
 #include "firebreak/api/request.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "firebreak/base/utf8.h"
 
 namespace firebreak::api {
 namespace {
 
 namespace json = boost::json;
-
-// Offset of the first byte that is not part of well-formed UTF-8 (no
-// overlongs, no surrogates, nothing past U+10FFFF), or npos.
-std::size_t InvalidUtf8Offset(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      lo = c == 0xE0 ? 0xA0 : 0x80;
-      hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      lo = c == 0xF0 ? 0x90 : 0x80;
-      hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-      return i;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) {
-      return i;
-    }
-    for (std::size_t k = 2; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) {
-        return i;
-      }
-    }
-    i += len;
-  }
-  return std::string_view::npos;
-}
 
 std::string Location(std::string_view body, std::size_t offset) {
   offset = std::min(offset, body.size());
@@ -64,123 +30,145 @@ std::string Location(std::string_view body, std::size_t offset) {
          std::to_string(column) + ")";
 }
 
-std::string Field(std::string_view prefix, std::size_t index) {
-  return std::string(prefix) + "[" + std::to_string(index) + "]";
-}
+// Boost.JSON's own handler (a value_stack) with the checks a security proxy
+// needs on top: a duplicate key at any level is refused (parsers disagree on
+// which one wins, so the classifier and the upstream could read different
+// requests), and nesting is limited.
+class StrictHandler {
+ public:
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
 
-// Appends `text` and a newline separator to `out`.
-void Append(std::string& out, std::string_view text) {
-  if (text.empty()) {
-    return;
-  }
-  if (!out.empty()) {
-    out.push_back('\n');
-  }
-  out.append(text);
-}
+  // `temp` (optional) spares the value stack its first allocations.
+  StrictHandler(std::size_t max_depth, unsigned char* temp, std::size_t size)
+      : stack_(json::storage_ptr(), temp, size), max_depth_(max_depth) {}
 
-base::Status ContentText(const json::value& content, Dialect dialect, const std::string& where,
-                         std::string& text);
+  const std::string& problem() const { return problem_; }
+  json::value Release() { return stack_.release(); }
 
-// One content part (OpenAI) or block (Anthropic). Parts without text (images,
-// audio) add nothing; the text of tool calls and tool results is classified.
-base::Status PartText(const json::object& part, Dialect dialect, const std::string& where,
-                      std::string& text) {
-  const json::value* type = part.if_contains("type");
-  if (type == nullptr || !type->is_string()) {
-    return base::InvalidArgument(where + ".type must be a string");
+  bool on_document_begin(boost::system::error_code&) {
+    stack_.reset();
+    return true;
   }
-  const std::string_view kind = type->get_string();
-  auto string_field = [&](std::string_view name) -> base::Status {
-    const json::value* v = part.if_contains(name);
-    if (v == nullptr || !v->is_string()) {
-      return base::InvalidArgument(where + "." + std::string(name) + " must be a string");
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code& ec) {
+    objects_.push_back({keys_.size(), nullptr});
+    return Enter(ec);
+  }
+  bool on_object_end(std::size_t n, boost::system::error_code&) {
+    keys_.resize(objects_.back().first_key);
+    objects_.pop_back();
+    --depth_;
+    stack_.push_object(n);
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code& ec) { return Enter(ec); }
+  bool on_array_end(std::size_t n, boost::system::error_code&) {
+    --depth_;
+    stack_.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    stack_.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code& ec) {
+    const bool whole = key_.empty();  // else it came in parts (escapes)
+    if (!whole) {
+      key_.append(s.data(), s.size());
     }
-    Append(text, v->get_string());
-    return base::Status::Ok();
+    const std::string_view key = whole ? std::string_view(s.data(), s.size()) : key_;
+    if (!Insert(key)) {
+      problem_ = "duplicate key \"" + std::string(key) + "\" (each key may appear once per object)";
+      ec = json::error::syntax;
+      return false;
+    }
+    key_.clear();
+    stack_.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    stack_.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code&) {
+    stack_.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, boost::system::error_code&) {
+    stack_.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, boost::system::error_code&) {
+    stack_.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, boost::system::error_code&) {
+    stack_.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, boost::system::error_code&) {
+    stack_.push_bool(b);
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    stack_.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  // Adds `key` to the innermost open object's keys; false if it has it. The
+  // keys of all open objects are one list; an object's are scanned linearly
+  // while few, and hashed once many (an object of many keys must not cost
+  // n^2).
+  bool Insert(std::string_view key) {
+    OpenObject& object = objects_.back();
+    if (object.large != nullptr) {
+      return object.large->emplace(key).second;
+    }
+    const auto first = keys_.begin() + static_cast<std::ptrdiff_t>(object.first_key);
+    if (std::find(first, keys_.end(), key) != keys_.end()) {
+      return false;
+    }
+    keys_.emplace_back(key);
+    if (keys_.size() - object.first_key > kLinear) {
+      object.large = std::make_unique<std::unordered_set<std::string>>(
+          std::make_move_iterator(keys_.begin() + static_cast<std::ptrdiff_t>(object.first_key)),
+          std::make_move_iterator(keys_.end()));
+      keys_.resize(object.first_key);
+    }
+    return true;
+  }
+
+  static constexpr std::size_t kLinear = 32;
+  struct OpenObject {
+    std::size_t first_key;  // into keys_
+    std::unique_ptr<std::unordered_set<std::string>> large;
   };
-  if (kind == "text") {
-    return string_field("text");
-  }
-  if (kind == "refusal") {
-    return string_field("refusal");
-  }
-  if (dialect == Dialect::kAnthropic && kind == "tool_use") {
-    const json::value* name = part.if_contains("name");
-    const json::value* input = part.if_contains("input");
-    if (name != nullptr && name->is_string()) {
-      Append(text, name->get_string());
-    }
-    if (input != nullptr) {
-      Append(text, json::serialize(*input));
-    }
-    return base::Status::Ok();
-  }
-  if (dialect == Dialect::kAnthropic && kind == "tool_result") {
-    if (const json::value* c = part.if_contains("content")) {
-      return ContentText(*c, dialect, where + ".content", text);
-    }
-    return base::Status::Ok();
-  }
-  if (dialect == Dialect::kAnthropic && kind == "document") {
-    const json::value* source = part.if_contains("source");
-    if (source != nullptr && source->is_object()) {
-      const json::object& s = source->get_object();
-      const json::value* source_type = s.if_contains("type");
-      const json::value* data = s.if_contains("data");
-      if (source_type != nullptr && *source_type == "text" && data != nullptr &&
-          data->is_string()) {
-        Append(text, data->get_string());
-      } else if (const json::value* c = s.if_contains("content")) {
-        return ContentText(*c, dialect, where + ".source.content", text);
-      }
-    }
-    return base::Status::Ok();
-  }
-  return base::Status::Ok();
-}
 
-base::Status ContentText(const json::value& content, Dialect dialect, const std::string& where,
-                         std::string& text) {
-  if (content.is_string()) {
-    Append(text, content.get_string());
-    return base::Status::Ok();
-  }
-  if (content.is_null()) {
-    return base::Status::Ok();
-  }
-  if (!content.is_array()) {
-    return base::InvalidArgument(where + " must be a string or an array of content parts");
-  }
-  std::size_t index = 0;
-  for (const json::value& part : content.get_array()) {
-    const std::string at = Field(where, index++);
-    if (!part.is_object()) {
-      return base::InvalidArgument(at + " must be an object");
+  bool Enter(boost::system::error_code& ec) {
+    if (++depth_ > max_depth_) {
+      problem_ = "the JSON body nests deeper than " + std::to_string(max_depth_) + " levels";
+      ec = json::error::too_deep;
+      return false;
     }
-    FB_RETURN_IF_ERROR(PartText(part.get_object(), dialect, at, text));
+    return true;
   }
-  return base::Status::Ok();
-}
 
-// OpenAI assistant messages carry tool calls whose arguments are model
-// output the next turn builds on: they are part of the conversation.
-void ToolCallText(const json::object& message, std::string& text) {
-  if (const json::value* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
-    for (const json::value& call : calls->get_array()) {
-      const json::value* function =
-          call.is_object() ? call.get_object().if_contains("function") : nullptr;
-      if (function == nullptr || !function->is_object()) {
-        continue;
-      }
-      for (std::string_view key : {"name", "arguments"}) {
-        if (const json::value* v = function->get_object().if_contains(key); v && v->is_string()) {
-          Append(text, v->get_string());
-        }
-      }
-    }
-  }
-}
+  json::value_stack stack_;
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;
+  std::vector<OpenObject> objects_;
+  std::vector<std::string> keys_;
+  std::string key_;
+  std::string problem_;
+};
 
 }  // namespace
 
@@ -192,95 +180,34 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
   if (body.empty()) {
     return base::InvalidArgument("the request body is empty; expected a JSON object");
   }
-  if (const std::size_t bad = InvalidUtf8Offset(body); bad != std::string_view::npos) {
-    return base::InvalidArgument("the request body is not valid UTF-8 " + Location(body, bad));
-  }
   json::parse_options options;
-  options.max_depth = limits.max_depth;
-  json::stream_parser parser({}, options);
+  options.max_depth = limits.max_depth + 1;  // StrictHandler counts, to say what went wrong
+  unsigned char temp[4096];
+  json::basic_parser<StrictHandler> parser(options, limits.max_depth, temp, sizeof(temp));
   boost::system::error_code ec;
-  const std::size_t consumed = parser.write(body.data(), body.size(), ec);
-  if (!ec) {
-    parser.finish(ec);
+  const std::size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+  if (!ec && parser.done()) {
+    const std::size_t rest = body.find_first_not_of(" \t\r\n", consumed);
+    if (rest != std::string_view::npos) {
+      return base::InvalidArgument("unexpected data after the JSON document " +
+                                   Location(body, rest));
+    }
   }
-  if (ec) {
+  if (ec || !parser.done()) {
+    // Boost.JSON validates UTF-8 as it reads strings; where it failed, say
+    // so precisely.
+    if (const std::size_t bad = base::InvalidUtf8Offset(body); bad != std::string_view::npos) {
+      return base::InvalidArgument("the request body is not valid UTF-8 " + Location(body, bad));
+    }
+    const std::string& problem = parser.handler().problem();
     const std::size_t offset = ec == json::error::incomplete ? body.size() : consumed;
-    if (ec == json::error::too_deep) {
-      return base::InvalidArgument("the JSON body nests deeper than " +
-                                   std::to_string(limits.max_depth) + " levels " +
-                                   Location(body, offset));
+    if (!problem.empty()) {
+      return base::InvalidArgument(problem + " " + Location(body, offset));
     }
-    return base::InvalidArgument("malformed JSON " + Location(body, offset) + ": " + ec.message());
+    return base::InvalidArgument("malformed JSON " + Location(body, offset) + ": " +
+                                 (ec ? ec.message() : std::string("incomplete document")));
   }
-  return parser.release();
-}
-
-base::StatusOr<base::Conversation> ConversationOf(const json::value& document, Dialect dialect) {
-  const json::object* body = document.if_object();
-  if (body == nullptr) {
-    return base::InvalidArgument("the request body must be a JSON object");
-  }
-  base::Conversation conversation;
-  if (const json::value* model = body->if_contains("model")) {
-    if (!model->is_string()) {
-      return base::InvalidArgument("model must be a string");
-    }
-    conversation.model = model->get_string();
-  }
-  if (const json::value* stream = body->if_contains("stream"); stream && !stream->is_null()) {
-    if (!stream->is_bool()) {
-      return base::InvalidArgument("stream must be true or false");
-    }
-    conversation.stream = stream->get_bool();
-  }
-  if (const json::value* system = body->if_contains("system");
-      system != nullptr && dialect == Dialect::kAnthropic) {
-    base::Message message{base::Role::kSystem, {}};
-    FB_RETURN_IF_ERROR(ContentText(*system, dialect, "system", message.text));
-    conversation.messages.push_back(std::move(message));
-  }
-  const json::value* messages = body->if_contains("messages");
-  if (messages == nullptr) {
-    return base::InvalidArgument("messages is required: an array of {role, content} objects");
-  }
-  if (!messages->is_array() || messages->get_array().empty()) {
-    return base::InvalidArgument("messages must be a non-empty array");
-  }
-  std::size_t index = 0;
-  bool any_text = false;
-  for (const json::value& item : messages->get_array()) {
-    const std::string where = Field("messages", index++);
-    const json::object* m = item.if_object();
-    if (m == nullptr) {
-      return base::InvalidArgument(where + " must be an object");
-    }
-    base::Message message;
-    const json::value* role = m->if_contains("role");
-    const bool known = role != nullptr && role->is_string() &&
-                       base::ParseRole(std::string_view(role->get_string()), &message.role);
-    if (dialect == Dialect::kAnthropic &&
-        (!known || (message.role != base::Role::kUser && message.role != base::Role::kAssistant))) {
-      return base::InvalidArgument(where + ".role must be \"user\" or \"assistant\"");
-    }
-    if (!known) {
-      return base::InvalidArgument(where +
-                                   ".role must be system, developer, user, assistant or tool");
-    }
-    if (const json::value* content = m->if_contains("content")) {
-      FB_RETURN_IF_ERROR(ContentText(*content, dialect, where + ".content", message.text));
-    } else if (dialect == Dialect::kAnthropic) {
-      return base::InvalidArgument(where + ".content is required");
-    }
-    if (dialect == Dialect::kOpenAI) {
-      ToolCallText(*m, message.text);
-    }
-    any_text = any_text || message.text.find_first_not_of(" \t\r\n") != std::string::npos;
-    conversation.messages.push_back(std::move(message));
-  }
-  if (!any_text) {
-    return base::InvalidArgument("the messages contain no text: there is nothing to classify");
-  }
-  return conversation;
+  return parser.handler().Release();
 }
 
 void InjectSystemInstruction(json::object& document, Dialect dialect,

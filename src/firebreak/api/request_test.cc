@@ -11,14 +11,6 @@ namespace {
 namespace json = boost::json;
 using ::testing::HasSubstr;
 
-base::StatusOr<base::Conversation> Parse(std::string_view body, Dialect dialect) {
-  base::StatusOr<json::value> doc = ParseJson(body, {});
-  if (!doc.ok()) {
-    return doc.status();
-  }
-  return ConversationOf(*doc, dialect);
-}
-
 TEST(ParseJson, ReportsWhereTheSyntaxBreaks) {
   base::StatusOr<json::value> doc = ParseJson("{\"a\": 1,\n \"b\": }", {});
   ASSERT_FALSE(doc.ok());
@@ -48,78 +40,63 @@ TEST(ParseJson, RefusesNestingPastTheLimit) {
   ASSERT_FALSE(doc.ok());
   EXPECT_THAT(doc.status().message(), HasSubstr("deeper than 64 levels"));
   EXPECT_TRUE(ParseJson(deep, {.max_depth = 128}).ok());
+  // Exactly at the limit is accepted; one level more is refused, arrays and
+  // objects alike.
+  const std::string at_limit = std::string(64, '[') + std::string(64, ']');
+  const std::string past = std::string(65, '[') + std::string(65, ']');
+  EXPECT_TRUE(ParseJson(at_limit, {.max_depth = 64}).ok());
+  EXPECT_FALSE(ParseJson(past, {.max_depth = 64}).ok());
+  std::string objects;
+  for (int i = 0; i < 65; ++i) {
+    objects += "{\"k\":";
+  }
+  objects += "1" + std::string(65, '}');
+  EXPECT_THAT(ParseJson(objects, {.max_depth = 64}).status().message(),
+              HasSubstr("deeper than 64 levels"));
+  EXPECT_TRUE(ParseJson(objects, {.max_depth = 65}).ok());
 }
 
-TEST(ConversationOf, ReadsEveryOpenAIMessagePartAndToolCall) {
-  base::StatusOr<base::Conversation> c = Parse(R"({
-    "model": "gpt-4o", "stream": true,
-    "messages": [
-      {"role": "developer", "content": "be brief"},
-      {"role": "user", "content": [{"type": "text", "text": "part one"},
-                                   {"type": "image_url", "image_url": {"url": "http://x/y.png"}},
-                                   {"type": "text", "text": "part two"}]},
-      {"role": "assistant", "content": null,
-       "tool_calls": [{"id": "c1", "type": "function",
-                       "function": {"name": "lookup", "arguments": "{\"q\": \"radar\"}"}}]},
-      {"role": "tool", "tool_call_id": "c1", "content": "tool says hi"}
-    ]})",
-                                               Dialect::kOpenAI);
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->model, "gpt-4o");
-  EXPECT_TRUE(c->stream);
-  ASSERT_EQ(c->messages.size(), 4u);
-  EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
-  EXPECT_EQ(c->messages[1].text, "part one\npart two");
-  EXPECT_EQ(c->messages[2].text, "lookup\n{\"q\": \"radar\"}");
-  EXPECT_EQ(c->messages[3].role, base::Role::kTool);
-  EXPECT_EQ(c->messages[3].text, "tool says hi");
+TEST(ParseJson, RefusesDuplicateKeysAtAnyLevel) {
+  // Parsers disagree on which of two keys wins: the classifier and the
+  // upstream must not be able to read different requests.
+  base::StatusOr<json::value> top = ParseJson(
+      R"({"messages": [{"role": "user", "content": "a"}],
+ "messages": [{"role": "user", "content": "b"}]})",
+      {});
+  ASSERT_FALSE(top.ok());
+  EXPECT_THAT(top.status().message(), HasSubstr("duplicate key \"messages\""));
+  EXPECT_THAT(top.status().message(), HasSubstr("line 2"));
+  EXPECT_THAT(ParseJson(R"({"m": [{"role": "user", "content": "a", "content": "b"}]})", {})
+                  .status()
+                  .message(),
+              HasSubstr("duplicate key \"content\""));
+  // The same key once escaped is the same key.
+  EXPECT_THAT(ParseJson(R"({"messages": 1, "m\u0065ssages": 2})", {}).status().message(),
+              HasSubstr("duplicate key \"messages\""));
+  // A key split across escapes and a large object (past the linear scan).
+  std::string large = "{";
+  for (int i = 0; i < 100; ++i) {
+    large += "\"k" + std::to_string(i) + "\": 1, ";
+  }
+  EXPECT_TRUE(ParseJson(large + "\"end\": 1}", {}).ok());
+  EXPECT_THAT(ParseJson(large + "\"k7\": 1}", {}).status().message(),
+              HasSubstr("duplicate key \"k7\""));
+  // The same key in sibling objects is fine.
+  EXPECT_TRUE(ParseJson(R"([{"a": 1}, {"a": 2}, {"b": {"a": 3}}])", {}).ok());
 }
 
-TEST(ConversationOf, ReadsAnthropicSystemBlocksToolsAndDocuments) {
-  base::StatusOr<base::Conversation> c = Parse(R"({
-    "model": "claude-x", "max_tokens": 10,
-    "system": [{"type": "text", "text": "sys"}],
-    "messages": [
-      {"role": "user", "content": "hello"},
-      {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "search",
-                                         "input": {"q": "targets"}}]},
-      {"role": "user", "content": [
-         {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "found"}]},
-         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "doc text"}}]}
-    ]})",
-                                               Dialect::kAnthropic);
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  ASSERT_EQ(c->messages.size(), 4u);
-  EXPECT_EQ(c->messages[0].role, base::Role::kSystem);
-  EXPECT_EQ(c->messages[0].text, "sys");
-  EXPECT_EQ(c->messages[2].text, "search\n{\"q\":\"targets\"}");
-  EXPECT_EQ(c->messages[3].text, "found\ndoc text");
+TEST(ParseJson, RefusesASecondDocument) {
+  EXPECT_THAT(ParseJson("{\"a\": 1}\n{\"a\": 2}", {}).status().message(),
+              HasSubstr("unexpected data after the JSON document at byte 9 (line 2, column 1)"));
+  EXPECT_FALSE(ParseJson("{} x", {}).ok());
+  EXPECT_TRUE(ParseJson(" {\"a\": 1} \r\n\t ", {}).ok());
 }
 
-TEST(ConversationOf, NamesTheFieldAtFault) {
-  EXPECT_THAT(Parse(R"({"model": "m"})", Dialect::kOpenAI).status().message(),
-              HasSubstr("messages is required"));
-  EXPECT_THAT(Parse(R"({"messages": []})", Dialect::kOpenAI).status().message(),
-              HasSubstr("non-empty array"));
-  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "x"}, {"role": "wizard"}]})",
-                    Dialect::kOpenAI)
-                  .status()
-                  .message(),
-              HasSubstr("messages[1].role"));
-  EXPECT_THAT(Parse(R"({"messages": [{"role": "system", "content": "x"}]})", Dialect::kAnthropic)
-                  .status()
-                  .message(),
-              HasSubstr("messages[0].role must be \"user\" or \"assistant\""));
-  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": [{"type": "text", "text": 3}]}]})",
-                    Dialect::kOpenAI)
-                  .status()
-                  .message(),
-              HasSubstr("messages[0].content[0].text must be a string"));
-  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "  "}]})", Dialect::kOpenAI)
-                  .status()
-                  .message(),
-              HasSubstr("no text"));
-  EXPECT_THAT(Parse(R"([1])", Dialect::kOpenAI).status().message(), HasSubstr("JSON object"));
+TEST(ParseJson, RefusesLoneSurrogatesAndAByteOrderMark) {
+  EXPECT_FALSE(ParseJson(R"({"a": "\ud800x"})", {}).ok());
+  EXPECT_FALSE(ParseJson(R"({"a": "\udc00"})", {}).ok());
+  EXPECT_FALSE(ParseJson("\xEF\xBB\xBF{}", {}).ok());
+  EXPECT_TRUE(ParseJson(R"({"a": "\ud83d\ude00"})", {}).ok());
 }
 
 TEST(InjectSystemInstruction, OpenAIAfterTheLeadingSystemMessages) {

@@ -1,8 +1,9 @@
 // Translation between OpenAI Chat Completions and Anthropic Messages, both
 // ways, for requests, whole responses and server-sent-event streams. Text,
 // images, tools, tool calls and tool results, stop sequences, usage and stop
-// reasons map across; what has no counterpart is dropped. Streams translate
-// text deltas, stop reasons and usage.
+// reasons map across. A request part without a counterpart refuses the
+// translation; in responses it is dropped. Streams translate text deltas,
+// stop reasons and usage.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -18,8 +19,11 @@ namespace firebreak::api {
 // Anthropic requires max_tokens; an OpenAI request without one gets this.
 inline constexpr int kDefaultMaxTokens = 4096;
 
-boost::json::object AnthropicRequestFromOpenAI(const boost::json::object& openai);
-boost::json::object OpenAIRequestFromAnthropic(const boost::json::object& anthropic);
+// Requests (translate_request.cc). The request must be one ConversationOf
+// accepted in the source dialect. Only what it classified is carried; content
+// without a counterpart is refused (InvalidArgument naming the field).
+base::StatusOr<boost::json::object> AnthropicRequestFromOpenAI(const boost::json::object& openai);
+base::StatusOr<boost::json::object> OpenAIRequestFromAnthropic(const boost::json::object& anthropic);
 
 // Whole (non-streamed) responses. A body that is not the expected shape (an
 // upstream error, say) is returned as an error body of the other dialect.

@@ -11,6 +11,7 @@ namespace {
 
 namespace json = boost::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(TranslateRequest, OpenAIToAnthropic) {
   json::value in = json::parse(R"({
@@ -24,7 +25,7 @@ TEST(TranslateRequest, OpenAIToAnthropic) {
       {"role": "tool", "tool_call_id": "c1", "content": "42"}],
     "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
     "tool_choice": "required"})");
-  json::object out = AnthropicRequestFromOpenAI(in.as_object());
+  json::object out = AnthropicRequestFromOpenAI(in.as_object()).value();
   EXPECT_EQ(out.at("max_tokens"), kDefaultMaxTokens);
   EXPECT_EQ(out.at("system"), "sys");
   EXPECT_EQ(out.at("temperature"), 1.0);
@@ -54,7 +55,7 @@ TEST(TranslateRequest, AnthropicToOpenAI) {
                                         {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}]},
       {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "42"},
                                    {"type": "text", "text": "thanks"}]}]})");
-  json::object out = OpenAIRequestFromAnthropic(in.as_object());
+  json::object out = OpenAIRequestFromAnthropic(in.as_object()).value();
   EXPECT_EQ(out.at("max_tokens"), 50);
   EXPECT_EQ(json::serialize(out.at("stop")), R"(["X"])");
   EXPECT_EQ(out.at("stream_options").at("include_usage"), true);
@@ -65,6 +66,85 @@ TEST(TranslateRequest, AnthropicToOpenAI) {
   EXPECT_EQ(messages[2].at("tool_calls").at(0).at("function").at("arguments"), R"({"a":1})");
   EXPECT_EQ(json::serialize(messages[3]), R"({"role":"tool","tool_call_id":"t1","content":"42"})");
   EXPECT_EQ(messages[4].at("content").at(0).at("text"), "thanks");
+}
+
+// What ConversationOf accepted, translated.
+base::StatusOr<json::object> Translate(std::string_view body, Dialect from) {
+  base::StatusOr<json::value> doc = ParseJson(body, {});
+  EXPECT_TRUE(doc.ok()) << doc.status().message();
+  EXPECT_TRUE(ConversationOf(*doc, from).ok());
+  return from == Dialect::kOpenAI ? AnthropicRequestFromOpenAI(doc->as_object())
+                                  : OpenAIRequestFromAnthropic(doc->as_object());
+}
+
+TEST(TranslateRequest, CarriesOnlyWhatWasClassified) {
+  // A stray "text" on an image part, or on a non-text system block, is not
+  // text to the classifier and must not become text upstream.
+  base::StatusOr<json::object> out = Translate(R"({"model": "claude-x", "messages": [
+      {"role": "user", "content": [{"type": "image_url", "text": "SMUGGLED",
+                                    "image_url": {"url": "https://x.test/a.png"}}]},
+      {"role": "user", "content": "hi", "name": "SMUGGLED-NAME"}]})",
+                                               Dialect::kOpenAI);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_THAT(json::serialize(*out), Not(HasSubstr("SMUGGLED")));
+  EXPECT_EQ(json::serialize(out->at("messages").at(0).at("content")),
+            R"([{"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])");
+}
+
+TEST(TranslateRequest, RefusesWhatHasNoCounterpart) {
+  struct Case {
+    std::string_view body;
+    Dialect from;
+    std::string_view error;
+  };
+  const Case cases[] = {
+      {R"({"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]}]})",
+       Dialect::kOpenAI, "messages[0].content[0]: a 'image_url' part here has no counterpart"},
+      {R"({"messages": [{"role": "tool", "tool_call_id": "c", "content": [{"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}]}]})",
+       Dialect::kOpenAI, "messages[0].content[0]"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}]}]})",
+       Dialect::kOpenAI, "a 'input_audio' part has no counterpart in the Anthropic API"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]})",
+       Dialect::kOpenAI, "a 'file' part"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "s"}}})",
+       Dialect::kOpenAI, "response_format: the field 'response_format' has no counterpart"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "prediction": {"type": "content", "content": "p"}})",
+       Dialect::kOpenAI, "prediction"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "instructions": "y"})",
+       Dialect::kOpenAI, "instructions"},
+      {R"({"messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "not json"}}]}]})",
+       Dialect::kOpenAI, "must be a JSON object"},
+      {R"({"system": [{"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}], "messages": [{"role": "user", "content": "x"}]})",
+       Dialect::kAnthropic, "system[0]: a 'image' block here has no counterpart in the OpenAI API"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}]}]}]})",
+       Dialect::kAnthropic, "messages[0].content[0].content[0]"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}]}]})",
+       Dialect::kAnthropic, "a 'document' block"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "search_result", "source": "s", "title": "t", "content": []}]}]})",
+       Dialect::kAnthropic, "a 'search_result' block"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "web_search_20250305", "name": "web_search"}]})",
+       Dialect::kAnthropic, "tools[0]: a tool the provider runs itself"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "mcp_servers": [{"type": "url", "url": "https://m.test", "name": "m"}]})",
+       Dialect::kAnthropic, "mcp_servers"},
+  };
+  for (const Case& c : cases) {
+    base::StatusOr<json::object> out = Translate(c.body, c.from);
+    ASSERT_FALSE(out.ok()) << c.body;
+    EXPECT_THAT(out.status().message(), HasSubstr(c.error)) << c.body;
+  }
+}
+
+TEST(TranslateRequest, LeavesBehindOnlySettingsWithoutContent) {
+  base::StatusOr<json::object> out = Translate(R"({"model": "gpt-4o", "max_tokens": 5,
+      "top_k": 3, "thinking": {"type": "enabled", "budget_tokens": 1024},
+      "messages": [{"role": "user", "content": "q"},
+                   {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                                                     {"type": "text", "text": "a"}]}]})",
+                                               Dialect::kAnthropic);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(json::serialize(out->at("messages")),
+            R"([{"role":"user","content":"q"},{"role":"assistant","content":"a"}])");
+  EXPECT_FALSE(out->contains("top_k"));
 }
 
 TEST(TranslateResponse, AnthropicToOpenAIAndBack) {

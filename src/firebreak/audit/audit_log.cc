@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <utility>
@@ -86,6 +87,37 @@ CREATE TABLE IF NOT EXISTS outbox(
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered, next_attempt);
 )sql";
 
+// The instance key at `path`: created (0600) when missing; refused when
+// group or others may access it.
+base::StatusOr<base::SigningKey> LoadInstanceKey(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if ((st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return base::FailedPrecondition(
+          "the audit signing key " + path.string() + " may be accessed by group or others (mode " +
+          mode + "): whoever can read it can sign checkpoints; make it readable by the service " +
+          "alone (chmod 600 " + path.string() + ")");
+    }
+    return base::SigningKey::LoadPem(path);
+  }
+  if (errno != ENOENT) {
+    return base::Status(
+        base::StatusCode::kUnavailable,
+        "cannot read the audit signing key " + path.string() + ": " + std::strerror(errno));
+  }
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+  }
+  base::StatusOr<base::SigningKey> key = base::SigningKey::Generate();
+  if (key.ok()) {
+    FB_RETURN_IF_ERROR(key->SavePem(path));
+  }
+  return key;
+}
+
 base::Status SetMeta(sqlite3* db, const char* key, std::string_view value) {
   Statement put(db, "INSERT INTO meta(key, value) VALUES(?, ?)");
   put.Bind(1, std::string_view(key)).Bind(2, value);
@@ -96,12 +128,6 @@ base::Status SetMeta(sqlite3* db, const char* key, std::string_view value) {
 
 std::string_view DurabilityName(Durability d) {
   return d == Durability::kFsync ? "fsync" : "group";
-}
-
-std::string CheckpointMessage(std::string_view instance, std::uint64_t seq,
-                              const base::Sha256& hash) {
-  return "firebreak-audit-checkpoint/1\n" + std::string(instance) + "\n" + std::to_string(seq) +
-         "\n" + base::ToHex(hash);
 }
 
 base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
@@ -172,25 +198,26 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (base::Status s = Exec(db, "COMMIT"); !s.ok()) {
     return fail(s);
   }
-  const std::filesystem::path key_path = options.db.string() + ".key";
-  base::StatusOr<base::SigningKey> key = base::SigningKey::LoadPem(key_path);
-  if (!key.ok() && key.status().code() == base::StatusCode::kNotFound) {
-    key = base::SigningKey::Generate();
-    if (key.ok()) {
-      if (base::Status s = key->SavePem(key_path); !s.ok()) {
-        return fail(s);
-      }
-    }
+  if (options.key.empty()) {
+    options.key = options.db.string() + ".key";
   }
+  base::StatusOr<base::SigningKey> key = LoadInstanceKey(options.key);
   if (!key.ok()) {
     return fail(key.status());
   }
   // The public key is kept in the database for convenience; verification
-  // with --pubkey does not trust it.
-  if (!MetaValue(db, "public_key").ok()) {
+  // with --pubkey does not trust it. A key that is not the one the database
+  // names would sign checkpoints no verifier accepts beside the old ones.
+  if (base::StatusOr<std::string> named = MetaValue(db, "public_key"); !named.ok()) {
     if (base::Status s = SetMeta(db, "public_key", key->PublicPem()); !s.ok()) {
       return fail(s);
     }
+  } else if (*named != key->PublicPem()) {
+    return fail(base::FailedPrecondition(
+        "the signing key " + options.key.string() +
+        " is not the key this database names (its public key differs): give audit.key the key "
+        "the database was created with, or, if the database's key entry was changed, run "
+        "`firebreak audit verify --pubkey` with a trusted copy"));
   }
 
   auto log = std::unique_ptr<AuditLog>(
@@ -203,8 +230,22 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (checkpoint.Step() == SQLITE_ROW) {
     log->checkpoint_seq_ = static_cast<std::uint64_t>(checkpoint.Int(0));
   }
-  if (base::Status s = log->Recover(); !s.ok()) {
-    return s.WithContext("audit database " + log->options_.db.string());
+  // No record is written until everything is checked: the records of a
+  // database the log refuses, and its journal, are left as they were found.
+  Recovery recovery;
+  std::uint64_t attested = 0;
+  base::Status opened = log->ReadRecovery(recovery);
+  if (opened.ok()) {
+    opened = log->CheckHead(recovery, attested);
+  }
+  if (opened.ok()) {
+    opened = log->ApplyRecovery(std::move(recovery.missing));
+  }
+  if (opened.ok()) {
+    opened = log->RecordOpen(recovery, attested);
+  }
+  if (!opened.ok()) {
+    return opened.WithContext("audit database " + log->options_.db.string());
   }
   log->head_seq_ = log->journaled_seq_ = log->ingested_seq_ = log->durable_seq_ = log->mark_seq_ =
       log->db_seq_;
@@ -230,6 +271,15 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
   if (base::Status s = Exec(log->checkpointer_, "PRAGMA journal_mode=WAL"); !s.ok()) {
     return s;
   }
+  if (!log->options_.witnesses.empty()) {
+    // Before the threads that announce checkpoints to it.
+    AuditLog* raw = log.get();
+    log->publisher_ = std::make_unique<WitnessPublisher>(
+        log->options_.witnesses, [raw] { return raw->DurableSeq(); },
+        std::max(log->options_.sync_interval / 2, std::chrono::milliseconds(1)),
+        log->options_.witness_retry,
+        [raw](const WitnessPublisher::Event& e) { raw->OnWitnessEvent(e); });
+  }
   log->flusher_ = std::thread([raw = log.get()] {
     ::pthread_setname_np(::pthread_self(), "fb-audit-flush");
     raw->FlushLoop();
@@ -248,6 +298,11 @@ base::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options) {
     ::pthread_setname_np(::pthread_self(), "fb-audit-ingest");
     raw->IngestLoop();
   });
+  if (log->publisher_) {
+    // The readable witnesses have it already (CheckHead).
+    log->publisher_->Offer(log->SignHead(log->db_seq_, log->db_hash_, HeadEvent::kOpen),
+                           /*to_readable=*/false);
+  }
   return log;
 }
 
@@ -330,12 +385,43 @@ AuditLog::AuditLog(AuditOptions options, sqlite3* db, std::string instance,
       // epoch may be a moment ago, at boot).
       last_group_(checkpoint_time_ - options_.busy_gap - std::chrono::microseconds(1)) {}
 
-base::Status AuditLog::Recover() {
+base::Status AuditLog::ReadRecovery(Recovery& recovery) {
   base::StatusOr<std::vector<JournalEntry>> entries = ReadJournal(options_.db);
   if (!entries.ok()) {
     return entries.status().WithContext("cannot read the audit journal");
   }
-  std::vector<Journaled> missing;
+  // What the journal and the database both hold must be the same records:
+  // a difference is an edit of the database (or of the journal).
+  std::vector<const JournalEntry*> held;
+  for (const JournalEntry& e : *entries) {
+    if (e.seq <= db_seq_) {
+      held.push_back(&e);
+    }
+  }
+  std::sort(held.begin(), held.end(),
+            [](const JournalEntry* a, const JournalEntry* b) { return a->seq < b->seq; });
+  if (!held.empty()) {
+    Statement rows(db_, "SELECT seq, kind, body FROM records WHERE seq >= ? ORDER BY seq");
+    rows.Bind(1, static_cast<std::int64_t>(held.front()->seq));
+    bool row = rows.ok() && rows.Step() == SQLITE_ROW;
+    for (const JournalEntry* e : held) {
+      while (row && static_cast<std::uint64_t>(rows.Int(0)) < e->seq) {
+        row = rows.Step() == SQLITE_ROW;
+      }
+      const std::string at = "record " + std::to_string(e->seq);
+      if (!row || static_cast<std::uint64_t>(rows.Int(0)) != e->seq) {
+        return base::DataLoss(at +
+                              " is in the audit journal but not in the database: it was deleted; "
+                              "run `firebreak audit verify`");
+      }
+      if (rows.Text(1) != e->kind || rows.Text(2) != e->body) {
+        return base::DataLoss(at +
+                              " in the database is not the one the audit journal holds: the "
+                              "database (or the journal) was edited; run `firebreak audit verify`");
+      }
+      recovery.journaled.push_back(e->seq);
+    }
+  }
   std::uint64_t seq = db_seq_;
   for (ChainedEntry& c : ChainAfter(std::move(entries).value(), db_seq_, db_hash_)) {
     JournalEntry& e = c.entry;
@@ -345,16 +431,163 @@ base::Status AuditLog::Recover() {
                             ": records are missing; run `firebreak audit verify`");
     }
     seq = e.seq;
-    missing.push_back({e.seq, std::move(e.kind), std::move(e.body), c.hash, std::move(e.alerts)});
+    recovery.journaled.push_back(e.seq);
+    recovery.missing.push_back(
+        {e.seq, std::move(e.kind), std::move(e.body), c.hash, std::move(e.alerts)});
   }
+  return base::Status::Ok();
+}
+
+base::Status AuditLog::ApplyRecovery(std::vector<Journaled> missing) {
   if (!missing.empty()) {
-    FB_RETURN_IF_ERROR(Insert(missing));
+    // No checkpoint signs these until the unsigned tail is recorded.
+    recovering_ = true;
+    base::Status inserted = Insert(missing);
+    recovering_ = false;
+    FB_RETURN_IF_ERROR(inserted);
   }
   if (!DropSegments(JournalSegments(options_.db))) {
     return ErrnoError("cannot sync the audit database");
   }
   std::error_code ec;
   std::filesystem::remove(SparePath(), ec);  // left by a killed process; holds nothing
+  return base::Status::Ok();
+}
+
+std::optional<base::Sha256> AuditLog::StoredHash(std::uint64_t seq,
+                                                 const std::vector<Journaled>& missing) {
+  if (seq > db_seq_) {
+    if (seq - db_seq_ <= missing.size()) {
+      return missing[seq - db_seq_ - 1].hash;
+    }
+    return std::nullopt;
+  }
+  Statement get(db_, "SELECT hash FROM records WHERE seq = ?");
+  get.Bind(1, static_cast<std::int64_t>(seq));
+  base::Sha256 hash{};
+  if (!get.ok() || get.Step() != SQLITE_ROW || get.Blob(0).size() != hash.size()) {
+    return std::nullopt;
+  }
+  std::memcpy(hash.data(), get.Blob(0).data(), hash.size());
+  return hash;
+}
+
+SignedHead AuditLog::SignHead(std::uint64_t seq, const base::Sha256& hash, HeadEvent event) const {
+  SignedHead head{instance_, seq, hash, FormatTime(options_.now_micros()), event, {}};
+  head.signature = key_->Sign(HeadMessage(instance_, seq, hash, head.time, event));
+  return head;
+}
+
+base::Status AuditLog::CheckHead(const Recovery& recovery, std::uint64_t& attested) {
+  const std::string pem = key_->PublicPem();
+  const std::uint64_t head = recovery.missing.empty() ? db_seq_ : recovery.missing.back().seq;
+  const std::string ends = "the database ends at record " + std::to_string(head);
+  const std::string what_now =
+      "; run `firebreak audit verify` to see what changed (to start anyway, move the database "
+      "aside: a new one starts a new chain)";
+  attested = 0;
+  Statement last(db_,
+                 "SELECT seq, hash, signature, time FROM checkpoints ORDER BY seq DESC LIMIT 1");
+  if (last.ok() && last.Step() == SQLITE_ROW) {
+    const auto seq = static_cast<std::uint64_t>(last.Int(0));
+    const std::string at = "checkpoint " + std::to_string(seq);
+    if (seq > head) {
+      return base::DataLoss(at + " signs records up to " + std::to_string(seq) + " but " + ends +
+                            ": records were deleted" + what_now);
+    }
+    const std::optional<base::Sha256> hash = StoredHash(seq, recovery.missing);
+    if (!hash || base::AsBytes(*hash) != last.Blob(1)) {
+      return base::DataLoss(at + " does not match record " + std::to_string(seq) +
+                            "'s hash: the database was edited" + what_now);
+    }
+    bool legacy = false;
+    if (!CheckpointSignatureValid(pem, instance_, seq, *hash, last.Text(3), last.Blob(2), legacy)) {
+      return base::DataLoss(at + "'s signature does not verify with the signing key " +
+                            options_.key.string() + ": the database was edited" + what_now);
+    }
+    attested = seq;
+    opened_.last_checkpoint = seq;
+  }
+  for (const std::shared_ptr<Witness>& w : options_.witnesses) {
+    if (!w->Readable()) {
+      continue;
+    }
+    opened_.witnessed = true;
+    base::StatusOr<std::optional<SignedHead>> last_head = w->LastHead(instance_);
+    if (!last_head.ok()) {
+      return last_head.status().WithContext("the audit witness " + w->Name());
+    }
+    if (!last_head->has_value()) {
+      continue;
+    }
+    const SignedHead& h = **last_head;
+    const std::string says = "the witness " + w->Name() + " attests record " +
+                             std::to_string(h.seq) + " (" + h.time + ")";
+    if (!HeadSignatureValid(h, pem)) {
+      return base::DataLoss("the last head of the witness " + w->Name() + " (record " +
+                            std::to_string(h.seq) + ") does not verify with the signing key " +
+                            options_.key.string() + ": the witness holds another key's heads" +
+                            what_now);
+    }
+    if (h.seq > head) {
+      return base::DataLoss(says + " but " + ends + ": records were deleted" + what_now);
+    }
+    if (h.seq > 0 && StoredHash(h.seq, recovery.missing) != h.hash) {
+      return base::DataLoss(says + " with another hash than the database's: the database was " +
+                            "rewritten" + what_now);
+    }
+    if (h.event == HeadEvent::kClose && head > h.seq) {
+      return base::DataLoss("records " + std::to_string(h.seq + 1) + ".." + std::to_string(head) +
+                            " were added after the log was closed at record " +
+                            std::to_string(h.seq) + " (" + h.time + ", the witness " + w->Name() +
+                            "): not by Firebreak" + what_now);
+    }
+    attested = std::max(attested, h.seq);
+    opened_.last_witnessed = std::max(opened_.last_witnessed, h.seq);
+  }
+  return base::Status::Ok();
+}
+
+base::Status AuditLog::RecordOpen(const Recovery& recovery, std::uint64_t attested) {
+  opened_.head_seq = db_seq_;
+  // The tail nothing signed vouches for: recorded before anything else, so
+  // that the checkpoints to come do not sign over it silently.
+  if (db_seq_ > attested) {
+    opened_.unsigned_records = db_seq_ - attested;
+    opened_.matched_journal = static_cast<std::uint64_t>(
+        std::count_if(recovery.journaled.begin(), recovery.journaled.end(),
+                      [&](std::uint64_t seq) { return seq > attested; }));
+    AuditRecord record{"lifecycle.unsigned_tail", {}};
+    Value::Object& f = record.fields;
+    f["first"] = attested + 1;
+    f["last"] = db_seq_;
+    f["records"] = opened_.unsigned_records;
+    f["matched_journal"] = opened_.matched_journal;
+    f["unchecked"] = opened_.unsigned_records - opened_.matched_journal;
+    f["last_checkpoint"] = opened_.last_checkpoint;
+    if (opened_.witnessed) {
+      f["last_witnessed"] = opened_.last_witnessed;
+    }
+    Journaled j{db_seq_ + 1, record.kind, {}, {}, {}};
+    FinishRecord(PrepareRecord(record, instance_), j.seq, FormatTime(options_.now_micros()),
+                 j.body);
+    j.hash = ChainHash(db_hash_, j.body);
+    FB_RETURN_IF_ERROR(Insert({std::move(j)}));
+    opened_.unsigned_tail_seq = db_seq_;
+    if (!SyncWal()) {
+      return ErrnoError("cannot sync the audit database");
+    }
+  }
+  signed_head_.reset();  // a checkpoint the record's insert wrote: the open head covers it
+  // The open head goes to the readable witnesses before anything is
+  // appended: records after a close head with no open head after it were
+  // not appended by a run of the log.
+  const SignedHead head = SignHead(db_seq_, db_hash_, HeadEvent::kOpen);
+  for (const std::shared_ptr<Witness>& w : options_.witnesses) {
+    if (w->Readable()) {
+      FB_RETURN_IF_ERROR(w->Publish(head));
+    }
+  }
   return base::Status::Ok();
 }
 
@@ -389,6 +622,9 @@ AuditLog::~AuditLog() {
     // Open failed: the journal keeps what it holds for the next attempt.
     CloseDatabase();
     return;
+  }
+  if (publisher_) {
+    publisher_->Stop();  // before the close: its failures are records
   }
   {
     std::unique_lock lock(mutex_);
@@ -429,11 +665,27 @@ AuditLog::~AuditLog() {
   }
   if (ingested_seq_ == journaled_seq_) {
     // A failed final checkpoint leaves the tail unsigned, as after a crash.
+    bool signed_all = false;
     {
       std::lock_guard db(db_mutex_);
-      static_cast<void>(WriteCheckpoint(db_seq_, db_hash_));
+      signed_all = WriteCheckpoint(db_seq_, db_hash_).ok();
+      signed_head_.reset();
     }
     DropIngestedSegments(lock, true);
+    // The close head, once the database survives a power loss: a record
+    // after it that no open head follows was not appended by the log. Best
+    // effort (the log can record nothing more): a witness that misses it
+    // keeps the last checkpoint it got.
+    if (signed_all && !options_.witnesses.empty()) {
+      lock.unlock();
+      if (SyncWal()) {
+        const SignedHead head = SignHead(db_seq_, db_hash_, HeadEvent::kClose);
+        for (const std::shared_ptr<Witness>& w : options_.witnesses) {
+          static_cast<void>(w->Publish(head));
+        }
+      }
+      lock.lock();
+    }
   } else {
     // The journal keeps what the database lacks for the next open.
     for (const std::shared_ptr<Segment>& segment : unsynced_) {
@@ -1016,8 +1268,9 @@ void AuditLog::IngestLoop() {
         status = Insert(batch);
       }
       if (status.ok() && db_seq_ > checkpoint_seq_ &&
-          std::chrono::steady_clock::now() - checkpoint_time_ >= options_.checkpoint_interval) {
-        static_cast<void>(WriteCheckpoint(db_seq_, db_hash_));  // retried at the next tick
+          std::chrono::steady_clock::now() - checkpoint_time_ >= options_.checkpoint_interval &&
+          WriteCheckpoint(db_seq_, db_hash_).ok()) {  // else retried at the next tick
+        Announce();
       }
     }
     lock.lock();
@@ -1104,6 +1357,7 @@ base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {
     base::Status error = SqliteError(db_, what);
     Rollback();
     checkpoint_seq_ = checkpoint_before;
+    signed_head_.reset();
     return error;
   };
   // Records kRowsPerInsert at a time (fewer statement runs), then the rest
@@ -1142,7 +1396,7 @@ base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {
       }
     }
     // Every checkpoint_every records exactly, in the same transaction.
-    if (j.seq - checkpoint_seq_ >= options_.checkpoint_every &&
+    if (!recovering_ && j.seq - checkpoint_seq_ >= options_.checkpoint_every &&
         !WriteCheckpoint(j.seq, j.hash).ok()) {
       return fail("audit checkpoint");
     }
@@ -1153,6 +1407,7 @@ base::Status AuditLog::Insert(const std::vector<Journaled>& batch) {
   }
   db_seq_ = batch.back().seq;
   db_hash_ = batch.back().hash;
+  Announce();
   return base::Status::Ok();
 }
 
@@ -1168,7 +1423,46 @@ base::Status AuditLog::Flush() {
 base::Status AuditLog::Checkpoint() {
   FB_RETURN_IF_ERROR(Flush());
   std::lock_guard db(db_mutex_);
-  return WriteCheckpoint(db_seq_, db_hash_);
+  FB_RETURN_IF_ERROR(WriteCheckpoint(db_seq_, db_hash_));
+  Announce();
+  return base::Status::Ok();
+}
+
+void AuditLog::Announce() {
+  if (publisher_ && signed_head_) {
+    publisher_->Offer(*signed_head_);
+  }
+  signed_head_.reset();
+}
+
+std::uint64_t AuditLog::DurableSeq() {
+  std::lock_guard lock(mutex_);
+  return options_.durability == Durability::kFsync ? journaled_seq_ : durable_seq_;
+}
+
+void AuditLog::OnWitnessEvent(const WitnessPublisher::Event& event) {
+  const std::string name = event.witness->Name();
+  AuditRecord record{event.failed ? "witness.failed" : "witness.recovered", {}};
+  record.fields["witness"] = name;
+  record.fields["head_seq"] = event.head->seq;
+  std::vector<OutboxAlert> alerts;
+  if (event.failed) {
+    record.fields["error"] = event.error.message();
+    for (const std::string& target : options_.witness_alerts) {
+      alerts.push_back(
+          {target,
+           Value::Object{{"kind", "witness_failure"},
+                         {"severity", "critical"},
+                         {"witness", name},
+                         {"summary", "the audit witness " + name + " cannot be written (" +
+                                         event.error.message() +
+                                         "); signed heads are retried, no record is lost"}}});
+    }
+  } else {
+    record.fields["failures"] = event.failures;
+  }
+  // Refused only when the log is closing or failing, which is told otherwise.
+  AppendAsync(record, std::move(alerts), [](const base::StatusOr<Appended>&) {});
 }
 
 base::StatusOr<std::vector<OutboxItem>> AuditLog::DueAlerts(std::size_t limit) {
@@ -1233,16 +1527,17 @@ base::Status AuditLog::WriteCheckpoint(std::uint64_t seq, const base::Sha256& ha
   if (seq == checkpoint_seq_) {
     return base::Status::Ok();
   }
-  const std::string signature = key_->Sign(CheckpointMessage(instance_, seq, hash));
+  SignedHead head = SignHead(seq, hash, HeadEvent::kCheckpoint);
   Statement insert(db_, "INSERT INTO checkpoints(seq, hash, signature, time) VALUES(?, ?, ?, ?)");
   insert.Bind(1, static_cast<std::int64_t>(seq))
       .BindBlob(2, base::AsBytes(hash))
-      .BindBlob(3, signature)
-      .Bind(4, std::string_view(FormatTime(options_.now_micros())));
+      .BindBlob(3, head.signature)
+      .Bind(4, std::string_view(head.time));
   if (!insert.ok() || insert.Step() != SQLITE_DONE) {
     return SqliteError(db_, "audit checkpoint");
   }
   checkpoint_seq_ = seq;
+  signed_head_ = std::move(head);
   return base::Status::Ok();
 }
 

@@ -8,7 +8,8 @@
 // record, and no thread hand-off happens at concurrency 1. An ingest thread
 // moves journaled records into SQLite in large transactions and signs
 // checkpoints of the chain head with the instance's Ed25519 key every N
-// records or T seconds; a flush thread writes the groups of asynchronous
+// records or T seconds, and hands each signed head to the witnesses outside
+// the database (witness.h); a flush thread writes the groups of asynchronous
 // producers, which must not block (under load, and in the strict mode); a
 // sync thread (default mode) makes records survive a power loss within the
 // sync interval, by syncing SQLite's WAL, and the journal when the database
@@ -24,12 +25,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "firebreak/audit/journal.h"
 #include "firebreak/audit/record.h"
+#include "firebreak/audit/witness.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/base/signing.h"
 #include "firebreak/base/status.h"
@@ -52,7 +55,21 @@ enum class Durability {
 std::string_view DurabilityName(Durability d);
 
 struct AuditOptions {
-  std::filesystem::path db;  // the signing key lives beside it, as DB.key (0600)
+  std::filesystem::path db;
+  // The instance's Ed25519 key, which signs checkpoints (PEM; created 0600
+  // when missing; refused when group or others may access it, or when it is
+  // not the key the database's checkpoints were signed with). Empty: DB.key,
+  // beside the database, where whoever can edit the database can read it:
+  // give it a path the database's writers cannot read.
+  std::filesystem::path key;
+  // Where each checkpoint's signed head is published besides the database.
+  // The log checks its database against those it can read back (files)
+  // when it opens, and refuses to open a database they show was cut short,
+  // rewritten or appended to while it was closed.
+  std::vector<std::shared_ptr<Witness>> witnesses;
+  // Alert targets told (through the outbox) when a witness cannot be written.
+  std::vector<std::string> witness_alerts;
+  std::chrono::milliseconds witness_retry{1000};  // doubling to a minute
   Durability durability = Durability::kGroup;
   std::uint64_t checkpoint_every = 1000;                  // records
   std::chrono::milliseconds checkpoint_interval{60'000};  // and/or time
@@ -96,18 +113,36 @@ struct OutboxItem {
   int attempts = 0;
 };
 
-// The message a checkpoint signs.
-std::string CheckpointMessage(std::string_view instance, std::uint64_t seq,
-                              const base::Sha256& hash);
+// What opening the log found beyond what signed heads vouch for.
+struct OpenReport {
+  std::uint64_t head_seq = 0;         // the log's last record when opened
+  std::uint64_t last_checkpoint = 0;  // the database's last signed checkpoint
+  bool witnessed = false;             // a readable witness was checked
+  std::uint64_t last_witnessed = 0;   // the witnesses' last head (readable ones)
+  // Records after both, which nothing signed vouches for (a run that
+  // stopped without its final checkpoint, or records added by someone
+  // else): how many, and how many of them the journal holds as well (the
+  // rest could not be checked). When there are any, the log appends a
+  // "lifecycle.unsigned_tail" record saying so before anything else, and
+  // the checkpoints that follow sign over it.
+  std::uint64_t unsigned_records = 0;
+  std::uint64_t matched_journal = 0;
+  std::uint64_t unsigned_tail_seq = 0;  // that record, or 0
+};
 
 class AuditLog {
  public:
   // Opens (creating if needed) the database, its instance id and signing key;
-  // moves into the database what its journal holds beyond it (a process
-  // killed earlier); and starts its threads.
+  // checks the records the journal also holds against it, and moves into it
+  // what the journal holds beyond it (a process killed earlier); checks its
+  // head against its last checkpoint and the readable witnesses (DataLoss
+  // when they show records deleted, rewritten or added while it was
+  // closed); records the unsigned tail (OpenReport); publishes its open
+  // head to the witnesses; and starts its threads.
   static base::StatusOr<std::unique_ptr<AuditLog>> Open(AuditOptions options);
-  // Moves everything into the database, signs a final checkpoint and closes.
-  // No Append may be running.
+  // Moves everything into the database, signs a final checkpoint, publishes
+  // it to the witnesses as the close head, and closes. No Append may be
+  // running.
   ~AuditLog();
 
   // Thread-safe; blocks until the record is journaled (see Durability). An
@@ -141,6 +176,7 @@ class AuditLog {
   base::Status Checkpoint();
 
   const std::string& instance_id() const { return instance_; }
+  const OpenReport& opened() const { return opened_; }
   std::string public_key_pem() const { return key_->PublicPem(); }
   // Signs checkpoints, and the proxy's receipts. Thread-safe.
   const base::SigningKey& signing_key() const { return *key_; }
@@ -182,9 +218,35 @@ class AuditLog {
 
   AuditLog(AuditOptions options, sqlite3* db, std::string instance,
            std::unique_ptr<base::SigningKey> key);
-  // Moves the journal's records beyond the database's head into it, then
-  // deletes the journal.
-  base::Status Recover();
+  // What opening finds in the journal: the sequence numbers it holds, in
+  // order, and the records it holds beyond the database, chained on.
+  struct Recovery {
+    std::vector<std::uint64_t> journaled;
+    std::vector<Journaled> missing;
+  };
+  // Reads the journal and checks the records the database holds too
+  // against it. Writes nothing.
+  base::Status ReadRecovery(Recovery& recovery);
+  // Checks the head the log will have once `recovery` is in against the
+  // last checkpoint and the readable witnesses; `attested`: the last record
+  // a signed head vouches for. Writes nothing.
+  base::Status CheckHead(const Recovery& recovery, std::uint64_t& attested);
+  // Moves `recovery` into the database and deletes the journal.
+  base::Status ApplyRecovery(std::vector<Journaled> missing);
+  // Records the unsigned tail (see OpenReport) and publishes the open head
+  // to the readable witnesses.
+  base::Status RecordOpen(const Recovery& recovery, std::uint64_t attested);
+  // The hash of record `seq` in the database, or among `missing` (what the
+  // journal holds beyond it).
+  std::optional<base::Sha256> StoredHash(std::uint64_t seq,
+                                         const std::vector<Journaled>& missing = {});
+  SignedHead SignHead(std::uint64_t seq, const base::Sha256& hash, HeadEvent event) const;
+  // Hands the checkpoint just committed to the witness publisher. Under db_mutex_.
+  void Announce();
+  // Records a witness's failure (with alerts) or recovery.
+  void OnWitnessEvent(const WitnessPublisher::Event& event);
+  // The records that survive a power loss, up to this one.
+  std::uint64_t DurableSeq();
   // The threads (see the top of this file).
   void FlushLoop();
   void SyncLoop();
@@ -274,6 +336,11 @@ class AuditLog {
   base::Sha256 db_hash_{};
   std::uint64_t checkpoint_seq_ = 0;
   std::chrono::steady_clock::time_point checkpoint_time_;
+  std::optional<SignedHead> signed_head_;  // written, not yet committed and announced
+  bool recovering_ = false;                // Open: no checkpoint over the journal's records
+
+  OpenReport opened_;
+  std::unique_ptr<WitnessPublisher> publisher_;  // with witnesses
 
   // The journal's writer state: the leader's alone.
   std::uint64_t head_seq_ = 0;

@@ -162,8 +162,13 @@ TEST_F(AuditLogTest, DetectsAnInsertedRecordEvenWithARecomputedHash) {
     ASSERT_EQ(sqlite3_step(prev), SQLITE_ROW);
     std::string bytes(static_cast<const char*>(sqlite3_column_blob(prev, 0)), 32);
     sqlite3_finalize(prev);
+    sqlite3_stmt* meta = nullptr;
+    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'instance'", -1, &meta, nullptr);
+    ASSERT_EQ(sqlite3_step(meta), SQLITE_ROW);
+    const std::string instance = reinterpret_cast<const char*>(sqlite3_column_text(meta, 0));
+    sqlite3_finalize(meta);
     AuditRecord forged = Decision(99);
-    const std::string body = EncodeRecord(forged, 12, "t", "i");
+    const std::string body = EncodeRecord(forged, 12, "t", instance);
     const base::Sha256 hash = base::Sha256Of(bytes + body);
     sqlite3_stmt* insert = nullptr;
     sqlite3_prepare_v2(db,
@@ -578,14 +583,23 @@ TEST_F(AuditLogTest, OpeningMovesTheJournalIntoTheDatabaseUpToATornEntry) {
   }
   { std::ofstream(JournalSegmentPath(db_, 1), std::ios::binary) << bytes; }
   auto log = Open();
-  EXPECT_EQ(log->Append(Decision(5))->seq, 4u);  // after the three intact ones
-  EXPECT_EQ(*log->PendingAlerts(), 1);           // record 2's, moved in with it
+  // After the three intact ones, which no checkpoint signs: record 4 says so.
+  EXPECT_EQ(log->opened().unsigned_records, 3u);
+  EXPECT_EQ(log->opened().matched_journal, 3u);
+  EXPECT_EQ(log->opened().unsigned_tail_seq, 4u);
+  EXPECT_EQ(log->Append(Decision(5))->seq, 5u);
+  EXPECT_EQ(*log->PendingAlerts(), 1);  // record 2's, moved in with it
   log.reset();
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok) << r.problem;
-  EXPECT_EQ(r.records, 4u);
+  EXPECT_EQ(r.records, 5u);
+  ASSERT_EQ(r.unsigned_tails.size(), 1u);
+  EXPECT_THAT(r.unsigned_tails[0], HasSubstr("records 1..3 were signed by no checkpoint or witness "
+                                             "head; 3 of them matched the journal, 0 could not "
+                                             "be checked"));
   EXPECT_EQ(Count("outbox"), 1);
   EXPECT_EQ(Count("records WHERE kind = 'decision'"), 4);
+  EXPECT_EQ(Count("records WHERE kind = 'lifecycle.unsigned_tail'"), 1);
   EXPECT_TRUE(JournalSegments(db_).empty());
 }
 

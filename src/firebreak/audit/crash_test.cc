@@ -1,7 +1,9 @@
 // Crash safety: a child process appends decisions and acknowledges each one
 // on a pipe as Append returns; the parent SIGKILLs it at random moments,
 // 24 times, and restarts the log on the same database. Every acknowledged
-// decision must be in the database afterwards, and the chain must verify.
+// decision must be in the database afterwards, and the chain must verify,
+// against the witness file too (a killed run never leaves a witness ahead
+// of what the log recovers).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -27,15 +29,23 @@ struct Ack {
   std::uint64_t id;
 };
 
+fs::path WitnessOf(const fs::path& db) { return db.parent_path() / "witness" / "heads.jsonl"; }
+
 [[noreturn]] void Child(const fs::path& db, int ack_fd, std::uint64_t first_id,
                         std::size_t segment_bytes) {
   AuditOptions options;
   options.db = db;
   options.checkpoint_every = 50;
+  options.witnesses.push_back(std::make_shared<FileWitness>(WitnessOf(db)));
   options.segment_bytes = segment_bytes;
   auto log = AuditLog::Open(options);
   if (!log.ok()) {
     _exit(3);
+  }
+  // Open (recovery, the witness's checks): the kill's delay counts from here.
+  const Ack opened{0, 0};
+  if (::write(ack_fd, &opened, sizeof(opened)) != sizeof(opened)) {
+    _exit(5);
   }
   for (std::uint64_t id = first_id;; ++id) {
     AuditRecord r;
@@ -57,6 +67,7 @@ TEST(CrashTest, AcknowledgedDecisionsSurviveSigkill) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const fs::path db = dir / "audit.db";
+  fs::create_directories(dir / "witness");
   std::mt19937 rng(20261128);
   std::uniform_int_distribution<int> delay_ms(1, 60);
   std::map<std::uint64_t, std::uint64_t> acked;  // seq -> request id
@@ -74,6 +85,10 @@ TEST(CrashTest, AcknowledgedDecisionsSurviveSigkill) {
       Child(db, fds[1], next_id, round % 2 == 0 ? AuditOptions{}.segment_bytes : 16384);
     }
     ::close(fds[1]);
+    Ack opened{1, 1};
+    ASSERT_EQ(::read(fds[0], &opened, sizeof(opened)), static_cast<ssize_t>(sizeof(opened)))
+        << "round " << round << ": the child could not open the log";
+    ASSERT_EQ(opened.seq, 0u);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     ::kill(pid, SIGKILL);
     int status = 0;
@@ -90,10 +105,11 @@ TEST(CrashTest, AcknowledgedDecisionsSurviveSigkill) {
     {
       AuditOptions options;
       options.db = db;
+      options.witnesses.push_back(std::make_shared<FileWitness>(WitnessOf(db)));
       base::StatusOr<std::unique_ptr<AuditLog>> reopened = AuditLog::Open(options);
       ASSERT_TRUE(reopened.ok()) << "round " << round << ": " << reopened.status().ToString();
     }
-    base::StatusOr<VerifyReport> report = VerifyDatabase(db, std::nullopt);
+    base::StatusOr<VerifyReport> report = VerifyDatabase(db, std::nullopt, WitnessOf(db));
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     ASSERT_TRUE(report->ok) << "round " << round << ": record " << report->bad_seq << ": "
                             << report->problem;

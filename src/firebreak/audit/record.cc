@@ -329,4 +329,88 @@ std::string FormatTime(std::int64_t unix_micros) {
   return out;
 }
 
+namespace {
+
+// The end of the JSON value that starts at `at` (a string, an object, an
+// array or a scalar); json.size() if it does not end.
+std::size_t ValueEnd(std::string_view json, std::size_t at) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = at; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+        if (depth == 0) {
+          return i + 1;
+        }
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) {
+        return i;  // the end of the enclosing object: a scalar ends here
+      }
+      if (--depth == 0) {
+        return i + 1;
+      }
+    } else if (c == ',' && depth == 0) {
+      return i;
+    }
+  }
+  return json.size();
+}
+
+}  // namespace
+
+std::optional<std::string_view> TopLevelValue(std::string_view json, std::string_view key) {
+  // Keys and values alternate at depth 1; inside strings a quote is always
+  // escaped.
+  if (json.empty() || json[0] != '{') {
+    return std::nullopt;
+  }
+  std::size_t i = 1;
+  while (i < json.size() && json[i] == '"') {
+    const std::size_t key_end = ValueEnd(json, i);
+    if (key_end >= json.size() || json[key_end] != ':') {
+      return std::nullopt;
+    }
+    const std::size_t value_at = key_end + 1;
+    const std::size_t value_end = ValueEnd(json, value_at);
+    if (json.substr(i + 1, key_end - i - 2) == key) {
+      return json.substr(value_at, value_end - value_at);
+    }
+    if (value_end >= json.size() || json[value_end] != ',') {
+      return std::nullopt;
+    }
+    i = value_end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> TopLevelString(std::string_view json, std::string_view key) {
+  const std::optional<std::string_view> v = TopLevelValue(json, key);
+  if (!v || v->size() < 2 || v->front() != '"' || v->back() != '"' ||
+      v->find('\\') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return v->substr(1, v->size() - 2);
+}
+
+std::optional<std::uint64_t> TopLevelNumber(std::string_view json, std::string_view key) {
+  const std::optional<std::string_view> v = TopLevelValue(json, key);
+  std::uint64_t n = 0;
+  if (!v || v->empty() ||
+      std::from_chars(v->data(), v->data() + v->size(), n).ptr != v->data() + v->size()) {
+    return std::nullopt;
+  }
+  return n;
+}
+
 }  // namespace firebreak::audit

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -85,5 +86,15 @@ base::Sha256 ChainHash(const base::Sha256& previous, std::string_view body);
 
 // "2026-11-28T23:59:59.123456Z" for microseconds since the Unix epoch.
 std::string FormatTime(std::int64_t unix_micros);
+
+// The raw JSON text of the value of top-level key `key` in a JSON object
+// (a string with its quotes and escapes), if it has one. For the log's own
+// canonical encodings: it scans, it does not validate.
+std::optional<std::string_view> TopLevelValue(std::string_view json, std::string_view key);
+// The same for a value that is a string without escapes (an id, a hex
+// digest, a time, a kind), without its quotes; nullopt for anything else.
+std::optional<std::string_view> TopLevelString(std::string_view json, std::string_view key);
+// The same for a non-negative integer.
+std::optional<std::uint64_t> TopLevelNumber(std::string_view json, std::string_view key);
 
 }  // namespace firebreak::audit

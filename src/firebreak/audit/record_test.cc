@@ -127,5 +127,21 @@ TEST(RecordTest, FormatsTimeAsRfc3339Utc) {
   EXPECT_EQ(FormatTime(1795910400000000), "2026-11-29T00:00:00.000000Z");  // the next
 }
 
+TEST(RecordTest, TopLevelValuesAreReadFromTheCanonicalEncoding) {
+  const std::string body =
+      R"({"a":{"kind":"x","n":[1,{"seq":2}]},"kind":"decision","note":"\"kind\":\"y\"",)"
+      R"("seq":12,"z":null})";
+  EXPECT_EQ(TopLevelValue(body, "a"), R"({"kind":"x","n":[1,{"seq":2}]})");
+  EXPECT_EQ(TopLevelString(body, "kind"), "decision");
+  EXPECT_EQ(TopLevelValue(body, "note"), R"("\"kind\":\"y\"")");
+  EXPECT_EQ(TopLevelString(body, "note"), std::nullopt);  // has escapes
+  EXPECT_EQ(TopLevelNumber(body, "seq"), 12u);
+  EXPECT_EQ(TopLevelValue(body, "z"), "null");
+  EXPECT_EQ(TopLevelNumber(body, "z"), std::nullopt);
+  EXPECT_EQ(TopLevelValue(body, "n"), std::nullopt);  // nested only
+  EXPECT_EQ(TopLevelValue("[1]", "a"), std::nullopt);
+  EXPECT_EQ(TopLevelValue(R"({"a":"unterminated)", "b"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace firebreak::audit

@@ -1,5 +1,8 @@
 #include "firebreak/audit/verify.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <ostream>
@@ -17,44 +20,17 @@ void AppendJsonString(std::string& out, std::string_view s) { Value(s).AppendCan
 
 }  // namespace
 
-std::uint64_t SeqOfBody(std::string_view body) {
-  // Scan top-level keys only: inside strings a quote is always escaped.
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    } else if (c == '"') {
-      if (depth == 1 && body.substr(i, 6) == "\"seq\":") {
-        std::uint64_t seq = 0;
-        for (std::size_t j = i + 6; j < body.size() && body[j] >= '0' && body[j] <= '9'; ++j) {
-          seq = seq * 10 + static_cast<std::uint64_t>(body[j] - '0');
-        }
-        return seq;
-      }
-      in_string = true;
-    }
-  }
-  return 0;
-}
+std::uint64_t SeqOfBody(std::string_view body) { return TopLevelNumber(body, "seq").value_or(0); }
 
 ChainVerifier::ChainVerifier(std::string instance, std::string public_pem, std::uint64_t first_seq,
                              base::Sha256 previous)
     : instance_(std::move(instance)),
       public_pem_(std::move(public_pem)),
       expected_seq_(first_seq),
-      previous_(previous) {}
+      previous_(previous) {
+  Value(instance_).AppendCanonical(encoded_instance_);
+  report_.attested_seq = first_seq - 1;  // where the chain starts is given
+}
 
 void ChainVerifier::Fail(std::uint64_t seq, std::string problem) {
   if (report_.ok) {
@@ -64,7 +40,32 @@ void ChainVerifier::Fail(std::uint64_t seq, std::string problem) {
   }
 }
 
-void ChainVerifier::AddRecord(std::uint64_t seq, std::string_view body, std::string_view hash) {
+void ChainVerifier::ExpectWitness(WitnessHeads heads) {
+  report_.witness_other_instances = std::move(heads.other_instances);
+  report_.witness_other_lines = std::move(heads.other_lines);
+  if (heads.heads.empty()) {
+    return;
+  }
+  witness_last_ = heads.heads.back();
+  for (SignedHead& head : heads.heads) {
+    if (!HeadSignatureValid(head, public_pem_)) {
+      Fail(head.seq, "the witness's head at record " + std::to_string(head.seq) + " (" + head.time +
+                         ") does not verify with the key in use: the log's key was replaced, "
+                         "or the witness is another key's");
+      return;
+    }
+    // Heads before the first record given (an export from later on), and
+    // an empty log's open head, have nothing here to match.
+    if (head.seq >= expected_seq_ && head.seq > 0) {
+      witness_.push_back(std::move(head));
+    }
+  }
+  std::stable_sort(witness_.begin(), witness_.end(),
+                   [](const SignedHead& a, const SignedHead& b) { return a.seq < b.seq; });
+}
+
+void ChainVerifier::AddRecord(std::uint64_t seq, std::string_view body, std::string_view hash,
+                              std::optional<std::string_view> kind) {
   if (failed()) {
     return;
   }
@@ -91,13 +92,48 @@ void ChainVerifier::AddRecord(std::uint64_t seq, std::string_view body, std::str
              base::HexEncode(hash) + ", computed " + base::ToHex(computed));
     return;
   }
+  // The stored columns besides the body must say what the body says.
+  if (TopLevelValue(body, "instance") != std::string_view(encoded_instance_)) {
+    Fail(seq, "the record's content names another instance than the log's (" + instance_ +
+                  "): it was copied here from another log");
+    return;
+  }
+  const std::optional<std::string_view> body_kind = TopLevelString(body, "kind");
+  if (kind && body_kind != *kind) {
+    Fail(seq, "modified: the stored kind column says '" + std::string(*kind) +
+                  "' but the record's content says '" + std::string(body_kind.value_or("")) +
+                  "' (the column was changed)");
+    return;
+  }
+  for (; next_head_ < witness_.size() && witness_[next_head_].seq == seq; ++next_head_) {
+    const SignedHead& head = witness_[next_head_];
+    if (head.hash != computed) {
+      Fail(seq, "rewritten: the witness attests hash " + base::ToHex(head.hash) + " at record " +
+                    std::to_string(seq) + " (" + head.time + "), the log's chain has " +
+                    base::ToHex(computed) + ": records up to here were changed");
+      return;
+    }
+    ++report_.witness_heads;
+    report_.attested_seq = std::max(report_.attested_seq, seq);
+  }
+  if (body_kind == "lifecycle.unsigned_tail") {
+    auto number = [&](std::string_view key) {
+      return std::to_string(TopLevelNumber(body, key).value_or(0));
+    };
+    report_.unsigned_tails.push_back(
+        "record " + std::to_string(seq) + " (" +
+        std::string(TopLevelString(body, "time").value_or("")) +
+        "): when the log was opened, records " + number("first") + ".." + number("last") +
+        " were signed by no checkpoint or witness head; " + number("matched_journal") +
+        " of them matched the journal, " + number("unchecked") + " could not be checked");
+  }
   previous_ = computed;
   ++expected_seq_;
   ++report_.records;
 }
 
 void ChainVerifier::AddCheckpoint(std::uint64_t seq, std::string_view hash,
-                                  std::string_view signature) {
+                                  std::string_view signature, std::string_view time) {
   if (failed()) {
     return;
   }
@@ -115,17 +151,37 @@ void ChainVerifier::AddCheckpoint(std::uint64_t seq, std::string_view hash,
     Fail(seq, "checkpoint hash differs from the chain at record " + std::to_string(seq));
     return;
   }
-  base::StatusOr<bool> valid =
-      base::VerifySignature(public_pem_, CheckpointMessage(instance_, seq, previous_), signature);
-  if (!valid.ok() || !*valid) {
+  bool legacy = false;
+  if (!CheckpointSignatureValid(public_pem_, instance_, seq, previous_, time, signature, legacy)) {
     Fail(seq, "bad checkpoint signature at record " + std::to_string(seq) +
-                  (valid.ok() ? "" : ": " + valid.status().message()));
+                  " (its hash, sequence or time was changed, or another key signed it)");
     return;
   }
   ++report_.checkpoints;
+  report_.legacy_checkpoints += legacy ? 1 : 0;
+  report_.attested_seq = std::max(report_.attested_seq, seq);
 }
 
-VerifyReport ChainVerifier::Finish() { return report_; }
+VerifyReport ChainVerifier::Finish() {
+  const std::uint64_t last = expected_seq_ - 1;
+  report_.last_seq = last;
+  if (!failed() && next_head_ < witness_.size()) {
+    const SignedHead& head = witness_[next_head_];
+    Fail(last + 1, "truncated: the witness attests record " + std::to_string(head.seq) + " (hash " +
+                       base::ToHex(head.hash) + ", " + head.time + ") but the log ends at record " +
+                       std::to_string(last));
+  }
+  if (!failed() && witness_last_ && witness_last_->event == HeadEvent::kClose &&
+      last > witness_last_->seq) {
+    Fail(witness_last_->seq + 1,
+         "appended: records " + std::to_string(witness_last_->seq + 1) + ".." +
+             std::to_string(last) + " come after the head the log closed at (record " +
+             std::to_string(witness_last_->seq) + ", " + witness_last_->time +
+             ", the witness), and no run of the log opened it since: they were not written by "
+             "Firebreak");
+  }
+  return report_;
+}
 
 namespace {
 
@@ -156,7 +212,8 @@ base::StatusOr<std::string> Meta(sqlite3* db, std::string_view key) {
 }  // namespace
 
 base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
-                                            std::optional<std::string> public_pem) {
+                                            std::optional<std::string> public_pem,
+                                            const std::filesystem::path& witness) {
   // The journal before the database: a running log moves records from the
   // one into the other and then deletes them from the journal, so each
   // record is found in one or the other.
@@ -178,44 +235,82 @@ base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& path,
     public_pem = *stored;
     key_source = "the key stored in the database (pass --pubkey to verify against a trusted copy)";
   }
-  std::map<std::uint64_t, std::pair<std::string, std::string>> checkpoints;
-  Statement cps(db.db, "SELECT seq, hash, signature FROM checkpoints ORDER BY seq");
-  while (cps.ok() && cps.Step() == SQLITE_ROW) {
-    checkpoints[static_cast<std::uint64_t>(cps.Int(0))] = {std::string(cps.Blob(1)),
-                                                           std::string(cps.Blob(2))};
-  }
   ChainVerifier verifier(*instance, *public_pem);
-  Statement rows(db.db, "SELECT seq, body, hash FROM records ORDER BY seq");
+  if (!witness.empty()) {
+    base::StatusOr<WitnessHeads> heads = ReadWitnessFile(witness, *instance);
+    if (!heads.ok()) {
+      return heads.status();
+    }
+    if (heads->heads.empty()) {
+      std::string others;
+      for (const std::string& other : heads->other_instances) {
+        others += (others.empty() ? "" : ", ") + other;
+      }
+      verifier.Fail(0, "the witness " + witness.string() + " holds no head of instance " +
+                           *instance + " (the database was replaced, or the witness is another's" +
+                           (others.empty() ? "" : "; it holds heads of " + others) + ")");
+    } else {
+      verifier.ExpectWitness(std::move(heads).value());
+    }
+  }
+  struct StoredCheckpoint {
+    std::string hash;
+    std::string signature;
+    std::string time;
+  };
+  std::map<std::uint64_t, StoredCheckpoint> checkpoints;
+  Statement cps(db.db, "SELECT seq, hash, signature, time FROM checkpoints ORDER BY seq");
+  while (cps.ok() && cps.Step() == SQLITE_ROW) {
+    checkpoints[static_cast<std::uint64_t>(cps.Int(0))] = {
+        std::string(cps.Blob(1)), std::string(cps.Blob(2)), std::string(cps.Text(3))};
+  }
+  const ChainHead head = LastRecord(db.db);
+  // The journal's copies of records the database holds must be the same.
+  std::multimap<std::uint64_t, const JournalEntry*> copies;
+  for (const JournalEntry& e : *journal) {
+    if (e.seq <= head.seq) {
+      copies.emplace(e.seq, &e);
+    }
+  }
+  std::uint64_t journal_matched = 0;
+  Statement rows(db.db, "SELECT seq, kind, body, hash FROM records ORDER BY seq");
   if (!rows.ok()) {
     return SqliteError(db.db, "cannot read records");
   }
-  auto next_checkpoint = checkpoints.begin();
+  auto add_checkpoints = [&, next = checkpoints.begin()](std::uint64_t up_to) mutable {
+    for (; next != checkpoints.end() && next->first <= up_to; ++next) {
+      verifier.AddCheckpoint(next->first, next->second.hash, next->second.signature,
+                             next->second.time);
+    }
+  };
   while (!verifier.failed() && rows.Step() == SQLITE_ROW) {
     const auto seq = static_cast<std::uint64_t>(rows.Int(0));
-    verifier.AddRecord(seq, rows.Text(1), rows.Blob(2));
-    while (next_checkpoint != checkpoints.end() && next_checkpoint->first <= seq) {
-      verifier.AddCheckpoint(next_checkpoint->first, next_checkpoint->second.first,
-                             next_checkpoint->second.second);
-      ++next_checkpoint;
+    verifier.AddRecord(seq, rows.Text(2), rows.Blob(3), rows.Text(1));
+    const auto [first, end] = copies.equal_range(seq);
+    for (auto it = first; it != end && !verifier.failed(); ++it) {
+      if (it->second->kind != rows.Text(1) || it->second->body != rows.Text(2)) {
+        verifier.Fail(seq, "modified: the journal holds another record " + std::to_string(seq) +
+                               " than the database (the database, or the journal, was edited)");
+      } else {
+        ++journal_matched;
+      }
     }
+    add_checkpoints(seq);
   }
   // Records still in the journal: their hashes are the chain's own, and the
   // verifier checks their sequence and content.
   std::uint64_t journaled = 0;
   if (!verifier.failed()) {
-    const ChainHead head = LastRecord(db.db);
     for (const ChainedEntry& c : ChainAfter(std::move(journal).value(), head.seq, head.hash)) {
-      verifier.AddRecord(c.entry.seq, c.entry.body, base::AsBytes(c.hash));
+      verifier.AddRecord(c.entry.seq, c.entry.body, base::AsBytes(c.hash), c.entry.kind);
       ++journaled;
     }
   }
-  for (; next_checkpoint != checkpoints.end(); ++next_checkpoint) {
-    verifier.AddCheckpoint(next_checkpoint->first, next_checkpoint->second.first,
-                           next_checkpoint->second.second);
-  }
+  add_checkpoints(UINT64_MAX);
   VerifyReport report = verifier.Finish();
   report.key_source = key_source;
   report.journaled = journaled;
+  report.journal_matched = journal_matched;
   return report;
 }
 

@@ -1,6 +1,9 @@
 // Verification of an audit trail: the hash chain record by record, sequence
-// numbers, and the Ed25519 signatures of the checkpoints. The same verifier
-// checks a live database and an offline JSONL export.
+// numbers, every stored column against the hashed body, the Ed25519
+// signatures of the checkpoints, the journal's copies of records, and the
+// signed heads a witness holds (truncation, rewriting, records appended
+// after a close). The same verifier checks a live database and an offline
+// JSONL export.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "firebreak/audit/witness.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/base/status.h"
 
@@ -21,11 +25,23 @@ namespace firebreak::audit {
 struct VerifyReport {
   bool ok = true;
   std::uint64_t records = 0;
+  std::uint64_t last_seq = 0;  // the last record verified
   std::uint64_t checkpoints = 0;
-  std::uint64_t journaled = 0;  // of the records, those only in the journal yet
-  std::uint64_t bad_seq = 0;    // the first record found wrong
-  std::string problem;          // what is wrong with it
-  std::string key_source;       // where the public key came from
+  std::uint64_t legacy_checkpoints = 0;  // signed before their time was: the time is not checked
+  std::uint64_t journaled = 0;           // of the records, those only in the journal yet
+  std::uint64_t journal_matched = 0;     // records the database and the journal both hold, equal
+  std::uint64_t witness_heads = 0;       // witness heads checked against the chain
+  std::vector<std::string> witness_other_instances;  // the witness also holds these
+  std::vector<std::size_t> witness_other_lines;      // its lines that are not heads
+  // The last record a signed head (a checkpoint, or a witness's head)
+  // vouches for: those after it are unattested.
+  std::uint64_t attested_seq = 0;
+  // What the log found unsigned when it was opened ("lifecycle.unsigned_tail"
+  // records), one line each.
+  std::vector<std::string> unsigned_tails;
+  std::uint64_t bad_seq = 0;  // the first record found wrong
+  std::string problem;        // what is wrong with it
+  std::string key_source;     // where the public key came from
 };
 
 // Fed records in sequence order, each checkpoint right after the record it
@@ -38,28 +54,43 @@ class ChainVerifier {
   ChainVerifier(std::string instance, std::string public_pem, std::uint64_t first_seq = 1,
                 base::Sha256 previous = {});
 
-  void AddRecord(std::uint64_t seq, std::string_view body, std::string_view hash);
-  void AddCheckpoint(std::uint64_t seq, std::string_view hash, std::string_view signature);
-  // Call after everything was added; reports truncation below a checkpoint.
+  // The witness's heads of this instance (file order), before any record:
+  // each must match the chain, and the chain must reach the last one.
+  void ExpectWitness(WitnessHeads heads);
+  // `kind`: the stored kind column, when the record has one (a database's),
+  // which must be the body's.
+  void AddRecord(std::uint64_t seq, std::string_view body, std::string_view hash,
+                 std::optional<std::string_view> kind = std::nullopt);
+  void AddCheckpoint(std::uint64_t seq, std::string_view hash, std::string_view signature,
+                     std::string_view time);
+  // Fails record `seq` with `problem` (a check made outside the verifier).
+  void Fail(std::uint64_t seq, std::string problem);
+  // Call after everything was added; reports truncation below a checkpoint
+  // or a witness's head, and records appended after a close.
   VerifyReport Finish();
 
   bool failed() const { return !report_.ok; }
 
  private:
-  void Fail(std::uint64_t seq, std::string problem);
-
   std::string instance_;
+  std::string encoded_instance_;  // as bodies carry it
   std::string public_pem_;
   std::uint64_t expected_seq_;
   base::Sha256 previous_;
+  std::vector<SignedHead> witness_;         // sorted by sequence
+  std::optional<SignedHead> witness_last_;  // the witness's last line
+  std::size_t next_head_ = 0;
   VerifyReport report_;
 };
 
-// Verifies a database, and the records its journal holds beyond it (a log
-// that runs, or was killed). Uses `public_pem` when given, else the key the
-// database names (and says so in the report).
+// Verifies a database, the records its journal holds too (they must be the
+// same) and those it holds beyond it (a log that runs, or was killed), and,
+// with `witness`, the heads that file holds of the database's instance.
+// Uses `public_pem` when given, else the key the database names (and says
+// so in the report).
 base::StatusOr<VerifyReport> VerifyDatabase(const std::filesystem::path& db,
-                                            std::optional<std::string> public_pem);
+                                            std::optional<std::string> public_pem,
+                                            const std::filesystem::path& witness = {});
 
 // Writes the records from `from_seq` with their hashes (the journal's
 // included), and the checkpoints, as JSON lines that verify offline (see

@@ -33,6 +33,25 @@ bool ParseRole(std::string_view name, Role* role) {
   return true;
 }
 
+namespace {
+constexpr std::string_view kContentKindNames[kContentKinds] = {
+    "image", "audio", "document", "server_tool", "unknown_part", "unknown_field"};
+}  // namespace
+
+std::string_view ContentKindName(ContentKind kind) {
+  return kContentKindNames[static_cast<std::size_t>(kind)];
+}
+
+bool ParseContentKind(std::string_view name, ContentKind* kind) {
+  for (std::size_t i = 0; i < kContentKinds; ++i) {
+    if (kContentKindNames[i] == name) {
+      *kind = static_cast<ContentKind>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 Conversation SinglePrompt(std::string text) {
   Conversation conversation;
   conversation.messages.push_back({Role::kUser, std::move(text)});

@@ -1,8 +1,13 @@
-// The local classification cascade of an exchange: normalise every message
-// (and the whole conversation, and any base64/hex payload in it), run the
-// pattern stage (RE2 patterns and keywords, one RE2::Set scan) and the model
-// stage (linear_model.h), and combine them into calibrated scores per
-// category with the evidence that produced them.
+// The local classification cascade of an exchange. Every message is read
+// whole and part by part (sentences, list items and steps such as "then ...",
+// "and also ...", "as a second output"), so a prohibited part can neither hide
+// behind a benign one nor be diluted by padding; hidden text is decoded and
+// read too (base64, hex, ROT13, reversed text, leetspeak). Each text goes
+// through the pattern stage (RE2 patterns and keywords, one RE2::Set scan) and
+// the model stage (linear_model.h), combined into scores per category with
+// the evidence that produced them. What the classifier cannot read (text in
+// another language it is asked to act on) makes the classification
+// uncertain: the policy's defaults take part.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +21,7 @@
 #include "firebreak/base/conversation.h"
 #include "firebreak/base/status.h"
 #include "firebreak/classify/linear_model.h"
+#include "firebreak/classify/normalize.h"
 
 namespace re2 {
 class RE2;
@@ -46,19 +52,33 @@ struct Evidence {
   std::string_view detail;  // the pattern or keyword (borrowed from the Classifier)
   double score = 0;         // this evidence's own score
   int message = -1;         // message index; -1 = the whole conversation
-  bool decoded = false;     // found in a decoded base64/hex payload
+  Decoding decoding = Decoding::kNone;  // how the text it was found in was decoded
+  bool part = false;  // found in a sentence or step, not in the message read whole
+
+  bool decoded() const { return decoding != Decoding::kNone; }
 };
 
 struct CategoryScore {
   std::uint16_t category = 0;
-  double score = 0;  // in [0, 1]
+  double score = 0;  // in [0, 1], the best over every text and part read
   bool detected = false;
-  std::vector<Evidence> evidence;  // of the segment that gave the best score
+  // Detected in a message or the conversation read whole as written, or
+  // strongly (>= 0.85) in a request part of it. Only such a detection states
+  // the request's intent; a category detected otherwise (weakly in a part, or
+  // in decoded text) adds its rules but cannot stand in for the intent of the
+  // whole (policy::DetectedCategory::states_intent).
+  bool detected_whole = false;
+  std::string part;                // the part that gave the best score (an excerpt); empty: a whole text
+  std::vector<Evidence> evidence;  // of the text or part that gave the best score
 };
 
 struct Classification {
   std::vector<CategoryScore> scores;  // categories with a score >= 0.01, best first
   std::string_view version;           // borrowed from the Classifier
+  // Why the local classifier cannot vouch for its reading, e.g. "asked to act
+  // on text in French, which the local classifier does not read". Non-empty:
+  // the policy's defaults take part in the verdict, as for unknown intent.
+  std::vector<std::string> uncertain;
 
   bool AnyDetected() const;
 };
@@ -73,21 +93,23 @@ class Classifier {
   ~Classifier();
 
   // Thread-safe. InvalidArgument when the conversation's text is not UTF-8:
-  // the caller must fail closed.
+  // the caller must fail closed. Linear in the length of the conversation.
   base::StatusOr<Classification> Classify(const base::Conversation& conversation) const;
 
   const Config& config() const { return config_; }
-  // e.g. "firebreak-local/1 patterns=24 model=linear:3f2a9c1b07de"
+  // e.g. "firebreak-local/2 patterns=24 keywords=3 model=linear:3f2a9c1b07de"
   const std::string& version() const { return version_; }
   // Hex SHA-256 of the model bytes loaded; empty without a model stage.
   const std::string& model_sha256() const;
 
  private:
   struct Compiled;
+  struct Run;
   struct Segment;
   Classifier(Config config, std::unique_ptr<Compiled> compiled);
-  void ScoreSegment(std::string_view normalized, int message, bool decoded,
-                    std::vector<CategoryScore>& best) const;
+  void ScoreText(std::string normalized, std::vector<std::uint32_t> line_breaks, int message,
+                 Decoding decoding, int depth, bool whole_only, Run& run) const;
+  void ScoreSegment(const Segment& segment, Run& run) const;
 
   Config config_;
   std::unique_ptr<Compiled> compiled_;

@@ -60,42 +60,66 @@ std::string_view Stem(std::string_view t) {
 
 }  // namespace
 
-void ExtractFeatures(std::string_view text, unsigned hash_bits, std::vector<std::uint32_t>& out) {
-  const std::uint64_t mask = (std::uint64_t{1} << hash_bits) - 1;
-  char token[256];
-  std::uint64_t previous = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (!IsTokenByte(static_cast<unsigned char>(text[i]))) {
-      ++i;
-      continue;
-    }
-    // "<token>" with digits folded to '0' (numbers count by shape); tokens
-    // longer than the buffer are cut, which only drops trailing grams.
-    std::size_t n = 1;
-    token[0] = '<';
-    while (i < text.size() && IsTokenByte(static_cast<unsigned char>(text[i]))) {
-      const char c = text[i++];
-      if (n < sizeof(token) - 1) {
-        token[n++] = c >= '0' && c <= '9' ? '0' : c;
-      }
-    }
-    token[n++] = '>';
-    const std::string_view word(token + 1, n - 2);
+std::uint64_t WordHash(std::string_view word) { return HashWord(Stem(word)); }
+std::uint64_t ExactWordHash(std::string_view word) { return HashWord(word); }
+std::uint64_t FeatureTokens::exact_hash() const { return HashWord(word()); }
 
-    const std::uint64_t unigram = HashWord(Stem(word));
-    out.push_back(static_cast<std::uint32_t>(unigram & mask));
-    if (previous != 0) {
-      out.push_back(static_cast<std::uint32_t>(Mix(previous * kBigramSalt + unigram) & mask));
+FeatureTokens::FeatureTokens(std::string_view normalized, unsigned hash_bits)
+    : text_(normalized), mask_((std::uint64_t{1} << hash_bits) - 1) {}
+
+bool FeatureTokens::Next() {
+  const std::string_view text = text_;
+  std::size_t i = pos_;
+  while (i < text.size() && !IsTokenByte(static_cast<unsigned char>(text[i]))) {
+    ++i;
+  }
+  if (i >= text.size()) {
+    pos_ = i;
+    return false;
+  }
+  begin_ = i;
+  // "<token>" with digits folded to '0' (numbers count by shape); tokens
+  // longer than the buffer are cut, which only drops trailing grams.
+  std::size_t n = 1;
+  token_[0] = '<';
+  while (i < text.size() && IsTokenByte(static_cast<unsigned char>(text[i]))) {
+    const char c = text[i++];
+    if (n < sizeof(token_) - 1) {
+      token_[n++] = c >= '0' && c <= '9' ? '0' : c;
     }
-    previous = unigram;
-    if (word.size() >= 4) {
-      for (std::size_t k = 0; k + 4 <= n; ++k) {
-        std::uint32_t gram;
-        std::memcpy(&gram, token + k, 4);
-        out.push_back(static_cast<std::uint32_t>(Mix(gram ^ kGramSalt) & mask));
-      }
+  }
+  token_[n++] = '>';
+  end_ = pos_ = i;
+  length_ = n;
+
+  const std::uint64_t unigram = HashWord(Stem(word()));
+  word_hash_ = unigram;
+  own_count_ = 0;
+  own_[own_count_++] = static_cast<std::uint32_t>(unigram & mask_);
+  has_bigram_ = previous_ != 0;
+  if (has_bigram_) {
+    bigram_ = static_cast<std::uint32_t>(Mix(previous_ * kBigramSalt + unigram) & mask_);
+  }
+  previous_ = unigram;
+  if (n - 2 >= 4) {
+    for (std::size_t k = 0; k + 4 <= n; ++k) {
+      std::uint32_t gram;
+      std::memcpy(&gram, token_ + k, 4);
+      own_[own_count_++] = static_cast<std::uint32_t>(Mix(gram ^ kGramSalt) & mask_);
     }
+  }
+  return true;
+}
+
+void ExtractFeatures(std::string_view text, unsigned hash_bits, std::vector<std::uint32_t>& out) {
+  FeatureTokens tokens(text, hash_bits);
+  while (tokens.Next()) {
+    const std::span<const std::uint32_t> own = tokens.own();
+    out.push_back(own[0]);  // the unigram, then the bigram, then the grams
+    if (tokens.has_bigram()) {
+      out.push_back(tokens.bigram());
+    }
+    out.insert(out.end(), own.begin() + 1, own.end());
   }
 }
 

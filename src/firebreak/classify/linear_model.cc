@@ -78,8 +78,9 @@ class Reader {
 LinearModel::LinearModel(std::vector<std::string> labels, unsigned hash_bits)
     : labels_(std::move(labels)),
       hash_bits_(hash_bits),
+      stride_((labels_.size() + 3) / 4 * 4),
       bias_(labels_.size(), 0.0f),
-      weights_((std::size_t{1} << hash_bits) * labels_.size(), 0.0f) {}
+      weights_((std::size_t{1} << hash_bits) * stride_, 0.0f) {}
 
 base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample>& examples,
                                                const TrainOptions& options) {
@@ -169,7 +170,7 @@ base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample
     // liblinear keeps one weight vector for two classes, oriented to label[0].
     const double sign = trained->label[0] == 1 ? 1.0 : -1.0;
     for (int f = 0; f < features; ++f) {
-      model.weights_[static_cast<std::size_t>(f) * labels.size() + k] =
+      model.weights_[static_cast<std::size_t>(f) * model.stride_ + k] =
           static_cast<float>(sign * trained->w[f]);
     }
     model.bias_[k] = static_cast<float>(sign * trained->w[features] * trained->bias);
@@ -191,7 +192,7 @@ void LinearModel::Predict(std::string_view normalized, std::vector<std::uint32_t
   float scores[kMaxLabels];
   std::copy(bias_.begin(), bias_.end(), scores);
   for (std::uint32_t f : features) {
-    const float* w = &weights_[static_cast<std::size_t>(f) * k];
+    const float* w = &weights_[static_cast<std::size_t>(f) * stride_];
     for (std::size_t j = 0; j < k; ++j) {
       scores[j] += value * w[j];
     }
@@ -223,14 +224,16 @@ base::Status LinearModel::Save(const std::filesystem::path& path) const {
   const std::size_t buckets = std::size_t{1} << hash_bits_;
   std::uint32_t rows = 0;
   for (std::size_t f = 0; f < buckets; ++f) {
-    rows += std::any_of(&weights_[f * k], &weights_[f * k] + k, [](float w) { return w != 0; });
+    rows += std::any_of(&weights_[f * stride_], &weights_[f * stride_] + k,
+                        [](float w) { return w != 0; });
   }
   Put(out, rows);
   for (std::size_t f = 0; f < buckets; ++f) {
-    if (std::any_of(&weights_[f * k], &weights_[f * k] + k, [](float w) { return w != 0; })) {
+    if (std::any_of(&weights_[f * stride_], &weights_[f * stride_] + k,
+                    [](float w) { return w != 0; })) {
       Put(out, static_cast<std::uint32_t>(f));
       for (std::size_t j = 0; j < k; ++j) {
-        Put(out, weights_[f * k + j]);
+        Put(out, weights_[f * stride_ + j]);
       }
     }
   }
@@ -296,7 +299,7 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
       return base::DataLoss(where + " has a corrupt weight row " + std::to_string(r));
     }
     for (std::size_t j = 0; j < count; ++j) {
-      if (!in.Get(model.weights_[bucket * count + j])) {
+      if (!in.Get(model.weights_[bucket * model.stride_ + j])) {
         return base::DataLoss(where + " is truncated (weights)");
       }
     }
@@ -306,6 +309,22 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
   }
   model.sha256_ = base::ToHex(base::Sha256Of(*bytes));
   return model;
+}
+
+void LinearModel::Probabilities(const float* sums, std::size_t count,
+                                std::vector<double>& probabilities) const {
+  const std::size_t k = labels_.size();
+  const double value = count == 0 ? 0.0 : 1.0 / std::sqrt(static_cast<double>(count));
+  probabilities.resize(k);
+  double total = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    const double score = static_cast<double>(bias_[j]) + value * static_cast<double>(sums[j]);
+    probabilities[j] = 1.0 / (1.0 + std::exp(-score));
+    total += probabilities[j];
+  }
+  for (double& p : probabilities) {
+    p /= total;
+  }
 }
 
 }  // namespace firebreak::classify

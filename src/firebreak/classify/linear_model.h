@@ -24,6 +24,27 @@ inline constexpr std::string_view kNoneLabel = "__none__";
 inline constexpr std::string_view kCorpusNoneLabel = "__none_corpus__";
 inline bool IsNoneLabel(std::string_view label) { return label.starts_with("__"); }
 
+// to[0, n) += from[0, n), n a multiple of 4 (a row_stride()).
+inline void AddWeights(float* __restrict to, const float* __restrict from, std::size_t n) {
+  for (std::size_t j = 0; j < n; j += 4) {
+    to[j] += from[j];
+    to[j + 1] += from[j + 1];
+    to[j + 2] += from[j + 2];
+    to[j + 3] += from[j + 3];
+  }
+}
+
+// to[0, n) = a[0, n) + b[0, n), n a multiple of 4.
+inline void SumWeights(float* __restrict to, const float* __restrict a, const float* __restrict b,
+                       std::size_t n) {
+  for (std::size_t j = 0; j < n; j += 4) {
+    to[j] = a[j] + b[j];
+    to[j + 1] = a[j + 1] + b[j + 1];
+    to[j + 2] = a[j + 2] + b[j + 2];
+    to[j + 3] = a[j + 3] + b[j + 3];
+  }
+}
+
 struct TrainingExample {
   std::string text;   // raw; normalised by the trainer
   std::string label;  // a category id or kNoneLabel
@@ -58,13 +79,26 @@ class LinearModel {
   void Predict(std::string_view normalized, std::vector<std::uint32_t>& features,
                std::vector<double>& probabilities) const;
 
+  // The same prediction from parts: the weights of one feature (labels()
+  // values), and the probabilities of a text whose `count` features' weights
+  // sum to `sums`. Lets a caller score many spans of one text from one pass.
+  // A row holds labels() weights padded with zeros to row_stride(), a
+  // multiple of 4, so sums of rows vectorise (AddWeights).
+  const float* Weights(std::uint32_t feature) const {
+    return &weights_[static_cast<std::size_t>(feature) * stride_];
+  }
+  std::size_t row_stride() const { return stride_; }
+  void Probabilities(const float* sums, std::size_t count,
+                     std::vector<double>& probabilities) const;
+
  private:
   LinearModel(std::vector<std::string> labels, unsigned hash_bits);
 
   std::vector<std::string> labels_;
   unsigned hash_bits_ = 0;
+  std::size_t stride_ = 0;  // labels rounded up to a multiple of 4
   std::vector<float> bias_;     // [label]
-  std::vector<float> weights_;  // [bucket * labels + label]
+  std::vector<float> weights_;  // [bucket * stride + label]
   std::string sha256_;
 };
 

@@ -133,13 +133,17 @@ void FoldHomoglyphs(std::vector<char32_t>& text) {
 }
 
 bool IsAsciiAlnum(char32_t c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool IsSpacer(char32_t c) { return c == ' ' || c == '.' || c == '-' || c == '_' || c == '*'; }
+bool IsSpacer(char32_t c) {
+  return c == ' ' || c == '\n' || c == '.' || c == '-' || c == '_' || c == '*';
+}
 
 // Joins runs of at least three single letters separated by one spacer each
-// ("s u r v e i l", "b.u.l.k") into words; collapses whitespace. `text` holds
+// ("s u r v e i l", "b.u.l.k") into words; collapses whitespace, noting in
+// `line_breaks` (if set) where a collapsed run held a line break. `text` holds
 // case-folded code points (char for ASCII text, char32_t otherwise).
 template <typename CharT>
-std::string JoinAndCollapse(std::basic_string_view<CharT> text) {
+std::string JoinAndCollapse(std::basic_string_view<CharT> text,
+                            std::vector<std::uint32_t>* line_breaks) {
   const std::size_t n = text.size();
   std::string out(n * (sizeof(CharT) == 1 ? 1 : 4), '\0');
   char* p = out.data();
@@ -148,6 +152,13 @@ std::string JoinAndCollapse(std::basic_string_view<CharT> text) {
   auto single_at = [&](std::size_t k) {
     return k < n && IsAsciiAlnum(code(k)) && (k == 0 || !IsAsciiAlnum(code(k - 1))) &&
            (k + 1 >= n || !IsAsciiAlnum(code(k + 1)));
+  };
+  bool pending_break = false;
+  auto note_break = [&] {
+    if (pending_break && line_breaks != nullptr && p != begin) {
+      line_breaks->push_back(static_cast<std::uint32_t>(p - begin));
+    }
+    pending_break = false;
   };
   std::size_t i = 0;
   while (i < n) {
@@ -160,6 +171,7 @@ std::string JoinAndCollapse(std::basic_string_view<CharT> text) {
         ++letters;
       }
       if (letters >= 3) {
+        note_break();
         for (std::size_t j = i; j <= k; j += 2) {
           *p++ = static_cast<char>(code(j));
         }
@@ -169,10 +181,14 @@ std::string JoinAndCollapse(std::basic_string_view<CharT> text) {
     }
     ++i;
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      pending_break = pending_break || c == '\n' || c == '\r';
       if (p != begin && p[-1] != ' ') {
         *p++ = ' ';
       }
-    } else if (c < 0x80) {
+      continue;
+    }
+    note_break();
+    if (c < 0x80) {
       *p++ = static_cast<char>(c);
     } else {
       p += utf8proc_encode_char(static_cast<utf8proc_int32_t>(c),
@@ -278,7 +294,8 @@ std::size_t FindInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
-base::StatusOr<std::string> Normalize(std::string_view text) {
+base::StatusOr<std::string> Normalize(std::string_view text,
+                                      std::vector<std::uint32_t>* line_breaks) {
   if (std::size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
     return base::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad));
   }
@@ -288,19 +305,21 @@ base::StatusOr<std::string> Normalize(std::string_view text) {
     std::string folded(text.size(), '\0');
     char* p = folded.data();
     for (char c : text) {
-      if (c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      if (c == '\n' || c == '\r') {
+        *p++ = '\n';
+      } else if (c == '\t' || c == '\f' || c == '\v') {
         *p++ = ' ';
       } else if (c >= 0x20 && c != 0x7F) {
         *p++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
       }
     }
     folded.resize(static_cast<std::size_t>(p - folded.data()));
-    return JoinAndCollapse(std::string_view(folded));
+    return JoinAndCollapse(std::string_view(folded), line_breaks);
   }
   utf8proc_uint8_t* mapped = nullptr;
   const auto options = static_cast<utf8proc_option_t>(
       UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE |
-      UTF8PROC_STRIPCC | UTF8PROC_LUMP | UTF8PROC_STRIPMARK);
+      UTF8PROC_STRIPCC | UTF8PROC_NLF2LF | UTF8PROC_LUMP | UTF8PROC_STRIPMARK);
   utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
                                     static_cast<utf8proc_ssize_t>(text.size()), &mapped, options);
   if (n < 0) {
@@ -310,11 +329,11 @@ base::StatusOr<std::string> Normalize(std::string_view text) {
   std::vector<char32_t> chars =
       Decode(std::string_view(reinterpret_cast<const char*>(mapped), static_cast<std::size_t>(n)));
   FoldHomoglyphs(chars);
-  return JoinAndCollapse(std::u32string_view(chars.data(), chars.size()));
+  return JoinAndCollapse(std::u32string_view(chars.data(), chars.size()), line_breaks);
 }
 
-std::vector<std::string> DecodeEmbeddedPayloads(std::string_view text) {
-  std::vector<std::string> out;
+std::vector<DecodedPayload> DecodeEmbeddedPayloads(std::string_view text) {
+  std::vector<DecodedPayload> out;
   std::size_t i = 0;
   while (i < text.size()) {
     if (Base64Value(text[i]) < 0) {
@@ -329,20 +348,156 @@ std::vector<std::string> DecodeEmbeddedPayloads(std::string_view text) {
     }
     std::string_view run = text.substr(i, end - i);
     if (run.size() >= kMinPayloadRun) {
-      std::string decoded;
+      DecodedPayload decoded{{}, Decoding::kHex};
       if (hex && run.size() % 2 == 0) {
-        decoded = DecodeHex(run);
+        decoded.text = DecodeHex(run);
       }
-      if (!LooksLikeText(decoded)) {
-        decoded = DecodeBase64(run);
+      if (!LooksLikeText(decoded.text)) {
+        decoded = {DecodeBase64(run), Decoding::kBase64};
       }
-      if (LooksLikeText(decoded)) {
+      if (LooksLikeText(decoded.text)) {
         out.push_back(std::move(decoded));
       }
     }
     i = end;
     while (i < text.size() && text[i] == '=') {
       ++i;
+    }
+  }
+  return out;
+}
+
+std::string_view DecodingName(Decoding decoding) {
+  switch (decoding) {
+    case Decoding::kNone:
+      return "none";
+    case Decoding::kBase64:
+      return "base64";
+    case Decoding::kHex:
+      return "hex";
+    case Decoding::kRot13:
+      return "rot13";
+    case Decoding::kReversed:
+      return "reversed";
+    case Decoding::kLeetspeak:
+      return "leetspeak";
+  }
+  return "none";
+}
+
+std::string Rot13(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') {
+      c = static_cast<char>('a' + (c - 'a' + 13) % 26);
+    } else if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>('A' + (c - 'A' + 13) % 26);
+    }
+  }
+  return out;
+}
+
+std::string Reversed(std::string_view text) {
+  std::string out(text.size(), '\0');
+  std::size_t w = text.size();
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Lead byte, then its continuation bytes (10xxxxxx).
+    std::size_t n = 1;
+    while (i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) {
+      ++n;
+    }
+    w -= n;
+    std::copy(text.begin() + static_cast<std::ptrdiff_t>(i),
+              text.begin() + static_cast<std::ptrdiff_t>(i + n),
+              out.begin() + static_cast<std::ptrdiff_t>(w));
+    i += n;
+  }
+  return out;
+}
+
+namespace {
+
+// The letter a leetspeak character stands for; 0 for other bytes.
+constexpr std::array<char, 256> kLeetLetters = [] {
+  std::array<char, 256> table{};
+  const std::pair<char, char> pairs[] = {{'0', 'o'}, {'1', 'i'}, {'!', 'i'}, {'3', 'e'},
+                                         {'4', 'a'}, {'@', 'a'}, {'5', 's'}, {'$', 's'},
+                                         {'7', 't'}, {'8', 'b'}, {'9', 'g'}, {'|', 'l'}};
+  for (const auto& [from, to] : pairs) {
+    table[static_cast<unsigned char>(from)] = to;
+  }
+  return table;
+}();
+
+char LeetLetter(char c) { return kLeetLetters[static_cast<unsigned char>(c)]; }
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsLeetWordByte(char c) { return IsLower(c) || LeetLetter(c) != 0 || (c >= '0' && c <= '9'); }
+
+// Whether text[begin, end) (trimmed of '!' and '|') is a leetspeak word.
+bool IsLeetWord(std::string_view word) {
+  std::size_t letters = 0;
+  std::size_t leet = 0;
+  bool symbol = false;  // @ $ | ! rather than a digit
+  bool inside = false;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    const char c = word[i];
+    if (IsLower(c)) {
+      ++letters;
+    } else if (LeetLetter(c) != 0) {
+      ++leet;
+      symbol = symbol || c < '0' || c > '9';
+      inside = inside || (i > 0 && i + 1 < word.size() && IsLower(word[i - 1]) &&
+                          IsLower(word[i + 1]));
+    } else {
+      return false;  // a digit that stands for no letter: a code or a number
+    }
+  }
+  return (letters >= 2 || (letters == 1 && symbol)) && leet >= 1 && (inside || leet >= 2);
+}
+
+}  // namespace
+
+std::optional<std::string> DecodeLeetspeak(std::string_view normalized) {
+  std::optional<std::string> out;
+  // Most text has no letter beside a leetspeak character: one cheap scan.
+  bool candidate = false;
+  for (std::size_t k = 1; k < normalized.size() && !candidate; ++k) {
+    candidate = (LeetLetter(normalized[k]) != 0 && IsLower(normalized[k - 1])) ||
+                (LeetLetter(normalized[k - 1]) != 0 && IsLower(normalized[k]));
+  }
+  if (!candidate) {
+    return out;
+  }
+  std::size_t i = 0;
+  while (i < normalized.size()) {
+    if (!IsLeetWordByte(normalized[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t begin = i;
+    std::size_t end = i;
+    while (end < normalized.size() && IsLeetWordByte(normalized[end])) {
+      ++end;
+    }
+    i = end;
+    while (begin < end && (normalized[begin] == '!' || normalized[begin] == '|')) {
+      ++begin;
+    }
+    while (end > begin && (normalized[end - 1] == '!' || normalized[end - 1] == '|')) {
+      --end;
+    }
+    if (!IsLeetWord(normalized.substr(begin, end - begin))) {
+      continue;
+    }
+    if (!out) {
+      out.emplace(normalized);
+    }
+    for (std::size_t j = begin; j < end; ++j) {
+      if (char letter = LeetLetter(normalized[j])) {
+        (*out)[j] = letter;
+      }
     }
   }
   return out;

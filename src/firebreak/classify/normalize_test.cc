@@ -56,6 +56,23 @@ TEST(NormalizeTest, SpelledOutLettersAreJoined) {
   EXPECT_EQ(N("a b testing"), "a b testing");  // two letters are not a word
 }
 
+TEST(NormalizeTest, ReportsWhereLineBreaksWere) {
+  std::vector<std::uint32_t> breaks;
+  base::StatusOr<std::string> out =
+      Normalize("Summarize this.\n\n- first item\r\n  * second\tthird \n", &breaks);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, "summarize this. - first item * second third");
+  // Each offset is where the text after a collapsed line break starts.
+  EXPECT_THAT(breaks, ElementsAre(16u, 29u));
+  breaks.clear();
+  ASSERT_TRUE(Normalize("Résumé\nзаметка\u2028fin", &breaks).ok());  // the Unicode path
+  EXPECT_THAT(breaks, ElementsAre(7u, 22u));
+  // A leading break is not a boundary; spelled-out letters across lines still join.
+  breaks.clear();
+  EXPECT_EQ(*Normalize("\nb\nu\nl\nk data", &breaks), "bulk data");
+  EXPECT_THAT(breaks, IsEmpty());
+}
+
 TEST(NormalizeTest, InvalidUtf8IsAnErrorWithItsOffset) {
   base::StatusOr<std::string> out = Normalize(std::string("valid \xC3\x28 bytes"));
   ASSERT_FALSE(out.ok());
@@ -65,21 +82,25 @@ TEST(NormalizeTest, InvalidUtf8IsAnErrorWithItsOffset) {
   EXPECT_EQ(FindInvalidUtf8("\xF0\x9F\x98"), 0u);  // truncated sequence
 }
 
+MATCHER_P2(Payload, text, decoding, "") {
+  return arg.text == text && arg.decoding == decoding;
+}
+
 TEST(PayloadTest, DecodesBase64Text) {
   // "track every citizen phone" in base64.
   EXPECT_THAT(DecodeEmbeddedPayloads("please run: dHJhY2sgZXZlcnkgY2l0aXplbiBwaG9uZQ== thanks"),
-              ElementsAre("track every citizen phone"));
+              ElementsAre(Payload("track every citizen phone", Decoding::kBase64)));
 }
 
 TEST(PayloadTest, DecodesUrlSafeBase64WithoutPadding) {
   EXPECT_THAT(DecodeEmbeddedPayloads("dHJhY2sgZXZlcnkgY2l0aXplbiBwaG9uZQ"),
-              ElementsAre("track every citizen phone"));
+              ElementsAre(Payload("track every citizen phone", Decoding::kBase64)));
 }
 
 TEST(PayloadTest, DecodesHexText) {
   // "kill the target now" in hex.
   EXPECT_THAT(DecodeEmbeddedPayloads("x 6b696c6c2074686520746172676574206e6f77 y"),
-              ElementsAre("kill the target now"));
+              ElementsAre(Payload("kill the target now", Decoding::kHex)));
 }
 
 TEST(PayloadTest, IgnoresRunsThatAreNotText) {
@@ -88,6 +109,33 @@ TEST(PayloadTest, IgnoresRunsThatAreNotText) {
               IsEmpty());
   EXPECT_THAT(DecodeEmbeddedPayloads("ordinary words only, nothing encoded here"), IsEmpty());
   EXPECT_THAT(DecodeEmbeddedPayloads("AAAAAAAAAAAAAAAAAAAAAAAAAAAA"), IsEmpty());
+}
+
+TEST(DecodingTest, Rot13RotatesLettersOnly) {
+  EXPECT_EQ(Rot13("Track every citizen, 24/7!"), "Genpx rirel pvgvmra, 24/7!");
+  EXPECT_EQ(Rot13(Rot13("any Text")), "any Text");
+  EXPECT_EQ(Rot13("café"), "pnsé");  // bytes outside ASCII are kept
+}
+
+TEST(DecodingTest, ReversedKeepsCodePointsWhole) {
+  EXPECT_EQ(Reversed("flag the senders."), ".srednes eht galf");
+  EXPECT_EQ(Reversed("où été"), "été ùo");
+  EXPECT_EQ(Reversed("日本"), "本日");
+  EXPECT_EQ(Reversed(""), "");
+}
+
+TEST(DecodingTest, LeetspeakWordsAreSpelledInLetters) {
+  EXPECT_EQ(DecodeLeetspeak("tr4ck 3v3ry c1t1z3n"), "track every citizen");
+  EXPECT_EQ(DecodeLeetspeak("build a p@ttern of l1fe, now!"), "build a pattern of life, now!");
+  EXPECT_EQ(DecodeLeetspeak("wh3r3 $h3 $l33p$"), "where she sleeps");
+  EXPECT_EQ(DecodeLeetspeak("str1k3 w1th0ut 4ppr0v4l"), "strike without approval");
+}
+
+TEST(DecodingTest, CodesNumbersAndPunctuationAreNotLeetspeak) {
+  EXPECT_EQ(DecodeLeetspeak("the f-35 and the mq-9 left at 0340z on the 4th"), std::nullopt);
+  EXPECT_EQ(DecodeLeetspeak("b2b, x86, h264, ipv4 and 3am"), std::nullopt);
+  EXPECT_EQ(DecodeLeetspeak("15,000 records; $500 each! great!"), std::nullopt);
+  EXPECT_EQ(DecodeLeetspeak("plain words only"), std::nullopt);
 }
 
 }  // namespace

@@ -1,11 +1,106 @@
 #include "firebreak/cli/app.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "firebreak/cli/commands.h"
 
 namespace firebreak::cli {
+namespace {
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::vector<CLI::App*> CommandsOf(CLI::App& group) {
+  return group.get_subcommands([](CLI::App* sub) { return !sub->get_name().empty(); });
+}
+
+// What a command group offers: its commands, and where to read more.
+std::string CommandList(CLI::App& group, const std::string& path) {
+  std::string names;
+  for (const CLI::App* sub : CommandsOf(group)) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return "commands: " + names + "\nRun '" + path + " --help' for what each does.\n";
+}
+
+// The command words of argv, checked against the command tree before CLI11
+// parses the rest: a missing or unknown command, or an option where a
+// command must come, is a usage error naming what there is. Returns the exit
+// code after printing, or nullopt to go on.
+std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv, std::ostream& err) {
+  CLI::App* group = &app;
+  std::string path = "firebreak";
+  for (int i = 1;; ++i) {
+    if (i >= argc) {
+      err << path << ": a command is required\n" << CommandList(*group, path);
+      return kExitUsage;
+    }
+    const std::string_view word = argv[i];
+    if (word.starts_with('-')) {
+      if (word == "-h" || word == "--help" || (group == &app && word == "--version")) {
+        return std::nullopt;
+      }
+      err << path << ": unknown option '" << word << "'; a command comes first\n"
+          << CommandList(*group, path);
+      return kExitUsage;
+    }
+    const std::vector<CLI::App*> commands = CommandsOf(*group);
+    auto found = std::find_if(commands.begin(), commands.end(),
+                              [&](CLI::App* sub) { return sub->check_name(std::string(word)); });
+    if (found == commands.end()) {
+      err << path << ": unknown command '" << word << "'";
+      auto closest = std::min_element(commands.begin(), commands.end(), [&](auto* a, auto* b) {
+        return EditDistance(word, a->get_name()) < EditDistance(word, b->get_name());
+      });
+      if (closest != commands.end() && EditDistance(word, (*closest)->get_name()) <= 2) {
+        err << "; did you mean '" << (*closest)->get_name() << "'?";
+      }
+      err << '\n' << CommandList(*group, path);
+      return kExitUsage;
+    }
+    if (CommandsOf(**found).empty()) {
+      return std::nullopt;  // a command: CLI11 parses its arguments
+    }
+    group = *found;
+    path += " " + group->get_name();
+  }
+}
+
+// A parse error of a command's arguments, said with the command, its usage
+// line and where its options are described.
+void ReportUsageError(CLI::App& app, const CLI::ParseError& e, std::ostream& err) {
+  CLI::App* command = &app;
+  std::string path = "firebreak";
+  while (!command->get_subcommands().empty()) {
+    command = command->get_subcommands().back();
+    path += " " + command->get_name();
+  }
+  err << path << ": " << e.what() << '\n'
+      << CLI::Formatter().make_usage(command, path) << "Run '" << path
+      << " --help' for its arguments and options.\n";
+}
+
+}  // namespace
 
 int Run(int argc, char** argv) {
   CLI::App app{
@@ -202,7 +297,8 @@ int Run(int argc, char** argv) {
   AuditVerifyOptions audit_verify;
   CLI::App* verify_cmd = audit_cmd->add_subcommand(
       "verify",
-      "Check the hash chain and checkpoint signatures: exit 0 'ok N records, M checkpoints', "
+      "Check the hash chain, every stored column, the checkpoint signatures and (--witness) the "
+      "signed heads published outside the database: exit 0 'ok N records, M checkpoints', "
       "exit 1 naming the first bad record");
   CLI::Option* verify_db = verify_cmd->add_option(
       "--db", audit_verify.db,
@@ -213,6 +309,11 @@ int Run(int argc, char** argv) {
   verify_cmd
       ->add_option("--pubkey", audit_verify.pubkey,
                    "The instance's public key (PEM) to trust; default: the one the log names")
+      ->check(CLI::ExistingFile);
+  verify_cmd
+      ->add_option("--witness", audit_verify.witness,
+                   "The witness file the log publishes its signed heads to (audit.witness.file): "
+                   "finds records deleted, rewritten or appended after its heads")
       ->check(CLI::ExistingFile);
   AuditExportOptions audit_export;
   CLI::App* export_cmd = audit_cmd->add_subcommand(
@@ -228,10 +329,14 @@ int Run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"jsonl"}));
   std::string pubkey_db;
+  std::string pubkey_key;
   CLI::App* pubkey_cmd = audit_cmd->add_subcommand(
       "pubkey",
-      "Print the instance's public key (from DB.key) to keep for `audit verify --pubkey`");
-  pubkey_cmd->add_option("--db", pubkey_db, "Audit database (SQLite)")->required();
+      "Print the instance's public key (from its signing key) to keep for `audit verify "
+      "--pubkey`");
+  pubkey_cmd->add_option("--db", pubkey_db, "Audit database (SQLite): its key is DB.key");
+  pubkey_cmd->add_option("--key", pubkey_key, "The signing key (audit.key), if not DB.key");
+  pubkey_cmd->require_option(1);
   AuditTailOptions audit_tail;
   CLI::App* tail_cmd = audit_cmd->add_subcommand(
       "tail", "Print records as they reach the database (within milliseconds of the journal)");
@@ -240,11 +345,18 @@ int Run(int argc, char** argv) {
                        "Start at this sequence number (default: new only)");
   tail_cmd->add_flag("!--no-follow", audit_tail.follow, "Print what is there and exit");
 
+  if (std::optional<int> code = CheckCommandWords(app, argc, argv, std::cerr)) {
+    return *code;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0) {  // --help, --version
+      app.exit(e);
+      return kExitOk;
+    }
+    ReportUsageError(app, e, std::cerr);
+    return kExitUsage;
   }
 
   if (*check_cmd) {
@@ -278,7 +390,8 @@ int Run(int argc, char** argv) {
     return RunAuditExport(audit_export, std::cout, std::cerr);
   }
   if (*pubkey_cmd) {
-    return RunAuditPubkey(pubkey_db, std::cout, std::cerr);
+    return RunAuditPubkey(pubkey_key.empty() ? pubkey_db + ".key" : pubkey_key, std::cout,
+                          std::cerr);
   }
   if (*tail_cmd) {
     return RunAuditTail(audit_tail, std::cout, std::cerr);

@@ -26,7 +26,8 @@ std::uint64_t Number(const json::object& o, std::string_view key) {
 }
 
 base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
-                                                 const std::string& trusted_pem) {
+                                                 const std::string& trusted_pem,
+                                                 const std::string& witness) {
   std::ifstream in(path);
   if (!in) {
     return base::NotFound("cannot open " + path);
@@ -60,6 +61,18 @@ base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
       }
       verifier = std::make_unique<audit::ChainVerifier>(Field(o, "instance"), pem,
                                                         Number(o, "first_seq"), start);
+      if (!witness.empty()) {
+        base::StatusOr<audit::WitnessHeads> heads =
+            audit::ReadWitnessFile(witness, Field(o, "instance"));
+        if (!heads.ok()) {
+          return heads.status();
+        }
+        if (heads->heads.empty()) {
+          verifier->Fail(
+              0, "the witness " + witness + " holds no head of instance " + Field(o, "instance"));
+        }
+        verifier->ExpectWitness(std::move(heads).value());
+      }
       continue;
     }
     std::string hash;
@@ -73,7 +86,7 @@ base::StatusOr<audit::VerifyReport> VerifyExport(const std::string& path,
       if (!base::HexDecode(Field(o, "signature"), signature)) {
         return base::InvalidArgument(where + ": bad signature encoding");
       }
-      verifier->AddCheckpoint(Number(o, "seq"), hash, signature);
+      verifier->AddCheckpoint(Number(o, "seq"), hash, signature, Field(o, "time"));
     } else {
       return base::InvalidArgument(where + ": unknown line type '" + type + "'");
     }
@@ -98,22 +111,60 @@ int RunAuditVerify(const AuditVerifyOptions& options, std::ostream& out, std::os
     }
     pem = *key;
   }
-  base::StatusOr<audit::VerifyReport> report = options.db.empty()
-                                                   ? VerifyExport(options.jsonl, pem.value_or(""))
-                                                   : audit::VerifyDatabase(options.db, pem);
+  base::StatusOr<audit::VerifyReport> report =
+      options.db.empty() ? VerifyExport(options.jsonl, pem.value_or(""), options.witness)
+                         : audit::VerifyDatabase(options.db, pem, options.witness);
   if (!report.ok()) {
     err << "firebreak audit verify: " << report.status().message() << '\n';
     return kExitUsage;
   }
   if (!report->ok) {
-    out << "FAILED at record " << report->bad_seq << ": " << report->problem << '\n';
+    out << "FAILED" << (report->bad_seq > 0 ? " at record " + std::to_string(report->bad_seq) : "")
+        << ": " << report->problem << '\n';
     return kExitPolicyFailure;
   }
-  out << "ok " << report->records << " records, " << report->checkpoints << " checkpoints\n";
+  out << "ok " << report->records << " records, " << report->checkpoints << " checkpoints";
+  if (!options.witness.empty()) {
+    out << ", " << report->witness_heads << " witness heads";
+  }
+  out << '\n';
   if (report->journaled > 0) {
     err << report->journaled
         << " of the records are in the journal only: the log moves them into the database "
            "as it runs, or when it is next opened\n";
+  }
+  if (report->last_seq > report->attested_seq) {
+    err << "unattested: records " << report->attested_seq + 1 << ".." << report->last_seq
+        << " come after the last signed head (record " << report->attested_seq << "): no checkpoint"
+        << (options.witness.empty() ? "" : " or witness head")
+        << " vouches for them yet (a running log signs them within its checkpoint interval; "
+           "records added by someone who can edit the database would look the same)\n";
+  }
+  if (report->legacy_checkpoints > 0) {
+    err << report->legacy_checkpoints
+        << " checkpoints were signed before checkpoints signed their time: their time column is "
+           "not checked\n";
+  }
+  if (!report->witness_other_instances.empty()) {
+    err << "the witness also holds heads of " << report->witness_other_instances.size()
+        << " other instances (other databases, or earlier chains of this one that were moved "
+           "aside or replaced):";
+    for (const std::string& other : report->witness_other_instances) {
+      err << ' ' << other;
+    }
+    err << '\n';
+  }
+  if (!report->witness_other_lines.empty()) {
+    err << "the witness has " << report->witness_other_lines.size()
+        << " lines that are not signed heads (appends cut short by a crash), the first at line "
+        << report->witness_other_lines.front() << '\n';
+  }
+  for (const std::string& tail : report->unsigned_tails) {
+    err << "unsigned tail found at an open: " << tail << '\n';
+  }
+  if (options.witness.empty()) {
+    err << "no --witness given: records deleted from the end together with their checkpoints "
+           "cannot be detected\n";
   }
   err << "checkpoint signatures checked with " << report->key_source << '\n';
   return kExitOk;
@@ -127,8 +178,8 @@ int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::os
   return kExitOk;
 }
 
-int RunAuditPubkey(const std::string& db, std::ostream& out, std::ostream& err) {
-  base::StatusOr<base::SigningKey> key = base::SigningKey::LoadPem(db + ".key");
+int RunAuditPubkey(const std::string& key_path, std::ostream& out, std::ostream& err) {
+  base::StatusOr<base::SigningKey> key = base::SigningKey::LoadPem(key_path);
   if (!key.ok()) {
     err << "firebreak audit pubkey: " << key.status().message() << '\n';
     return kExitUsage;

@@ -59,7 +59,18 @@ std::string DecisionLine(const json::value& id, const proxy::Outcome& outcome,
       first = false;
     }
   }
-  line += "],\"micros\":" + std::to_string(micros) + "}";
+  line += "]";
+  if (!outcome.classification.uncertain.empty()) {
+    line += ",\"uncertain\":[";
+    first = true;
+    for (const std::string& reason : outcome.classification.uncertain) {
+      line += first ? "" : ",";
+      line += json::serialize(json::string(reason));
+      first = false;
+    }
+    line += "]";
+  }
+  line += ",\"micros\":" + std::to_string(micros) + "}";
   return line;
 }
 
@@ -74,7 +85,9 @@ struct AuditSink {
   const proxy::ActivePolicy* policy = nullptr;  // with log
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   const proxy::Redactor* redactor = nullptr;
+  std::size_t max_text_bytes = proxy::kDefaultMaxTextBytes;
   std::function<void(const base::Status&)> on_failure;  // the store could not write
+  proxy::AlertWindows* alert_windows = nullptr;         // rate-limits the alerts
 };
 
 int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istream& in,
@@ -83,8 +96,6 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
   bool malformed = false;
   std::string line;
   std::size_t number = 0;
-  json::parse_options parse_options;
-  parse_options.max_depth = 64;
   while (std::getline(in, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) {
@@ -97,21 +108,21 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                  {"id", id}, {"error", "line " + std::to_string(number) + ": " + message}})
           << '\n';
     };
-    boost::system::error_code ec;
-    json::value parsed = json::parse(line, ec, {}, parse_options);
-    if (ec) {
-      fail("invalid JSON: " + ec.message());
+    base::StatusOr<json::value> parsed = api::ParseJson(line, {});
+    if (!parsed.ok()) {
+      fail("invalid JSON: " + parsed.status().message());
       continue;
     }
-    const json::object* object = parsed.if_object();
+    json::object* object = parsed->if_object();
     if (object == nullptr) {
       fail("expected a JSON object");
       continue;
     }
     if (const json::value* v = object->if_contains("id")) {
       id = *v;
+      object->erase("id");  // the line's own, not the request's
     }
-    base::StatusOr<base::Conversation> conversation = ConversationOf(parsed);
+    base::StatusOr<base::Conversation> conversation = ConversationOf(*parsed);
     if (!conversation.ok()) {
       fail(conversation.status().message());
       continue;
@@ -127,6 +138,8 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
     }
     if (log != nullptr) {
       const std::string request_id = IdText(id);
+      proxy::DecisionAlertSet alerts = proxy::DecisionAlerts(core.policy(), outcome->decision,
+                                                             request_id, audit.alert_windows);
       base::StatusOr<audit::Appended> appended =
           log->Append(proxy::DecisionRecord(*conversation, *outcome, core,
                                             {.request_id = request_id,
@@ -136,8 +149,13 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
                                              .policy_signed = audit.policy->verified,
                                              .signers = &audit.policy->signers,
                                              .retention = audit.retention,
-                                             .redactor = audit.redactor}),
-                      proxy::DecisionAlerts(core.policy(), outcome->decision, request_id));
+                                             .redactor = audit.redactor,
+                                             .alerts = &alerts.admissions,
+                                             .max_text_bytes = audit.max_text_bytes}),
+                      std::move(alerts.outbox));
+      if (audit.alert_windows != nullptr) {
+        audit.alert_windows->Settle(alerts.admissions, request_id, appended);
+      }
       if (!appended.ok()) {
         fail("audit: " + appended.status().message());
         if (audit.on_failure) {
@@ -184,7 +202,9 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
                              .policy = &policy,
                              .retention = instance->retention,
                              .redactor = instance->redactor.get(),
-                             .on_failure = instance->on_audit_failure},
+                             .max_text_bytes = instance->config.audit.max_text_bytes,
+                             .on_failure = instance->on_audit_failure,
+                             .alert_windows = instance->alert_windows.get()},
                             in, out);
   return CloseInstance(*instance, "classify", err) ? code : kExitUsage;
 }

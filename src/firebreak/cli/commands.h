@@ -118,8 +118,9 @@ int RunDashboard(const DashboardOptions& options, std::ostream& out, std::ostrea
 
 struct AuditVerifyOptions {
   std::string db;
-  std::string jsonl;   // an export instead of a database
-  std::string pubkey;  // trusted instance public key (PEM file)
+  std::string jsonl;    // an export instead of a database
+  std::string pubkey;   // trusted instance public key (PEM file)
+  std::string witness;  // a witness file of signed heads (JSON lines)
 };
 int RunAuditVerify(const AuditVerifyOptions& options, std::ostream& out, std::ostream& err);
 
@@ -130,9 +131,10 @@ struct AuditExportOptions {
 };
 int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err);
 
-// Prints the instance public key, derived from the private key beside the
-// database (DB.key): the trusted copy to give `audit verify --pubkey`.
-int RunAuditPubkey(const std::string& db, std::ostream& out, std::ostream& err);
+// Prints the instance public key, derived from its signing key (`key`:
+// audit.key, or DB.key beside the database): the trusted copy to give
+// `audit verify --pubkey`.
+int RunAuditPubkey(const std::string& key, std::ostream& out, std::ostream& err);
 
 struct AuditTailOptions {
   std::string db;

@@ -107,8 +107,14 @@ class Pipeline {
       return failed;
     }
     const policy::Decision& d = outcome->decision;
-    std::vector<audit::OutboxAlert> alerts = proxy::DecisionAlerts(core.policy(), d, request_id);
-    std::vector<base::AlertEvent> queued = proxy::QueuedAlertEvents(alerts, 0);
+    proxy::DecisionAlertSet alerts =
+        proxy::DecisionAlerts(core.policy(), d, request_id, instance_.alert_windows.get());
+    std::vector<base::AlertEvent> queued = proxy::QueuedAlertEvents(alerts.outbox, 0);
+    std::vector<std::string> sent;
+    for (const audit::OutboxAlert& a : alerts.outbox) {
+      sent.push_back(a.target);
+    }
+    const std::size_t max_text = instance_.config.audit.max_text_bytes;
     base::StatusOr<audit::Appended> appended =
         instance_.log->Append(proxy::DecisionRecord(conversation, *outcome, core,
                                                     {.request_id = request_id,
@@ -118,8 +124,11 @@ class Pipeline {
                                                      .policy_signed = policy_.verified,
                                                      .signers = &policy_.signers,
                                                      .retention = instance_.retention,
-                                                     .redactor = instance_.redactor.get()}),
-                              std::move(alerts));
+                                                     .redactor = instance_.redactor.get(),
+                                                     .alerts = &alerts.admissions,
+                                                     .max_text_bytes = max_text}),
+                              std::move(alerts.outbox));
+    instance_.alert_windows->Settle(alerts.admissions, request_id, appended);
     base::DecisionEvent e =
         proxy::DecisionEventOf(conversation, *outcome, core, request_id, "demo", "demo", "");
     if (!appended.ok()) {
@@ -130,11 +139,14 @@ class Pipeline {
     e.seq = appended->seq;
     if (d.verdict == policy::Verdict::kBlock) {
       std::string targets;
-      for (const std::string* a : d.alerts) {
-        targets += (targets.empty() ? "" : ", ") + *a;
+      for (const std::string& a : sent) {
+        targets += (targets.empty() ? "" : ", ") + a;
       }
+      const std::size_t folded = alerts.admissions.size() - sent.size();
       e.outcome = "blocked: it never reached the model" +
-                  (targets.empty() ? std::string() : "; alerted " + targets);
+                  (targets.empty() ? std::string() : "; alerted " + targets) +
+                  (folded == 0 ? std::string()
+                               : "; " + std::to_string(folded) + " alert(s) folded into a summary");
     } else if (!upstream_) {
       e.outcome = d.constraints.empty()
                       ? "offline: would be forwarded to the model"
@@ -172,7 +184,11 @@ class Pipeline {
     http::Request request{.url = up.url, .timeout = std::chrono::seconds(60)};
     request.headers.push_back({"content-type", "application/json"});
     if (up.dialect == api::Dialect::kAnthropic) {
-      request.body = json::serialize(api::AnthropicRequestFromOpenAI(body));
+      base::StatusOr<json::object> translated = api::AnthropicRequestFromOpenAI(body);
+      if (!translated.ok()) {
+        return "not forwarded: " + translated.status().message();
+      }
+      request.body = json::serialize(*translated);
       request.headers.push_back({"anthropic-version", "2023-06-01"});
       request.headers.push_back({"x-api-key", up.key});
     } else {

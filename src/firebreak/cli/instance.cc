@@ -5,10 +5,52 @@
 #include <ostream>
 
 #include "firebreak/base/clock.h"
+#include "firebreak/http/client.h"
 
 namespace firebreak::cli {
 
 namespace json = boost::json;
+
+namespace {
+
+// POSTs each signed head, as the witness file's line, to audit.witness.url;
+// any 2xx is a success.
+class HttpWitness : public audit::Witness {
+ public:
+  explicit HttpWitness(const config::AuditWitnessConfig& config)
+      : url_(config.url), headers_(config.headers) {}
+  std::string Name() const override { return "url " + url_; }
+  base::Status Publish(const audit::SignedHead& head) override {
+    http::Request request;
+    request.url = url_;
+    request.headers = headers_;
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.body = audit::SignedHeadLine(head);
+    request.body.pop_back();  // the newline
+    base::StatusOr<http::Response> response = http::Send(request);
+    if (!response.ok()) {
+      return response.status();
+    }
+    if (response->status < 200 || response->status > 299) {
+      return base::Status(base::StatusCode::kUnavailable,
+                          "the witness answered HTTP " + std::to_string(response->status));
+    }
+    return base::Status::Ok();
+  }
+
+ private:
+  std::string url_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+bool SameDirectory(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec;
+  const std::filesystem::path da = std::filesystem::weakly_canonical(a, ec).parent_path();
+  const std::filesystem::path db = std::filesystem::weakly_canonical(b, ec).parent_path();
+  return da == db;
+}
+
+}  // namespace
 
 std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::string_view command,
                                                  std::ostream& err) {
@@ -73,14 +115,44 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
       config.audit.durability == "fsync" ? audit::Durability::kFsync : audit::Durability::kGroup;
   audit_options.checkpoint_every = config.audit.checkpoint_every;
   audit_options.checkpoint_interval = config.audit.checkpoint_interval;
+  audit_options.key = config.audit.key;
+  if (!config.audit.witness.file.empty()) {
+    audit_options.witnesses.push_back(
+        std::make_shared<audit::FileWitness>(config.audit.witness.file));
+  }
+  if (!config.audit.witness.url.empty()) {
+    audit_options.witnesses.push_back(std::make_shared<HttpWitness>(config.audit.witness));
+  }
+  audit_options.witness_alerts = config.system_alerts;
   base::StatusOr<std::unique_ptr<audit::AuditLog>> log = audit::AuditLog::Open(audit_options);
   if (!log.ok()) {
     return fail(log.status().message());
   }
   instance->log = std::move(log).value();
+  const std::filesystem::path& key = instance->log->options().key;
   err << "audit: " << config.audit.db.string() << ", durability "
       << audit::DurabilityName(audit_options.durability) << ", instance "
-      << instance->log->instance_id() << '\n';
+      << instance->log->instance_id() << ", signing key " << key.string();
+  for (const std::shared_ptr<audit::Witness>& w : audit_options.witnesses) {
+    err << ", witness " << w->Name();
+  }
+  err << '\n';
+  if (SameDirectory(key, config.audit.db)) {
+    err << "audit: the signing key is in the database's directory: whoever can edit the "
+           "database there can sign checkpoints over it; give audit.key a path they cannot read\n";
+  }
+  if (!config.audit.witness.file.empty() &&
+      SameDirectory(config.audit.witness.file, config.audit.db)) {
+    err << "audit: the witness file is in the database's directory: whoever can edit the "
+           "database there can rewrite it too; put it on another volume\n";
+  }
+  if (const audit::OpenReport& o = instance->log->opened(); o.unsigned_records > 0) {
+    err << "audit: records " << o.head_seq - o.unsigned_records + 1 << ".." << o.head_seq
+        << " were signed by no checkpoint or witness head (a run that stopped without its "
+           "final checkpoint, or records added by someone else); "
+        << o.matched_journal << " matched the journal, " << o.unsigned_records - o.matched_journal
+        << " could not be checked: recorded as record " << o.unsigned_tail_seq << '\n';
+  }
 
   audit::AuditRecord start{"lifecycle.start", std::move(start_fields)};
   start.fields["command"] = std::string(command);
@@ -91,6 +163,13 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   if (base::StatusOr<audit::Appended> a = instance->log->Append(std::move(start)); !a.ok()) {
     return fail(a.status().message());
   }
+
+  base::StatusOr<std::unique_ptr<proxy::AlertWindows>> windows =
+      proxy::AlertWindows::Open({.log = instance->log.get(), .errors = &err});
+  if (!windows.ok()) {
+    return fail("alert windows: " + windows.status().message());
+  }
+  instance->alert_windows = std::move(windows).value();
 
   instance->outbox = std::make_unique<proxy::AuditOutbox>(*instance->log);
   alert::SenderOptions sender_options;
@@ -146,6 +225,9 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
 }
 
 bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err) {
+  if (base::Status s = instance.alert_windows->Close(); !s.ok()) {
+    err << "alerts: " << s.message() << "; the next run summarises them\n";
+  }
   instance.sender->Stop();
   // One last pass for what the end raised, once its alerts are in the outbox
   // (if the database cannot be written, they wait in the journal).

@@ -15,6 +15,7 @@
 #include "firebreak/base/event.h"
 #include "firebreak/cli/active_policy.h"
 #include "firebreak/config/server_config.h"
+#include "firebreak/proxy/alert_windows.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
 
@@ -34,6 +35,9 @@ struct Instance {
   std::unique_ptr<audit::AuditLog> log;
   std::unique_ptr<proxy::AuditOutbox> outbox;
   std::unique_ptr<alert::Sender> sender;
+  // Decision alerts, rate-limited per rule and target (the policy's
+  // `alerting`); their summaries go through the outbox.
+  std::unique_ptr<proxy::AlertWindows> alert_windows;
   // Tells the system alert targets that the audit store cannot write (at
   // most once a minute: a failing disk fails every request).
   std::function<void(const base::Status&)> on_audit_failure;
@@ -42,7 +46,8 @@ struct Instance {
 
 // Checks the policy's alert targets against the config, opens the audit log
 // (config.audit, already overridden by flags), writes lifecycle.start with
-// `start_fields` and the policy's provenance, and starts the alert sender.
+// `start_fields` and the policy's provenance, summarises the alerts a run
+// that did not close had folded, and starts the alert sender.
 // nullptr after printing why.
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
                                        const LoadedPolicy& policy, std::string_view command,
@@ -51,8 +56,8 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
 // The provenance of a policy, as audit records carry it.
 audit::Value::Object PolicyProvenance(const proxy::ActivePolicy& policy);
 
-// Stops the sender after a last delivery pass, writes lifecycle.stop and a
-// final checkpoint. False (after printing why) when the trail cannot close.
+// Summarises the alert windows still open, stops the sender after a last
+// delivery pass, writes lifecycle.stop and a final checkpoint. False (after printing why) when the trail cannot close.
 bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err);
 
 }  // namespace firebreak::cli

@@ -74,6 +74,9 @@ void PrintExplanation(const proxy::Outcome& outcome, const proxy::DecisionCore& 
   if (d.by_default) {
     out << "  rule " << policy::kDefaultRuleId << ": " << policy.defaults().description << '\n';
   }
+  for (const std::string& reason : outcome.classification.uncertain) {
+    out << "uncertain: " << reason << '\n';
+  }
   out << "audit: " << policy::AuditLevelName(d.audit)
       << (d.requires_human ? "  (requires human review)" : "") << '\n';
   for (const std::string* c : d.constraints) {
@@ -92,14 +95,23 @@ void PrintExplanation(const proxy::Outcome& outcome, const proxy::DecisionCore& 
   }
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     out << "  " << policy.categories()[s.category].id << "  " << Fixed(s.score)
-        << (s.detected ? "  detected" : "  below threshold") << '\n';
+        << (s.detected ? (s.detected_whole ? "  detected" : "  detected in a part or decoded text")
+                       : "  below threshold")
+        << '\n';
+    if (!s.part.empty()) {
+      out << "    part: \"" << s.part << "\"\n";
+    }
     for (const classify::Evidence& e : s.evidence) {
       out << "      " << classify::EvidenceKindName(e.kind);
       if (e.kind != classify::Evidence::Kind::kModel) {
         out << " \"" << e.detail << '"';
       }
-      out << " " << Fixed(e.score) << " in " << MessageName(e.message)
-          << (e.decoded ? " (decoded payload)" : "") << '\n';
+      out << " " << Fixed(e.score) << " in " << (e.part ? "a part of " : "")
+          << MessageName(e.message);
+      if (e.decoded()) {
+        out << " (decoded: " << classify::DecodingName(e.decoding) << ")";
+      }
+      out << '\n';
     }
   }
   out << "classifier: " << outcome.classification.version << '\n';

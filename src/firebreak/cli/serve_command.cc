@@ -21,6 +21,7 @@
 #include "firebreak/cli/active_policy.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/instance.h"
+#include "firebreak/http/resources.h"
 #include "firebreak/http/server.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/proxy.h"
@@ -31,10 +32,42 @@ namespace {
 
 using ReloadOutcome = proxy::ReloadResult::Outcome;
 
+// Allocations from this size up are mapped (http::MapLargeAllocations).
+constexpr std::size_t kMappedAllocationBytes = 1 << 20;
+
 bool IsLoopback(const std::string& address) {
   boost::system::error_code ec;
   const auto parsed = boost::asio::ip::make_address(address, ec);
   return !ec && parsed.is_loopback();
+}
+
+// The listener's gauges and counters for /metrics, in exposition format.
+std::string ListenerMetrics(const http::ServerStats& s) {
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, std::uint64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+  };
+  metric("firebreak_connections", "gauge", "Open client connections.", s.connections);
+  metric("firebreak_connections_limit", "gauge",
+         "Client connections allowed at once (server.max_connections, or fewer when the file "
+         "descriptors allow fewer).",
+         s.max_connections);
+  metric("firebreak_accept_failures_total", "counter",
+         "Client connections the listener failed to accept (file descriptors exhausted, ...).",
+         s.accept_failures);
+  metric("firebreak_idle_connections_closed_total", "counter",
+         "Idle keep-alive connections closed to make room for new clients.", s.idle_closed);
+  metric("firebreak_file_descriptors_exhausted", "gauge",
+         "1 while the process cannot open another file descriptor.",
+         s.descriptors_exhausted ? 1 : 0);
+  metric("firebreak_request_body_bytes_in_flight", "gauge",
+         "Request body bytes held now, against server.max_body_bytes_in_flight.",
+         s.body_bytes_in_flight);
+  metric("firebreak_request_body_budget_refusals_total", "counter",
+         "Requests refused 503 because their body would pass server.max_body_bytes_in_flight.",
+         s.body_budget_refusals);
+  return out;
 }
 
 // A file descriptor closed when it goes out of scope.
@@ -377,10 +410,18 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
                       .on_audit_failure = instance->on_audit_failure,
                       .gauges =
                           [&server, &reloader] {
-                            return "# HELP firebreak_connections Open client connections.\n"
-                                   "# TYPE firebreak_connections gauge\nfirebreak_connections " +
-                                   std::to_string(server ? server->connections() : 0) + "\n" +
+                            return (server ? ListenerMetrics(server->Stats()) : std::string()) +
                                    (reloader ? reloader->Gauges() : "");
+                          },
+                      .listener_problems =
+                          [&server] {
+                            std::vector<std::string> problems;
+                            if (server && server->Stats().descriptors_exhausted) {
+                              problems.push_back(
+                                  "file descriptors exhausted: new connections wait or are "
+                                  "refused");
+                            }
+                            return problems;
                           },
                       .events = instance->events,
                       .reload =
@@ -394,16 +435,23 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
                             waiting.push_back(std::move(done));
                             const std::uint64_t one = 1;
                             static_cast<void>(::write(wake.get(), &one, sizeof(one)));
-                          }});
+                          },
+                      .alert_windows = instance->alert_windows.get()});
   const std::string signer_summary = SignerSummary(*loaded);
   const std::string policy_digest = loaded->active->digest;
   reloader = std::make_unique<Reloader>(*instance, proxy, policy_file, trust,
                                         std::move(loaded).value(), err);
+  // Every connection costs descriptors: take all the process may have.
+  const http::DescriptorLimit descriptors = http::RaiseDescriptorLimit();
+  // Request bodies (up to max_body_bytes each) are mapped, so that their
+  // memory goes back to the system when they are freed.
+  http::MapLargeAllocations(kMappedAllocationBytes);
   base::StatusOr<std::unique_ptr<http::Server>> started = http::Server::Start({
       .address = listen.address,
       .port = listen.port,
       .threads = listen.threads,
       .max_body_bytes = listen.max_body_bytes,
+      .max_body_bytes_in_flight = listen.max_body_bytes_in_flight,
       .max_header_bytes = listen.max_header_bytes,
       .read_timeout = listen.read_timeout,
       .idle_timeout = listen.idle_timeout,
@@ -425,6 +473,13 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
     return kExitUsage;
   }
   server = std::move(started).value();
+  if (server->max_connections() < listen.max_connections) {
+    err << "warning: server.max_connections is " << listen.max_connections << " but "
+        << descriptors.soft << " file descriptors (RLIMIT_NOFILE) allow "
+        << server->max_connections()
+        << " connections at once: serving at most that many (raise the limit with ulimit -n or "
+           "LimitNOFILE=)\n";
+  }
   const policy::Metadata& meta = proxy.policy()->core->policy().metadata();
   err << "policy: " << policy_file.string() << " (" << meta.name << " " << meta.version << ", "
       << proxy.policy()->core->policy().rules().size() << " rules, digest "

@@ -100,13 +100,39 @@ class Parser {
     }
     if (const YAML::Node audit = root["audit"];
         audit && Map(audit, "audit",
-                     {"db", "durability", "checkpoint_every", "checkpoint_interval_seconds", "text",
-                      "redact"})) {
+                     {"db", "key", "witness", "durability", "checkpoint_every",
+                      "checkpoint_interval_seconds", "text", "redact", "max_text_bytes"})) {
       AuditConfig& a = config.audit;
       if (const YAML::Node n = audit["db"]) {
         a.db = path_.parent_path() / Scalar(n, "audit.db");
       } else {
         a.db = path_.parent_path() / a.db;
+      }
+      if (const YAML::Node n = audit["key"]) {
+        a.key = path_.parent_path() / Scalar(n, "audit.key");
+      }
+      if (const YAML::Node w = audit["witness"];
+          w && Map(w, "audit.witness", {"file", "url", "headers"})) {
+        if (const YAML::Node n = w["file"]) {
+          a.witness.file = path_.parent_path() / Scalar(n, "audit.witness.file");
+        }
+        if (const YAML::Node n = w["url"]) {
+          a.witness.url = Scalar(n, "audit.witness.url");
+          if (!a.witness.url.starts_with("http://") && !a.witness.url.starts_with("https://")) {
+            Error(n, "audit.witness.url must be an http:// or https:// URL");
+          }
+        }
+        if (const YAML::Node n = w["headers"]; n && Map(n, "audit.witness.headers", {})) {
+          for (const auto& h : n) {
+            a.witness.headers.emplace_back(h.first.Scalar(), Scalar(h.second, "header value"));
+          }
+        }
+        if (a.witness.file.empty() && a.witness.url.empty()) {
+          Error(w, "audit.witness needs a file, a url, or both");
+        }
+      }
+      if (const YAML::Node n = audit["max_text_bytes"]) {
+        a.max_text_bytes = Number<std::size_t>(n, "audit.max_text_bytes", a.max_text_bytes);
       }
       if (const YAML::Node n = audit["durability"]) {
         a.durability = Scalar(n, "audit.durability");
@@ -193,10 +219,10 @@ class Parser {
 
   void ParseListen(const YAML::Node& node, ListenConfig& s) {
     if (!Map(node, "server",
-             {"listen", "port", "threads", "max_body_bytes", "max_header_bytes", "max_json_depth",
-              "read_timeout_seconds", "idle_timeout_seconds", "max_connections",
-              "drain_timeout_seconds", "tls_cert", "tls_key", "constraints", "receipts",
-              "watch_policy"})) {
+             {"listen", "port", "threads", "max_body_bytes", "max_body_bytes_in_flight",
+              "max_header_bytes", "max_json_depth", "read_timeout_seconds", "idle_timeout_seconds",
+              "max_connections", "drain_timeout_seconds", "tls_cert", "tls_key", "constraints",
+              "receipts", "watch_policy", "metrics_auth"})) {
       return;
     }
     if (const YAML::Node n = node["listen"]) {
@@ -214,6 +240,17 @@ class Parser {
     }
     if (const YAML::Node n = node["max_body_bytes"]) {
       s.max_body_bytes = Number<std::size_t>(n, "server.max_body_bytes", s.max_body_bytes);
+    }
+    if (const YAML::Node n = node["max_body_bytes_in_flight"]) {
+      s.max_body_bytes_in_flight =
+          Number<std::size_t>(n, "server.max_body_bytes_in_flight", s.max_body_bytes_in_flight);
+    }
+    if (s.max_body_bytes_in_flight < s.max_body_bytes) {
+      const YAML::Node n = node["max_body_bytes_in_flight"];
+      Error(n ? n : node["max_body_bytes"],
+            "server.max_body_bytes_in_flight (" + std::to_string(s.max_body_bytes_in_flight) +
+                ") must be at least server.max_body_bytes (" + std::to_string(s.max_body_bytes) +
+                "): a request of the largest size allowed could never be taken");
     }
     if (const YAML::Node n = node["max_header_bytes"]) {
       s.max_header_bytes = Number<std::size_t>(n, "server.max_header_bytes", s.max_header_bytes);
@@ -247,6 +284,19 @@ class Parser {
     }
     if (const YAML::Node n = node["watch_policy"]) {
       s.watch_policy = Bool(n, "server.watch_policy", s.watch_policy);
+    }
+    if (const YAML::Node n = node["metrics_auth"]) {
+      const std::string auth = Scalar(n, "server.metrics_auth");
+      if (auth == "principal") {
+        s.metrics_auth = MetricsAuth::kPrincipal;
+      } else if (auth == "admin") {
+        s.metrics_auth = MetricsAuth::kAdmin;
+      } else if (auth == "none") {
+        s.metrics_auth = MetricsAuth::kNone;
+      } else {
+        Error(n, "server.metrics_auth must be principal (any API key), admin (an admin's key) or "
+                 "none (no key)");
+      }
     }
     if (const YAML::Node n = node["constraints"]) {
       s.constraints = Scalar(n, "server.constraints");

@@ -15,13 +15,25 @@
 
 namespace firebreak::config {
 
+// Where each checkpoint's signed head is published besides the database.
+struct AuditWitnessConfig {
+  std::filesystem::path file;                                // JSON lines, appended and fsynced
+  std::string url;                                           // POSTed the same JSON object
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with url
+};
+
 struct AuditConfig {
   std::filesystem::path db = "var/audit.db";
+  std::filesystem::path key;  // the checkpoint signing key; empty: DB.key beside the database
+  AuditWitnessConfig witness;
   std::string durability = "group";  // group | fsync
   std::uint64_t checkpoint_every = 1000;
   std::chrono::seconds checkpoint_interval{60};
   std::string text = "by_audit_level";  // by_audit_level | full | digest | redacted
   std::vector<std::string> redact;      // RE2 patterns, with text: redacted
+  // Conversation text a record keeps, in all; beyond it, an excerpt of each
+  // message with its length and SHA-256.
+  std::size_t max_text_bytes = 16 << 10;
 };
 
 struct AlertTargetConfig {
@@ -32,12 +44,23 @@ struct AlertTargetConfig {
   std::string routing_key;  // resolved from routing_key_env
 };
 
+// Who may read GET /metrics when principals are configured (without them
+// the listener is loopback-only and /metrics is open).
+enum class MetricsAuth : std::uint8_t {
+  kPrincipal,  // any principal's key (the default)
+  kAdmin,      // an admin principal's key
+  kNone,       // anyone who reaches the listener
+};
+
 // The listener and its limits (`server:`).
 struct ListenConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;
   unsigned threads = 0;  // 0: one per core
   std::size_t max_body_bytes = 10 << 20;
+  // Request bodies held at once over all exchanges; past it, 503. At least
+  // max_body_bytes.
+  std::size_t max_body_bytes_in_flight = 256 << 20;
   std::size_t max_header_bytes = 32 << 10;
   std::size_t max_json_depth = 64;
   std::chrono::milliseconds read_timeout{30'000};
@@ -49,6 +72,7 @@ struct ListenConfig {
   std::string constraints = "system";  // system | none: how ALLOW_CONSTRAINED reaches the model
   bool receipts = true;      // x-firebreak-receipt on every recorded answer (~70 µs: Ed25519)
   bool watch_policy = true;  // reload when the policy, its model, signatures or trust change
+  MetricsAuth metrics_auth = MetricsAuth::kPrincipal;  // principal | admin | none
 };
 
 // An LLM API the proxy forwards to (`upstreams:`).

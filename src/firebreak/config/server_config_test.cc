@@ -45,6 +45,43 @@ TEST(ServerConfigTest, DefaultsPutTheAuditDatabaseBesideTheConfig) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->audit.db, "/srv/fb/var/audit.db");
   EXPECT_EQ(c->audit.durability, "group");
+  EXPECT_TRUE(c->audit.key.empty());  // DB.key
+  EXPECT_TRUE(c->audit.witness.file.empty());
+  EXPECT_TRUE(c->audit.witness.url.empty());
+  EXPECT_EQ(c->audit.max_text_bytes, 16384u);
+}
+
+TEST(ServerConfigTest, ParsesTheAuditKeyWitnessAndTextCap) {
+  base::StatusOr<ServerConfig> c = ParseServerConfig(R"(audit:
+  db: var/audit.db
+  key: /etc/firebreak/keys/audit.key
+  witness: {file: ../witness/heads.jsonl, url: "https://witness.example/heads",
+            headers: {Authorization: "Bearer w"}}
+  max_text_bytes: 4096
+)",
+                                                     "/srv/fb/firebreak.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->audit.key, "/etc/firebreak/keys/audit.key");
+  EXPECT_EQ(c->audit.witness.file, "/srv/fb/../witness/heads.jsonl");
+  EXPECT_EQ(c->audit.witness.url, "https://witness.example/heads");
+  ASSERT_EQ(c->audit.witness.headers.size(), 1u);
+  EXPECT_EQ(c->audit.witness.headers[0].second, "Bearer w");
+  EXPECT_EQ(c->audit.max_text_bytes, 4096u);
+
+  base::StatusOr<ServerConfig> bad = ParseServerConfig(R"(audit:
+  witness: {url: "ftp://x", tls: true}
+  max_text_bytes: 0
+)",
+                                                       "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  SCOPED_TRACE(m);
+  EXPECT_THAT(m, HasSubstr("c.yaml:2:18: audit.witness.url must be an http:// or https:// URL"));
+  EXPECT_THAT(m, HasSubstr("c.yaml:2:29: unknown key 'tls' in audit.witness"));
+  EXPECT_THAT(m, HasSubstr("c.yaml:3:19: audit.max_text_bytes must be a positive number"));
+  base::StatusOr<ServerConfig> empty = ParseServerConfig("audit:\n  witness: {}\n", "c.yaml");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(), HasSubstr("audit.witness needs a file, a url, or both"));
 }
 
 TEST(ServerConfigTest, ErrorsHaveLocations) {
@@ -112,7 +149,8 @@ TEST(ServerConfigTest, ParsesListenerUpstreamsAndPrincipals) {
 policy: policies/p.yaml
 trust: keys/trust.yaml
 server: {listen: 0.0.0.0, port: 9443, threads: 4, max_body_bytes: 1024, read_timeout_seconds: 2.5,
-         constraints: none, receipts: false}
+         constraints: none, receipts: false, metrics_auth: admin,
+         max_body_bytes_in_flight: 4096}
 upstreams:
   - {name: main, type: openai, base_url: "https://api.example", api_key_env: FB_TEST_UPSTREAM_KEY,
      models: ["gpt-*"], default: true, first_byte_timeout_seconds: 30}
@@ -130,8 +168,10 @@ principals:
   EXPECT_EQ(c->server.address, "0.0.0.0");
   EXPECT_EQ(c->server.port, 9443);
   EXPECT_EQ(c->server.max_body_bytes, 1024u);
+  EXPECT_EQ(c->server.max_body_bytes_in_flight, 4096u);
   EXPECT_EQ(c->server.read_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(c->server.constraints, "none");
+  EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kAdmin);
   ASSERT_EQ(c->upstreams.size(), 2u);
   EXPECT_EQ(c->upstreams[0].api_key, "sk-upstream");
   EXPECT_TRUE(c->upstreams[0].is_default);
@@ -145,10 +185,19 @@ principals:
   EXPECT_TRUE(c->principals[1].admin);
 }
 
+TEST(ServerConfigTest, MetricsNeedAPrincipalByDefault) {
+  base::StatusOr<ServerConfig> c = ParseServerConfig("server: {port: 1}\n", "f.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kPrincipal);
+  c = ParseServerConfig("server: {metrics_auth: none}\n", "f.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.metrics_auth, MetricsAuth::kNone);
+}
+
 TEST(ServerConfigTest, ProxyErrorsSayWhereAndWhat) {
   ::unsetenv("FB_TEST_MISSING_KEY");
   base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
-server: {port: 70000, tls_cert: c.pem, colour: red, watch_policy: sometimes}
+server: {port: 70000, tls_cert: c.pem, colour: red, watch_policy: sometimes, metrics_auth: open}
 upstreams:
   - {type: gemini, base_url: "ftp://x"}
   - {name: a, type: openai, base_url: "http://a", api_key_env: FB_TEST_MISSING_KEY}
@@ -162,6 +211,8 @@ principals:
   EXPECT_THAT(m, HasSubstr("f.yaml:2:16: server.port must be 0 (any free port) to 65535"));
   EXPECT_THAT(m, HasSubstr("unknown key 'colour' in server"));
   EXPECT_THAT(m, HasSubstr("server.watch_policy must be true or false"));
+  EXPECT_THAT(m, HasSubstr("f.yaml:2:92: server.metrics_auth must be principal (any API key), "
+                           "admin (an admin's key) or none (no key)"));
   EXPECT_THAT(m, HasSubstr("server.tls_cert and server.tls_key go together"));
   EXPECT_THAT(m, HasSubstr("upstream type must be openai or anthropic"));
   EXPECT_THAT(m, HasSubstr("base_url must start with http:// or https://"));
@@ -202,6 +253,22 @@ TEST(ServerConfigTest, DurationsAreFiniteAndAtMostAYear) {
   ASSERT_TRUE(longest.ok()) << longest.status().ToString();
   EXPECT_EQ(longest->server.read_timeout, std::chrono::hours(24 * 365));
   EXPECT_EQ(longest->audit.checkpoint_interval, std::chrono::hours(24 * 365));
+}
+
+TEST(ServerConfigTest, TheBodyBudgetHoldsAtLeastOneBodyOfTheLargestSize) {
+  base::StatusOr<ServerConfig> c = ParseServerConfig("server: {}\n", "f.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.max_body_bytes_in_flight, std::size_t{256} << 20);
+  c = ParseServerConfig("server:\n  max_body_bytes: 2048\n  max_body_bytes_in_flight: 1024\n",
+                        "f.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("f.yaml:3:29: server.max_body_bytes_in_flight (1024) must be at least "
+                        "server.max_body_bytes (2048)"));
+  c = ParseServerConfig("server: {max_body_bytes_in_flight: 0}\n", "f.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("server.max_body_bytes_in_flight must be a positive number"));
 }
 
 TEST(ServerConfigTest, UpstreamFlag) {

@@ -3,6 +3,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,6 +22,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "firebreak/http/framing.h"
+#include "firebreak/http/resources.h"
 #include "firebreak/http/url.h"
 
 namespace firebreak::http {
@@ -240,18 +243,65 @@ bool IsTimeout(const error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
 }
 
+bool OutOfDescriptors(const error_code& ec) {
+  return ec.category() == boost::system::system_category() &&
+         (ec.value() == EMFILE || ec.value() == ENFILE);
+}
+
+std::int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// Bytes read from a client at a time while a request arrives.
+constexpr std::size_t kReadSize = 8192;
+
+// Body bytes reserved in the budget for one exchange; released with it.
+class BodyCharge {
+ public:
+  explicit BodyCharge(BodyBudget& budget) : budget_(budget) {}
+  ~BodyCharge() { budget_.Release(bytes_); }
+  BodyCharge(const BodyCharge&) = delete;
+  BodyCharge& operator=(const BodyCharge&) = delete;
+  bool Add(std::size_t bytes) {
+    if (!budget_.Reserve(bytes)) {
+      return false;
+    }
+    bytes_ += bytes;
+    return true;
+  }
+
+ private:
+  BodyBudget& budget_;
+  std::size_t bytes_ = 0;
+};
+
 }  // namespace
 
 // One client connection, as the registry sees it: idle or in an exchange.
 struct Connection {
   std::atomic<bool> idle{true};
-  std::function<void()> close;  // run on the connection's strand
+  std::atomic<std::int64_t> idle_since{SteadyNanos()};
+  std::atomic<bool> closing{false};  // chosen to make room (CloseIdle)
+  std::function<void()> close;       // run on the connection's strand
+  bool evicted = false;              // closed while idle to make room; on the strand
+  bool one_shot = false;             // accepted out of descriptors: closes after one exchange
   Strand strand;
   explicit Connection(Strand s) : strand(s) {}
 };
 
 struct Server::Impl {
   ServerOptions options;
+  // Before `io`: the coroutine frames it destroys release their charges.
+  std::optional<BodyBudget> body_budget;
+  ReserveDescriptor reserve;
+  std::size_t max_connections = 0;  // in force
+  std::atomic<std::uint64_t> accept_failures{0};
+  std::atomic<std::uint64_t> idle_closed{0};
+  std::atomic<std::uint64_t> budget_refusals{0};
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
@@ -273,6 +323,16 @@ struct Server::Impl {
   Pool<TlsStream> tls_pool;
 
   asio::awaitable<void> Accept();
+  // Closes up to `count` connections idle for the longest, and for at least
+  // 100 ms (on their strands); returns how many were asked to close.
+  std::size_t CloseIdle(std::size_t count);
+  template <class Stream>
+  asio::awaitable<void> ReadHead(Stream& stream, beast::flat_buffer& buffer, RequestParser& parser,
+                                 HeadRefusal& refusal, error_code& ec);
+  template <class Stream>
+  asio::awaitable<void> ReadChunkedBody(Stream& stream, beast::flat_buffer& buffer,
+                                        RequestParser& parser, BodyCharge& charge,
+                                        bool& over_budget, bool& bare_lf, error_code& ec);
   template <class Stream>
   asio::awaitable<void> Serve(Stream stream, std::shared_ptr<Connection> connection);
   template <class Stream>
@@ -619,6 +679,104 @@ asio::awaitable<void> Server::Impl::WriteStream(Stream& client, const Reply& hea
   }
 }
 
+// Reads a request head into `parser`, refusing (in `refusal`) what
+// framing.h refuses before Beast sees it: a bare LF is refused as soon as it
+// arrives, the rest once the head is complete.
+template <class Stream>
+asio::awaitable<void> Server::Impl::ReadHead(Stream& stream, beast::flat_buffer& buffer,
+                                             RequestParser& parser, HeadRefusal& refusal,
+                                             error_code& ec) {
+  std::size_t scanned = 0;
+  while (true) {
+    const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+    const HeadEnd end = FindHeadEnd(bytes, scanned);
+    if (end.bare_lf) {
+      refusal = {400, "malformed HTTP request: a line of the request head ends in LF without CR"};
+      co_return;
+    }
+    if (end.size > 0) {
+      refusal = CheckHead(bytes.substr(0, end.size));
+      if (refusal.status != 0) {
+        co_return;
+      }
+      // Exactly the head: the parser (not eager) stops after it.
+      const std::size_t used = parser.put(asio::buffer(bytes.data(), end.size), ec);
+      buffer.consume(used);
+      if (!ec && !parser.is_header_done()) {
+        ec = bhttp::error::partial_message;
+      }
+      co_return;
+    }
+    scanned = bytes.size();
+    if (bytes.size() >= options.max_header_bytes) {
+      ec = bhttp::error::header_limit;
+      co_return;
+    }
+    const std::size_t n = co_await stream.async_read_some(
+        buffer.prepare(kReadSize), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::eof && buffer.size() > 0) {
+        ec = bhttp::error::partial_message;
+      }
+      co_return;
+    }
+    buffer.commit(n);
+  }
+}
+
+// Reads a chunked body: each chunk is reserved in the body budget before
+// its bytes are read (`over_budget` when it does not fit), and the framing
+// the parser waits on is checked as it arrives, so that a chunk line or
+// trailer section ending in a bare LF is refused at once (`bare_lf`) rather
+// than waited on until the read deadline.
+template <class Stream>
+asio::awaitable<void> Server::Impl::ReadChunkedBody(Stream& stream, beast::flat_buffer& buffer,
+                                                    RequestParser& parser, BodyCharge& charge,
+                                                    bool& over_budget, bool& bare_lf,
+                                                    error_code& ec) {
+  auto on_chunk = [&](std::uint64_t size, beast::string_view, error_code& chunk_ec) {
+    if (!charge.Add(static_cast<std::size_t>(size))) {
+      over_budget = true;
+      chunk_ec = boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
+    }
+  };
+  parser.on_chunk_header(on_chunk);
+  parser.eager(true);
+  while (!parser.is_done()) {
+    if (buffer.size() > 0) {
+      const std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+      }
+      if (ec || parser.is_done()) {
+        break;
+      }
+      // Unconsumed bytes are a chunk line or the trailer section, waiting
+      // for their end.
+      const std::string_view pending(static_cast<const char*>(buffer.data().data()), buffer.size());
+      if (HasBareLf(pending)) {
+        bare_lf = true;
+        break;
+      }
+      if (pending.size() > options.max_header_bytes) {
+        ec = bhttp::error::bad_chunk;
+        break;
+      }
+    }
+    const std::size_t n = co_await stream.async_read_some(
+        buffer.prepare(kReadSize), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::eof) {
+        ec = bhttp::error::partial_message;
+      }
+      break;
+    }
+    buffer.commit(n);
+  }
+  // (The parser keeps a pointer to on_chunk; it parses nothing more.)
+}
+
 template <class Stream>
 asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connection> connection) {
   error_code ec;
@@ -639,8 +797,8 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
       // Waiting for the next request: idle until its first byte.
       Lowest(stream).expires_after(options.idle_timeout);
       const std::size_t n = co_await stream.async_read_some(
-          buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
+          buffer.prepare(kReadSize), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || connection->evicted) {
         break;
       }
       buffer.commit(n);
@@ -661,32 +819,58 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
         Lowest(stream).socket().cancel(ignored);
       }
     });
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
-    co_await bhttp::async_read_header(stream, buffer, parser,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec && parser.get()[bhttp::field::expect] == "100-continue") {
+    HeadRefusal head_refusal;
+    BodyCharge charge(*body_budget);
+    bool over_budget = false;
+    bool bare_lf = false;
+    co_await ReadHead(stream, buffer, parser, head_refusal, ec);
+    if (!ec && head_refusal.status == 0) {
+      if (const auto length = parser.content_length(); length && !charge.Add(*length)) {
+        over_budget = true;
+      }
+    }
+    const bool refused = head_refusal.status != 0 || over_budget;
+    if (!ec && !refused && parser.get()[bhttp::field::expect] == "100-continue") {
       bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
       co_await bhttp::async_write(stream, proceed, asio::redirect_error(asio::use_awaitable, ec));
     }
-    if (!ec) {
-      co_await bhttp::async_read(stream, buffer, parser,
-                                 asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && !refused && !parser.is_done()) {
+      if (parser.chunked()) {
+        co_await ReadChunkedBody(stream, buffer, parser, charge, over_budget, bare_lf, ec);
+      } else {
+        co_await bhttp::async_read(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
     }
     ++read_generation;
     read_deadline.cancel();
     if (timed_out) {
       ec = beast::error::timeout;
     }
-    if (ec) {
+    if (ec || head_refusal.status != 0 || over_budget || bare_lf) {
       const std::string target =
-          parser.is_header_done() ? std::string(parser.get().target()) : std::string();
+          parser.is_header_done() ? std::string(parser.get().target()) : head_refusal.target;
       // (Temporaries stay out of co_await expressions: g++ 12 destroys
       // some of them twice.)
       std::optional<Reply> refusal;
       bool linger = true;
-      if (ec == bhttp::error::body_limit) {
+      if (head_refusal.status != 0) {
+        refusal = ErrorReplyFor(target, head_refusal.status, head_refusal.message);
+      } else if (over_budget) {
+        ++budget_refusals;
+        refusal = ErrorReplyFor(target, 503,
+                                "the server is busy: request bodies in flight would pass its "
+                                "memory budget (server.max_body_bytes_in_flight, " +
+                                    std::to_string(body_budget->limit()) + " bytes); retry later");
+        refusal->headers.push_back({"retry-after", "1"});
+      } else if (bare_lf) {
+        refusal = ErrorReplyFor(target, 400,
+                                "malformed chunked body: a chunk line or the trailer section "
+                                "ends in LF without CR");
+      } else if (ec == bhttp::error::body_limit) {
         refusal = ErrorReplyFor(target, 413,
                                 "the request body is larger than the limit of " +
                                     std::to_string(options.max_body_bytes) + " bytes");
@@ -710,7 +894,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
       break;
     }
     bhttp::request<bhttp::string_body> message = parser.release();
-    bool keep_alive = message.keep_alive() && !stopping;
+    bool keep_alive = message.keep_alive() && !stopping && !connection->one_shot;
     auto answer = std::make_shared<Answer>(connection->strand);
     {
       ServerRequest request{std::string(message.method_string()),
@@ -736,6 +920,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
       keep_alive = co_await Forward(stream, *answer->forward, *answer->relay, keep_alive);
     }
     --busy;
+    connection->idle_since = SteadyNanos();
     connection->idle = true;
     if (!keep_alive) {
       break;
@@ -749,7 +934,56 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
   connection->close = nullptr;
 }
 
+std::size_t Server::Impl::CloseIdle(std::size_t count) {
+  // A connection just accepted, or just answered, gets a moment to send its
+  // request before it counts as idle.
+  constexpr std::int64_t kGraceNanos = 100'000'000;
+  const std::int64_t idle_before = SteadyNanos() - kGraceNanos;
+  std::vector<std::pair<std::int64_t, std::shared_ptr<Connection>>> idle;
+  {
+    std::lock_guard lock(registry_mu);
+    for (auto& [id, weak] : registry) {
+      if (std::shared_ptr<Connection> c = weak.lock();
+          c && c->idle && !c->closing && c->idle_since.load() < idle_before) {
+        idle.emplace_back(c->idle_since.load(), std::move(c));
+      }
+    }
+  }
+  count = std::min(count, idle.size());
+  std::partial_sort(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(count), idle.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::size_t chosen = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (idle[i].second->closing.exchange(true)) {
+      continue;  // chosen by another call meanwhile
+    }
+    ++chosen;
+    const Strand strand = idle[i].second->strand;
+    asio::post(strand, [this, c = std::move(idle[i].second)] {
+      // Still idle: it has not begun a request since it was chosen.
+      if (c->idle && c->close && !c->evicted) {
+        c->evicted = true;
+        ++idle_closed;
+        c->close();
+      } else {
+        c->closing = false;
+      }
+    });
+  }
+  return chosen;
+}
+
+// Accepts clients. Out of file descriptors (EMFILE, ENFILE), it closes the
+// connections idle the longest and spends the reserved descriptor on the
+// client waiting (that connection closes after one exchange); with no
+// reserve left it waits, longer each time up to a second, instead of
+// retrying at once (the listening socket stays readable: retrying would
+// spin).
 asio::awaitable<void> Server::Impl::Accept() {
+  using std::chrono::milliseconds;
+  constexpr std::size_t kCloseWhenOut = 32;
+  milliseconds pause{0};
+  asio::steady_timer pause_timer(io);
   while (true) {
     error_code ec;
     Strand strand = asio::make_strand(io);
@@ -759,10 +993,30 @@ asio::awaitable<void> Server::Impl::Accept() {
       co_return;
     }
     if (ec) {
-      continue;  // e.g. out of file descriptors for a moment
+      ++accept_failures;
+      const bool out = OutOfDescriptors(ec);
+      if (out) {
+        CloseIdle(kCloseWhenOut);
+        plain_pool.Clear();
+        tls_pool.Clear();
+        if (reserve.Release()) {
+          continue;  // the client waiting takes the reserved descriptor
+        }
+      }
+      if (ec == asio::error::connection_aborted || ec == asio::error::connection_reset ||
+          ec == asio::error::interrupted || ec == asio::error::try_again) {
+        continue;  // that client is gone; the next may be there
+      }
+      pause = std::clamp(pause * 2, milliseconds(10), milliseconds(1000));
+      pause_timer.expires_after(pause);
+      co_await pause_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
     }
+    pause = milliseconds(0);
+    // Without a descriptor in reserve, this client is served once and let go.
+    const bool one_shot = !reserve.Acquire();
     socket.set_option(tcp::no_delay(true), ec);
-    if (connections >= options.max_connections) {
+    if (connections >= max_connections && CloseIdle(1) == 0) {
       asio::co_spawn(
           strand,
           [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
@@ -775,6 +1029,7 @@ asio::awaitable<void> Server::Impl::Accept() {
       continue;
     }
     auto connection = std::make_shared<Connection>(strand);
+    connection->one_shot = one_shot;
     std::uint64_t id;
     {
       std::lock_guard lock(registry_mu);
@@ -802,6 +1057,19 @@ Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 std::uint16_t Server::port() const { return impl_->port; }
 const std::string& Server::address() const { return impl_->address; }
 std::size_t Server::connections() const { return impl_->connections; }
+std::size_t Server::max_connections() const { return impl_->max_connections; }
+
+ServerStats Server::Stats() const {
+  Impl& s = *impl_;
+  return {.connections = s.connections,
+          .max_connections = s.max_connections,
+          .accept_failures = s.accept_failures,
+          .idle_closed = s.idle_closed,
+          .descriptors_exhausted = !s.reserve.Acquire(),
+          .body_bytes_in_flight = s.body_budget->in_flight(),
+          .max_body_bytes_in_flight = s.body_budget->limit(),
+          .body_budget_refusals = s.budget_refusals};
+}
 
 base::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   auto impl = std::make_unique<Impl>();
@@ -810,6 +1078,9 @@ base::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (!o.handler) {
     return base::InvalidArgument("server: no handler");
   }
+  impl->body_budget.emplace(o.max_body_bytes_in_flight);
+  impl->max_connections =
+      std::min(o.max_connections, ConnectionsFor(CurrentDescriptorLimit().soft, OpenDescriptors()));
   impl->client_tls.set_default_verify_paths();
   impl->client_tls.set_verify_mode(ssl::verify_peer);
   if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {

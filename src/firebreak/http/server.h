@@ -6,9 +6,10 @@
 // Exchange. The handler answers once, from any thread, either with a Reply or
 // by asking the server to Forward the request upstream; the server then
 // relays the upstream's response, event by event for server-sent events,
-// through the handler's Relay. Limits (body and header size, read and idle
-// timeouts, connection count) are enforced here, with error replies the
-// handler shapes per route.
+// through the handler's Relay. Limits (body and header size, bodies in
+// flight, read and idle timeouts, connections, file descriptors) and strict
+// request framing are enforced here, with error replies the handler shapes
+// per route.
 #pragma once
 
 #include <chrono>
@@ -115,7 +116,7 @@ class Exchange {
 };
 
 using Handler = std::function<void(ServerRequest&& request, std::shared_ptr<Exchange> exchange)>;
-// Shapes the errors the server answers itself (413, 431, 408, 400, 503).
+// Shapes the errors the server answers itself (400, 408, 413, 431, 501, 503).
 using ErrorReply =
     std::function<Reply(std::string_view target, int status, std::string_view message)>;
 
@@ -124,14 +125,33 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0: any free port
   unsigned threads = 0;    // 0: one per hardware thread
   std::size_t max_body_bytes = 10 << 20;
+  // Request bodies held at once, summed over every exchange (declared
+  // length, or chunks as they come); a request that would pass it is
+  // refused with 503 and Retry-After before its body is read.
+  std::size_t max_body_bytes_in_flight = 256 << 20;
   std::size_t max_header_bytes = 32 << 10;
   std::chrono::milliseconds read_timeout{30'000};  // a request, from its first byte
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait; writes to a client
+  // Lowered to what the file descriptors allow (ConnectionsFor in
+  // resources.h). At the limit, the connection idle the longest is closed to
+  // make room; with none idle, a new client is answered 503.
   std::size_t max_connections = 10'000;
   std::string tls_cert_file;  // both set: TLS on the listener
   std::string tls_key_file;
   Handler handler;
   ErrorReply error_reply;  // default: {"error":{"message":...}}
+};
+
+// What the server holds and what it refused, for /metrics and /ready.
+struct ServerStats {
+  std::size_t connections = 0;
+  std::size_t max_connections = 0;     // in force (see ServerOptions)
+  std::uint64_t accept_failures = 0;   // accept() failed (e.g. out of file descriptors)
+  std::uint64_t idle_closed = 0;       // idle keep-alive connections closed to make room
+  bool descriptors_exhausted = false;  // no file descriptor could be opened just now
+  std::size_t body_bytes_in_flight = 0;
+  std::size_t max_body_bytes_in_flight = 0;
+  std::uint64_t body_budget_refusals = 0;  // requests refused 503 for the budget
 };
 
 class Server {
@@ -143,6 +163,12 @@ class Server {
   std::uint16_t port() const;
   const std::string& address() const;
   std::size_t connections() const;
+  // The connection limit in force: ServerOptions::max_connections, or less
+  // when the file descriptors (RLIMIT_NOFILE at start) allow fewer.
+  std::size_t max_connections() const;
+  // Tries to take back the reserved descriptor (so descriptors_exhausted
+  // says how things are now); any thread.
+  ServerStats Stats() const;
 
   // Stops accepting, lets the exchanges in flight finish for up to `drain`,
   // closes every connection and joins the threads. Returns how many

@@ -86,6 +86,37 @@ class EvaluateTest : public ::testing::Test {
   std::map<std::string, std::string, std::less<>> principal_;
 };
 
+TEST_F(EvaluateTest, UninspectedContentTakesItsUninspectableRule) {
+  std::vector<DetectedCategory> detected = {{*policy_->CategoryIndex("summaries"), 0.9}};
+  const std::vector<base::Uninspected> image = {{base::ContentKind::kImage, "messages[0]"},
+                                                {base::ContentKind::kImage, "messages[1]"}};
+  EvaluationInput input;
+  input.detected = detected;
+  input.uninspected = image;
+  Decision d = policy_->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_THAT(d.RuleIds(), ElementsAre("uninspectable:image"));
+  EXPECT_EQ(d.audit, AuditLevel::kEnhanced);
+
+  // Allowed by the policy: the text's own rules decide, and the record says
+  // the image was let through uninspected.
+  LoadResult allowing =
+      LoadPolicyText(std::string(kPolicy) + "uninspectable: {image: ALLOW}\n", "semantics.yaml");
+  ASSERT_TRUE(allowing.ok()) << allowing.Report();
+  d = allowing.policy->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kAllow);
+  EXPECT_THAT(d.RuleIds(), ElementsAre("allow-summaries", "uninspectable:image"));
+  // ... but never loosens what the text decided.
+  detected = {{*policy_->CategoryIndex("surveillance"), 0.9}};
+  input.detected = detected;
+  EXPECT_EQ(allowing.policy->Evaluate(input).verdict, Verdict::kBlock);
+  // Only uninspected content, nothing to classify: unknown intent, defaults.
+  input.detected = {};
+  d = allowing.policy->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_TRUE(d.by_default);
+}
+
 TEST_F(EvaluateTest, SingleAllow) {
   Decision d = Eval({"summaries"});
   EXPECT_EQ(d.verdict, Verdict::kAllow);
@@ -127,6 +158,40 @@ TEST_F(EvaluateTest, NothingDetectedTakesTheDefaults) {
   EXPECT_THAT(d.RuleIds(), ElementsAre(kDefaultRuleId));
   EXPECT_EQ(d.audit, AuditLevel::kEnhanced);
   EXPECT_THAT(Strings(d.alerts), ElementsAre("soc"));
+}
+
+TEST_F(EvaluateTest, AnUncertainClassificationBringsInTheDefaults) {
+  const std::vector<DetectedCategory> detected = {{*policy_->CategoryIndex("summaries"), 0.9}};
+  const std::vector<std::string> uncertain = {"asked to act on text in French"};
+  EvaluationInput input;
+  input.detected = detected;
+  input.uncertain = uncertain;
+  Decision d = policy_->Evaluate(input);
+  // The defaults take part as for unknown intent: the most restrictive wins.
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_TRUE(d.by_default);
+  EXPECT_THAT(d.RuleIds(), ElementsAre(kDefaultRuleId));
+  EXPECT_EQ(d.matched.size(), 1u);  // allow-summaries matched, and lost
+  EXPECT_THAT(Strings(d.alerts), ElementsAre("soc"));
+}
+
+TEST_F(EvaluateTest, CategoriesThatDoNotStateTheIntentOnlyAdd) {
+  const std::uint16_t summaries = *policy_->CategoryIndex("summaries");
+  const std::uint16_t surveillance = *policy_->CategoryIndex("surveillance");
+  EvaluationInput input;
+  // Only in a part: the request's intent stays unknown, so the defaults take part.
+  std::vector<DetectedCategory> detected = {{summaries, 0.9, false}};
+  input.detected = detected;
+  Decision d = policy_->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_TRUE(d.by_default);
+  // Beside a category that states the intent, a part's category adds its rules.
+  detected = {{summaries, 0.9, true}, {surveillance, 0.8, false}};
+  input.detected = detected;
+  d = policy_->Evaluate(input);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_FALSE(d.by_default);
+  EXPECT_THAT(d.RuleIds(), ElementsAre("block-surveillance"));
 }
 
 TEST_F(EvaluateTest, DetectedCategoryWithoutRuleTakesTheDefaults) {

@@ -15,7 +15,8 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 
-const Keys kTopKeys = {"policy", "categories", "rules", "defaults", "classifier"};
+const Keys kTopKeys = {"policy",     "categories",    "rules",   "defaults",
+                       "classifier", "uninspectable", "alerting"};
 const Keys kMetadataKeys = {"name", "version", "effective", "signatories", "description"};
 const Keys kCategoryKeys = {"id",       "description", "examples", "counter_examples",
                             "patterns", "keywords",    "threshold"};
@@ -25,7 +26,12 @@ const Keys kRuleKeys = {"id",          "description", "match_categories",
                         "note",        "when",        "enforcement"};
 const Keys kWhenKeys = {"principal", "model", "endpoint"};
 const Keys kDefaultsKeys = {"decision", "audit", "alerts", "description"};
+const Keys kUninspectableKeys = {"decision", "audit", "alerts"};
 const Keys kClassifierKeys = {"stages", "threshold", "pattern_score", "keyword_score", "model"};
+const Keys kAlertingKeys = {"window_seconds", "max_per_window", "rules"};
+const Keys kAlertRateKeys = {"window_seconds", "max_per_window"};
+constexpr std::int64_t kMaxAlertWindowSeconds = 86'400;
+constexpr std::int64_t kMaxAlertsPerWindow = 1'000'000;
 
 std::size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -167,6 +173,19 @@ class Parser {
     return std::nullopt;
   }
 
+  // A whole number in [min, max].
+  std::optional<std::int64_t> Integer(const YAML::Node& node, std::string_view what,
+                                      std::int64_t min, std::int64_t max, std::string_view hint) {
+    std::int64_t value = 0;
+    if (node.IsScalar() && YAML::convert<std::int64_t>::decode(node, value) && value >= min &&
+        value <= max) {
+      return value;
+    }
+    Error(node.Mark(), std::string(what) + " must be a whole number from " + std::to_string(min) +
+                           " to " + std::to_string(max) + std::string(hint));
+    return std::nullopt;
+  }
+
   std::optional<Verdict> DecisionValue(const YAML::Node& node) {
     if (auto s = String(node, "decision")) {
       if (auto v = ParseVerdict(*s)) {
@@ -195,6 +214,9 @@ class Parser {
   void ParseWhen(const YAML::Node& node, Condition& when);
   void ParseDefaults(const YAML::Node& node, Defaults& d);
   void ParseClassifier(const YAML::Node& node, ClassifierSpec& c);
+  void ParseUninspectable(const YAML::Node& node, Uninspectable& u);
+  void ParseAlerting(const YAML::Node& node, const std::vector<Rule>& rules, Alerting& a);
+  void ParseAlertRate(const YAML::Node& node, std::string_view what, AlertRate& rate);
   void CheckPattern(const std::string& pattern, const YAML::Node& node);
 
   std::filesystem::path path_;
@@ -426,6 +448,60 @@ void Parser::ParseDefaults(const YAML::Node& node, Defaults& d) {
   }
 }
 
+// uninspectable: {KIND: DECISION | {decision, audit, alerts}, ...}
+void Parser::ParseUninspectable(const YAML::Node& node, Uninspectable& u) {
+  if (!ExpectMap(node, "uninspectable")) {
+    return;
+  }
+  std::string kinds;
+  for (std::size_t i = 0; i < base::kContentKinds; ++i) {
+    kinds += (kinds.empty() ? "" : ", ") +
+             std::string(base::ContentKindName(static_cast<base::ContentKind>(i)));
+  }
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const std::string name = entry.first.Scalar();
+    base::ContentKind kind;
+    if (!base::ParseContentKind(name, &kind)) {
+      Error(entry.first.Mark(),
+            "unknown content kind '" + name + "' in uninspectable; expected one of: " + kinds);
+      continue;
+    }
+    if (!seen.insert(name).second) {
+      Error(entry.first.Mark(), "duplicate key '" + name + "' in uninspectable");
+      continue;
+    }
+    Rule& rule = u.For(kind);
+    rule.location = At(entry.first);
+    const YAML::Node& value = entry.second;
+    const YAML::Node decision = value.IsScalar() ? value : value["decision"];
+    if (!value.IsScalar()) {
+      if (!ExpectMap(value, "uninspectable." + name)) {
+        continue;
+      }
+      CheckKeys(value, kUninspectableKeys, "uninspectable." + name);
+      if (const YAML::Node n = value["audit"]) {
+        if (auto a = AuditValue(n)) {
+          rule.audit = *a;
+        }
+      }
+      if (const YAML::Node n = value["alerts"]) {
+        rule.alerts = StringList(n, "uninspectable." + name + ".alerts");
+      }
+    }
+    if (decision) {
+      if (auto v = DecisionValue(decision)) {
+        rule.decision = *v;
+      }
+    }
+    if (rule.decision == Verdict::kAllowConstrained) {
+      Error(value.Mark(), "uninspectable." + name +
+                              " may be ALLOW or BLOCK: content that is not read cannot be "
+                              "constrained");
+    }
+  }
+}
+
 void Parser::ParseClassifier(const YAML::Node& node, ClassifierSpec& c) {
   if (!ExpectMap(node, "classifier")) {
     return;
@@ -466,6 +542,62 @@ void Parser::ParseClassifier(const YAML::Node& node, ClassifierSpec& c) {
                             "` to build it");
       }
     }
+  }
+}
+
+void Parser::ParseAlertRate(const YAML::Node& node, std::string_view what, AlertRate& rate) {
+  if (const YAML::Node n = node["window_seconds"]) {
+    rate.window_seconds =
+        Integer(n, std::string(what) + ".window_seconds", 0, kMaxAlertWindowSeconds,
+                " (seconds; 0 sends every alert)")
+            .value_or(rate.window_seconds);
+  }
+  if (const YAML::Node n = node["max_per_window"]) {
+    rate.max_per_window = Integer(n, std::string(what) + ".max_per_window", 1, kMaxAlertsPerWindow,
+                                  " (alerts sent per window; the rest are folded)")
+                              .value_or(rate.max_per_window);
+  }
+}
+
+void Parser::ParseAlerting(const YAML::Node& node, const std::vector<Rule>& rules, Alerting& a) {
+  if (!ExpectMap(node, "alerting")) {
+    return;
+  }
+  CheckKeys(node, kAlertingKeys, "alerting");
+  ParseAlertRate(node, "alerting", a.rate);
+  const YAML::Node overrides = node["rules"];
+  if (!overrides || !ExpectMap(overrides, "alerting.rules (rule id: {window_seconds, ...})")) {
+    return;
+  }
+  // Any rule that can raise alerts: the policy's, the defaults', and each
+  // kind of uninspectable content's.
+  const Uninspectable uninspectable;
+  Keys known = {kDefaultRuleId};
+  for (const Rule& r : rules) {
+    known.push_back(r.id);
+  }
+  for (const Rule& r : uninspectable.rules) {
+    known.push_back(r.id);
+  }
+  for (const auto& entry : overrides) {
+    const std::string id = entry.first.Scalar();
+    const std::string what = "alerting.rules." + id;
+    if (std::find(known.begin(), known.end(), id) == known.end()) {
+      Error(entry.first.Mark(), "alerting.rules names undefined rule '" + id +
+                                    "'; defined rules: " + JoinKeys(known));
+      continue;
+    }
+    if (a.rules.contains(id)) {
+      Error(entry.first.Mark(), "duplicate rule '" + id + "' in alerting.rules");
+      continue;
+    }
+    if (!ExpectMap(entry.second, what)) {
+      continue;
+    }
+    CheckKeys(entry.second, kAlertRateKeys, what);
+    AlertRate rate = a.rate;  // what the override leaves out, it inherits
+    ParseAlertRate(entry.second, what, rate);
+    a.rules.emplace(id, rate);
   }
 }
 
@@ -513,6 +645,14 @@ std::shared_ptr<const PolicySet> Parser::Parse(const YAML::Node& root) {
   if (const YAML::Node n = root["classifier"]) {
     ParseClassifier(n, classifier);
   }
+  Uninspectable uninspectable;
+  if (const YAML::Node n = root["uninspectable"]) {
+    ParseUninspectable(n, uninspectable);
+  }
+  Alerting alerting;
+  if (const YAML::Node n = root["alerting"]) {
+    ParseAlerting(n, rules, alerting);
+  }
 
   // Cross references: every category a rule names exists; every category is
   // handled by some rule.
@@ -557,7 +697,8 @@ std::shared_ptr<const PolicySet> Parser::Parse(const YAML::Node& root) {
   }
   return std::make_shared<const PolicySet>(path_, std::move(metadata), std::move(categories),
                                            std::move(rules), std::move(defaults),
-                                           std::move(classifier));
+                                           std::move(classifier), std::move(uninspectable),
+                                           std::move(alerting));
 }
 
 }  // namespace

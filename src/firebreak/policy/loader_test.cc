@@ -91,6 +91,8 @@ TEST(LoaderTest, LoadsTheShippedPolicyWithItsExtensions) {
   const PolicySet& p = *result.policy;
   EXPECT_EQ(p.rules().size(), 7u);
   EXPECT_TRUE(std::filesystem::exists(p.classifier().model_file));
+  EXPECT_EQ(p.alerting().rate.window_seconds, 300);  // no alerting section: the defaults
+  EXPECT_EQ(p.alerting().rate.max_per_window, 1);
   for (const Category& c : p.categories()) {
     EXPECT_FALSE(c.description.empty()) << c.id;
     EXPECT_GE(c.examples.size(), 40u) << c.id;
@@ -142,6 +144,40 @@ TEST(LoaderTest, UnknownTopLevelKeyListsTheValidOnes) {
   EXPECT_EQ(d.line, 17);
   EXPECT_EQ(d.column, 1);
   EXPECT_THAT(d.message, HasSubstr("expected one of: policy, categories, rules"));
+}
+
+TEST(LoaderTest, UninspectableContentIsBlockedUnlessThePolicyAllowsIt) {
+  LoadResult none = Load(kMinimal);
+  ASSERT_TRUE(none.ok()) << none.Report();
+  for (const Rule& rule : none.policy->uninspectable().rules) {
+    EXPECT_EQ(rule.decision, Verdict::kBlock) << rule.id;
+    EXPECT_THAT(rule.id, ::testing::StartsWith("uninspectable:"));
+  }
+  LoadResult r = Load(std::string(kMinimal) + R"(uninspectable:
+  image: ALLOW
+  audio: {decision: BLOCK, audit: critical, alerts: [soc]}
+)");
+  ASSERT_TRUE(r.ok()) << r.Report();
+  const Uninspectable& u = r.policy->uninspectable();
+  EXPECT_EQ(u.For(base::ContentKind::kImage).decision, Verdict::kAllow);
+  EXPECT_EQ(u.For(base::ContentKind::kImage).id, "uninspectable:image");
+  EXPECT_EQ(u.For(base::ContentKind::kAudio).audit, AuditLevel::kCritical);
+  EXPECT_THAT(u.For(base::ContentKind::kAudio).alerts, ::testing::ElementsAre("soc"));
+  EXPECT_EQ(u.For(base::ContentKind::kDocument).decision, Verdict::kBlock);
+}
+
+TEST(LoaderTest, UninspectableErrorsSayWhatToFix) {
+  Diagnostic kind = OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  pictures: ALLOW\n"),
+                              "unknown content kind 'pictures'");
+  EXPECT_EQ(kind.line, 18);
+  EXPECT_THAT(kind.message, HasSubstr("image, audio, document, server_tool, unknown_part, "
+                                      "unknown_field"));
+  OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  image: MAYBE\n"),
+            "invalid decision 'MAYBE'");
+  OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  image: ALLOW_CONSTRAINED\n"),
+            "may be ALLOW or BLOCK");
+  OnlyError(Load(std::string(kMinimal) + "uninspectable:\n  image: {decision: ALLOW, why: x}\n"),
+            "unknown key 'why' in uninspectable.image");
 }
 
 TEST(LoaderTest, BadDecisionValue) {
@@ -245,6 +281,80 @@ TEST(LoaderTest, EveryErrorIsReportedNotOnlyTheFirst) {
   LoadResult r = Load(text);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.ErrorCount(), 3u) << r.Report();
+}
+
+TEST(LoaderTest, AlertingDefaultsToOneAlertPerRuleAndTargetEveryFiveMinutes) {
+  LoadResult result = Load(kMinimal);
+  ASSERT_TRUE(result.ok()) << result.Report();
+  const Alerting& a = result.policy->alerting();
+  EXPECT_EQ(a.rate.window_seconds, 300);
+  EXPECT_EQ(a.rate.max_per_window, 1);
+  EXPECT_TRUE(a.rules.empty());
+  EXPECT_EQ(a.For("block-bulk").window_seconds, 300);
+}
+
+TEST(LoaderTest, LoadsAlertingWithPerRuleOverrides) {
+  LoadResult result = Load(std::string(kMinimal) + R"(alerting:
+  window_seconds: 60
+  max_per_window: 2
+  rules:
+    block-bulk: {window_seconds: 600}
+    default: {max_per_window: 5}
+    allow-summaries: {window_seconds: 0}
+    uninspectable:image: {window_seconds: 30}
+)");
+  ASSERT_TRUE(result.ok()) << result.Report();
+  const Alerting& a = result.policy->alerting();
+  EXPECT_EQ(a.For("block-bulk").window_seconds, 600);
+  EXPECT_EQ(a.For("block-bulk").max_per_window, 2);  // inherited
+  EXPECT_EQ(a.For("default").window_seconds, 60);
+  EXPECT_EQ(a.For("default").max_per_window, 5);
+  EXPECT_EQ(a.For("allow-summaries").window_seconds, 0);
+  EXPECT_EQ(a.For("uninspectable:image").window_seconds, 30);
+  EXPECT_EQ(a.For("no-such-rule").window_seconds, 60);
+}
+
+TEST(LoaderTest, AlertingErrorsNameTheirPlace) {
+  const std::string policy(kMinimal);
+  Diagnostic d = OnlyError(Load(policy + "alerting:\n  window_secnds: 60\n"),
+                           "unknown key 'window_secnds' in alerting");
+  EXPECT_EQ(d.line, 18);
+  EXPECT_EQ(d.column, 3);
+  EXPECT_THAT(d.message, HasSubstr("did you mean 'window_seconds'"));
+
+  d = OnlyError(Load(policy + "alerting:\n  window_seconds: -5\n"),
+                "alerting.window_seconds must be a whole number from 0 to 86400");
+  EXPECT_EQ(d.line, 18);
+  EXPECT_EQ(d.column, 19);
+  OnlyError(Load(policy + "alerting:\n  window_seconds: 1.5\n"),
+            "alerting.window_seconds must be a whole number");
+  d = OnlyError(Load(policy + "alerting: {max_per_window: 0}\n"),
+                "alerting.max_per_window must be a whole number from 1");
+  EXPECT_EQ(d.line, 17);
+  EXPECT_EQ(d.column, 28);
+  d = OnlyError(Load(policy + "alerting: 300\n"), "alerting must be a mapping");
+  EXPECT_EQ(d.line, 17);
+
+  d = OnlyError(Load(policy + "alerting:\n  rules:\n    block-bulks: {window_seconds: 5}\n"),
+                "alerting.rules names undefined rule 'block-bulks'");
+  EXPECT_EQ(d.line, 19);
+  EXPECT_EQ(d.column, 5);
+  EXPECT_THAT(d.message, HasSubstr("defined rules: default, allow-summaries, block-bulk"));
+  d = OnlyError(Load(policy + "alerting:\n  rules:\n    block-bulk: {max_per_windw: 5}\n"),
+                "unknown key 'max_per_windw' in alerting.rules.block-bulk");
+  EXPECT_EQ(d.line, 19);
+  EXPECT_EQ(d.column, 18);
+  d = OnlyError(Load(policy + "alerting:\n  rules:\n    block-bulk: {window_seconds: 90000}\n"),
+                "alerting.rules.block-bulk.window_seconds must be a whole number from 0 to 86400");
+  EXPECT_EQ(d.line, 19);
+  EXPECT_EQ(d.column, 34);
+  OnlyError(Load(policy + "alerting:\n  rules: [block-bulk]\n"),
+            "alerting.rules (rule id: {window_seconds, ...}) must be a mapping");
+  // Every error, not only the first.
+  EXPECT_EQ(
+      Load(policy + "alerting:\n  window_seconds: x\n  max_per_window: -1\n  rules: {nope: {}}\n")
+          .ErrorCount(),
+      3u);
 }
 
 TEST(LoaderTest, UnreadableFileIsAnError) {

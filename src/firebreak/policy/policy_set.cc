@@ -130,15 +130,36 @@ std::vector<std::string_view> Decision::RuleIds() const {
   return ids;
 }
 
+Uninspectable::Uninspectable() {
+  for (std::size_t i = 0; i < base::kContentKinds; ++i) {
+    Rule& rule = rules[i];
+    const std::string_view kind = base::ContentKindName(static_cast<base::ContentKind>(i));
+    rule.id = std::string(kUninspectableRulePrefix) + std::string(kind);
+    rule.description = "the request carries " + std::string(kind) +
+                       " content, which Firebreak cannot inspect, and the policy does not allow "
+                       "uninspected " +
+                       std::string(kind) + " content (uninspectable." + std::string(kind) + ")";
+    rule.decision = Verdict::kBlock;
+    rule.audit = AuditLevel::kEnhanced;
+  }
+}
+
+const AlertRate& Alerting::For(std::string_view rule) const {
+  auto it = rules.find(rule);
+  return it != rules.end() ? it->second : rate;
+}
+
 PolicySet::PolicySet(std::filesystem::path source, Metadata metadata,
                      std::vector<Category> categories, std::vector<Rule> rules, Defaults defaults,
-                     ClassifierSpec classifier)
+                     ClassifierSpec classifier, Uninspectable uninspectable, Alerting alerting)
     : source_(std::move(source)),
       metadata_(std::move(metadata)),
       categories_(std::move(categories)),
       rules_(std::move(rules)),
       defaults_(std::move(defaults)),
       classifier_(std::move(classifier)),
+      uninspectable_(std::move(uninspectable)),
+      alerting_(std::move(alerting)),
       rules_by_category_(categories_.size()) {
   for (const Rule& rule : rules_) {
     for (const std::string& c : rule.match_categories) {
@@ -169,7 +190,9 @@ const Rule* PolicySet::FindRule(std::string_view id) const {
 
 Decision PolicySet::Evaluate(const EvaluationInput& input) const {
   Decision d;
-  bool unknown_intent = input.detected.empty();
+  bool unknown_intent = !input.uncertain.empty() ||
+                        std::none_of(input.detected.begin(), input.detected.end(),
+                                     [](const DetectedCategory& c) { return c.states_intent; });
   for (const DetectedCategory& detected : input.detected) {
     if (detected.category >= rules_by_category_.size()) {
       unknown_intent = true;
@@ -189,6 +212,9 @@ Decision PolicySet::Evaluate(const EvaluationInput& input) const {
       }
     }
     unknown_intent = unknown_intent || !handled;
+  }
+  for (const base::Uninspected& u : input.uninspected) {
+    AddUnique(d.matched, &uninspectable_.For(u.kind));
   }
 
   // Verdict: the most restrictive of the enforcing rules and, for unknown

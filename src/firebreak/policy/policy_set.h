@@ -4,6 +4,7 @@
 // once by the loader (loader.h) and shared read-only as shared_ptr<const>.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -13,6 +14,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "firebreak/base/conversation.h"
 
 namespace firebreak::policy {
 
@@ -83,6 +86,21 @@ struct Defaults {
   std::string description = "Unknown intent: no policy rule covers this request";
 };
 
+// What content the classifier cannot read gets, per kind (`uninspectable:`):
+// each kind present in a request takes part in its verdict as a rule of its
+// own, "uninspectable:<kind>", BLOCK unless the policy says otherwise.
+struct Uninspectable {
+  std::array<Rule, base::kContentKinds> rules;  // by base::ContentKind
+
+  Uninspectable();  // every kind BLOCK, audit enhanced, no alerts
+  Rule& For(base::ContentKind kind) { return rules[static_cast<std::size_t>(kind)]; }
+  const Rule& For(base::ContentKind kind) const {
+    return rules[static_cast<std::size_t>(kind)];
+  }
+};
+
+inline constexpr std::string_view kUninspectableRulePrefix = "uninspectable:";
+
 struct ClassifierSpec {
   bool patterns = true;  // stage 1
   bool model = true;     // stage 2 (only when model_file is set)
@@ -91,6 +109,25 @@ struct ClassifierSpec {
   double keyword_score = 0.35;       // evidence of one keyword, combined noisy-OR
   std::filesystem::path model_file;  // absolute; empty when the policy has no model
   std::string model_file_as_written;
+};
+
+// How often one rule's alerts reach each target (`alerting:`, optional):
+// within a window opened by an alert, the first max_per_window alerts of a
+// (rule, target) pair are sent and the rest folded into one summary sent
+// when the window closes (alert/limiter.h). window_seconds 0 sends every
+// alert.
+struct AlertRate {
+  std::int64_t window_seconds = 300;
+  std::int64_t max_per_window = 1;
+};
+
+struct Alerting {
+  AlertRate rate;  // every rule's, and the defaults'
+  // Overrides by rule id; "default" is the defaults' (kDefaultRuleId), and
+  // "uninspectable:<kind>" that of a kind of uninspectable content.
+  std::map<std::string, AlertRate, std::less<>> rules;
+
+  const AlertRate& For(std::string_view rule) const;
 };
 
 struct Metadata {
@@ -104,14 +141,23 @@ struct Metadata {
 struct DetectedCategory {
   std::uint16_t category = 0;
   double score = 0;
+  // Detected in the request read whole. False: only in a part of it (a
+  // sentence, a step) or in decoded text; such a category adds its rules but
+  // does not state the request's intent, so alone it leaves the intent unknown.
+  bool states_intent = true;
 };
 
 // The plain input of an evaluation. Everything is borrowed for the call.
 struct EvaluationInput {
   std::span<const DetectedCategory> detected;
+  // Why the classifier cannot vouch for its reading (e.g. text in a language
+  // it does not read that the request asks to act on). Non-empty: the
+  // defaults take part in the verdict, as for unknown intent.
+  std::span<const std::string> uncertain;
   const std::map<std::string, std::string, std::less<>>* principal = nullptr;  // attributes
   std::string_view model;
   std::string_view endpoint;
+  std::span<const base::Uninspected> uninspected;  // content the classifier did not read
 };
 
 // A non-enforcing (warn/dryrun) rule that matched: reported, never applied.
@@ -141,7 +187,8 @@ inline constexpr std::string_view kDefaultRuleId = "default";
 class PolicySet {
  public:
   PolicySet(std::filesystem::path source, Metadata metadata, std::vector<Category> categories,
-            std::vector<Rule> rules, Defaults defaults, ClassifierSpec classifier);
+            std::vector<Rule> rules, Defaults defaults, ClassifierSpec classifier,
+            Uninspectable uninspectable = {}, Alerting alerting = {});
   PolicySet(const PolicySet&) = delete;  // the rule index points into rules_
   PolicySet& operator=(const PolicySet&) = delete;
 
@@ -151,13 +198,18 @@ class PolicySet {
   const std::vector<Rule>& rules() const { return rules_; }
   const Defaults& defaults() const { return defaults_; }
   const ClassifierSpec& classifier() const { return classifier_; }
+  const Uninspectable& uninspectable() const { return uninspectable_; }
+  const Alerting& alerting() const { return alerting_; }
 
   std::optional<std::uint16_t> CategoryIndex(std::string_view id) const;
   const Rule* FindRule(std::string_view id) const;
 
   // Pure and thread-safe. Most restrictive verdict wins; audit is the highest
   // level matched; constraints and alerts are the union over the rules that
-  // produced the verdict; unknown intent takes the defaults.
+  // produced the verdict; unknown intent (no category stating the intent, a
+  // detected category no rule handles) and an uncertain classification bring
+  // in the defaults; each kind of uninspected content takes its
+  // `uninspectable` rule.
   Decision Evaluate(const EvaluationInput& input) const;
 
  private:
@@ -167,6 +219,8 @@ class PolicySet {
   std::vector<Rule> rules_;
   Defaults defaults_;
   ClassifierSpec classifier_;
+  Uninspectable uninspectable_;
+  Alerting alerting_;
   std::vector<std::vector<const Rule*>> rules_by_category_;
 };
 

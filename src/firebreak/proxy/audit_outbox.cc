@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "firebreak/proxy/alert_windows.h"
+
 namespace firebreak::proxy {
 
 base::StatusOr<std::vector<alert::PendingAlert>> AuditOutbox::Due(std::size_t limit) {
@@ -24,10 +26,9 @@ base::Status AuditOutbox::Retry(std::int64_t id, int attempts, std::int64_t next
   return log_.Reschedule(id, attempts, next_attempt_micros, error);
 }
 
-std::vector<audit::OutboxAlert> DecisionAlerts(const policy::PolicySet& policy,
-                                               const policy::Decision& decision,
-                                               std::string_view request_id) {
-  std::vector<audit::OutboxAlert> out;
+DecisionAlertSet DecisionAlerts(const policy::PolicySet& policy, const policy::Decision& decision,
+                                std::string_view request_id, AlertWindows* windows) {
+  DecisionAlertSet out;
   if (decision.alerts.empty()) {
     return out;
   }
@@ -45,10 +46,13 @@ std::vector<audit::OutboxAlert> DecisionAlerts(const policy::PolicySet& policy,
     rules.emplace_back(id);
   }
   const std::string_view verdict = policy::VerdictName(decision.verdict);
+  const std::string_view severity =
+      decision.verdict == policy::Verdict::kBlock ? "critical" : "warning";
+  std::string summary = std::string(verdict) + " by " + rule + ": " + description;
   const audit::Value::Object payload = {
       {"kind", "decision"},
-      {"severity", decision.verdict == policy::Verdict::kBlock ? "critical" : "warning"},
-      {"summary", std::string(verdict) + " by " + rule + ": " + description},
+      {"severity", severity},
+      {"summary", summary},
       {"rule", rule},
       {"rules", std::move(rules)},
       {"decision", verdict},
@@ -56,7 +60,14 @@ std::vector<audit::OutboxAlert> DecisionAlerts(const policy::PolicySet& policy,
       {"policy", policy.metadata().name + " " + policy.metadata().version},
   };
   for (const std::string* target : decision.alerts) {
-    out.push_back({*target, payload});
+    alert::Admission admission =
+        windows != nullptr
+            ? windows->Admit(rule, *target, policy.alerting().For(rule), severity, summary)
+            : alert::Admission{rule, *target};
+    if (admission.disposition == alert::Disposition::kSent) {
+      out.outbox.push_back({*target, payload});
+    }
+    out.admissions.push_back(std::move(admission));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "firebreak/alert/alert.h"
+#include "firebreak/alert/limiter.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/policy/policy_set.h"
@@ -24,11 +25,20 @@ class AuditOutbox : public alert::AlertStore {
   audit::AuditLog& log_;
 };
 
-// The outbox entries a decision raises: one per alert target of the rules
-// that produced the verdict (and of the defaults, for unknown intent).
-std::vector<audit::OutboxAlert> DecisionAlerts(const policy::PolicySet& policy,
-                                               const policy::Decision& decision,
-                                               std::string_view request_id);
+class AlertWindows;
+
+// The alerts a decision raises: one per alert target of the rules that
+// produced the verdict (and of the defaults, for unknown intent).
+struct DecisionAlertSet {
+  std::vector<audit::OutboxAlert> outbox;    // those sent: into the outbox with the record
+  std::vector<alert::Admission> admissions;  // every one, sent or folded (the record lists them)
+};
+
+// Each alert admitted by `windows` (sent or folded, per rule and target, as
+// the policy's `alerting` says); every one is sent when `windows` is null.
+// With `windows`, AlertWindows::Settle must follow the record's append.
+DecisionAlertSet DecisionAlerts(const policy::PolicySet& policy, const policy::Decision& decision,
+                                std::string_view request_id, AlertWindows* windows = nullptr);
 
 // Alert targets of a server config, as the sender takes them.
 base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> AlertTargetsOf(

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "firebreak/base/digest.h"
 #include "firebreak/http/test_receiver.h"
 #include "firebreak/policy/loader.h"
 #include "firebreak/proxy/decision_core.h"
@@ -64,7 +65,7 @@ TEST(AuditOutboxTest, AlertsSurviveAReceiverOutageAndASenderRestart) {
   {
     auto audit_log = std::move(audit::AuditLog::Open(options)).value();
     std::vector<audit::OutboxAlert> alerts =
-        DecisionAlerts(core->policy(), outcome.decision, "req-42");
+        DecisionAlerts(core->policy(), outcome.decision, "req-42").outbox;
     ASSERT_EQ(alerts.size(), 2u);
     seq = audit_log
               ->Append(DecisionRecord(conversation, outcome, *core, {.request_id = "req-42"}),
@@ -132,6 +133,112 @@ TEST(DecisionRecordTest, TextRetentionFollowsTheConfiguration) {
   EXPECT_THAT(redacted, HasSubstr("agent [REDACTED] (SSN [REDACTED])"));
   EXPECT_THAT(redacted, HasSubstr("\"text_retention\":\"redacted\""));
   EXPECT_FALSE(Redactor::Create({"(unclosed"}).ok());
+}
+
+// 136 blocked prompts of 10 MB once added 1.3 GB to the audit database: the
+// text a record keeps is capped, and says what it was.
+TEST(DecisionRecordTest, StoredTextIsCappedPerRecordWithTheDigestAndLengthOfTheRest) {
+  policy::LoadResult loaded =
+      policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) + "/policies/defense-standard.yaml");
+  ASSERT_TRUE(loaded.ok());
+  std::unique_ptr<DecisionCore> core = std::move(DecisionCore::Create(loaded.policy)).value();
+  const Outcome o = core->Decide(base::SinglePrompt("Summarize the report.")).value();
+  auto record = [&](const base::Conversation& c, RecordContext context) {
+    context.retention = context.retention == TextRetention::kByAuditLevel ? TextRetention::kFull
+                                                                          : context.retention;
+    const std::string body = audit::EncodeRecord(DecisionRecord(c, o, *core, context), 1, "t", "i");
+    return std::make_pair(body, json::parse(body).as_object());
+  };
+  // 10 MB of a three-byte character after one byte: every cut at a
+  // multiple of 16 KiB falls inside a sequence.
+  std::string big = "x";
+  while (big.size() < (std::size_t{10} << 20)) {
+    big += "\xe2\x82\xac";  // €
+  }
+  base::Conversation c;
+  c.messages = {{base::Role::kSystem, std::string(100, 's')}, {base::Role::kUser, big}};
+  c.model = std::string(1000, 'm');
+  {
+    const auto [body, r] = record(c, {});
+    EXPECT_LT(body.size(), std::size_t{20} << 10) << "a 10 MB prompt kept whole";
+    EXPECT_TRUE(r.at("text_truncated").as_bool());
+    const json::array& messages = r.at("messages").as_array();
+    ASSERT_EQ(messages.size(), 2u);
+    // The short system prompt whole, the rest of the budget to the long one.
+    EXPECT_EQ(messages[0].at("text").as_string(), std::string(100, 's'));
+    EXPECT_FALSE(messages[0].as_object().contains("text_truncated"));
+    const std::string excerpt(messages[1].at("text").as_string());
+    EXPECT_LE(excerpt.size(), kDefaultMaxTextBytes - 100);
+    EXPECT_GE(excerpt.size(), kDefaultMaxTextBytes - 100 - 2);
+    EXPECT_EQ(excerpt, big.substr(0, excerpt.size()));
+    EXPECT_EQ((excerpt.size() - 1) % 3, 0u) << "cut inside a UTF-8 sequence";
+    const json::object& cut = messages[1].at("text_truncated").as_object();
+    EXPECT_EQ(cut.at("bytes").as_int64(), static_cast<std::int64_t>(big.size()));
+    EXPECT_EQ(cut.at("sha256").as_string(), base::ToHex(base::Sha256Of(big)));
+    EXPECT_EQ(r.at("model").as_string().size(), 256u);
+    EXPECT_EQ(r.at("model_truncated").at("bytes").as_int64(), 1000);
+    // The digest still covers everything.
+    EXPECT_EQ(r.at("conversation_digest").as_string(),
+              base::ToHex(base::Sha256Of("6:system100:" + std::string(100, 's') + "4:user" +
+                                         std::to_string(big.size()) + ":" + big)));
+  }
+  {
+    // Configured smaller; two long messages share it equally.
+    base::Conversation two;
+    two.messages = {{base::Role::kUser, std::string(5000, 'a')},
+                    {base::Role::kAssistant, std::string(9000, 'b')}};
+    const auto [body, r] = record(two, {.max_text_bytes = 4096});
+    const json::array& messages = r.at("messages").as_array();
+    EXPECT_EQ(messages[0].at("text").as_string().size(), 2048u);
+    EXPECT_EQ(messages[1].at("text").as_string().size(), 2048u);
+  }
+  {
+    // Many small messages are capped too: the first and last halves are
+    // listed, the others counted.
+    base::Conversation many;
+    for (int i = 0; i < 5000; ++i) {
+      many.messages.push_back({base::Role::kUser, "m" + std::to_string(i)});
+    }
+    const auto [body, r] = record(many, {});
+    EXPECT_LT(body.size(), std::size_t{20} << 10);
+    const json::array& messages = r.at("messages").as_array();
+    ASSERT_EQ(messages.size(), kDefaultMaxTextBytes / 64);
+    EXPECT_EQ(messages[127].at("text").as_string(), "m127");
+    EXPECT_EQ(messages[128].at("text").as_string(), "m4872");
+    EXPECT_EQ(r.at("messages_omitted").at("after").as_int64(), 128);
+    EXPECT_EQ(r.at("messages_omitted").at("count").as_int64(), 5000 - 256);
+    EXPECT_TRUE(r.at("text_truncated").as_bool());
+  }
+  {
+    // Redacted text: the digest is of what would have been stored.
+    std::shared_ptr<const Redactor> redactor = Redactor::Create({"secret"}).value();
+    base::Conversation secret = base::SinglePrompt(std::string(20000, 'a') + "secret");
+    const auto [body, r] =
+        record(secret, {.retention = TextRetention::kRedacted, .redactor = redactor.get()});
+    EXPECT_THAT(body, Not(HasSubstr("secret")));
+    EXPECT_EQ(r.at("messages").at(0).at("text_truncated").at("sha256").as_string(),
+              base::ToHex(base::Sha256Of(std::string(20000, 'a') + "[REDACTED]")));
+  }
+  {
+    // Uninspected parts too: the first 64 by field, then how many more and
+    // every kind.
+    base::Conversation parts = base::SinglePrompt("look");
+    for (int i = 0; i < 1000; ++i) {
+      parts.uninspected.push_back({i < 999 ? base::ContentKind::kImage : base::ContentKind::kAudio,
+                                   "messages[0].content[" + std::to_string(i) + "]"});
+    }
+    const auto [body, r] = record(parts, {});
+    EXPECT_LT(body.size(), std::size_t{8} << 10);
+    EXPECT_EQ(r.at("uninspected").as_array().size(), 64u);
+    EXPECT_EQ(r.at("uninspected_omitted").as_int64(), 936);
+    EXPECT_EQ(r.at("uninspected_kinds"), json::parse(R"(["image","audio"])"));
+  }
+  {
+    // Within the cap: nothing is said to be cut.
+    const auto [body, r] = record(base::SinglePrompt("short"), {});
+    EXPECT_FALSE(r.contains("text_truncated"));
+    EXPECT_FALSE(r.at("messages").at(0).as_object().contains("text_truncated"));
+  }
 }
 
 }  // namespace

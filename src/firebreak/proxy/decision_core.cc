@@ -20,6 +20,28 @@ classify::Config ClassifierConfigOf(const policy::PolicySet& policy) {
   return config;
 }
 
+std::string BlockMessage(const policy::Decision& decision, const policy::PolicySet& policy,
+                         const base::Conversation& conversation) {
+  const policy::Rule* rule = decision.rules.empty() ? nullptr : decision.rules.front();
+  if (rule == nullptr) {
+    return "Request blocked by Firebreak policy: " + policy.defaults().description;
+  }
+  std::string message =
+      "Request blocked by Firebreak policy rule '" + rule->id + "': " + rule->description;
+  if (rule->id.starts_with(policy::kUninspectableRulePrefix)) {
+    const std::string_view kind =
+        std::string_view(rule->id).substr(policy::kUninspectableRulePrefix.size());
+    std::string where;
+    for (const base::Uninspected& u : conversation.uninspected) {
+      if (base::ContentKindName(u.kind) == kind) {
+        where += (where.empty() ? "" : ", ") + u.where;
+      }
+    }
+    message += " [at " + where + "]";
+  }
+  return message;
+}
+
 DecisionCore::DecisionCore(std::shared_ptr<const policy::PolicySet> policy,
                            std::unique_ptr<classify::Classifier> classifier)
     : policy_(std::move(policy)), classifier_(std::move(classifier)) {}
@@ -45,14 +67,16 @@ base::StatusOr<Outcome> DecisionCore::Decide(const base::Conversation& conversat
   detected.reserve(classification->scores.size());
   for (const classify::CategoryScore& s : classification->scores) {
     if (s.detected) {
-      detected.push_back({s.category, s.score});
+      detected.push_back({s.category, s.score, s.detected_whole});
     }
   }
   policy::EvaluationInput input;
   input.detected = detected;
+  input.uncertain = classification->uncertain;
   input.principal = context.principal;
   input.model = conversation.model;
   input.endpoint = context.endpoint;
+  input.uninspected = conversation.uninspected;
   return Outcome{std::move(classification).value(), policy_->Evaluate(input)};
 }
 

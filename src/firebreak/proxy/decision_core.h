@@ -49,6 +49,11 @@ class DecisionCore {
   std::unique_ptr<classify::Classifier> classifier_;
 };
 
+// What a client is told of a BLOCK: the first rule that made it (or the
+// defaults) and, for content that could not be inspected, where it is.
+std::string BlockMessage(const policy::Decision& decision, const policy::PolicySet& policy,
+                         const base::Conversation& conversation);
+
 // The classifier configuration a policy describes.
 classify::Config ClassifierConfigOf(const policy::PolicySet& policy);
 

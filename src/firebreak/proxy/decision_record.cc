@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -35,6 +36,64 @@ Value Strings(const std::vector<const std::string*>& in) {
     out.emplace_back(*s);
   }
   return out;
+}
+
+// A model name is the client's: kept up to this many bytes.
+constexpr std::size_t kMaxModelBytes = 256;
+// Uninspected parts listed by a record at most (a request may carry a part
+// for every few bytes of its body).
+constexpr std::size_t kMaxUninspected = 64;
+
+// The longest prefix of `text` of at most `max` bytes that does not end
+// inside a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) {
+    return text;
+  }
+  std::size_t cut = max;
+  // Back to the lead byte of the sequence `max` falls in (a sequence is at
+  // most 4 bytes; past that the text is not UTF-8, and any cut will do).
+  for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80; ++i) {
+    --cut;
+  }
+  if ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    cut = max;
+  }
+  return text.substr(0, cut);
+}
+
+// Sets `key` to what is kept of `text` within `max` bytes, and when it is
+// cut, KEY_truncated to its length and digest (and `cut`).
+void Keep(Value::Object& out, std::string_view key, std::string_view text, std::size_t max,
+          bool& cut) {
+  const std::string_view excerpt = Utf8Prefix(text, max);
+  out.insert_or_assign(std::string(key), excerpt);
+  if (excerpt.size() < text.size()) {
+    cut = true;
+    out.insert_or_assign(std::string(key) + "_truncated",
+                         Value::Object{{"bytes", static_cast<std::int64_t>(text.size())},
+                                       {"sha256", base::ToHex(base::Sha256Of(text))}});
+  }
+}
+
+// Each size's share of `budget`: whole when it fits an equal share of what
+// the smaller ones leave, else that share.
+std::vector<std::size_t> Shares(const std::vector<std::size_t>& sizes, std::size_t budget) {
+  std::vector<std::size_t> order(sizes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return sizes[a] < sizes[b]; });
+  std::vector<std::size_t> share(sizes.size());
+  std::size_t left = budget;
+  std::size_t count = sizes.size();
+  for (std::size_t i : order) {
+    share[i] = std::min(sizes[i], left / count);
+    left -= share[i];
+    --count;
+  }
+  return share;
 }
 
 Value Signers(const std::vector<std::string>* signers) {
@@ -91,7 +150,8 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   f["request_id"] = context.request_id;
   f["principal"] = context.principal;
   f["endpoint"] = context.endpoint;
-  f["model"] = conversation.model;
+  bool model_cut = false;
+  Keep(f, "model", conversation.model, kMaxModelBytes, model_cut);
 
   std::string_view retained = "digest";
   if (context.retention == TextRetention::kRedacted && context.redactor != nullptr) {
@@ -102,24 +162,80 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
     retained = "full";
   }
   // The digest covers every message, role and text, length-prefixed.
-  std::string transcript;
-  Value::Array messages;
+  base::Sha256Stream transcript;
   for (const base::Message& m : conversation.messages) {
     const std::string_view role = base::RoleName(m.role);
-    transcript += std::to_string(role.size()) + ":" + std::string(role) +
-                  std::to_string(m.text.size()) + ":" + m.text;
-    if (retained != "digest") {
-      Value::Object message;
-      message.emplace("role", role);
-      message.emplace("text", retained == "redacted" ? context.redactor->Apply(m.text) : m.text);
+    transcript.Update(std::to_string(role.size()) + ":");
+    transcript.Update(role);
+    transcript.Update(std::to_string(m.text.size()) + ":");
+    transcript.Update(m.text);
+  }
+  f["conversation_digest"] = base::ToHex(transcript.Finish());
+  if (retained != "digest") {
+    const std::vector<base::Message>& all = conversation.messages;
+    const std::size_t listed_max = std::max<std::size_t>(2, context.max_text_bytes / 64);
+    const std::size_t head = all.size() > listed_max ? listed_max / 2 : all.size();
+    const std::size_t tail = all.size() > listed_max ? listed_max - head : 0;
+    std::vector<const base::Message*> listed;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (i < head || i >= all.size() - tail) {
+        listed.push_back(&all[i]);
+      }
+    }
+    std::vector<std::string> redacted;  // the stored texts, when redacting
+    std::vector<std::size_t> sizes;
+    for (const base::Message* m : listed) {
+      if (retained == "redacted") {
+        redacted.push_back(context.redactor->Apply(m->text));
+      }
+      sizes.push_back(retained == "redacted" ? redacted.back().size() : m->text.size());
+    }
+    const std::vector<std::size_t> shares = Shares(sizes, context.max_text_bytes);
+    bool cut = listed.size() < all.size();
+    Value::Array messages;
+    for (std::size_t i = 0; i < listed.size(); ++i) {
+      Value::Object message{{"role", base::RoleName(listed[i]->role)}};
+      if (!listed[i]->where.empty()) {
+        message.emplace("where", listed[i]->where);
+      }
+      Keep(message, "text",
+           retained == "redacted" ? std::string_view(redacted[i]) : listed[i]->text, shares[i],
+           cut);
       messages.emplace_back(std::move(message));
     }
-  }
-  f["conversation_digest"] = base::ToHex(base::Sha256Of(transcript));
-  if (retained != "digest") {
     f["messages"] = std::move(messages);
+    if (listed.size() < all.size()) {
+      f["messages_omitted"] =
+          Value::Object{{"after", static_cast<std::int64_t>(head)},
+                        {"count", static_cast<std::int64_t>(all.size() - listed.size())}};
+    }
+    if (cut) {
+      f["text_truncated"] = true;
+    }
   }
   f["text_retention"] = retained;
+  if (!conversation.uninspected.empty()) {
+    // What the classifier did not read, by kind and field: the policy's
+    // uninspectable rules decided it. The first kMaxUninspected; beyond,
+    // how many more, and every kind there was.
+    Value::Array uninspected;
+    std::vector<std::string_view> kinds;
+    for (const base::Uninspected& u : conversation.uninspected) {
+      const std::string_view kind = base::ContentKindName(u.kind);
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+        kinds.push_back(kind);
+      }
+      if (uninspected.size() < kMaxUninspected) {
+        uninspected.push_back(Value::Object{{"kind", kind}, {"where", u.where}});
+      }
+    }
+    f["uninspected"] = std::move(uninspected);
+    if (conversation.uninspected.size() > kMaxUninspected) {
+      f["uninspected_omitted"] =
+          static_cast<std::int64_t>(conversation.uninspected.size() - kMaxUninspected);
+      f["uninspected_kinds"] = Value::Array(kinds.begin(), kinds.end());
+    }
+  }
 
   // Built by moves: an initializer list would copy each nested level again.
   Value::Array categories;
@@ -127,20 +243,35 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     Value::Array evidence;
     for (const classify::Evidence& e : s.evidence) {
-      evidence.push_back(Value::Object{{"kind", classify::EvidenceKindName(e.kind)},
-                                       {"detail", e.detail},
-                                       {"score", Score(e.score)},
-                                       {"message", static_cast<std::int64_t>(e.message)},
-                                       {"decoded", e.decoded}});
+      Value::Object item{{"kind", classify::EvidenceKindName(e.kind)},
+                         {"detail", e.detail},
+                         {"score", Score(e.score)},
+                         {"message", static_cast<std::int64_t>(e.message)},
+                         {"decoded", e.decoded()},
+                         {"part", e.part}};
+      if (e.decoded()) {
+        item.emplace("decoding", classify::DecodingName(e.decoding));
+      }
+      evidence.emplace_back(std::move(item));
     }
     Value::Object category{{"id", policy.categories()[s.category].id},
                            {"score", Score(s.score)},
                            {"detected", s.detected}};
+    if (!s.part.empty()) {
+      category.emplace("part", s.part);
+    }
     category.emplace("evidence", std::move(evidence));
     categories.emplace_back(std::move(category));
   }
   Value::Object classification{{"version", outcome.classification.version}};
   classification.emplace("categories", std::move(categories));
+  if (!outcome.classification.uncertain.empty()) {
+    Value::Array uncertain;
+    for (const std::string& reason : outcome.classification.uncertain) {
+      uncertain.emplace_back(reason);
+    }
+    classification.emplace("uncertain", std::move(uncertain));
+  }
   f["classification"] = std::move(classification);
 
   Value::Array rules;
@@ -160,6 +291,19 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   f["requires_human"] = d.requires_human;
   f["constraints"] = Strings(d.constraints);
   f["alerts"] = Strings(d.alerts);
+  if (context.alerts != nullptr) {
+    Value::Array delivery;
+    for (const alert::Admission& a : *context.alerts) {
+      Value::Object entry{{"rule", a.rule},
+                          {"target", a.target},
+                          {"status", alert::DispositionName(a.disposition)}};
+      if (a.window != 0) {
+        entry.emplace("window", a.window_start);
+      }
+      delivery.emplace_back(std::move(entry));
+    }
+    f["alert_delivery"] = std::move(delivery);
+  }
   f["policy"] = Value::Object{{"name", policy.metadata().name},
                               {"version", policy.metadata().version},
                               {"digest", context.policy_digest},

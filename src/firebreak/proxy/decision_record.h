@@ -1,12 +1,15 @@
 // The audit record of one decision (schema v1, DESIGN.md §6): what was asked,
-// how it was classified, which rules decided what, under which policy.
+// how it was classified, which rules decided what, under which policy. The
+// conversation's text it keeps is capped per record.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "firebreak/alert/limiter.h"
 #include "firebreak/audit/record.h"
 #include "firebreak/base/conversation.h"
 #include "firebreak/proxy/decision_core.h"
@@ -43,6 +46,9 @@ class Redactor {
   std::vector<std::unique_ptr<re2::RE2>> patterns_;
 };
 
+// The conversation text a record keeps at most, in all (audit.max_text_bytes).
+inline constexpr std::size_t kDefaultMaxTextBytes = 16 << 10;
+
 struct RecordContext {
   std::string_view request_id;
   std::string_view principal;
@@ -52,6 +58,18 @@ struct RecordContext {
   const std::vector<std::string>* signers = nullptr;  // parties whose signatures verified
   TextRetention retention = TextRetention::kByAuditLevel;
   const Redactor* redactor = nullptr;  // required with kRedacted
+  // The decision's alerts as admitted (DecisionAlerts): listed in the record
+  // as `alert_delivery`, each with its rule, target and whether it was sent
+  // or folded (and its window's start, when rate-limited).
+  const std::vector<alert::Admission>* alerts = nullptr;
+  // When the text is kept: its bytes in all, shared among the messages
+  // (each kept whole up to an equal share of what the shorter ones leave).
+  // A message cut short keeps an excerpt (never ending inside a UTF-8
+  // sequence), its length and its SHA-256 ("truncated"); the record says
+  // "text_truncated". At most max_text_bytes / 64 messages are listed (the
+  // first and last halves; "messages_omitted" counts the others). The
+  // conversation digest always covers everything.
+  std::size_t max_text_bytes = kDefaultMaxTextBytes;
 };
 
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,

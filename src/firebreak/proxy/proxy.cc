@@ -1,5 +1,6 @@
 #include "firebreak/proxy/proxy.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -114,13 +115,40 @@ http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
   return JsonReply(status, api::OpenAIErrorBody(message, type, code));
 }
 
-// The API key a client presented, from Authorization: Bearer or x-api-key.
-std::string_view PresentedKey(const http::Headers& headers) {
+// The API key a client presented: `Authorization: Bearer KEY` (the scheme
+// in any case, RFC 9110 §11.1, any spaces before the key), else `x-api-key:
+// KEY`. An Authorization header that holds no Bearer key is `malformed`
+// unless x-api-key gives one.
+struct PresentedKey {
+  std::string_view key;
+  bool malformed = false;
+};
+
+PresentedKey KeyOf(const http::Headers& headers) {
+  const std::string_view api_key = http::FindHeader(headers, "x-api-key");
   std::string_view auth = http::FindHeader(headers, "authorization");
-  if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
-    return auth.substr(7);
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  while (!auth.empty() && blank(auth.back())) {
+    auth.remove_suffix(1);
   }
-  return http::FindHeader(headers, "x-api-key");
+  if (auth.empty()) {
+    return {api_key};
+  }
+  constexpr std::string_view kScheme = "bearer";
+  const bool bearer =
+      auth.size() > kScheme.size() && blank(auth[kScheme.size()]) &&
+      std::equal(kScheme.begin(), kScheme.end(), auth.begin(),
+                 [](char a, char b) { return a == (b | 0x20); });
+  if (bearer) {
+    std::string_view key = auth.substr(kScheme.size());
+    while (!key.empty() && blank(key.front())) {
+      key.remove_prefix(1);
+    }
+    if (!key.empty() && std::none_of(key.begin(), key.end(), blank)) {
+      return {key};
+    }
+  }
+  return api_key.empty() ? PresentedKey{{}, true} : PresentedKey{api_key};
 }
 
 bool ModelMatches(std::string_view pattern, std::string_view model) {
@@ -172,6 +200,7 @@ struct Proxy::Pending {
   std::string decision = "REFUSED";
   std::string rules = "-";
   std::string constraints;  // "; "-joined, for ALLOW_CONSTRAINED
+  std::string refused;      // why an allowed request was not forwarded after all
   std::uint64_t seq = 0;
   base::Sha256 record_hash{};
   // The answer, once the record is committed: a reply, or a forward.
@@ -182,6 +211,7 @@ struct Proxy::Pending {
   // For dashboards, when one is attached: published once recorded.
   std::optional<base::DecisionEvent> event;
   std::vector<base::AlertEvent> alert_events;
+  std::vector<alert::Admission> alert_admissions;  // settled once the record is appended
 };
 
 // GET /v1/firebreak/events: the event hub as server-sent events, one
@@ -466,6 +496,11 @@ http::Reply Proxy::Ready() const {
   if (options_.config.upstreams.empty()) {
     reasons.push_back("no upstream configured");
   }
+  if (options_.listener_problems) {
+    for (std::string& problem : options_.listener_problems()) {
+      reasons.push_back(json::string(std::move(problem)));
+    }
+  }
   const bool ready = reasons.empty();
   return JsonReply(ready ? 200 : 503, json::serialize(json::object{
                                           {"ready", ready}, {"reasons", std::move(reasons)}}));
@@ -543,6 +578,22 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
     case Route::kReady:
       return ok(Ready());
     case Route::kMetrics: {
+      // Without principals the listener is loopback-only, and /metrics open.
+      const config::MetricsAuth auth = options_.config.server.metrics_auth;
+      if (!principals_.empty() && auth != config::MetricsAuth::kNone) {
+        std::string refusal;
+        const Principal* reader = Authenticate(request.headers, refusal);
+        if (reader == nullptr) {
+          answer(ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
+          return;
+        }
+        if (auth == config::MetricsAuth::kAdmin && !reader->admin) {
+          answer(ErrorFor(p->dialect, 403,
+                          "/metrics needs an admin principal (server.metrics_auth: admin)",
+                          "forbidden"));
+          return;
+        }
+      }
       std::string gauges =
           "# HELP firebreak_audit_queue_depth Records not yet in the audit database.\n"
           "# TYPE firebreak_audit_queue_depth gauge\nfirebreak_audit_queue_depth " +
@@ -552,6 +603,9 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
           "# TYPE firebreak_audit_journal_syncs_total counter\n"
           "firebreak_audit_journal_syncs_total " +
           std::to_string(options_.log->durable().journal_syncs) + "\n";
+      if (options_.alert_windows != nullptr) {
+        gauges += options_.alert_windows->MetricsText();
+      }
       if (options_.gauges) {
         gauges += options_.gauges();
       }
@@ -563,16 +617,12 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
 
   const Principal* principal = &anonymous_;
   if (!principals_.empty()) {
-    const std::string_view key = PresentedKey(request.headers);
-    auto it = key.empty() ? principals_.end() : principals_.find(base::ToHex(base::Sha256Of(key)));
-    if (it == principals_.end()) {
-      answer(ErrorFor(p->dialect, 401,
-                      key.empty() ? "missing API key: send Authorization: Bearer KEY or x-api-key"
-                                  : "unknown API key",
-                      "invalid_api_key"));
+    std::string refusal;
+    principal = Authenticate(request.headers, refusal);
+    if (principal == nullptr) {
+      answer(ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
       return;
     }
-    principal = &it->second;
   }
   if (p->route == Route::kModels) {
     return ok(Models(!http::FindHeader(request.headers, "anthropic-version").empty()));
@@ -611,6 +661,25 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   Decide(route, request, *principal, std::move(p));
 }
 
+const Proxy::Principal* Proxy::Authenticate(const http::Headers& headers,
+                                             std::string& refusal) const {
+  const PresentedKey presented = KeyOf(headers);
+  if (presented.malformed) {
+    refusal = "malformed Authorization header: send Authorization: Bearer KEY or x-api-key: KEY";
+    return nullptr;
+  }
+  if (presented.key.empty()) {
+    refusal = "missing API key: send Authorization: Bearer KEY or x-api-key: KEY";
+    return nullptr;
+  }
+  auto it = principals_.find(base::ToHex(base::Sha256Of(presented.key)));
+  if (it == principals_.end()) {
+    refusal = "unknown API key";
+    return nullptr;
+  }
+  return &it->second;
+}
+
 void Proxy::Reload(std::shared_ptr<Pending> p) {
   // The reload itself is audited (policy.reloaded or policy.refused).
   options_.reload([this, p](ReloadResult result) {
@@ -640,6 +709,69 @@ void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view mess
   record.fields["status"] = status;
   record.fields["reason"] = message;
   Commit(std::move(p), std::move(record), {});
+}
+
+// The request for the upstream: the client's bytes when nothing changes
+// (the strict parse proved they say what was classified), else the parsed
+// request re-serialised, with the constraints injected and translated when
+// the upstream speaks the other API. InvalidArgument when it cannot be
+// translated.
+base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
+                                                      http::ServerRequest& request,
+                                                      json::value& document,
+                                                      const policy::Decision& decision,
+                                                      bool stream) const {
+  const api::Dialect upstream_dialect = DialectOf(p.upstream->type);
+  const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
+                      !decision.constraints.empty() &&
+                      options_.config.server.constraints == "system";
+  http::UpstreamRequest up;
+  if (!inject && upstream_dialect == p.dialect) {
+    up.body = std::move(request.body);  // bytes in, bytes out
+  } else {
+    json::object& body = document.as_object();
+    if (inject) {
+      std::string instruction =
+          "Firebreak policy constraints for this request (rule " + p.rules + "):";
+      for (const std::string* c : decision.constraints) {
+        instruction += "\n- " + *c;
+      }
+      api::InjectSystemInstruction(body, p.dialect, instruction);
+    }
+    if (upstream_dialect == p.dialect) {
+      up.body = json::serialize(body);
+    } else {
+      base::StatusOr<json::object> translated =
+          upstream_dialect == api::Dialect::kAnthropic ? api::AnthropicRequestFromOpenAI(body)
+                                                       : api::OpenAIRequestFromAnthropic(body);
+      if (!translated.ok()) {
+        return translated.status();
+      }
+      up.body = json::serialize(*translated);
+    }
+  }
+  up.url = upstream_urls_[p.upstream - options_.config.upstreams.data()];
+  up.connect_timeout = p.upstream->connect_timeout;
+  up.first_byte_timeout = p.upstream->first_byte_timeout;
+  up.idle_timeout = p.upstream->idle_timeout;
+  up.headers.push_back({"content-type", "application/json"});
+  up.headers.push_back({"user-agent", "firebreak/0.1"});
+  up.headers.push_back({"accept", stream ? "text/event-stream" : "application/json"});
+  if (upstream_dialect == api::Dialect::kAnthropic) {
+    std::string_view version = http::FindHeader(request.headers, "anthropic-version");
+    up.headers.push_back(
+        {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
+    if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
+        !beta.empty() && p.dialect == api::Dialect::kAnthropic) {
+      up.headers.push_back({"anthropic-beta", std::string(beta)});
+    }
+    if (!p.upstream->api_key.empty()) {
+      up.headers.push_back({"x-api-key", p.upstream->api_key});
+    }
+  } else if (!p.upstream->api_key.empty()) {
+    up.headers.push_back({"authorization", "Bearer " + p.upstream->api_key});
+  }
+  return up;
 }
 
 void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& principal,
@@ -719,11 +851,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     body.pop_back();  // the closing brace: audit_seq follows once it is known
     p->evaluate_prefix = std::move(body);
   } else if (decision.verdict == policy::Verdict::kBlock) {
-    const policy::Rule* rule = decision.rules.empty() ? nullptr : decision.rules.front();
-    const std::string message =
-        rule != nullptr
-            ? "Request blocked by Firebreak policy rule '" + rule->id + "': " + rule->description
-            : "Request blocked by Firebreak policy: " + core.policy().defaults().description;
+    const std::string message = BlockMessage(decision, core.policy(), *conversation);
     if (p->dialect == api::Dialect::kOpenAI) {
       p->reply = JsonReply(
           400, api::OpenAIErrorBody(message, "policy_violation", "content_policy_violation"));
@@ -737,56 +865,23 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                           "no upstream is configured for model '" + conversation->model + "'",
                           "no_upstream");
     } else {
-      const api::Dialect upstream_dialect = DialectOf(p->upstream->type);
-      const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
-                          !decision.constraints.empty() &&
-                          options_.config.server.constraints == "system";
-      http::UpstreamRequest& up = p->forward.emplace();
-      up.url = upstream_urls_[p->upstream - options_.config.upstreams.data()];
-      up.connect_timeout = p->upstream->connect_timeout;
-      up.first_byte_timeout = p->upstream->first_byte_timeout;
-      up.idle_timeout = p->upstream->idle_timeout;
-      if (!inject && upstream_dialect == p->dialect) {
-        up.body = std::move(request.body);  // bytes in, bytes out
+      base::StatusOr<http::UpstreamRequest> forward =
+          ForwardOf(*p, request, *document, decision, conversation->stream);
+      if (forward.ok()) {
+        p->forward = std::move(forward).value();
       } else {
-        json::object& body = document->as_object();
-        if (inject) {
-          std::string instruction =
-              "Firebreak policy constraints for this request (rule " + p->rules + "):";
-          for (const std::string* c : decision.constraints) {
-            instruction += "\n- " + *c;
-          }
-          api::InjectSystemInstruction(body, p->dialect, instruction);
-        }
-        if (upstream_dialect == p->dialect) {
-          up.body = json::serialize(body);
-        } else if (upstream_dialect == api::Dialect::kAnthropic) {
-          up.body = json::serialize(api::AnthropicRequestFromOpenAI(body));
-        } else {
-          up.body = json::serialize(api::OpenAIRequestFromAnthropic(body));
-        }
-      }
-      up.headers.push_back({"content-type", "application/json"});
-      up.headers.push_back({"user-agent", "firebreak/0.1"});
-      up.headers.push_back(
-          {"accept", conversation->stream ? "text/event-stream" : "application/json"});
-      if (upstream_dialect == api::Dialect::kAnthropic) {
-        std::string_view version = http::FindHeader(request.headers, "anthropic-version");
-        up.headers.push_back(
-            {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
-        if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
-            !beta.empty() && p->dialect == api::Dialect::kAnthropic) {
-          up.headers.push_back({"anthropic-beta", std::string(beta)});
-        }
-        if (!p->upstream->api_key.empty()) {
-          up.headers.push_back({"x-api-key", p->upstream->api_key});
-        }
-      } else if (!p->upstream->api_key.empty()) {
-        up.headers.push_back({"authorization", "Bearer " + p->upstream->api_key});
+        p->upstream = nullptr;
+        p->result = Result::kRefused;
+        p->decision = "REFUSED";
+        p->refused = forward.status().message();
+        p->reply = ErrorFor(p->dialect, 400, p->refused, "untranslatable");
       }
     }
   }
   metrics_.Observe(Stage::kDecide, Since(decide_start));
+  DecisionAlertSet alerts =
+      DecisionAlerts(core.policy(), decision, p->request_id, options_.alert_windows);
+  const std::size_t max_text = options_.config.audit.max_text_bytes;
   audit::AuditRecord record = DecisionRecord(*conversation, *outcome, core,
                                              {.request_id = p->request_id,
                                               .principal = principal.id,
@@ -795,21 +890,27 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                               .policy_signed = p->policy->verified,
                                               .signers = &p->policy->signers,
                                               .retention = options_.retention,
-                                              .redactor = options_.redactor.get()});
-  std::vector<audit::OutboxAlert> alerts = DecisionAlerts(core.policy(), decision, p->request_id);
+                                              .redactor = options_.redactor.get(),
+                                              .alerts = &alerts.admissions,
+                                              .max_text_bytes = max_text});
+  if (!p->refused.empty()) {
+    record.fields["refused"] = p->refused;
+  }
   if (options_.events != nullptr && options_.events->HasSubscribers()) {
     std::string outcome_text =
         route == Route::kEvaluate                     ? "evaluated only: not forwarded"
         : decision.verdict == policy::Verdict::kBlock ? "blocked: it never reached the model"
+        : !p->refused.empty()                         ? "refused: " + p->refused
         : p->upstream == nullptr
             ? "refused: no upstream for model '" + conversation->model + "'"
             : "forwarded to " + p->upstream->name +
                   (p->constraints.empty() ? "" : ", with the constraints as a system instruction");
     p->event = DecisionEventOf(*conversation, *outcome, core, p->request_id, principal.id,
                                RouteName(route), std::move(outcome_text));
-    p->alert_events = QueuedAlertEvents(alerts, 0);
+    p->alert_events = QueuedAlertEvents(alerts.outbox, 0);
   }
-  Commit(std::move(p), std::move(record), std::move(alerts));
+  p->alert_admissions = std::move(alerts.admissions);
+  Commit(std::move(p), std::move(record), std::move(alerts.outbox));
 }
 
 // Appends the record; the answer takes effect only once it is committed.
@@ -819,6 +920,9 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
   options_.log->AppendAsync(
       std::move(record), std::move(alerts), [this, p](base::StatusOr<audit::Appended> appended) {
         metrics_.Observe(Stage::kAudit, Since(p->audit_start));
+        if (options_.alert_windows != nullptr && !p->alert_admissions.empty()) {
+          options_.alert_windows->Settle(p->alert_admissions, p->request_id, appended);
+        }
         if (!appended.ok()) {
           metrics_.CountAuditFailure();
           audit_failing_ = true;

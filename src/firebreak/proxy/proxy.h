@@ -7,6 +7,7 @@
 // on its I/O threads; nothing here blocks.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/http/server.h"
+#include "firebreak/proxy/alert_windows.h"
 #include "firebreak/proxy/decision_core.h"
 #include "firebreak/proxy/decision_record.h"
 #include "firebreak/proxy/metrics.h"
@@ -54,12 +56,18 @@ struct ProxyOptions {
   std::function<void(const base::Status&)> on_audit_failure;
   // Extra gauges for /metrics (open connections), in exposition format.
   std::function<std::string()> gauges;
+  // Why the listener cannot take new clients now (file descriptors
+  // exhausted): /ready answers 503 with these reasons. Optional.
+  std::function<std::vector<std::string>()> listener_problems;
   // Decisions and alerts for dashboards (GET /v1/firebreak/events, admins);
   // optional.
   std::shared_ptr<base::EventHub> events;
   // POST /v1/firebreak/reload (admins): asks for a reload and is told, on
   // any thread, how it went. Unset: the endpoint answers 501.
   std::function<void(ReloadDone)> reload;
+  // Rate-limits decision alerts per rule and target (the policy's
+  // `alerting`); null: every alert is sent.
+  AlertWindows* alert_windows = nullptr;
 };
 
 // The chat endpoint of an upstream: its base URL, then /v1/chat/completions
@@ -93,7 +101,15 @@ class Proxy {
   class Relay;
   void Decide(Route route, http::ServerRequest& request, const Principal& principal,
               std::shared_ptr<Pending> pending);
+  // The principal the request's API key names (principals configured);
+  // null, with why in `refusal`, when it names none (a 401).
+  const Principal* Authenticate(const http::Headers& headers, std::string& refusal) const;
   void AddHeaders(const Pending& pending, http::Headers& headers) const;
+  base::StatusOr<http::UpstreamRequest> ForwardOf(const Pending& pending,
+                                                  http::ServerRequest& request,
+                                                  boost::json::value& document,
+                                                  const policy::Decision& decision,
+                                                  bool stream) const;
   void Reload(std::shared_ptr<Pending> pending);
   void StreamEvents(std::shared_ptr<Pending> pending);
   void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
