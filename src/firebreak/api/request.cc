@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <cmath>
 #include <memory>
 #include <unordered_set>
 #include <vector>
@@ -107,7 +108,15 @@ class StrictHandler {
     stack_.push_uint64(u);
     return true;
   }
-  bool on_double(double d, json::string_view, boost::system::error_code&) {
+  bool on_double(double d, json::string_view, boost::system::error_code& ec) {
+    // A number past a double's range reads as infinity, which Boost.JSON
+    // writes back as `Infinity`: a re-serialised request (a constraint
+    // injected, a translation) would not be JSON.
+    if (!std::isfinite(d)) {
+      problem_ = "a number is too large (past the range of a double)";
+      ec = json::error::exponent_overflow;
+      return false;
+    }
     stack_.push_double(d);
     return true;
   }

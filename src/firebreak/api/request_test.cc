@@ -92,6 +92,17 @@ TEST(ParseJson, RefusesASecondDocument) {
   EXPECT_TRUE(ParseJson(" {\"a\": 1} \r\n\t ", {}).ok());
 }
 
+// fuzz/corpus/request_anthropic/regression-infinity: 401e999 was read as
+// infinity and written back as `Infinity`, which is not JSON.
+TEST(ParseJson, RefusesANumberPastTheRangeOfADouble) {
+  for (const char* body : {R"({"top_k": 401e999})", R"({"a": [-1e400]})"}) {
+    EXPECT_THAT(ParseJson(body, {}).status().message(),
+                HasSubstr("a number is too large (past the range of a double) at byte"))
+        << body;
+  }
+  EXPECT_TRUE(ParseJson(R"({"a": 1.7e308, "b": 1e-400, "c": 18446744073709551616})", {}).ok());
+}
+
 TEST(ParseJson, RefusesLoneSurrogatesAndAByteOrderMark) {
   EXPECT_FALSE(ParseJson(R"({"a": "\ud800x"})", {}).ok());
   EXPECT_FALSE(ParseJson(R"({"a": "\udc00"})", {}).ok());
