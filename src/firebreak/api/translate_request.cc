@@ -239,6 +239,9 @@ base::StatusOr<json::object> AnthropicRequestFromOpenAI(const json::object& in) 
       return NoCounterpart(where, "a '" + std::string(role) + "' message", Dialect::kAnthropic);
     }
   }
+  if (messages.empty()) {
+    return NoCounterpart("messages", "a conversation of system messages only", Dialect::kAnthropic);
+  }
   if (!system.empty()) {
     out["system"] = system;
   }

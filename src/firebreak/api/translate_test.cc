@@ -112,6 +112,9 @@ TEST(TranslateRequest, RefusesWhatHasNoCounterpart) {
        Dialect::kOpenAI, "prediction"},
       {R"({"messages": [{"role": "user", "content": "x"}], "instructions": "y"})",
        Dialect::kOpenAI, "instructions"},
+      // fuzz (translate_openai): the Anthropic API needs a message besides the system prompt
+      {R"({"messages": [{"role": "system", "content": "x"}, {"role": "developer", "content": "y"}]})",
+       Dialect::kOpenAI, "messages: a conversation of system messages only has no counterpart"},
       {R"({"messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "not json"}}]}]})",
        Dialect::kOpenAI, "must be a JSON object"},
       {R"({"system": [{"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}], "messages": [{"role": "user", "content": "x"}]})",
