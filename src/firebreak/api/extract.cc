@@ -401,12 +401,16 @@ class Walker {
       Append(text, DecodedUrl(u));
       return Status::Ok();
     }
-    // data:[TYPE][;base64],PAYLOAD: a base64 payload is media; anything else
-    // is text in the URL itself, and read as such.
+    // data:[TYPE][;base64],PAYLOAD: a base64 payload is media, its type a
+    // setting (as an Anthropic source's media_type); anything else is text
+    // in the URL itself, and read as such.
     const std::size_t comma = u.find(',');
     const std::string_view head = u.substr(0, comma);
     if (comma == std::string_view::npos || !head.ends_with(";base64")) {
       Append(text, DecodedUrl(u));
+    } else if (const std::string type = DecodedUrl(head.substr(5, head.size() - 12));
+               ReadsAsText(type)) {
+      Append(settings_, type);
     }
     return Status::Ok();
   }

@@ -187,17 +187,22 @@ TEST(ConversationOf, RecordsWhatItCannotReadAndSkipsMediaPayloads) {
       {"type": "image_url", "image_url": {"url": "https://x.test/i.png?q=M-URL%20QUERY+TEXT"}},
       {"type": "image_url", "image_url": {"url": "data:text/plain,M-DATA%20URL"}},
       {"type": "input_audio", "input_audio": {"data": "QVVESU9EQVRB", "format": "wav"}},
-      {"type": "file", "file": {"file_data": "data:application/pdf;base64,UERGREFUQQ==", "filename": "M-FILENAME"}}]}]})",
+      {"type": "file", "file": {"file_data": "data:application/pdf;base64,UERGREFUQQ==", "filename": "M-FILENAME"}},
+      {"type": "image_url", "image_url": {"url": "data:image/M-TYPE%20read like text;base64,SU1BR0U="}}]}]})",
                                                     Dialect::kOpenAI);
   ASSERT_TRUE(openai.ok()) << openai.status().message();
   EXPECT_EQ(Kinds(*openai),
             "image@messages[0].content[1] image@messages[0].content[2] "
             "image@messages[0].content[3] audio@messages[0].content[4] "
-            "document@messages[0].content[5] ");
+            "document@messages[0].content[5] image@messages[0].content[6] ");
   const std::string text = AllText(*openai);
   EXPECT_THAT(text, HasSubstr("M-URL QUERY TEXT"));  // decoded
   EXPECT_THAT(text, HasSubstr("M-DATA URL"));        // a data URL that is not base64 is text
   EXPECT_THAT(text, HasSubstr("M-FILENAME"));
+  // A base64 payload's media type, like an Anthropic media_type, is a
+  // setting: read when it reads like text (translated, it becomes one).
+  EXPECT_THAT(text, HasSubstr("[request] image/M-TYPE read like text\n"));
+  EXPECT_THAT(text, Not(HasSubstr("image/png")));
   for (std::string_view payload : {"SU1BR0VEQVRB", "QVVESU9EQVRB", "UERGREFUQQ"}) {
     EXPECT_THAT(text, Not(HasSubstr(payload)));
   }
