@@ -757,6 +757,10 @@ base::Status Walker::AnthropicMessage(const json::object& m, const std::string& 
   if (content == nullptr) {
     return base::InvalidArgument(where + ".content is required");
   }
+  if (!content->is_string() && !content->is_array()) {
+    // null is an OpenAI assistant's way of saying "tool calls only".
+    return base::InvalidArgument(where + ".content must be a string or an array of content blocks");
+  }
   return Content(*content, Member(where, "content"), message.text);
 }
 

@@ -322,6 +322,14 @@ TEST(ConversationOf, NamesTheFieldAtFault) {
                   .message(),
               HasSubstr("no text"));
   EXPECT_THAT(Parse(R"([1])", Dialect::kOpenAI).status().message(), HasSubstr("JSON object"));
+  // null content is OpenAI's; an Anthropic message with it was accepted
+  // and crashed its translation for an OpenAI upstream.
+  EXPECT_THAT(Parse(R"({"messages": [{"role": "user", "content": "x"},
+                                     {"role": "assistant", "content": null}]})",
+                    Dialect::kAnthropic)
+                  .status()
+                  .message(),
+              HasSubstr("messages[1].content must be a string or an array of content blocks"));
 }
 
 }  // namespace

@@ -204,8 +204,10 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
   }
   if (ec || !parser.done()) {
     // Boost.JSON validates UTF-8 as it reads strings; where it failed, say
-    // so precisely.
-    if (const std::size_t bad = base::InvalidUtf8Offset(body); bad != std::string_view::npos) {
+    // so precisely (and only then: bad UTF-8 past where the parser stopped
+    // is not why it stopped).
+    if (const std::size_t bad = base::InvalidUtf8Offset(body.substr(0, consumed + 1));
+        bad != std::string_view::npos) {
       return base::InvalidArgument("the request body is not valid UTF-8 " + Location(body, bad));
     }
     const std::string& problem = parser.handler().problem();

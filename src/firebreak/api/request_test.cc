@@ -34,6 +34,13 @@ TEST(ParseJson, RefusesInvalidUtf8WithItsOffset) {
   EXPECT_TRUE(ParseJson("\"h\xC3\xA9 \xF0\x9F\x98\x80\"", {}).ok());
 }
 
+TEST(ParseJson, ReportsTheFirstProblemNotBadUtf8AfterIt) {
+  EXPECT_THAT(ParseJson("{\"a\": 1, \"a\": 2, \"b\": \"\xFF\"}", {}).status().message(),
+              HasSubstr("duplicate key \"a\""));
+  EXPECT_THAT(ParseJson("{\"a\": tru, \"b\": \"\xFF\"}", {}).status().message(),
+              HasSubstr("malformed JSON at byte 6 (line 1, column 7)"));
+}
+
 TEST(ParseJson, RefusesNestingPastTheLimit) {
   const std::string deep = std::string(100, '[') + std::string(100, ']');
   base::StatusOr<json::value> doc = ParseJson(deep, {.max_depth = 64});
