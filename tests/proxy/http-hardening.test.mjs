@@ -52,6 +52,13 @@ function rssMiB(pid) {
   return Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 }
 
+// A sanitized build (make test's) measures differently: ASan keeps freed
+// memory in quarantine, UBSan needs file descriptors of its own. CI runs
+// this file against the release binary too (.ci/run).
+function sanitized(pid) {
+  return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan');
+}
+
 function cpuSeconds(pid) {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;  // utime + stime, in ticks of 10 ms
@@ -213,7 +220,13 @@ describe('file descriptors exhausted while serving', () => {
     assert.equal(r.status, 0, r.stderr);
   };
 
-  test('/health and /ready still answer, /ready says why, and the server does not spin', { timeout: 60_000 }, async () => {
+  test('/health and /ready still answer, /ready says why, and the server does not spin', { timeout: 120_000 }, async (t) => {
+    if (sanitized(fb.proc.pid)) {
+      // UBSan checks a virtual call's type through a pipe; with no
+      // descriptor left it cannot, and reports the call as invalid.
+      t.skip('not under sanitizers: UBSan needs a descriptor for its vptr check');
+      return;
+    }
     const hard = fs.readFileSync(`/proc/${fb.proc.pid}/limits`, 'utf8').match(/Max open files\s+\d+\s+(\d+)/)[1];
     const soft = fs.readFileSync(`/proc/${fb.proc.pid}/limits`, 'utf8').match(/Max open files\s+(\d+)/)[1];
     const fdDir = `/proc/${fb.proc.pid}/fd`;
@@ -231,8 +244,11 @@ describe('file descriptors exhausted while serving', () => {
     const full = () => open() >= ceiling && !reserved();
     prlimit(ceiling, hard);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!full() && Date.now() < deadline) {
+      const deadline = Date.now() + 60_000;
+      // Full twice over 50 ms: a descriptor open for a moment (a client
+      // the server is letting go) is not one it holds.
+      const stillFull = async () => full() && (await sleep(50), full());
+      while (!(await stillFull()) && Date.now() < deadline) {
         const [before, had] = [open(), reserved()];
         busy.push(await new Promise((resolve) => {
           const c = net.connect(fb.port, '127.0.0.1', () => { c.write('POST /v1/chat/completions HTTP/1.1\r\n'); resolve(c); });
@@ -282,7 +298,7 @@ describe('memory under concurrent large bodies', () => {
     assert.equal(code, 0, `serve exits 0 after SIGTERM:\n${fb.stderr()}`);
   });
 
-  test('96 bodies of 10 MB at once: past the budget 503 with Retry-After, RSS bounded and given back', async () => {
+  test('96 bodies of 10 MB at once: past the budget 503 with Retry-After, RSS bounded and given back', async (t) => {
     const baseline = rssMiB(fb.proc.pid);
     // Refused by the proxy once read (the JSON never ends), so that what is
     // measured is bodies held, not classification.
@@ -297,6 +313,10 @@ describe('memory under concurrent large bodies', () => {
     assert.match(busy[0].head, /retry-after: 1/i);
     assert.match(busy[0].json.error.message, /max_body_bytes_in_flight/);
     assert.ok(results.every((r) => r.status === 503 || r.status === 400), JSON.stringify(results.map((r) => r.status)));
+    if (sanitized(fb.proc.pid)) {
+      t.diagnostic(`RSS not checked under ASan (peak ${peak.toFixed(0)} MiB, baseline ${baseline.toFixed(0)} MiB)`);
+      return;
+    }
     assert.ok(peak - baseline < 400, `peak RSS ${peak.toFixed(0)} MiB over a baseline of ${baseline.toFixed(0)} MiB`);
     await sleep(1500);
     const afterwards = rssMiB(fb.proc.pid);

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "firebreak/api/fields.h"
 #include "firebreak/api/request.h"
 #include "firebreak/base/utf8.h"
 
@@ -28,10 +29,6 @@ namespace {
 
 namespace json = boost::json;
 using Keys = std::initializer_list<std::string_view>;
-
-std::string Index(std::string_view prefix, std::size_t index) {
-  return std::string(prefix) + "[" + std::to_string(index) + "]";
-}
 
 std::string Member(std::string_view prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
@@ -899,8 +896,8 @@ base::Status Walker::Request(const json::object& body) {
       return base::InvalidArgument(where + ".role must be \"user\" or \"assistant\"");
     }
     if (!known) {
-      return base::InvalidArgument(where +
-                                   ".role must be system, developer, user, assistant or tool");
+      return base::InvalidArgument(
+          where + ".role must be system, developer, user, assistant, tool or function");
     }
     FB_RETURN_IF_ERROR(openai ? OpenAIMessage(*m, where, message)
                               : AnthropicMessage(*m, where, message));

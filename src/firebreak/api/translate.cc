@@ -5,17 +5,14 @@
 #include <chrono>
 #include <limits>
 
+#include "firebreak/api/fields.h"
+
 namespace firebreak::api {
 namespace {
 
 namespace json = boost::json;
 
 const json::value* Get(const json::object& o, std::string_view key) { return o.if_contains(key); }
-
-std::string_view StringOr(const json::object& o, std::string_view key, std::string_view fallback) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : fallback;
-}
 
 std::int64_t IntOr(const json::object& o, std::string_view key, std::int64_t fallback) {
   const json::value* v = o.if_contains(key);
@@ -101,15 +98,6 @@ json::array AnthropicBlocksOf(const json::object& message) {
     }
   }
   return blocks;
-}
-
-// An Anthropic tool_use block as an OpenAI tool call.
-json::object ToolCallOf(const json::object& tool_use) {
-  const json::value* input = Get(tool_use, "input");
-  return {{"id", StringOr(tool_use, "id", "")},
-          {"type", "function"},
-          {"function", json::object{{"name", StringOr(tool_use, "name", "")},
-                                    {"arguments", input ? json::serialize(*input) : "{}"}}}};
 }
 
 std::string_view AnthropicStopReason(std::string_view openai_finish) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "firebreak/api/fields.h"
 #include "firebreak/api/translate.h"
 
 namespace firebreak::api {
@@ -16,15 +17,6 @@ namespace {
 
 namespace json = boost::json;
 using Status = base::Status;
-
-std::string Index(std::string_view prefix, std::size_t index) {
-  return std::string(prefix) + "[" + std::to_string(index) + "]";
-}
-
-std::string_view StringOr(const json::object& o, std::string_view key, std::string_view fallback) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : fallback;
-}
 
 bool Present(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -394,12 +386,7 @@ base::StatusOr<json::object> OpenAIRequestFromAnthropic(const json::object& in) 
         }
         parts.push_back(std::move(image).value());
       } else if (type == "tool_use" && role == "assistant") {
-        const json::value* input = b.if_contains("input");
-        tool_calls.push_back(json::object{
-            {"id", StringOr(b, "id", "")},
-            {"type", "function"},
-            {"function", json::object{{"name", StringOr(b, "name", "")},
-                                      {"arguments", input ? json::serialize(*input) : "{}"}}}});
+        tool_calls.push_back(ToolCallOf(b));
       } else if (type == "tool_result" && role == "user") {
         base::StatusOr<std::string> result = AnthropicText(b.if_contains("content"), at + ".content");
         if (!result.ok()) {

@@ -571,10 +571,8 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
 
   if (run.act_requested && run.languages != 0) {
     std::string names;
-    int count = 0;
     for (int l = 0; l < kLanguageCount; ++l) {
       if ((run.languages & (1u << l)) != 0) {
-        ++count;
         names += names.empty() ? "" : " and ";
         names += LanguageName(static_cast<Language>(l));
       }

@@ -85,7 +85,7 @@ struct AuditSink {
   const proxy::ActivePolicy* policy = nullptr;  // with log
   proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   const proxy::Redactor* redactor = nullptr;
-  std::size_t max_text_bytes = proxy::kDefaultMaxTextBytes;
+  std::size_t max_text_bytes = config::AuditConfig{}.max_text_bytes;
   std::function<void(const base::Status&)> on_failure;  // the store could not write
   proxy::AlertWindows* alert_windows = nullptr;         // rate-limits the alerts
 };

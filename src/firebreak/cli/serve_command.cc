@@ -400,6 +400,9 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
   std::vector<proxy::ReloadDone> waiting;
   bool stopping = false;  // under waiting_mu
   std::unique_ptr<http::Server> server;
+  // What the proxy's metrics read from I/O threads: set once the server
+  // has started (it serves before Start returns).
+  std::atomic<const http::Server*> serving{nullptr};
   std::unique_ptr<Reloader> reloader;
   instance->events->Publish(PolicyEventOf(*loaded, "serve"));
   proxy::Proxy proxy({.config = *config,
@@ -409,14 +412,16 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
                       .redactor = instance->redactor,
                       .on_audit_failure = instance->on_audit_failure,
                       .gauges =
-                          [&server, &reloader] {
-                            return (server ? ListenerMetrics(server->Stats()) : std::string()) +
+                          [&serving, &reloader] {
+                            const http::Server* s = serving.load();
+                            return (s ? ListenerMetrics(s->Stats()) : std::string()) +
                                    (reloader ? reloader->Gauges() : "");
                           },
                       .listener_problems =
-                          [&server] {
+                          [&serving] {
                             std::vector<std::string> problems;
-                            if (server && server->Stats().descriptors_exhausted) {
+                            const http::Server* s = serving.load();
+                            if (s && s->Stats().descriptors_exhausted) {
                               problems.push_back(
                                   "file descriptors exhausted: new connections wait or are "
                                   "refused");
@@ -473,6 +478,7 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
     return kExitUsage;
   }
   server = std::move(started).value();
+  serving = server.get();
   if (server->max_connections() < listen.max_connections) {
     err << "warning: server.max_connections is " << listen.max_connections << " but "
         << descriptors.soft << " file descriptors (RLIMIT_NOFILE) allow "

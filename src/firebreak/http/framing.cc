@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "firebreak/base/utf8.h"
+
 namespace firebreak::http {
 namespace {
 
@@ -60,54 +62,23 @@ std::string CodePointAt(std::string_view text, std::size_t at) {
 }  // namespace
 
 std::size_t FirstNonText(std::string_view text, bool allow_tab, bool* control) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  auto fail = [&](std::size_t at, bool is_control) {
-    if (control != nullptr) {
-      *control = is_control;
+  // Controls are ASCII bytes (C0 but a tab where allowed, DEL) or C1 (U+0080
+  // to U+009F, C2 80-9F), which never occur inside another sequence.
+  std::size_t first_control = std::string_view::npos;
+  for (std::size_t i = 0; i < text.size() && first_control == std::string_view::npos; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool c1 = c == 0xC2 && i + 1 < text.size() &&
+                    (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80;
+    if ((c < 0x20 && !(c == '\t' && allow_tab)) || c == 0x7F || c1) {
+      first_control = i;
     }
-    return at;
-  };
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      if ((c < 0x20 && !(c == '\t' && allow_tab)) || c == 0x7F) {
-        return fail(i, true);
-      }
-      ++i;
-      continue;
-    }
-    std::size_t length;
-    unsigned char low = 0x80;  // the range of the second byte
-    unsigned char high = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      low = c == 0xE0 ? 0xA0 : 0x80;   // no overlong forms
-      high = c == 0xED ? 0x9F : 0xBF;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      low = c == 0xF0 ? 0x90 : 0x80;   // no overlong forms
-      high = c == 0xF4 ? 0x8F : 0xBF;  // nothing past U+10FFFF
-    } else {
-      return fail(i, false);
-    }
-    if (i + length > n || s[i + 1] < low || s[i + 1] > high) {
-      return fail(i, false);
-    }
-    for (std::size_t k = 2; k < length; ++k) {
-      if (s[i + k] < 0x80 || s[i + k] > 0xBF) {
-        return fail(i, false);
-      }
-    }
-    if (c == 0xC2 && s[i + 1] <= 0x9F) {
-      return fail(i, true);  // C1 controls, U+0080 to U+009F
-    }
-    i += length;
   }
-  return std::string_view::npos;
+  const std::size_t bad = base::InvalidUtf8Offset(text.substr(0, first_control));
+  const std::size_t at = bad != std::string_view::npos ? bad : first_control;
+  if (control != nullptr && at != std::string_view::npos) {
+    *control = bad == std::string_view::npos;
+  }
+  return at;
 }
 
 HeadEnd FindHeadEnd(std::string_view bytes, std::size_t from) {

@@ -1065,7 +1065,10 @@ ServerStats Server::Stats() const {
           .max_connections = s.max_connections,
           .accept_failures = s.accept_failures,
           .idle_closed = s.idle_closed,
-          .descriptors_exhausted = !s.reserve.Acquire(),
+          // Only the accept loop takes the reserve back (at the next
+          // client): taking it here could take the descriptor it just
+          // released for a client waiting.
+          .descriptors_exhausted = !s.reserve.held(),
           .body_bytes_in_flight = s.body_budget->in_flight(),
           .max_body_bytes_in_flight = s.body_budget->limit(),
           .body_budget_refusals = s.budget_refusals};

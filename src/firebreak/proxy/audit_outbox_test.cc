@@ -168,8 +168,8 @@ TEST(DecisionRecordTest, StoredTextIsCappedPerRecordWithTheDigestAndLengthOfTheR
     EXPECT_EQ(messages[0].at("text").as_string(), std::string(100, 's'));
     EXPECT_FALSE(messages[0].as_object().contains("text_truncated"));
     const std::string excerpt(messages[1].at("text").as_string());
-    EXPECT_LE(excerpt.size(), kDefaultMaxTextBytes - 100);
-    EXPECT_GE(excerpt.size(), kDefaultMaxTextBytes - 100 - 2);
+    EXPECT_LE(excerpt.size(), config::AuditConfig{}.max_text_bytes - 100);
+    EXPECT_GE(excerpt.size(), config::AuditConfig{}.max_text_bytes - 100 - 2);
     EXPECT_EQ(excerpt, big.substr(0, excerpt.size()));
     EXPECT_EQ((excerpt.size() - 1) % 3, 0u) << "cut inside a UTF-8 sequence";
     const json::object& cut = messages[1].at("text_truncated").as_object();
@@ -202,7 +202,7 @@ TEST(DecisionRecordTest, StoredTextIsCappedPerRecordWithTheDigestAndLengthOfTheR
     const auto [body, r] = record(many, {});
     EXPECT_LT(body.size(), std::size_t{20} << 10);
     const json::array& messages = r.at("messages").as_array();
-    ASSERT_EQ(messages.size(), kDefaultMaxTextBytes / 64);
+    ASSERT_EQ(messages.size(), config::AuditConfig{}.max_text_bytes / 64);
     EXPECT_EQ(messages[127].at("text").as_string(), "m127");
     EXPECT_EQ(messages[128].at("text").as_string(), "m4872");
     EXPECT_EQ(r.at("messages_omitted").at("after").as_int64(), 128);

@@ -63,17 +63,17 @@ std::string_view Utf8Prefix(std::string_view text, std::size_t max) {
 }
 
 // Sets `key` to what is kept of `text` within `max` bytes, and when it is
-// cut, KEY_truncated to its length and digest (and `cut`).
-void Keep(Value::Object& out, std::string_view key, std::string_view text, std::size_t max,
-          bool& cut) {
+// cut, KEY_truncated to its length and digest; true when it was cut.
+bool Keep(Value::Object& out, std::string_view key, std::string_view text, std::size_t max) {
   const std::string_view excerpt = Utf8Prefix(text, max);
   out.insert_or_assign(std::string(key), excerpt);
-  if (excerpt.size() < text.size()) {
-    cut = true;
-    out.insert_or_assign(std::string(key) + "_truncated",
-                         Value::Object{{"bytes", static_cast<std::int64_t>(text.size())},
-                                       {"sha256", base::ToHex(base::Sha256Of(text))}});
+  if (excerpt.size() == text.size()) {
+    return false;
   }
+  out.insert_or_assign(std::string(key) + "_truncated",
+                       Value::Object{{"bytes", static_cast<std::int64_t>(text.size())},
+                                     {"sha256", base::ToHex(base::Sha256Of(text))}});
+  return true;
 }
 
 // Each size's share of `budget`: whole when it fits an equal share of what
@@ -150,8 +150,7 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   f["request_id"] = context.request_id;
   f["principal"] = context.principal;
   f["endpoint"] = context.endpoint;
-  bool model_cut = false;
-  Keep(f, "model", conversation.model, kMaxModelBytes, model_cut);
+  Keep(f, "model", conversation.model, kMaxModelBytes);
 
   std::string_view retained = "digest";
   if (context.retention == TextRetention::kRedacted && context.redactor != nullptr) {
@@ -198,9 +197,9 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
       if (!listed[i]->where.empty()) {
         message.emplace("where", listed[i]->where);
       }
-      Keep(message, "text",
-           retained == "redacted" ? std::string_view(redacted[i]) : listed[i]->text, shares[i],
-           cut);
+      cut |= Keep(message, "text",
+                  retained == "redacted" ? std::string_view(redacted[i]) : listed[i]->text,
+                  shares[i]);
       messages.emplace_back(std::move(message));
     }
     f["messages"] = std::move(messages);

@@ -12,6 +12,7 @@
 #include "firebreak/alert/limiter.h"
 #include "firebreak/audit/record.h"
 #include "firebreak/base/conversation.h"
+#include "firebreak/config/server_config.h"
 #include "firebreak/proxy/decision_core.h"
 
 namespace re2 {
@@ -46,9 +47,6 @@ class Redactor {
   std::vector<std::unique_ptr<re2::RE2>> patterns_;
 };
 
-// The conversation text a record keeps at most, in all (audit.max_text_bytes).
-inline constexpr std::size_t kDefaultMaxTextBytes = 16 << 10;
-
 struct RecordContext {
   std::string_view request_id;
   std::string_view principal;
@@ -69,7 +67,7 @@ struct RecordContext {
   // "text_truncated". At most max_text_bytes / 64 messages are listed (the
   // first and last halves; "messages_omitted" counts the others). The
   // conversation digest always covers everything.
-  std::size_t max_text_bytes = kDefaultMaxTextBytes;
+  std::size_t max_text_bytes = config::AuditConfig{}.max_text_bytes;
 };
 
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,
