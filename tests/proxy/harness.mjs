@@ -3,6 +3,7 @@
 // "listening on ADDR:PORT" line it prints once it accepts connections.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,3 +106,41 @@ export function auditRecords(db) {
 export function auditVerify(db) {
   return spawnSync(binary, ['audit', 'verify', '--db', db], { encoding: 'utf8' });
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls `check` every 50 ms until it holds; fails naming `what` after `ms`.
+export async function waitFor(check, what, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// Sends `bytes` (strings are sent as latin1, byte for byte) and collects
+// what comes back until the server closes or `timeout` ms pass.
+export function raw(port, bytes, { timeout = 5000 } = {}) {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    const chunks = [];
+    let closed = false;
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+    });
+    const timer = setTimeout(() => socket.destroy(), timeout);
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('end', () => { closed = true; });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head, ...rest] = text.split('\r\n\r\n');
+      const status = Number(head.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0);
+      let json = null;
+      try { json = JSON.parse(rest.join('\r\n\r\n')); } catch { /* not JSON */ }
+      resolve({ text, head, status, json, closed, ms: Date.now() - start, responses: text.split('HTTP/1.1 ').length - 1 });
+    });
+  });
+}
+

@@ -13,36 +13,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { prompts, startFirebreak } from './harness.mjs';
+import { prompts, raw, sleep, startFirebreak } from './harness.mjs';
 import { startUpstream } from './upstream.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Sends `bytes` (strings are sent as latin1, byte for byte) and collects
-// what comes back until the server closes or `timeout` ms pass.
-function raw(port, bytes, { timeout = 5000 } = {}) {
-  return new Promise((resolve) => {
-    const start = Date.now();
-    const chunks = [];
-    let closed = false;
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
-    });
-    const timer = setTimeout(() => socket.destroy(), timeout);
-    socket.on('data', (d) => chunks.push(d));
-    socket.on('end', () => { closed = true; });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head, ...rest] = text.split('\r\n\r\n');
-      const status = Number(head.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0);
-      let json = null;
-      try { json = JSON.parse(rest.join('\r\n\r\n')); } catch { /* not JSON */ }
-      resolve({ text, head, status, json, closed, ms: Date.now() - start, responses: text.split('HTTP/1.1 ').length - 1 });
-    });
-  });
-}
 
 const chatBody = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: prompts.allow }] });
 // A complete, allowed request: what a smuggler hides in a body.

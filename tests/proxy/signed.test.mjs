@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { auditRecords, auditVerify, binary, policy, postJson, prompts, startFirebreak } from './harness.mjs';
+import { auditRecords, auditVerify, binary, policy, postJson, prompts, startFirebreak, waitFor } from './harness.mjs';
 import { startUpstream } from './upstream.mjs';
 
 const chat = (content) => ({ model: 'gpt-4o', messages: [{ role: 'user', content }] });
@@ -65,14 +65,6 @@ function signedWorkspace() {
   ws.sign('a');
   ws.sign('b');
   return ws;
-}
-
-async function waitFor(predicate, what, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // `serve` must exit 1 before listening, saying each of `reasons`.
