@@ -405,9 +405,9 @@ class Walker {
     const std::string_view head = u.substr(0, comma);
     if (comma == std::string_view::npos || !head.ends_with(";base64")) {
       Append(text, DecodedUrl(u));
-    } else if (const std::string type = DecodedUrl(head.substr(5, head.size() - 12));
-               ReadsAsText(type)) {
-      Append(settings_, type);
+    } else if (const std::string_view type = head.substr(5, head.size() - 12);
+               ReadsAsText(type) || ReadsAsText(DecodedUrl(type))) {
+      Append(settings_, DecodedUrl(type));  // raw, it becomes a media_type
     }
     return Status::Ok();
   }

@@ -235,6 +235,19 @@ TEST(ConversationOf, RecordsWhatItCannotReadAndSkipsMediaPayloads) {
                   .ok());
 }
 
+// fuzz (translate_openai): a data URL's media type that reads like text
+// only as written ('+' decodes to a space) was not read here, but was as
+// the Anthropic media_type it is translated into.
+TEST(ConversationOf, ReadsADataUrlsMediaTypeThatReadsLikeTextAsWritten) {
+  const std::string type = "image/M-RAW" + std::string(30, '_') + "+" + std::string(20, '_');
+  base::StatusOr<base::Conversation> c = Parse(
+      R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "look"},
+          {"type": "image_url", "image_url": {"url": "data:)" + type + R"(;base64,SU1BR0U="}}]}]})",
+      Dialect::kOpenAI);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_THAT(AllText(*c), HasSubstr("image/M-RAW" + std::string(30, '_') + " "));
+}
+
 TEST(ConversationOf, UnknownFieldsAreUninspectedAndTheirTextIsStillRead) {
   base::StatusOr<base::Conversation> c = Parse(R"({
     "messages": [{"role": "user", "content": [

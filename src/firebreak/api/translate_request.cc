@@ -198,6 +198,16 @@ base::StatusOr<json::object> AnthropicRequestFromOpenAI(const json::object& in) 
     const std::string where = Index("messages", index++);
     const json::object& m = item.get_object();
     const std::string_view role = StringOr(m, "role", "");
+    if (role != "assistant") {
+      // An assistant's fields elsewhere: read, so never dropped.
+      for (std::string_view key : {"refusal", "tool_calls", "function_call", "audio"}) {
+        if (Present(m, key)) {
+          return NoCounterpart(where + "." + std::string(key),
+                               "'" + std::string(key) + "' on a '" + std::string(role) + "' message",
+                               Dialect::kAnthropic);
+        }
+      }
+    }
     if (role == "system" || role == "developer") {
       base::StatusOr<std::string> text = OpenAIText(m.if_contains("content"), where + ".content");
       if (!text.ok()) {

@@ -112,6 +112,9 @@ TEST(TranslateRequest, RefusesWhatHasNoCounterpart) {
        Dialect::kOpenAI, "prediction"},
       {R"({"messages": [{"role": "user", "content": "x"}], "instructions": "y"})",
        Dialect::kOpenAI, "instructions"},
+      // fuzz (translate_openai): a user's refusal was read, then dropped
+      {R"({"messages": [{"role": "user", "refusal": "r"}]})",
+       Dialect::kOpenAI, "messages[0].refusal: 'refusal' on a 'user' message has no counterpart"},
       // fuzz (translate_openai): the Anthropic API needs a message besides the system prompt
       {R"({"messages": [{"role": "system", "content": "x"}, {"role": "developer", "content": "y"}]})",
        Dialect::kOpenAI, "messages: a conversation of system messages only has no counterpart"},
