@@ -32,11 +32,13 @@ Status NoCounterpart(const std::string& where, std::string_view what, Dialect to
 // Fields of the source request that carry no content and may stay behind;
 // every other field must be translated or the translation is refused.
 bool Droppable(std::string_view key, Dialect from) {
+  // clang-format off
   static constexpr std::string_view kOpenAI[] = {
       "frequency_penalty", "presence_penalty", "logit_bias",        "logprobs",
       "top_logprobs",      "seed",             "store",             "service_tier",
       "reasoning_effort",  "verbosity",        "safety_identifier", "prompt_cache_key",
       "stream_options",    "parallel_tool_calls", "metadata"};
+  // clang-format on
   static constexpr std::string_view kAnthropic[] = {"top_k", "thinking", "service_tier"};
   if (from == Dialect::kOpenAI) {
     return std::find(std::begin(kOpenAI), std::end(kOpenAI), key) != std::end(kOpenAI);
@@ -44,7 +46,8 @@ bool Droppable(std::string_view key, Dialect from) {
   return std::find(std::begin(kAnthropic), std::end(kAnthropic), key) != std::end(kAnthropic);
 }
 
-Status CheckTopLevel(const json::object& in, Dialect from, std::initializer_list<std::string_view> mapped) {
+Status CheckTopLevel(const json::object& in, Dialect from,
+                     std::initializer_list<std::string_view> mapped) {
   const Dialect to = from == Dialect::kOpenAI ? Dialect::kAnthropic : Dialect::kOpenAI;
   for (const auto& [key, value] : in) {
     if (value.is_null() || Droppable(key, from) ||
@@ -98,7 +101,8 @@ base::StatusOr<json::object> ImageBlock(const json::object& part, const std::str
     const std::size_t comma = url.find(',');
     if (semicolon == std::string_view::npos || comma == std::string_view::npos ||
         semicolon > comma || url.substr(semicolon, comma - semicolon) != ";base64") {
-      return base::InvalidArgument(where + ".image_url.url: a data URL must be data:TYPE;base64,DATA");
+      return base::InvalidArgument(where +
+                                   ".image_url.url: a data URL must be data:TYPE;base64,DATA");
     }
     return json::object{{"type", "image"},
                         {"source", json::object{{"type", "base64"},
@@ -165,8 +169,9 @@ base::StatusOr<json::array> AssistantBlocks(const json::object& m, const std::st
       boost::system::error_code ec;
       json::value input = json::parse(StringOr(fn->get_object(), "arguments", "{}"), ec);
       if (ec || !input.is_object()) {
-        return base::InvalidArgument(at + ".function.arguments must be a JSON object to be "
-                                          "translated for an Anthropic upstream");
+        return base::InvalidArgument(at +
+                                     ".function.arguments must be a JSON object to be "
+                                     "translated for an Anthropic upstream");
       }
       blocks.push_back(json::object{{"type", "tool_use"},
                                     {"id", StringOr(c, "id", "")},
@@ -180,17 +185,18 @@ base::StatusOr<json::array> AssistantBlocks(const json::object& m, const std::st
 }  // namespace
 
 base::StatusOr<json::object> AnthropicRequestFromOpenAI(const json::object& in) {
-  FB_RETURN_IF_ERROR(CheckTopLevel(
-      in, Dialect::kOpenAI,
-      {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
-       "stream", "tools", "tool_choice", "user"}));
+  FB_RETURN_IF_ERROR(
+      CheckTopLevel(in, Dialect::kOpenAI,
+                    {"model", "messages", "max_tokens", "max_completion_tokens", "temperature",
+                     "top_p", "stop", "stream", "tools", "tool_choice", "user"}));
   json::object out;
   out["model"] = StringOr(in, "model", "");
   const json::value* limit = in.if_contains("max_completion_tokens");
   if (limit == nullptr || !limit->is_int64()) {
     limit = in.if_contains("max_tokens");
   }
-  out["max_tokens"] = limit != nullptr && limit->is_int64() ? limit->get_int64() : kDefaultMaxTokens;
+  out["max_tokens"] =
+      limit != nullptr && limit->is_int64() ? limit->get_int64() : kDefaultMaxTokens;
   std::string system;
   json::array messages;
   std::size_t index = 0;
@@ -202,9 +208,10 @@ base::StatusOr<json::object> AnthropicRequestFromOpenAI(const json::object& in) 
       // An assistant's fields elsewhere: read, so never dropped.
       for (std::string_view key : {"refusal", "tool_calls", "function_call", "audio"}) {
         if (Present(m, key)) {
-          return NoCounterpart(where + "." + std::string(key),
-                               "'" + std::string(key) + "' on a '" + std::string(role) + "' message",
-                               Dialect::kAnthropic);
+          return NoCounterpart(
+              where + "." + std::string(key),
+              "'" + std::string(key) + "' on a '" + std::string(role) + "' message",
+              Dialect::kAnthropic);
         }
       }
     }
@@ -216,7 +223,8 @@ base::StatusOr<json::object> AnthropicRequestFromOpenAI(const json::object& in) 
       system += system.empty() ? "" : "\n\n";
       system += *text;
     } else if (role == "user") {
-      base::StatusOr<json::value> content = UserContent(m.if_contains("content"), where + ".content");
+      base::StatusOr<json::value> content =
+          UserContent(m.if_contains("content"), where + ".content");
       if (!content.ok()) {
         return content.status();
       }
@@ -226,7 +234,8 @@ base::StatusOr<json::object> AnthropicRequestFromOpenAI(const json::object& in) 
       if (!blocks.ok()) {
         return blocks.status();
       }
-      messages.push_back(json::object{{"role", "assistant"}, {"content", std::move(blocks).value()}});
+      messages.push_back(
+          json::object{{"role", "assistant"}, {"content", std::move(blocks).value()}});
     } else if (role == "tool") {
       base::StatusOr<std::string> text = OpenAIText(m.if_contains("content"), where + ".content");
       if (!text.ok()) {
@@ -332,13 +341,25 @@ base::StatusOr<std::string> AnthropicText(const json::value* content, const std:
   return text;
 }
 
+// type/subtype: RFC 6838's restricted-name characters and the slash.
+constexpr std::string_view kMediaTypeChars =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&^_.+-/";
+
 base::StatusOr<json::object> ImagePart(const json::object& block, const std::string& where) {
   const json::object& source = block.at("source").as_object();
   const std::string_view type = StringOr(source, "type", "");
   std::string url;
   if (type == "base64") {
-    url = "data:" + std::string(StringOr(source, "media_type", "")) + ";base64," +
-          std::string(StringOr(source, "data", ""));
+    // In a data URL, a media type with a comma or a semicolon would end
+    // the type early and turn the payload into text.
+    const std::string_view media_type = StringOr(source, "media_type", "");
+    if (media_type.empty() ||
+        media_type.find_first_not_of(kMediaTypeChars) != std::string_view::npos) {
+      return NoCounterpart(where + ".source.media_type", "a media_type that is not a MIME type",
+                           Dialect::kOpenAI);
+    }
+    url =
+        "data:" + std::string(media_type) + ";base64," + std::string(StringOr(source, "data", ""));
   } else if (type == "url") {
     url = StringOr(source, "url", "");
   } else {
@@ -351,10 +372,10 @@ base::StatusOr<json::object> ImagePart(const json::object& block, const std::str
 }  // namespace
 
 base::StatusOr<json::object> OpenAIRequestFromAnthropic(const json::object& in) {
-  FB_RETURN_IF_ERROR(CheckTopLevel(
-      in, Dialect::kAnthropic,
-      {"model", "messages", "max_tokens", "system", "temperature", "top_p", "stop_sequences",
-       "stream", "tools", "tool_choice", "metadata"}));
+  FB_RETURN_IF_ERROR(
+      CheckTopLevel(in, Dialect::kAnthropic,
+                    {"model", "messages", "max_tokens", "system", "temperature", "top_p",
+                     "stop_sequences", "stream", "tools", "tool_choice", "metadata"}));
   json::object out;
   out["model"] = StringOr(in, "model", "");
   json::array messages;
@@ -398,7 +419,8 @@ base::StatusOr<json::object> OpenAIRequestFromAnthropic(const json::object& in) 
       } else if (type == "tool_use" && role == "assistant") {
         tool_calls.push_back(ToolCallOf(b));
       } else if (type == "tool_result" && role == "user") {
-        base::StatusOr<std::string> result = AnthropicText(b.if_contains("content"), at + ".content");
+        base::StatusOr<std::string> result =
+            AnthropicText(b.if_contains("content"), at + ".content");
         if (!result.ok()) {
           return result.status();
         }

@@ -112,6 +112,9 @@ TEST(TranslateRequest, RefusesWhatHasNoCounterpart) {
        Dialect::kOpenAI, "prediction"},
       {R"({"messages": [{"role": "user", "content": "x"}], "instructions": "y"})",
        Dialect::kOpenAI, "instructions"},
+      // fuzz (translate_anthropic): a comma in the type turned the payload into text
+      {R"({"messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png,x", "data": "AA=="}}]}]})",
+       Dialect::kAnthropic, "messages[0].content[0].source.media_type: a media_type that is not a MIME type"},
       // fuzz (translate_openai): a user's refusal was read, then dropped
       {R"({"messages": [{"role": "user", "refusal": "r"}]})",
        Dialect::kOpenAI, "messages[0].refusal: 'refusal' on a 'user' message has no counterpart"},
