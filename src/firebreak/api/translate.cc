@@ -214,7 +214,8 @@ std::vector<SseEvent> SseParser::Feed(std::string_view bytes) {
   }
   std::vector<SseEvent> events;
   std::size_t start = 0;
-  for (std::size_t end; (end = buffer_.find("\n\n", start)) != std::string::npos; start = end + 2) {
+  std::size_t end;
+  while ((end = buffer_.find("\n\n", std::max(start, scan_from_))) != std::string::npos) {
     SseEvent event;
     bool has_data = false;
     std::string_view block(buffer_.data() + start, end - start);
@@ -242,8 +243,11 @@ std::vector<SseEvent> SseParser::Feed(std::string_view bytes) {
     if (has_data || !event.event.empty()) {
       events.push_back(std::move(event));
     }
+    start = end + 2;
   }
   buffer_.erase(0, start);
+  // A blank line may begin at the last byte kept.
+  scan_from_ = buffer_.empty() ? 0 : buffer_.size() - 1;
   return events;
 }
 

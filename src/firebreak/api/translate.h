@@ -42,7 +42,10 @@ class SseParser {
   std::vector<SseEvent> Feed(std::string_view bytes);
 
  private:
-  std::string buffer_;
+  std::string buffer_;  // the start of an event not complete yet
+  // Where to look for the blank line next: the buffer before it has none,
+  // so an event that arrives in many reads is scanned once, not per read.
+  std::size_t scan_from_ = 0;
 };
 
 std::string FormatSse(const SseEvent& event);

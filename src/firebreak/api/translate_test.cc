@@ -220,6 +220,19 @@ TEST(SseParser, FramesEventsSplitAnywhere) {
     EXPECT_EQ(events[2].data, "[DONE]");
   }
   EXPECT_EQ(FormatSse({"e", "a\nb"}), "event: e\ndata: a\ndata: b\n\n");
+
+  // A byte at a time: each read scans only what it added, and a blank line
+  // split between two reads still ends its event.
+  SseParser parser;
+  std::vector<SseEvent> events;
+  for (char c : stream + "data: " + std::string(1 << 16, 'x') + "\n\n") {
+    for (SseEvent& e : parser.Feed(std::string_view(&c, 1))) {
+      events.push_back(std::move(e));
+    }
+  }
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1].data, "line1\nline2");
+  EXPECT_EQ(events[3].data.size(), std::size_t{1} << 16);
 }
 
 std::vector<json::value> Datas(std::string_view sse) {
