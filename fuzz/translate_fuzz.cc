@@ -36,6 +36,17 @@ firebreak::base::StatusOr<json::object> Translate(const json::object& request, a
                                        : api::OpenAIRequestFromAnthropic(request);
 }
 
+// Text outside the settings ("request": setting strings that read like
+// text, read together).
+bool HasMessageText(const firebreak::base::Conversation& c) {
+  for (const firebreak::base::Message& m : c.messages) {
+    if (m.where != "request" && m.text.find_first_not_of(" \t\r\n") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // The words (runs of letters, digits and non-ASCII bytes) of a
 // conversation's texts.
 std::set<std::string_view> WordsOf(const firebreak::base::Conversation& c) {
@@ -112,14 +123,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto document = api::ParseJson(upstream_body, kTranslated);
   FB_FUZZ_CHECK(document.ok(), "the translated request is JSON the parser accepts");
   auto conversation = api::ConversationOf(*document, kTo);
-  if (!conversation.ok() && parsed->conversation.uninspected.empty()) {
+  if (!conversation.ok() && parsed->conversation.uninspected.empty() &&
+      HasMessageText(parsed->conversation)) {
     std::fprintf(stderr, "the translation %s: %s\n", upstream_body.c_str(),
                  conversation.status().ToString().c_str());
   }
   // Only what was read is translated: a request whose only text was in
-  // what could not be read (uninspected, allowed by the policy) may leave
-  // nothing the other API's reader accepts.
-  FB_FUZZ_CHECK(conversation.ok() || !parsed->conversation.uninspected.empty(),
+  // what could not be read (uninspected, allowed by the policy) or in
+  // settings that carry no content (left behind) may leave nothing the
+  // other API's reader accepts.
+  FB_FUZZ_CHECK(conversation.ok() || !parsed->conversation.uninspected.empty() ||
+                    !HasMessageText(parsed->conversation),
                 "the translation is a request the other API's reader accepts");
   if (!conversation.ok()) {
     return 0;
