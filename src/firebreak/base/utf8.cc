@@ -41,4 +41,20 @@ std::size_t InvalidUtf8Offset(std::string_view s) {
   return std::string_view::npos;
 }
 
+std::string_view Utf8Prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) {
+    return text;
+  }
+  std::size_t cut = max;
+  // Back to the lead byte of the sequence `max` falls in (a sequence is at
+  // most 4 bytes; past that the text is not UTF-8, and any cut will do).
+  for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80; ++i) {
+    --cut;
+  }
+  if ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    cut = max;
+  }
+  return text.substr(0, cut);
+}
+
 }  // namespace firebreak::base

@@ -14,4 +14,8 @@ std::size_t InvalidUtf8Offset(std::string_view s);
 
 inline bool IsUtf8(std::string_view s) { return InvalidUtf8Offset(s) == std::string_view::npos; }
 
+// The longest prefix of `text` of at most `max` bytes that does not end
+// inside a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view text, std::size_t max);
+
 }  // namespace firebreak::base

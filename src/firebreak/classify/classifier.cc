@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "firebreak/base/utf8.h"
 #include "firebreak/classify/features.h"
 #include "firebreak/classify/language.h"
 #include "firebreak/classify/normalize.h"
@@ -107,11 +108,7 @@ std::string Excerpt(std::string_view text, bool tail = false) {
     }
     return "..." + std::string(text.substr(cut));
   }
-  std::size_t cut = kExcerptBytes;
-  while (cut > 0 && continuation(cut)) {
-    --cut;
-  }
-  return std::string(text.substr(0, cut)) + "...";
+  return std::string(base::Utf8Prefix(text, kExcerptBytes)) + "...";
 }
 
 }  // namespace

@@ -8,27 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "firebreak/base/spelling.h"
 #include "firebreak/cli/commands.h"
 
 namespace firebreak::cli {
 namespace {
-
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::vector<CLI::App*> CommandsOf(CLI::App& group) {
   return group.get_subcommands([](CLI::App* sub) { return !sub->get_name().empty(); });
@@ -69,11 +53,12 @@ std::optional<int> CheckCommandWords(CLI::App& app, int argc, char** argv, std::
                               [&](CLI::App* sub) { return sub->check_name(std::string(word)); });
     if (found == commands.end()) {
       err << path << ": unknown command '" << word << "'";
-      auto closest = std::min_element(commands.begin(), commands.end(), [&](auto* a, auto* b) {
-        return EditDistance(word, a->get_name()) < EditDistance(word, b->get_name());
-      });
-      if (closest != commands.end() && EditDistance(word, (*closest)->get_name()) <= 2) {
-        err << "; did you mean '" << (*closest)->get_name() << "'?";
+      std::vector<std::string_view> names;
+      for (const CLI::App* sub : commands) {
+        names.push_back(sub->get_name());
+      }
+      if (const auto nearest = base::NearestSpelling(word, names)) {
+        err << "; did you mean '" << *nearest << "'?";
       }
       err << '\n' << CommandList(*group, path);
       return kExitUsage;

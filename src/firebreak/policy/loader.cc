@@ -9,6 +9,7 @@
 #include <set>
 
 #include "firebreak/base/digest.h"
+#include "firebreak/base/spelling.h"
 
 namespace firebreak::policy {
 namespace {
@@ -32,23 +33,6 @@ const Keys kAlertingKeys = {"window_seconds", "max_per_window", "rules"};
 const Keys kAlertRateKeys = {"window_seconds", "max_per_window"};
 constexpr std::int64_t kMaxAlertWindowSeconds = 86'400;
 constexpr std::int64_t kMaxAlertsPerWindow = 1'000'000;
-
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string JoinKeys(const Keys& keys) {
   std::string out;
@@ -112,11 +96,8 @@ class Parser {
         continue;
       }
       std::string message = "unknown key '" + key + "' in " + std::string(what);
-      auto closest = std::min_element(allowed.begin(), allowed.end(), [&](auto a, auto b) {
-        return EditDistance(key, a) < EditDistance(key, b);
-      });
-      if (closest != allowed.end() && EditDistance(key, *closest) <= 2) {
-        message += "; did you mean '" + std::string(*closest) + "'?";
+      if (const auto nearest = base::NearestSpelling(key, allowed)) {
+        message += "; did you mean '" + std::string(*nearest) + "'?";
       } else {
         message += "; expected one of: " + JoinKeys(allowed);
       }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "firebreak/base/digest.h"
+#include "firebreak/base/utf8.h"
 
 namespace firebreak::proxy {
 namespace {
@@ -44,28 +45,10 @@ constexpr std::size_t kMaxModelBytes = 256;
 // for every few bytes of its body).
 constexpr std::size_t kMaxUninspected = 64;
 
-// The longest prefix of `text` of at most `max` bytes that does not end
-// inside a UTF-8 sequence.
-std::string_view Utf8Prefix(std::string_view text, std::size_t max) {
-  if (text.size() <= max) {
-    return text;
-  }
-  std::size_t cut = max;
-  // Back to the lead byte of the sequence `max` falls in (a sequence is at
-  // most 4 bytes; past that the text is not UTF-8, and any cut will do).
-  for (int i = 0; i < 3 && cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80; ++i) {
-    --cut;
-  }
-  if ((static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
-    cut = max;
-  }
-  return text.substr(0, cut);
-}
-
 // Sets `key` to what is kept of `text` within `max` bytes, and when it is
 // cut, KEY_truncated to its length and digest; true when it was cut.
 bool Keep(Value::Object& out, std::string_view key, std::string_view text, std::size_t max) {
-  const std::string_view excerpt = Utf8Prefix(text, max);
+  const std::string_view excerpt = base::Utf8Prefix(text, max);
   out.insert_or_assign(std::string(key), excerpt);
   if (excerpt.size() == text.size()) {
     return false;
