@@ -140,7 +140,12 @@ describe('file descriptors', () => {
     assert.match(fb.stderr(), /server\.max_connections is 10000 but 1024 file descriptors \(RLIMIT_NOFILE\) allow \d+ connections at once/);
   });
 
-  test('1,100 idle keep-alive connections do not shut out /health, and the server does not spin', async () => {
+  test('1,100 idle keep-alive connections do not shut out /health, and the server does not spin', async (t) => {
+    if (sanitized(fb.proc.pid)) {
+      // 1,100 clients exhaust the 1,024 descriptors: see below.
+      t.skip('not under sanitizers: UBSan needs a descriptor for its vptr check');
+      return;
+    }
     const idle = [];
     for (let i = 0; i < 1100; i++) {
       idle.push(await new Promise((resolve) => {

@@ -407,6 +407,22 @@ TEST_F(ServerTest, TheConnectionLimitFollowsTheFileDescriptors) {
   EXPECT_GE(server_->max_connections(), 1u);
 }
 
+// Under sanitizers a process out of descriptors cannot be tested: UBSan
+// checks a virtual call's dynamic type through a pipe, and with no
+// descriptor left reports the call as invalid. CI runs these tests against
+// the release build (.ci/run).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // Lowers this process's descriptor limit to what is open now plus `spare`,
 // and restores it when destroyed.
 class DescriptorCeiling {
@@ -433,6 +449,9 @@ double CpuSeconds() {
 // Clients here are sockets made before the ceiling, so that only the
 // server runs out of descriptors.
 TEST_F(ServerTest, OutOfDescriptorsTheServerBacksOffAndStillAnswers) {
+  if (kSanitized) {
+    GTEST_SKIP() << "not under sanitizers: UBSan needs descriptors of its own";
+  }
   ServerOptions options;
   options.read_timeout = milliseconds(20'000);
   Start(std::move(options));
@@ -486,6 +505,9 @@ TEST_F(ServerTest, OutOfDescriptorsTheServerBacksOffAndStillAnswers) {
 }
 
 TEST_F(ServerTest, OutOfDescriptorsIdleConnectionsAreClosedSoANewClientIsAnswered) {
+  if (kSanitized) {
+    GTEST_SKIP() << "not under sanitizers: UBSan needs descriptors of its own";
+  }
   Start();
   std::vector<RawClient> idle(40);
   RawClient health;
