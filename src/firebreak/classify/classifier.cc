@@ -31,9 +31,15 @@ constexpr std::size_t kExcerptBytes = 160;
 // that only weakly resembles an allowed category cannot stand in for it.
 constexpr double kPartIntentScore = 0.85;
 // A part that is no request of its own (pasted narrative; a request read
-// without its context) counts only from this score: alone, such sentences
-// score up to about 0.7 for a blocked category in the development sets.
-constexpr double kStrictPartScore = 0.75;
+// without its context) counts only from this score. The model learned from
+// pasted documents and from prohibited steps phrased without their keywords,
+// so sentences that report surveillance ("the programme collected the call
+// records of millions") reach ~0.96 for a blocked category, while a task put
+// without a request verb after a long report ("Task: using the pings above,
+// chart where ...") reads above 0.97. A narrow margin: see
+// tests/scenarios/bypass-classification.yaml (benign-oversight-report,
+// dilution-task-after-report-3000).
+constexpr double kStrictPartScore = 0.97;
 
 // What a probe of the RE2::Set finds: evidence for a category, or one of the
 // classifier's own cues.
@@ -433,15 +439,21 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
   FeatureTokens tokens(text, model != nullptr ? model->hash_bits() : 18);
   while (tokens.Next()) {
     const std::span<const std::uint32_t> features = tokens.own();
+    const std::uint64_t exact_hash = tokens.exact_hash();
     const float* own = nullptr;
     const float* bigram = nullptr;
     if (model != nullptr) {
+      // The unigram's row, its grams' and its word vector's, summed.
       own = model->Weights(features[0]);
-      if (features.size() > 1) {
+      const float* word = model->WordRow(exact_hash);
+      if (features.size() > 1 || word != nullptr) {
         float* sum = scanner.NextOwnRow();
-        SumWeights(sum, own, model->Weights(features[1]), width);
+        SumWeights(sum, own, features.size() > 1 ? model->Weights(features[1]) : word, width);
         for (std::size_t i = 2; i < features.size(); ++i) {
           AddWeights(sum, model->Weights(features[i]), width);
+        }
+        if (features.size() > 1 && word != nullptr) {
+          AddWeights(sum, word, width);
         }
         own = sum;
       }
@@ -449,7 +461,7 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
         bigram = model->Weights(tokens.bigram());
       }
     }
-    scanner.Add({tokens.begin(), tokens.end(), tokens.exact_hash(), tokens.word(),
+    scanner.Add({tokens.begin(), tokens.end(), exact_hash, tokens.word(),
                  static_cast<std::uint32_t>(features.size()), tokens.has_bigram()},
                 own, bigram);
   }

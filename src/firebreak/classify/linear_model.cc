@@ -8,25 +8,28 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <span>
 
 #include "firebreak/base/digest.h"
 #include "firebreak/classify/features.h"
 #include "firebreak/classify/normalize.h"
+#include "firebreak/classify/word_vectors.h"
 
 namespace firebreak::classify {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'B', 'L', 'I', 'N', 'E', 'A', 'R'};
-constexpr std::uint32_t kFormatVersion = 1;
+// 1: n-gram weights; 2: and word rows (WordRow).
+constexpr std::uint32_t kFormatVersion = 2;
 constexpr std::uint32_t kMaxLabels = 1024;
 
 void Silent(const char*) {}
 
-// The liblinear feature row of one text: sorted ids (1-based), summed values.
-std::vector<feature_node> Row(std::string_view normalized, unsigned hash_bits, int bias_index) {
-  std::vector<std::uint32_t> ids;
-  ExtractFeatures(normalized, hash_bits, ids);
-  std::sort(ids.begin(), ids.end());
+// The liblinear feature row of one text: sorted n-gram ids (1-based) with
+// summed values, then `dense` values (the word vector features) from index
+// first_dense.
+std::vector<feature_node> Row(const std::vector<std::uint32_t>& ids, std::span<const double> dense,
+                              int first_dense, int bias_index) {
   const double value = ids.empty() ? 0.0 : 1.0 / std::sqrt(static_cast<double>(ids.size()));
   std::vector<feature_node> row;
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -36,9 +39,74 @@ std::vector<feature_node> Row(std::string_view normalized, unsigned hash_bits, i
       row.push_back({static_cast<int>(ids[i]) + 1, value});
     }
   }
+  for (std::size_t d = 0; d < dense.size(); ++d) {
+    if (dense[d] != 0) {
+      row.push_back({first_dense + static_cast<int>(d), dense[d]});
+    }
+  }
   row.push_back({bias_index, 1.0});
   row.push_back({-1, 0.0});
   return row;
+}
+
+// The smooth-inverse-frequency weighted sum of a text's word vectors, and
+// how many of its words have one.
+std::size_t SumVectors(std::string_view normalized, const WordVectors& vectors,
+                       std::vector<double>& sum) {
+  sum.assign(vectors.dimensions(), 0.0);
+  std::size_t found = 0;
+  FeatureTokens tokens(normalized, 10);
+  while (tokens.Next()) {
+    if (const int i = vectors.Find(tokens.word()); i >= 0) {
+      vectors.AddTo(static_cast<std::size_t>(i), WordVectors::Weight(static_cast<std::size_t>(i)),
+                    sum.data());
+      ++found;
+    }
+  }
+  return found;
+}
+
+// The first principal direction (uncentred) of the texts' mean vectors:
+// what all texts share, removed from each word's vector as in SIF (Arora et
+// al. 2017). Power iteration from a fixed start: deterministic.
+std::vector<double> CommonDirection(const std::vector<std::vector<double>>& means) {
+  const std::size_t n = means.empty() ? 0 : means.front().size();
+  std::vector<double> u(n, 1.0 / std::sqrt(static_cast<double>(std::max<std::size_t>(n, 1))));
+  std::vector<double> next(n);
+  for (int iteration = 0; iteration < 100; ++iteration) {
+    std::fill(next.begin(), next.end(), 0.0);
+    for (const std::vector<double>& m : means) {
+      double dot = 0;
+      for (std::size_t d = 0; d < n; ++d) {
+        dot += m[d] * u[d];
+      }
+      for (std::size_t d = 0; d < n; ++d) {
+        next[d] += dot * m[d];
+      }
+    }
+    double norm = 0;
+    for (double x : next) {
+      norm += x * x;
+    }
+    norm = std::sqrt(norm);
+    if (norm == 0) {
+      return std::vector<double>(n, 0.0);
+    }
+    for (std::size_t d = 0; d < n; ++d) {
+      u[d] = next[d] / norm;
+    }
+  }
+  return u;
+}
+
+void RemoveDirection(std::vector<double>& v, const std::vector<double>& u) {
+  double dot = 0;
+  for (std::size_t d = 0; d < v.size(); ++d) {
+    dot += v[d] * u[d];
+  }
+  for (std::size_t d = 0; d < v.size(); ++d) {
+    v[d] -= dot * u[d];
+  }
 }
 
 template <typename T>
@@ -99,20 +167,50 @@ base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample
   }
 
   const int features = 1 << options.hash_bits;
-  const int bias_index = features + 1;
-  std::vector<std::vector<feature_node>> rows;
+  const WordVectors* vectors = options.vectors;
+  const int dimensions = vectors != nullptr ? static_cast<int>(vectors->dimensions()) : 0;
+  const int bias_index = features + dimensions + 1;
+  std::vector<std::vector<std::uint32_t>> ids(examples.size());
+  std::vector<std::vector<double>> sums(examples.size());
+  std::vector<std::vector<double>> means;
   std::vector<double> y;
   std::vector<int> counts(labels.size(), 0);
-  rows.reserve(examples.size());
   for (std::size_t i = 0; i < examples.size(); ++i) {
     base::StatusOr<std::string> normalized = Normalize(examples[i].text);
     if (!normalized.ok()) {
       return normalized.status().WithContext("training example " + std::to_string(i + 1));
     }
-    rows.push_back(Row(*normalized, options.hash_bits, bias_index));
+    ExtractFeatures(*normalized, options.hash_bits, ids[i]);
+    std::sort(ids[i].begin(), ids[i].end());
+    if (vectors != nullptr) {
+      if (const std::size_t found = SumVectors(*normalized, *vectors, sums[i]); found > 0) {
+        means.push_back(sums[i]);
+        for (double& x : means.back()) {
+          x /= static_cast<double>(found);
+        }
+      }
+    }
     int label = label_index[examples[i].label];
     y.push_back(label);
     ++counts[static_cast<std::size_t>(label)];
+  }
+  // The vector features: the weighted sum without the common direction,
+  // scaled like the n-grams (1/sqrt of the text's n-gram count). Linear in
+  // the words, so each word's share is folded into its row after training.
+  const std::vector<double> common = CommonDirection(means);
+  std::vector<std::vector<feature_node>> rows;
+  rows.reserve(examples.size());
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    if (vectors != nullptr) {
+      RemoveDirection(sums[i], common);
+      const double scale =
+          ids[i].empty() ? 0.0
+                         : options.vector_scale / std::sqrt(static_cast<double>(ids[i].size()));
+      for (double& x : sums[i]) {
+        x *= scale;
+      }
+    }
+    rows.push_back(Row(ids[i], sums[i], features + 1, bias_index));
   }
   std::vector<feature_node*> x;
   for (auto& row : rows) {
@@ -136,6 +234,7 @@ base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample
   }
 
   LinearModel model(labels, options.hash_bits);
+  std::vector<double> vector_weights(labels.size() * static_cast<std::size_t>(dimensions));
   // One binary problem per label (one-vs-rest), so progress can be shown
   // and every label gets its own calibrated sigmoid.
   std::vector<double> binary_y(y.size());
@@ -173,13 +272,63 @@ base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample
       model.weights_[static_cast<std::size_t>(f) * model.stride_ + k] =
           static_cast<float>(sign * trained->w[f]);
     }
-    model.bias_[k] = static_cast<float>(sign * trained->w[features] * trained->bias);
+    for (int d = 0; d < dimensions; ++d) {
+      vector_weights[k * static_cast<std::size_t>(dimensions) + static_cast<std::size_t>(d)] =
+          sign * trained->w[features + d];
+    }
+    model.bias_[k] = static_cast<float>(sign * trained->w[features + dimensions] * trained->bias);
     free_and_destroy_model(&trained);
     if (options.progress) {
       options.progress(static_cast<int>(k + 1), static_cast<int>(labels.size()));
     }
   }
+  if (vectors != nullptr) {
+    // Each word's row: the label weights of the vector features dotted with
+    // its weighted vector, without the common direction, scaled as trained.
+    model.word_rows_.assign(vectors->size() * model.stride_, 0.0f);
+    std::vector<double> v;
+    for (std::size_t w = 0; w < vectors->size(); ++w) {
+      v.assign(vectors->dimensions(), 0.0);
+      vectors->AddTo(w, WordVectors::Weight(w) * options.vector_scale, v.data());
+      RemoveDirection(v, common);
+      for (std::size_t k = 0; k < labels.size(); ++k) {
+        double dot = 0;
+        for (std::size_t d = 0; d < v.size(); ++d) {
+          dot += vector_weights[k * v.size() + d] * v[d];
+        }
+        model.word_rows_[w * model.stride_ + k] = static_cast<float>(dot);
+      }
+      model.word_hashes_.push_back(ExactWordHash(vectors->word(w)));
+    }
+    model.IndexWords();
+  }
   return model;
+}
+
+void LinearModel::IndexWords() {
+  word_keys_.clear();
+  word_slots_.clear();
+  if (word_hashes_.empty()) {
+    return;
+  }
+  std::size_t size = 2;
+  while (size < 2 * word_hashes_.size()) {
+    size *= 2;
+  }
+  word_keys_.assign(size, 0);
+  word_slots_.assign(size, 0);
+  for (std::size_t w = 0; w < word_hashes_.size(); ++w) {
+    const std::uint64_t hash = word_hashes_[w];
+    if (hash == 0) {
+      continue;  // 0 marks an empty slot; a word hashing to it goes without
+    }
+    std::size_t slot = hash & (size - 1);
+    while (word_keys_[slot] != 0 && word_keys_[slot] != hash) {
+      slot = (slot + 1) & (size - 1);
+    }
+    word_keys_[slot] = hash;
+    word_slots_[slot] = static_cast<std::uint32_t>(w);
+  }
 }
 
 void LinearModel::Predict(std::string_view normalized, std::vector<std::uint32_t>& features,
@@ -195,6 +344,16 @@ void LinearModel::Predict(std::string_view normalized, std::vector<std::uint32_t
     const float* w = &weights_[static_cast<std::size_t>(f) * stride_];
     for (std::size_t j = 0; j < k; ++j) {
       scores[j] += value * w[j];
+    }
+  }
+  if (!word_keys_.empty()) {
+    FeatureTokens tokens(normalized, hash_bits_);
+    while (tokens.Next()) {
+      if (const float* w = WordRow(tokens.exact_hash())) {
+        for (std::size_t j = 0; j < k; ++j) {
+          scores[j] += value * w[j];
+        }
+      }
     }
   }
   probabilities.resize(k);
@@ -237,6 +396,13 @@ base::Status LinearModel::Save(const std::filesystem::path& path) const {
       }
     }
   }
+  Put(out, static_cast<std::uint32_t>(word_hashes_.size()));
+  for (std::size_t w = 0; w < word_hashes_.size(); ++w) {
+    Put(out, word_hashes_[w]);
+    for (std::size_t j = 0; j < k; ++j) {
+      Put(out, word_rows_[w * stride_ + j]);
+    }
+  }
   const std::filesystem::path tmp = path.string() + ".tmp";
   {
     std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
@@ -268,7 +434,7 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
   if (!in.GetString(sizeof(kMagic), magic) || magic != std::string_view(kMagic, sizeof(kMagic))) {
     return base::DataLoss(where + " is not a Firebreak linear model");
   }
-  if (!in.Get(version) || version != kFormatVersion) {
+  if (!in.Get(version) || version < 1 || version > kFormatVersion) {
     return base::DataLoss(where + " has unsupported format version " + std::to_string(version));
   }
   if (!in.Get(hash_bits) || hash_bits < 10 || hash_bits > 24 || !in.Get(count) || count < 2 ||
@@ -304,6 +470,23 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
       }
     }
   }
+  std::uint32_t words = 0;
+  if (version >= 2 && (!in.Get(words) || words > (1u << 24))) {
+    return base::DataLoss(where + " is truncated (words)");
+  }
+  model.word_hashes_.resize(words);
+  model.word_rows_.assign(std::size_t{words} * model.stride_, 0.0f);
+  for (std::uint32_t w = 0; w < words; ++w) {
+    if (!in.Get(model.word_hashes_[w])) {
+      return base::DataLoss(where + " is truncated (word rows)");
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+      if (!in.Get(model.word_rows_[w * model.stride_ + j])) {
+        return base::DataLoss(where + " is truncated (word rows)");
+      }
+    }
+  }
+  model.IndexWords();
   if (!in.AtEnd()) {
     return base::DataLoss(where + " has trailing bytes");
   }

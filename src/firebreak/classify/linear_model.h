@@ -1,8 +1,11 @@
 // Stage 2 of classification: a one-vs-rest logistic regression over hashed
-// n-gram features (features.h), trained with liblinear and stored in our own
-// versioned file format. Prediction is a sparse dot product: no allocation
-// beyond the feature list, microseconds per text. See README.md for why this
-// model and not fastText.
+// n-gram features (features.h) and, when trained with pretrained word
+// vectors (word_vectors.h), the text's smooth-inverse-frequency weighted sum
+// of them; trained with liblinear and stored in our own versioned file
+// format. The vector features are linear in the words, so the model keeps
+// each word's contribution to each label (WordRow) and prediction stays a
+// sparse dot product: no allocation beyond the feature list, microseconds
+// per text. See README.md for why this model and not fastText.
 #pragma once
 
 #include <cstdint>
@@ -50,8 +53,14 @@ struct TrainingExample {
   std::string label;  // a category id or kNoneLabel
 };
 
+class WordVectors;
+
 struct TrainOptions {
   unsigned hash_bits = 18;
+  // Pretrained word vectors, or null for n-grams alone; and the scale of
+  // their features against the n-grams' (both see the same regularisation).
+  const WordVectors* vectors = nullptr;
+  double vector_scale = 1.0;
   double c = 16.0;         // inverse regularisation strength
   double epsilon = 0.001;  // liblinear stopping tolerance
   unsigned seed = 1;       // liblinear's only randomness (rand()) is seeded with it
@@ -88,17 +97,41 @@ class LinearModel {
     return &weights_[static_cast<std::size_t>(feature) * stride_];
   }
   std::size_t row_stride() const { return stride_; }
+  // What a word (FeatureTokens::exact_hash) adds to each label through its
+  // pretrained vector, like one more feature's weights (row_stride() values);
+  // null for words without a vector, and for models trained without them.
+  const float* WordRow(std::uint64_t exact_hash) const {
+    if (word_keys_.empty()) {
+      return nullptr;
+    }
+    const std::size_t mask = word_keys_.size() - 1;
+    for (std::size_t slot = exact_hash & mask;; slot = (slot + 1) & mask) {
+      if (word_keys_[slot] == exact_hash) {
+        return &word_rows_[static_cast<std::size_t>(word_slots_[slot]) * stride_];
+      }
+      if (word_keys_[slot] == 0) {
+        return nullptr;
+      }
+    }
+  }
+  std::size_t words() const { return word_hashes_.size(); }
   void Probabilities(const float* sums, std::size_t count,
                      std::vector<double>& probabilities) const;
 
  private:
   LinearModel(std::vector<std::string> labels, unsigned hash_bits);
+  // Indexes word_hashes_ (rows in word_rows_) for WordRow.
+  void IndexWords();
 
   std::vector<std::string> labels_;
   unsigned hash_bits_ = 0;
   std::size_t stride_ = 0;  // labels rounded up to a multiple of 4
   std::vector<float> bias_;     // [label]
   std::vector<float> weights_;  // [bucket * stride + label]
+  std::vector<std::uint64_t> word_hashes_;  // [word]: its exact_hash
+  std::vector<float> word_rows_;            // [word * stride + label]
+  std::vector<std::uint64_t> word_keys_;    // open addressing over word_hashes_; 0 = empty
+  std::vector<std::uint32_t> word_slots_;   // the word of each key
   std::string sha256_;
 };
 

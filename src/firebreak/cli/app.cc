@@ -131,12 +131,43 @@ int Run(int argc, char** argv) {
   CLI::App* test_cmd = app.add_subcommand(
       "test", "Run scenario files against a policy; one line per scenario, exit 1 on a mismatch");
   test_cmd->add_option("policy", test.policy, "Policy YAML file")->required();
-  test_cmd->add_option("scenarios", test.scenario_files, "Scenario YAML files")->required();
+  test_cmd->add_option("scenarios", test.scenario_files, "Scenario files (YAML, or JSONL)")
+      ->required();
   test_cmd->add_flag("-v,--verbose", test.verbose, "Show categories and evidence of each scenario");
   test_cmd
       ->add_option("--min-pass-rate", test.min_pass_rate,
                    "Succeed when at least this fraction of scenarios pass (accuracy gate)")
       ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+
+  EvalOptions eval;
+  CLI::App* eval_cmd = app.add_subcommand(
+      "eval",
+      "Measure a policy's decisions on labelled prompts it was not trained on: accuracy, "
+      "legitimate prompts blocked, the recall of each BLOCK rule, mixed requests, precision / "
+      "recall / F1 per category, the confusion matrix and a threshold sweep");
+  eval_cmd->add_option("policy", eval.policy, "Policy YAML file")->required();
+  eval_cmd
+      ->add_option("data", eval.data,
+                   "Labelled JSONL files, one {\"id\", \"prompt\" | \"messages\", \"decision\", "
+                   "\"category\"?, \"mixed\"?} a line (category: a policy category or "
+                   "out_of_scope)")
+      ->required();
+  eval_cmd->add_option("--training", eval.training,
+                       "Labelled training JSONL the model was trained on besides the policy's "
+                       "examples: refuse to measure when a prompt appears in it; repeatable")
+      ->allow_extra_args(false);
+  eval_cmd->add_flag("--json", eval.json, "One JSON object with every figure");
+  eval_cmd->add_flag("--misses", eval.list_misses, "List every wrong decision with its line");
+  eval_cmd->add_option("--min-accuracy", eval.min_accuracy, "Exit 1 below this decision accuracy")
+      ->check(CLI::Range(0.0, 1.0));
+  eval_cmd
+      ->add_option("--max-false-block", eval.max_false_block,
+                   "Exit 1 when more than this share of legitimate prompts is blocked")
+      ->check(CLI::Range(0.0, 1.0));
+  eval_cmd
+      ->add_option("--min-block-recall", eval.min_block_recall,
+                   "Exit 1 when less than this share of the BLOCK rules' prompts is blocked")
       ->check(CLI::Range(0.0, 1.0));
 
   TrainOptions train;
@@ -157,6 +188,14 @@ int Run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(10, 24));
   train_cmd->add_option("--seed", train.seed, "Random seed")->capture_default_str();
+  train_cmd->add_option("--vectors", train.vectors,
+                        "Pretrained word vectors (scripts/vectors OUT.vec; `make model` fetches "
+                        "them): their features join the n-grams'");
+  train_cmd
+      ->add_option("--vector-scale", train.vector_scale,
+                   "Scale of the word vector features against the n-grams'")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   train_cmd
       ->add_option("--cross-validate", train.cross_validate,
                    "Report K-fold accuracy on the training examples instead of writing a model")
@@ -360,6 +399,9 @@ int Run(int argc, char** argv) {
   }
   if (*test_cmd) {
     return RunTest(test, std::cout, std::cerr);
+  }
+  if (*eval_cmd) {
+    return RunEval(eval, std::cout, std::cerr);
   }
   if (*train_cmd) {
     return RunTrain(train, std::cout, std::cerr);

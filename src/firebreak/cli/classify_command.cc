@@ -10,6 +10,7 @@
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/instance.h"
 #include "firebreak/cli/report.h"
+#include "firebreak/cli/scenario.h"
 #include "firebreak/proxy/audit_outbox.h"
 #include "firebreak/proxy/decision_record.h"
 
@@ -17,24 +18,6 @@ namespace firebreak::cli {
 namespace {
 
 namespace json = boost::json;
-
-// A line is {"prompt": TEXT} or a request body in either API's shape
-// ({"messages": [...]}, with "system" as Anthropic has it).
-base::StatusOr<base::Conversation> ConversationOf(const json::value& line) {
-  const json::object& object = line.get_object();
-  const json::value* prompt = object.if_contains("prompt");
-  if ((prompt != nullptr) == object.contains("messages")) {
-    return base::InvalidArgument("expected exactly one of \"prompt\" or \"messages\"");
-  }
-  if (prompt != nullptr) {
-    if (!prompt->is_string()) {
-      return base::InvalidArgument("\"prompt\" must be a string");
-    }
-    return base::SinglePrompt(std::string(prompt->get_string()));
-  }
-  return api::ConversationOf(
-      line, object.contains("system") ? api::Dialect::kAnthropic : api::Dialect::kOpenAI);
-}
 
 // One output line. Written by hand so that scores read 0.954, not 9.54E-1.
 std::string DecisionLine(const json::value& id, const proxy::Outcome& outcome,
@@ -120,9 +103,8 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
     }
     if (const json::value* v = object->if_contains("id")) {
       id = *v;
-      object->erase("id");  // the line's own, not the request's
     }
-    base::StatusOr<base::Conversation> conversation = ConversationOf(*parsed);
+    base::StatusOr<base::Conversation> conversation = ConversationOfLine(*object);
     if (!conversation.ok()) {
       fail(conversation.status().message());
       continue;

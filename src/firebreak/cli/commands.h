@@ -41,11 +41,28 @@ struct TestOptions {
 };
 int RunTest(const TestOptions& options, std::ostream& out, std::ostream& err);
 
+struct EvalOptions {
+  std::string policy;
+  std::vector<std::string> data;  // labelled JSONL (or YAML scenario) files
+  // Labelled training files ({"text", "label"} lines) besides the policy's
+  // examples: no prompt of `data` may appear in them.
+  std::vector<std::string> training;
+  bool json = false;
+  bool list_misses = false;
+  // Exit 1 when a figure misses its bar.
+  double min_accuracy = 0;
+  double max_false_block = 1;
+  double min_block_recall = 0;
+};
+int RunEval(const EvalOptions& options, std::ostream& out, std::ostream& err);
+
 struct TrainOptions {
   std::string policy;
   std::vector<std::string> negatives;  // out-of-scope prompt files (CSV or JSONL)
   std::vector<std::string> data;       // labelled JSONL: {"text": ..., "label": ...}
   std::string out;                     // default: the policy's classifier.model
+  std::string vectors;                 // word vectors (scripts/vectors); empty: none
+  double vector_scale = 1.0;
   double c = 16.0;
   unsigned hash_bits = 18;
   unsigned seed = 1;

@@ -3,6 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "firebreak/api/request.h"
 
 namespace firebreak::cli {
 namespace {
@@ -75,9 +79,108 @@ base::StatusOr<Scenario> ParseScenario(const std::string& path, const YAML::Node
   return s;
 }
 
+namespace json = boost::json;
+
+constexpr std::string_view kLabelKeys[] = {"id", "decision", "category", "mixed", "note"};
+
+base::StatusOr<Scenario> ParseScenarioLine(std::string_view text) {
+  base::StatusOr<json::value> parsed = api::ParseJson(text, {});
+  if (!parsed.ok()) {
+    return base::InvalidArgument("invalid JSON: " + std::string(parsed.status().message()));
+  }
+  const json::object* line = parsed->if_object();
+  if (line == nullptr) {
+    return base::InvalidArgument("a line must be a JSON object");
+  }
+  Scenario s;
+  base::StatusOr<base::Conversation> conversation = ConversationOfLine(*line);
+  if (!conversation.ok()) {
+    return conversation.status();
+  }
+  s.conversation = std::move(conversation).value();
+  for (const base::Message& m : s.conversation.messages) {
+    if (m.role == base::Role::kUser) {
+      s.prompt = m.text;
+    }
+  }
+  if (const json::value* id = line->if_contains("id")) {
+    s.id = id->is_string() ? std::string(id->get_string()) : json::serialize(*id);
+  }
+  if (const json::value* d = line->if_contains("decision")) {
+    s.expected_decision =
+        d->is_string() ? policy::ParseVerdict(d->get_string()) : std::nullopt;
+    if (!s.expected_decision) {
+      return base::InvalidArgument("\"decision\" must be ALLOW, ALLOW_CONSTRAINED or BLOCK");
+    }
+  }
+  if (const json::value* c = line->if_contains("category")) {
+    if (!c->is_string()) {
+      return base::InvalidArgument("\"category\" must be a string");
+    }
+    s.expected_category = c->get_string();
+  }
+  if (const json::value* m = line->if_contains("mixed")) {
+    if (!m->is_bool()) {
+      return base::InvalidArgument("\"mixed\" must be true or false");
+    }
+    s.mixed = m->get_bool();
+  }
+  return s;
+}
+
+base::StatusOr<std::vector<Scenario>> LoadScenarioLines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return base::NotFound("cannot open scenario file " + path);
+  }
+  std::vector<Scenario> scenarios;
+  std::string text;
+  for (int number = 1; std::getline(in, text); ++number) {
+    if (text.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    base::StatusOr<Scenario> s = ParseScenarioLine(text);
+    if (!s.ok()) {
+      return base::InvalidArgument(path + ":" + std::to_string(number) + ": " +
+                                   std::string(s.status().message()));
+    }
+    s->line = number;
+    if (s->id.empty()) {
+      s->id = "line-" + std::to_string(number);
+    }
+    scenarios.push_back(std::move(s).value());
+  }
+  return scenarios;
+}
+
 }  // namespace
 
+base::StatusOr<base::Conversation> ConversationOfLine(const json::object& line) {
+  json::object request;
+  for (const auto& [key, value] : line) {
+    if (std::find(std::begin(kLabelKeys), std::end(kLabelKeys), key) == std::end(kLabelKeys)) {
+      request.emplace(key, value);
+    }
+  }
+  const json::value* prompt = request.if_contains("prompt");
+  if ((prompt != nullptr) == request.contains("messages")) {
+    return base::InvalidArgument("expected exactly one of \"prompt\" or \"messages\"");
+  }
+  if (prompt != nullptr) {
+    if (!prompt->is_string()) {
+      return base::InvalidArgument("\"prompt\" must be a string");
+    }
+    return base::SinglePrompt(std::string(prompt->get_string()));
+  }
+  const api::Dialect dialect =
+      request.contains("system") ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
+  return api::ConversationOf(json::value(std::move(request)), dialect);
+}
+
 base::StatusOr<std::vector<Scenario>> LoadScenarios(const std::string& path) {
+  if (path.ends_with(".jsonl")) {
+    return LoadScenarioLines(path);
+  }
   try {
     YAML::Node root = YAML::LoadFile(path);
     const YAML::Node list = root.IsMap() ? root["scenarios"] : YAML::Node();

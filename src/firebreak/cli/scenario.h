@@ -1,7 +1,11 @@
 // Scenario files: the prototype's demo format (id, prompt, expected_category,
-// narration) plus expected_decision, expected_rule and multi-turn messages.
-// `firebreak test` and `firebreak demo` run them; they pin behaviour in data.
+// narration) plus expected_decision, expected_rule and multi-turn messages,
+// in YAML; and labelled prompt sets in JSONL, one
+// {"id", "prompt" | "messages", "decision", "category"?, "mixed"?} a line.
+// `firebreak test`, `eval` and `demo` run them; they pin behaviour in data.
 #pragma once
+
+#include <boost/json/fwd.hpp>
 
 #include <optional>
 #include <string>
@@ -21,10 +25,17 @@ struct Scenario {
   std::optional<policy::Verdict> expected_decision;
   std::string expected_rule;
   std::string narration;
+  bool mixed = false;  // a legitimate task paired with a prohibited one
   int line = 0;
 };
 
-// Errors carry file:line:col.
+// YAML, or JSONL for a file named *.jsonl. Errors carry file:line(:col).
 base::StatusOr<std::vector<Scenario>> LoadScenarios(const std::string& path);
+
+// The conversation of a JSONL line: {"prompt": TEXT}, or a request body in
+// either API's shape ({"messages": [...]}, with "system" as Anthropic has
+// it). The keys that label a line (id, decision, category, mixed, note) are
+// not part of the request.
+base::StatusOr<base::Conversation> ConversationOfLine(const boost::json::object& line);
 
 }  // namespace firebreak::cli

@@ -9,6 +9,7 @@
 #include "firebreak/classify/normalize.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/training_data.h"
+#include "firebreak/classify/word_vectors.h"
 #include "firebreak/policy/loader.h"
 
 namespace firebreak::cli {
@@ -206,9 +207,21 @@ int RunTrain(const TrainOptions& options, std::ostream& out, std::ostream& err) 
   out << "training on " << examples.size() << " examples (" << from_policy << " from the policy, "
       << examples.size() - from_policy << " from files)\n";
 
+  std::optional<classify::WordVectors> vectors;
+  if (!options.vectors.empty()) {
+    base::StatusOr<classify::WordVectors> loaded_vectors =
+        classify::WordVectors::Load(options.vectors);
+    if (!loaded_vectors.ok()) {
+      err << "firebreak train: " << loaded_vectors.status().message() << '\n';
+      return kExitUsage;
+    }
+    vectors.emplace(std::move(loaded_vectors).value());
+  }
   classify::TrainOptions train_options;
   train_options.c = options.c;
   train_options.hash_bits = options.hash_bits;
+  train_options.vectors = vectors ? &*vectors : nullptr;
+  train_options.vector_scale = options.vector_scale;
   train_options.seed = options.seed;
   if (options.cross_validate > 0) {
     CrossValidate(policy, examples, from_policy, train_options, options.cross_validate, out);

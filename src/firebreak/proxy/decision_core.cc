@@ -48,8 +48,14 @@ DecisionCore::DecisionCore(std::shared_ptr<const policy::PolicySet> policy,
 
 base::StatusOr<std::unique_ptr<DecisionCore>> DecisionCore::Create(
     std::shared_ptr<const policy::PolicySet> policy) {
+  classify::Config config = ClassifierConfigOf(*policy);
+  return Create(std::move(policy), std::move(config));
+}
+
+base::StatusOr<std::unique_ptr<DecisionCore>> DecisionCore::Create(
+    std::shared_ptr<const policy::PolicySet> policy, classify::Config config) {
   base::StatusOr<std::unique_ptr<classify::Classifier>> classifier =
-      classify::Classifier::Create(ClassifierConfigOf(*policy));
+      classify::Classifier::Create(std::move(config));
   if (!classifier.ok()) {
     return classifier.status().WithContext("policy " + policy->source().string());
   }

@@ -32,6 +32,10 @@ class DecisionCore {
   // Builds the classifier the policy describes (patterns, keywords, model).
   static base::StatusOr<std::unique_ptr<DecisionCore>> Create(
       std::shared_ptr<const policy::PolicySet> policy);
+  // With another classifier configuration than the policy's (e.g. other
+  // thresholds, for `firebreak eval`'s sweep).
+  static base::StatusOr<std::unique_ptr<DecisionCore>> Create(
+      std::shared_ptr<const policy::PolicySet> policy, classify::Config config);
 
   // Fails (and the caller must fail closed) only when the conversation cannot
   // be classified, e.g. text that is not UTF-8. Unknown intent is a Decision.
@@ -39,6 +43,7 @@ class DecisionCore {
                                  const RequestContext& context = {}) const;
 
   const policy::PolicySet& policy() const { return *policy_; }
+  const std::shared_ptr<const policy::PolicySet>& shared_policy() const { return policy_; }
   const classify::Classifier& classifier() const { return *classifier_; }
 
  private:

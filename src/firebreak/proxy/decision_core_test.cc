@@ -189,7 +189,8 @@ TEST_F(DecisionCoreTest, TheRecordNamesThePartAndTheDecoding) {
   const std::string record =
       audit::EncodeRecord(DecisionRecord(base::SinglePrompt(prompt), o, *core_, {}), 1, "t", "i");
   EXPECT_THAT(record, HasSubstr("\"decoding\":\"rot13\""));
-  EXPECT_THAT(record, HasSubstr("\"part\":\"collect the text messages of every citizen"));
+  // The ROT13 text read whole decided; the translation request is a part.
+  EXPECT_THAT(record, HasSubstr("\"part\":\"translate this"));
 }
 
 TEST_F(DecisionCoreTest, OutOfScopeRequestsFailClosed) {
