@@ -4,6 +4,8 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <deque>
 
 #include "firebreak/base/utf8.h"
@@ -561,10 +563,15 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
   result.version = version_;
   for (std::size_t c = 0; c < run.best.size(); ++c) {
     CategoryScore& s = run.best[c];
+    const double threshold = config_.categories[c].threshold;
+    const double distance = std::abs((s.score < kReportFloor ? 0.0 : s.score) - threshold);
+    if (distance < result.margin) {
+      result.margin = distance;
+      result.closest = config_.categories[c].id;
+    }
     if (s.score < kReportFloor) {
       continue;
     }
-    const double threshold = config_.categories[c].threshold;
     s.detected = s.score >= threshold;
     s.detected_whole = run.whole_best[c] >= threshold;
     if (s.detected && run.where[c].part) {
@@ -588,6 +595,15 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
     }
     result.uncertain.push_back("asked to act on text in " + names + ", which the local " +
                                "classifier does not read");
+  }
+  if (result.margin < config_.uncertain_margin) {
+    char reason[160];
+    std::snprintf(reason, sizeof(reason),
+                  "%.*s scored within %.2f of its threshold, inside the policy's uncertain "
+                  "margin %.2f",
+                  static_cast<int>(result.closest.size()), result.closest.data(), result.margin,
+                  config_.uncertain_margin);
+    result.uncertain.emplace_back(reason);
   }
   return result;
 }

@@ -43,6 +43,9 @@ struct Config {
   bool use_model = true;
   double pattern_score = 0.9;
   double keyword_score = 0.35;
+  // A classification whose margin (Classification::margin) is below this is
+  // uncertain: the policy's defaults take part (or, later, a judge). 0: never.
+  double uncertain_margin = 0;
   std::filesystem::path model_file;  // empty: no model stage
 };
 
@@ -79,6 +82,11 @@ struct Classification {
   // on text in French, which the local classifier does not read". Non-empty:
   // the policy's defaults take part in the verdict, as for unknown intent.
   std::vector<std::string> uncertain;
+  // How clearly the scores decide: the smallest distance of any category's
+  // score from its threshold (a category not scored counts as 0). Near 0, a
+  // little more or less evidence would have changed what was detected.
+  double margin = 1;
+  std::string_view closest;  // the category at that distance (borrowed from the Config)
 
   bool AnyDetected() const;
 };

@@ -307,6 +307,30 @@ TEST_F(ModelClassifierTest, PastedNarrativeCountsOnlyWhenStrong) {
   // dilution-task-after-report-3000, with the shipped model.)
 }
 
+TEST_F(ModelClassifierTest, TheMarginIsTheScoreClosestToItsThreshold) {
+  const Classification c = Run("Summarize the report and translate the note.");
+  double closest = 1;
+  for (std::uint16_t category : {kSummaries, kTranslation, kTracking}) {
+    const CategoryScore* s = Score(c, category);
+    closest = std::min(closest, std::abs((s != nullptr ? s->score : 0.0) - 0.4));
+  }
+  EXPECT_DOUBLE_EQ(c.margin, closest);
+  EXPECT_FALSE(c.closest.empty());
+  EXPECT_TRUE(c.uncertain.empty());  // no uncertain margin configured
+
+  // Within the margin a policy sets, the classification is uncertain.
+  Config config = classifier_->config();
+  config.uncertain_margin = c.margin + 0.01;
+  base::StatusOr<std::unique_ptr<Classifier>> wide = Classifier::Create(config);
+  ASSERT_TRUE(wide.ok());
+  base::StatusOr<Classification> u =
+      (*wide)->Classify(base::SinglePrompt("Summarize the report and translate the note."));
+  ASSERT_TRUE(u.ok());
+  ASSERT_EQ(u->uncertain.size(), 1u);
+  EXPECT_THAT(u->uncertain[0], HasSubstr(std::string(c.closest) + " scored within"));
+  EXPECT_THAT(u->uncertain[0], HasSubstr("inside the policy's uncertain margin"));
+}
+
 TEST_F(ModelClassifierTest, AStrongRequestPartStatesTheIntentOfALongText) {
   Classification c = Run("Summarize the report.\n\n" + Padding(4000));
   ASSERT_TRUE(Detected(c, kSummaries));

@@ -51,7 +51,34 @@ struct Figures {
   Tally mixed;
   std::vector<std::vector<int>> confusion;  // [expected][decided] over Labels()
   std::vector<Miss> misses;
+  // Of each prompt with an expected decision: the classification's margin
+  // and whether the decision was right.
+  std::vector<std::pair<double, bool>> margins;
 };
+
+// What an uncertain margin would set apart: the share of prompts below it
+// (to the defaults, or a judge) and the accuracy of the rest.
+struct MarginPoint {
+  double margin = 0;
+  Tally set_apart;
+  Tally rest;
+};
+
+std::vector<MarginPoint> ByMargin(const Figures& f) {
+  std::vector<MarginPoint> points;
+  for (int step = 1; step <= 6; ++step) {
+    MarginPoint p;
+    p.margin = step * 0.05;
+    for (const auto& [margin, right] : f.margins) {
+      p.set_apart.Add(margin < p.margin);
+      if (margin >= p.margin) {
+        p.rest.Add(right);
+      }
+    }
+    points.push_back(p);
+  }
+  return points;
+}
 
 std::string Fixed(double v, int digits = 3) {
   char buf[32];
@@ -183,6 +210,7 @@ base::StatusOr<Figures> Measure(const proxy::DecisionCore& core,
       if (s.expected_decision) {
         const bool right = verdict == *s.expected_decision;
         f.accuracy.Add(right);
+        f.margins.emplace_back(outcome->classification.margin, right);
         if (*s.expected_decision != policy::Verdict::kBlock) {
           f.legit_blocked.Add(blocked);
         }
@@ -300,6 +328,13 @@ void PrintJson(const Figures& f, const std::vector<SweepPoint>& sweep,
     points.push_back(std::move(point));
   }
   report["threshold_sweep"] = std::move(points);
+  json::array margins;
+  for (const MarginPoint& p : ByMargin(f)) {
+    margins.push_back({{"margin", p.margin},
+                       {"set_apart", TallyJson(p.set_apart)},
+                       {"accuracy_of_the_rest", TallyJson(p.rest)}});
+  }
+  report["uncertain_margin"] = std::move(margins);
   json::array misses;
   for (const Miss& m : f.misses) {
     misses.push_back({{"id", m.scenario->id},
@@ -358,6 +393,12 @@ void PrintText(const Figures& f, const std::vector<SweepPoint>& sweep,
         << Fixed(p.figures.legit_blocked.Rate()) << "               "
         << Fixed(p.figures.hard_block.Rate()) << "              "
         << Fixed(p.figures.mixed.Rate()) << '\n';
+  }
+  out << "\nuncertain margin (prompts whose closest score is nearer its threshold are set apart)\n"
+         "margin  set apart         accuracy of the rest\n";
+  for (const MarginPoint& p : ByMargin(f)) {
+    out << "  " << Fixed(p.margin, 2) << "  " << Count(p.set_apart) << "  " << Count(p.rest)
+        << '\n';
   }
   if (list_misses) {
     out << "\nwrong decisions\n";

@@ -77,6 +77,10 @@ void PrintExplanation(const proxy::Outcome& outcome, const proxy::DecisionCore& 
   for (const std::string& reason : outcome.classification.uncertain) {
     out << "uncertain: " << reason << '\n';
   }
+  if (!outcome.classification.closest.empty()) {
+    out << "margin: " << Fixed(outcome.classification.margin) << " ("
+        << outcome.classification.closest << " is the score closest to its threshold)\n";
+  }
   out << "audit: " << policy::AuditLevelName(d.audit)
       << (d.requires_human ? "  (requires human review)" : "") << '\n';
   for (const std::string* c : d.constraints) {

@@ -28,7 +28,8 @@ const Keys kRuleKeys = {"id",          "description", "match_categories",
 const Keys kWhenKeys = {"principal", "model", "endpoint"};
 const Keys kDefaultsKeys = {"decision", "audit", "alerts", "description"};
 const Keys kUninspectableKeys = {"decision", "audit", "alerts"};
-const Keys kClassifierKeys = {"stages", "threshold", "pattern_score", "keyword_score", "model"};
+const Keys kClassifierKeys = {"stages",        "threshold", "pattern_score",
+                              "keyword_score", "model",     "uncertain_margin"};
 const Keys kAlertingKeys = {"window_seconds", "max_per_window", "rules"};
 const Keys kAlertRateKeys = {"window_seconds", "max_per_window"};
 constexpr std::int64_t kMaxAlertWindowSeconds = 86'400;
@@ -511,6 +512,16 @@ void Parser::ParseClassifier(const YAML::Node& node, ClassifierSpec& c) {
   }
   if (const YAML::Node n = node["keyword_score"]) {
     c.keyword_score = Fraction(n, "classifier.keyword_score").value_or(c.keyword_score);
+  }
+  if (const YAML::Node n = node["uncertain_margin"]) {
+    if (const std::optional<double> m = Fraction(n, "classifier.uncertain_margin")) {
+      if (*m > 0.5) {
+        Error(n.Mark(), "classifier.uncertain_margin must be at most 0.5 (a distance from the "
+                        "threshold)");
+      } else {
+        c.uncertain_margin = *m;
+      }
+    }
   }
   if (const YAML::Node n = node["model"]) {
     if (auto file = String(n, "classifier.model")) {

@@ -112,6 +112,7 @@ defaults:
 classifier:
   stages: [patterns]
   threshold: 0.6
+  uncertain_margin: 0.1
 )";
   LoadResult result = Load(text);
   ASSERT_TRUE(result.ok()) << result.Report();
@@ -125,6 +126,10 @@ classifier:
   EXPECT_EQ(result.policy->defaults().alerts, std::vector<std::string>{"soc"});
   EXPECT_FALSE(result.policy->classifier().model);
   EXPECT_DOUBLE_EQ(result.policy->classifier().threshold, 0.6);
+  EXPECT_DOUBLE_EQ(result.policy->classifier().uncertain_margin, 0.1);
+  const Diagnostic d = OnlyError(Load(Replace(text, "uncertain_margin: 0.1", "uncertain_margin: 0.6")),
+                                 "classifier.uncertain_margin must be at most 0.5");
+  EXPECT_EQ(d.line, 29);
   const Category& bulk = result.policy->categories()[1];
   EXPECT_EQ(bulk.keywords, std::vector<std::string>{"dragnet"});
   EXPECT_EQ(bulk.patterns.size(), 1u);

@@ -107,6 +107,9 @@ struct ClassifierSpec {
   double threshold = 0.5;
   double pattern_score = 0.9;        // score of a category whose pattern matched
   double keyword_score = 0.35;       // evidence of one keyword, combined noisy-OR
+  // Uncertain when a category's score is closer than this to its threshold
+  // (classify::Config::uncertain_margin); the defaults take part. 0: never.
+  double uncertain_margin = 0;
   std::filesystem::path model_file;  // absolute; empty when the policy has no model
   std::string model_file_as_written;
 };

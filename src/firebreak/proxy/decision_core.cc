@@ -12,6 +12,7 @@ classify::Config ClassifierConfigOf(const policy::PolicySet& policy) {
   config.use_model = spec.model;
   config.pattern_score = spec.pattern_score;
   config.keyword_score = spec.keyword_score;
+  config.uncertain_margin = spec.uncertain_margin;
   config.model_file = spec.model_file;
   for (const policy::Category& c : policy.categories()) {
     config.categories.push_back(
