@@ -1,13 +1,13 @@
 # Firebreak policy signatures: each party signs the bundle digest (firebreak digest)
-digest: 0f6ed0b040fc1f81386af4db51a62d1a028b68a870c92e5288c0cc4bc583a986
+digest: cfefff0670e2c5eb8cceeea3527ed24da8f24fccf17231e36d39efe457f55f71
 signatures:
   - party: ai_provider
     key_id: 69fab894d50d7d41
     algorithm: ed25519
-    signature: 81c177501698d24a5c02923f36bd90b1b1bddc02654beab19792fb978f41f09fdefe68a770bfed035fc1fc3d379d4a230fbb579e76eca1e0b00d6a570c14a604
-    signed_at: 2026-12-07T13:10:16.213494Z
+    signature: c2aefbc2d4d5a7ed1ada80f29f05b2f0ca30a880092eab9eb564f307d3d3a6a2320f2acf03bfaab3967269ba6cb8f65a5b01db98b593c9b897fa8601e020f00f
+    signed_at: 2026-12-07T13:39:26.003917Z
   - party: deploying_org
     key_id: fc6a22de84d800d1
     algorithm: ed25519
-    signature: 000f2651e7239e745572cf6987cc8f88e7d4c4f9ea1245c849154a1b99aadf22b75f9bd6cdc1d2c4d45af40ed8b4229f7211e8038d2c2d543c57cb1c3275ba04
-    signed_at: 2026-12-07T13:10:16.296624Z
+    signature: 55f3f9775c61165538bf95005ad8e29ea1f987a3efc99fd97923b092bd1d9a42356f5265cf7855e6f034ff5ceeb75b7a684e384cf53eecf2f4827629d6a0f40c
+    signed_at: 2026-12-07T13:39:26.084501Z

@@ -32,16 +32,17 @@ constexpr std::size_t kExcerptBytes = 160;
 // this:" no longer dilutes the request into unknown intent, while a fragment
 // that only weakly resembles an allowed category cannot stand in for it.
 constexpr double kPartIntentScore = 0.85;
-// A part that is no request of its own (pasted narrative; a request read
-// without its context) counts only from this score. The model learned from
-// pasted documents and from prohibited steps phrased without their keywords,
-// so sentences that report surveillance ("the programme collected the call
-// records of millions") reach ~0.96 for a blocked category, while a task put
-// without a request verb after a long report ("Task: using the pings above,
-// chart where ...") reads above 0.97. A narrow margin: see
-// tests/scenarios/bypass-classification.yaml (benign-oversight-report,
-// dilution-task-after-report-3000).
-constexpr double kStrictPartScore = 0.97;
+// A request read without the context it has (the sentence before it may
+// change what it means) counts only from this score: alone, requests that
+// lean on their context score up to about 0.7 for a blocked category in the
+// development sets.
+constexpr double kContextFreeRequestScore = 0.75;
+// A part that is no request (pasted narrative) counts only from this score.
+// The model reads what a sentence is about: a report of surveillance ("the
+// programme collected the call records of millions of Americans") reads as
+// bulk surveillance at 0.98, and is summarised, not acted on. Only a
+// sentence that reads as nothing else counts.
+constexpr double kNarrativeScore = 0.995;
 
 // What a probe of the RE2::Set finds: evidence for a category, or one of the
 // classifier's own cues.
@@ -137,7 +138,8 @@ struct Classifier::Segment {
   Decoding decoding = Decoding::kNone;
   bool part = false;
   bool with_context = false;  // a request after its context: the request is at the end
-  bool strict = false;        // only scores >= kStrictPartScore count (Part::strict)
+  bool strict = false;        // only strong scores count (Part::strict)
+  bool request = false;       // (Part::request)
   // Whole-text probe hits; a part is scanned again only when they name a category.
   const std::vector<int>* whole_hits = nullptr;
   std::size_t text_index = 0;  // into Run::texts
@@ -339,7 +341,7 @@ void Classifier::ScoreSegment(const Segment& segment, Run& run) const {
 
   for (std::size_t c = 0; c < miss.size(); ++c) {
     const double score = 1.0 - miss[c];
-    if (segment.strict && score < kStrictPartScore) {
+    if (segment.strict && score < (segment.request ? kContextFreeRequestScore : kNarrativeScore)) {
       continue;
     }
     if (segment.states_intent && !segment.strict && (!segment.part || score >= kPartIntentScore)) {
@@ -403,6 +405,7 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
       s.part = true;
       s.with_context = part.kind == Part::Kind::kWithContext;
       s.strict = part.strict;
+      s.request = part.request;
       s.begin = part.begin;
       s.end = part.end;
       classifier.ScoreSegment(s, run);

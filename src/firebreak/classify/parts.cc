@@ -41,6 +41,8 @@ enum WordClass : std::uint64_t {
   kPleaseNow = 1u << 27,
   kNotStepBeforeThen = 1u << 28,  // "since then", "by then"
   kStrongAfterAnd = 1u << 29,   // "and then", "and also", "and use", ...
+  kYou = 1u << 30,
+  kBe = 1u << 31,               // after "you": a role, not a task ("you are an analyst")
 };
 
 struct ClassList {
@@ -79,7 +81,10 @@ const WordSet& Classes() {
           "plant", "infiltrate", "capture", "tap", "observe", "shadow", "stalk", "photograph",
           "recap", "outline", "condense", "shorten", "format", "explain", "describe", "detail",
           "append", "attach", "cite", "quote", "assign", "set", "get", "obtain", "establish",
-          "reveal", "uncover", "unmask", "let", "have"}},
+          "reveal", "uncover", "unmask", "let", "have", "chart", "sketch", "infer", "deduce",
+          "isolate", "enumerate", "tally", "itemize", "itemise", "geotag", "surveil",
+          "authorize", "authorise", "greenlight", "prioritize", "prioritise", "reconcile",
+          "overlay", "dispatch", "allocate"}},
         {kRequestOpener, {"let", "have", "help", "ensure", "tell", "show"}},
         {kPreambleSubject, {"i", "we", "you"}},
         {kPreambleModal,
@@ -117,6 +122,8 @@ const WordSet& Classes() {
          {"and", "since", "by", "until", "till", "from", "back", "just", "only", "even", "but",
           "if", "now"}},
         {kStrongAfterAnd, {"then", "also", "afterwards", "finally", "additionally", "use"}},
+        {kYou, {"you"}},
+        {kBe, {"are", "re", "were", "act", "serve", "work"}},
     };
     for (const ClassList& list : lists) {
       for (std::string_view w : list.words) {
@@ -141,7 +148,11 @@ void PartScanner::Opening::Add(std::uint64_t word_classes) {
   if (count < std::size(classes)) {
     classes[count++] = word_classes;
   }
-  marker = marker || (word_classes & kAddress) != 0 ||
+  // "you" addresses the reader unless a role follows ("You are an analyst's
+  // assistant": the system prompt's persona, not a task).
+  const bool you = (word_classes & kYou) != 0;
+  marker = marker || ((word_classes & kAddress) != 0 && !you) ||
+           ((last & kYou) != 0 && (word_classes & kBe) == 0) ||
            ((last & kIWe) != 0 && (word_classes & kNeedWant) != 0) ||
            ((last & kHelp) != 0 && (word_classes & kMeUs) != 0) ||
            ((last & kLet) != 0 && (word_classes & kS) != 0);
@@ -424,8 +435,8 @@ bool PartScanner::QuestionAfter(const Span& span) const {
   return q != std::string_view::npos && text_[q] == '?';
 }
 
-void PartScanner::Emit(Part::Kind kind, const Span& span, bool strict) {
-  sink_.OnPart({kind, span.begin, span.end, span.sums, span.features, strict});
+void PartScanner::Emit(Part::Kind kind, const Span& span, bool request, bool strict) {
+  sink_.OnPart({kind, span.begin, span.end, span.sums, span.features, strict, request});
 }
 
 void PartScanner::FinishStep(bool last_in_sentence) {
@@ -435,7 +446,8 @@ void PartScanner::FinishStep(bool last_in_sentence) {
     return;
   }
   if (step_.tokens >= kMinPartTokens) {
-    Emit(Part::Kind::kStep, step_, !(step_opening_.IsRequest() || QuestionAfter(step_)));
+    const bool request = step_opening_.IsRequest() || QuestionAfter(step_);
+    Emit(Part::Kind::kStep, step_, request, !request);
   }
 }
 
@@ -453,7 +465,8 @@ void PartScanner::FinishSentence(bool last) {
   // request that has its context) is read alone strictly.
   const bool with_context = has_previous_ && previous_.tokens <= kMaxContextTokens;
   if (!is_whole && sentence_.tokens >= kMinPartTokens) {
-    Emit(Part::Kind::kSentence, sentence_, !(request && (!with_context || previous_request_)));
+    Emit(Part::Kind::kSentence, sentence_, request,
+         !(request && (!with_context || previous_request_)));
   }
   if (request && with_context && !(last && previous_is_first_)) {
     for (std::size_t j = 0; j < labels_; ++j) {
@@ -463,7 +476,7 @@ void PartScanner::FinishSentence(bool last) {
     pair_.tokens = previous_.tokens + sentence_.tokens;
     pair_.begin = previous_.begin;
     pair_.end = sentence_.end;
-    Emit(Part::Kind::kWithContext, pair_);
+    Emit(Part::Kind::kWithContext, pair_, true);
   }
   // Language cues.
   cues_.begin = sentence_.begin;

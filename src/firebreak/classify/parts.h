@@ -39,6 +39,10 @@ struct Part {
   // Not a request of its own (narrative, or a request read here without the
   // context it has): only a strong detection in it counts.
   bool strict = false;
+  // Reads as a request (opens with a request verb, addresses the reader, or
+  // is a question); a strict request lacks its context, strict narrative
+  // reports.
+  bool request = false;
 };
 
 // Language cues of one sentence (every sentence, request or not).
@@ -133,7 +137,7 @@ class PartScanner {
   void FinishStep(bool last_in_sentence);
   void FinishSentence(bool last);
   bool QuestionAfter(const Span& span) const;
-  void Emit(Part::Kind kind, const Span& span, bool strict = false);
+  void Emit(Part::Kind kind, const Span& span, bool request, bool strict = false);
   static void AddRow(Span& span, const float* row, std::size_t labels);
   static void AddSpan(Span& to, const Span& from, std::size_t labels);
 

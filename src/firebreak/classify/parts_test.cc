@@ -19,6 +19,7 @@ using ::testing::IsEmpty;
 struct Scanned {
   // "sentence: ...", "step: ...", "context: ...", prefixed "strict " when strict
   std::vector<std::string> parts;
+  std::vector<bool> requests;  // of each part: Part::request
   std::vector<SentenceCues> sentences;
   bool maybe_leetspeak = false;
 };
@@ -33,6 +34,7 @@ Scanned Scan(std::string_view raw) {
       out.parts.push_back((part.strict ? "strict " : "") +
                           std::string(kKinds[static_cast<int>(part.kind)]) +
                           text.substr(part.begin, part.end - part.begin));
+      out.requests.push_back(part.request);
     }
     void OnSentence(const SentenceCues& cues) override { out.sentences.push_back(cues); }
   } sink;
@@ -48,6 +50,22 @@ Scanned Scan(std::string_view raw) {
   scanner.Finish();
   sink.out.maybe_leetspeak = scanner.maybe_leetspeak();
   return sink.out;
+}
+
+TEST(PartsTest, ARoleIsNoRequestAndATaskAfterALabelIs) {
+  Scanned s = Scan("You are an analyst's assistant. Summarize the cable for the J2, then "
+                   "you list the units it names.");
+  ASSERT_EQ(s.parts.size(), 4u) << ::testing::PrintToString(s.parts);
+  EXPECT_EQ(s.parts[0], "strict sentence: you are an analyst's assistant");
+  EXPECT_FALSE(s.requests[0]);
+  EXPECT_EQ(s.parts[1], "step: summarize the cable for the j2");
+  EXPECT_EQ(s.parts[2], "step: then you list the units it names");
+  EXPECT_TRUE(s.requests[2]) << ::testing::PrintToString(s.parts);
+  // A participle clause before the task's verb, after a label.
+  s = Scan("The convoy moved along the highway in two march units and stopped at the "
+           "junction.\nTask: using the pings above, chart where the mayor's daughter goes.");
+  ASSERT_FALSE(s.parts.empty());
+  EXPECT_TRUE(s.requests.back()) << s.parts.back();
 }
 
 TEST(PartsTest, StepsOfOneSentenceAreReadAlone) {
