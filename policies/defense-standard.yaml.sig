@@ -1,13 +1,13 @@
 # Firebreak policy signatures: each party signs the bundle digest (firebreak digest)
-digest: a33d6cabdf9da9eb028c9ca9823bba36c5f8b9d6c05ae63c4241a18a1355384a
+digest: 7262cd40bce602eea893c291f1040be3d268468a286d07b547a2359e7d24158b
 signatures:
   - party: ai_provider
     key_id: 69fab894d50d7d41
     algorithm: ed25519
-    signature: dca1a3a1959678390341bc7a7b417b290d715706ac3ad860c2a8475a7851269b0f601859f44dbc36c785f027fb047fb95a5f8c2bcae9f429d64e50612c1d0a09
-    signed_at: 2026-12-07T13:49:51.453361Z
+    signature: 3ba0cd3037a420849515c35ba92d7332b0ecc9d1f0976078565bcfbf9c48be4ad98c5673d2621c211b5779df73cb6b2da8eb154e3abeb47befbdd047a51cbe01
+    signed_at: 2026-12-07T13:56:21.647217Z
   - party: deploying_org
     key_id: fc6a22de84d800d1
     algorithm: ed25519
-    signature: df76bd183436558532678df1aa0abaccf3d00c20f9a7879daa1f407ad0bb2c19b991c1b5cc8bc9b249d8587c2993254bb0d05a6cd0cbdbc397dab406867dbb08
-    signed_at: 2026-12-07T13:49:51.530186Z
+    signature: 80f741c042e5bef8cc5d9583023145ccddac7bccacff37a360c8995dc7387182143ca1e037c85f38abce2b0beed70062e7ca8523782243ba9d2e80b761324305
+    signed_at: 2026-12-07T13:56:21.739854Z

@@ -285,7 +285,7 @@ base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample
   if (vectors != nullptr) {
     // Each word's row: the label weights of the vector features dotted with
     // its weighted vector, without the common direction, scaled as trained.
-    model.word_rows_.assign(vectors->size() * model.stride_, 0.0f);
+    std::vector<float> rows(vectors->size() * model.stride_, 0.0f);
     std::vector<double> v;
     for (std::size_t w = 0; w < vectors->size(); ++w) {
       v.assign(vectors->dimensions(), 0.0);
@@ -296,38 +296,43 @@ base::StatusOr<LinearModel> LinearModel::Train(const std::vector<TrainingExample
         for (std::size_t d = 0; d < v.size(); ++d) {
           dot += vector_weights[k * v.size() + d] * v[d];
         }
-        model.word_rows_[w * model.stride_ + k] = static_cast<float>(dot);
+        rows[w * model.stride_ + k] = static_cast<float>(dot);
       }
       model.word_hashes_.push_back(ExactWordHash(vectors->word(w)));
     }
-    model.IndexWords();
+    model.IndexWords(rows);
   }
   return model;
 }
 
-void LinearModel::IndexWords() {
-  word_keys_.clear();
-  word_slots_.clear();
+void LinearModel::IndexWords(const std::vector<float>& rows) {
+  word_table_.clear();
   if (word_hashes_.empty()) {
     return;
   }
-  std::size_t size = 2;
-  while (size < 2 * word_hashes_.size()) {
-    size *= 2;
+  std::size_t slots = 2;
+  while (slots < word_hashes_.size() + word_hashes_.size() / 3) {
+    slots *= 2;
   }
-  word_keys_.assign(size, 0);
-  word_slots_.assign(size, 0);
+  word_slot_ = 2 + stride_;
+  word_table_.assign(slots * word_slot_, 0.0f);
   for (std::size_t w = 0; w < word_hashes_.size(); ++w) {
     const std::uint64_t hash = word_hashes_[w];
     if (hash == 0) {
       continue;  // 0 marks an empty slot; a word hashing to it goes without
     }
-    std::size_t slot = hash & (size - 1);
-    while (word_keys_[slot] != 0 && word_keys_[slot] != hash) {
-      slot = (slot + 1) & (size - 1);
+    std::size_t slot = hash & (slots - 1);
+    while (true) {
+      float* entry = &word_table_[slot * word_slot_];
+      std::uint64_t key;
+      std::memcpy(&key, entry, sizeof(key));
+      if (key == 0 || key == hash) {
+        std::memcpy(entry, &hash, sizeof(hash));
+        std::copy_n(&rows[w * stride_], stride_, entry + 2);
+        break;
+      }
+      slot = (slot + 1) & (slots - 1);
     }
-    word_keys_[slot] = hash;
-    word_slots_[slot] = static_cast<std::uint32_t>(w);
   }
 }
 
@@ -346,7 +351,7 @@ void LinearModel::Predict(std::string_view normalized, std::vector<std::uint32_t
       scores[j] += value * w[j];
     }
   }
-  if (!word_keys_.empty()) {
+  if (!word_table_.empty()) {
     FeatureTokens tokens(normalized, hash_bits_);
     while (tokens.Next()) {
       if (const float* w = WordRow(tokens.exact_hash())) {
@@ -397,10 +402,11 @@ base::Status LinearModel::Save(const std::filesystem::path& path) const {
     }
   }
   Put(out, static_cast<std::uint32_t>(word_hashes_.size()));
-  for (std::size_t w = 0; w < word_hashes_.size(); ++w) {
-    Put(out, word_hashes_[w]);
+  for (const std::uint64_t hash : word_hashes_) {
+    Put(out, hash);
+    const float* row = WordRow(hash);
     for (std::size_t j = 0; j < k; ++j) {
-      Put(out, word_rows_[w * stride_ + j]);
+      Put(out, row != nullptr ? row[j] : 0.0f);
     }
   }
   const std::filesystem::path tmp = path.string() + ".tmp";
@@ -475,18 +481,18 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
     return base::DataLoss(where + " is truncated (words)");
   }
   model.word_hashes_.resize(words);
-  model.word_rows_.assign(std::size_t{words} * model.stride_, 0.0f);
+  std::vector<float> word_rows(std::size_t{words} * model.stride_, 0.0f);
   for (std::uint32_t w = 0; w < words; ++w) {
     if (!in.Get(model.word_hashes_[w])) {
       return base::DataLoss(where + " is truncated (word rows)");
     }
     for (std::size_t j = 0; j < count; ++j) {
-      if (!in.Get(model.word_rows_[w * model.stride_ + j])) {
+      if (!in.Get(word_rows[w * model.stride_ + j])) {
         return base::DataLoss(where + " is truncated (word rows)");
       }
     }
   }
-  model.IndexWords();
+  model.IndexWords(word_rows);
   if (!in.AtEnd()) {
     return base::DataLoss(where + " has trailing bytes");
   }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -101,15 +102,18 @@ class LinearModel {
   // pretrained vector, like one more feature's weights (row_stride() values);
   // null for words without a vector, and for models trained without them.
   const float* WordRow(std::uint64_t exact_hash) const {
-    if (word_keys_.empty()) {
+    if (word_table_.empty()) {
       return nullptr;
     }
-    const std::size_t mask = word_keys_.size() - 1;
-    for (std::size_t slot = exact_hash & mask;; slot = (slot + 1) & mask) {
-      if (word_keys_[slot] == exact_hash) {
-        return &word_rows_[static_cast<std::size_t>(word_slots_[slot]) * stride_];
+    const std::size_t slots = word_table_.size() / word_slot_;
+    for (std::size_t slot = exact_hash & (slots - 1);; slot = (slot + 1) & (slots - 1)) {
+      const float* entry = &word_table_[slot * word_slot_];
+      std::uint64_t key;
+      std::memcpy(&key, entry, sizeof(key));
+      if (key == exact_hash) {
+        return entry + 2;
       }
-      if (word_keys_[slot] == 0) {
+      if (key == 0) {
         return nullptr;
       }
     }
@@ -120,8 +124,9 @@ class LinearModel {
 
  private:
   LinearModel(std::vector<std::string> labels, unsigned hash_bits);
-  // Indexes word_hashes_ (rows in word_rows_) for WordRow.
-  void IndexWords();
+  // Builds the word table from word_hashes_ and their rows ([word * stride +
+  // label]).
+  void IndexWords(const std::vector<float>& rows);
 
   std::vector<std::string> labels_;
   unsigned hash_bits_ = 0;
@@ -129,9 +134,11 @@ class LinearModel {
   std::vector<float> bias_;     // [label]
   std::vector<float> weights_;  // [bucket * stride + label]
   std::vector<std::uint64_t> word_hashes_;  // [word]: its exact_hash
-  std::vector<float> word_rows_;            // [word * stride + label]
-  std::vector<std::uint64_t> word_keys_;    // open addressing over word_hashes_; 0 = empty
-  std::vector<std::uint32_t> word_slots_;   // the word of each key
+  // Open addressing over the words, each slot its key (an exact_hash in two
+  // floats' room; 0 = empty) and its row inline, so that a lookup costs one
+  // cache miss, not three.
+  std::vector<float> word_table_;
+  std::size_t word_slot_ = 0;  // floats per slot: 2 + stride_
   std::string sha256_;
 };
 
