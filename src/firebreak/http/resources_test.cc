@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "firebreak/base/sanitizers.h"
+
 namespace firebreak::http {
 namespace {
 
@@ -74,17 +76,7 @@ TEST(DescriptorsTest, CountsAndReservesDescriptors) {
   EXPECT_EQ(OpenDescriptors(), open + 1);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kGlibcMalloc = false;  // the sanitizer brings its own allocator
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kGlibcMalloc = false;
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
+constexpr bool kGlibcMalloc = !base::kAddressSanitizer;  // ASan brings its own allocator
 
 TEST(AllocatorTest, LargeBlocksStayMappedAfterOneIsFreed) {
   if (!kGlibcMalloc) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "firebreak/base/sanitizers.h"
 #include "firebreak/http/resources.h"
 
 namespace firebreak::http {
@@ -407,21 +408,10 @@ TEST_F(ServerTest, TheConnectionLimitFollowsTheFileDescriptors) {
   EXPECT_GE(server_->max_connections(), 1u);
 }
 
-// Under sanitizers a process out of descriptors cannot be tested: UBSan
-// checks a virtual call's dynamic type through a pipe, and with no
-// descriptor left reports the call as invalid. CI runs these tests against
-// the release build (.ci/run).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+// Under sanitizers a process out of descriptors cannot be tested (UBSan
+// needs descriptors of its own); CI runs these tests against the release
+// build (.ci/run).
+constexpr bool kSanitized = base::kAddressSanitizer;
 
 // Lowers this process's descriptor limit to what is open now plus `spare`,
 // and restores it when destroyed.

@@ -170,8 +170,12 @@ TEST_F(DecisionCoreTest, ActingOnTextInAnotherLanguageTakesTheDefaults) {
   EXPECT_THAT(record, HasSubstr("\"uncertain\":[\"asked to act on text in French, which the "
                                 "local classifier does not read\"]"));
 
-  // Translating the same text, without acting on it, keeps its decision.
-  o = Decide("Translate this intercepted French message into English: " + french);
+  // Translating French, without acting on it, is translation. (The model has
+  // French examples: a French request to profile the journalist reads as
+  // what it is, as it would in English.)
+  o = Decide(
+      "Translate this intercepted French message into English: Le convoi a quitté la base à "
+      "l'aube après la frappe de drone sur le dépôt ; deux camions ont été détruits.");
   EXPECT_EQ(o.decision.verdict, Verdict::kAllow);
   EXPECT_THAT(o.decision.RuleIds(), Contains("allow-analysis"));
   EXPECT_TRUE(o.classification.uncertain.empty());
