@@ -474,6 +474,10 @@ TEST_F(CliTest, EvalReportsEachFigureOfTheBar) {
   EXPECT_THAT(r.out, HasSubstr("mixed requests        1.000  (1/1)"));
   EXPECT_THAT(r.out, HasSubstr("pattern_of_life           1.000      1.000      1.000  1"));
   EXPECT_THAT(r.out, HasSubstr("threshold sweep"));
+  // The same file is a scenario file: out_of_scope names no category to detect.
+  r = Run("test " + kPolicy + " " + data.string());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("4 passed, 0 failed"));
 
   r = Run("eval --json " + kPolicy + " " + data.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -23,8 +23,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kOutOfScope = "out_of_scope";
-
 struct Tally {
   int n = 0;
   int hits = 0;

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "firebreak/base/conversation.h"
@@ -16,6 +17,9 @@
 #include "firebreak/policy/policy_set.h"
 
 namespace firebreak::cli {
+
+// The category label of a prompt no category of the policy covers (JSONL).
+inline constexpr std::string_view kOutOfScope = "out_of_scope";
 
 struct Scenario {
   std::string id;

@@ -21,7 +21,7 @@ std::string Mismatch(const Scenario& s, const proxy::Outcome& outcome,
       why += " want rule " + s.expected_rule;
     }
   }
-  if (!s.expected_category.empty()) {
+  if (!s.expected_category.empty() && s.expected_category != kOutOfScope) {
     bool found = false;
     for (const classify::CategoryScore& c : outcome.classification.scores) {
       found = found || (c.detected && policy.categories()[c.category].id == s.expected_category);
