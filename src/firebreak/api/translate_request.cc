@@ -94,6 +94,15 @@ base::StatusOr<std::string> OpenAIText(const json::value* content, const std::st
   return text;
 }
 
+// type/subtype: RFC 6838's restricted-name characters and the slash. A
+// media type is carried across as written; anything else in it (a comma, a
+// semicolon, a percent escape, spaces) would read differently on each side.
+bool IsMediaType(std::string_view media_type) {
+  constexpr std::string_view kMediaTypeChars =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&^_.+-/";
+  return !media_type.empty() && media_type.find_first_not_of(kMediaTypeChars) == std::string_view::npos;
+}
+
 base::StatusOr<json::object> ImageBlock(const json::object& part, const std::string& where) {
   const std::string_view url = StringOr(part.at("image_url").as_object(), "url", "");
   if (url.starts_with("data:")) {
@@ -103,6 +112,10 @@ base::StatusOr<json::object> ImageBlock(const json::object& part, const std::str
         semicolon > comma || url.substr(semicolon, comma - semicolon) != ";base64") {
       return base::InvalidArgument(where +
                                    ".image_url.url: a data URL must be data:TYPE;base64,DATA");
+    }
+    if (!IsMediaType(url.substr(5, semicolon - 5))) {
+      return NoCounterpart(where + ".image_url.url", "a data URL whose media type is not a MIME type",
+                           Dialect::kAnthropic);
     }
     return json::object{{"type", "image"},
                         {"source", json::object{{"type", "base64"},
@@ -341,10 +354,6 @@ base::StatusOr<std::string> AnthropicText(const json::value* content, const std:
   return text;
 }
 
-// type/subtype: RFC 6838's restricted-name characters and the slash.
-constexpr std::string_view kMediaTypeChars =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&^_.+-/";
-
 base::StatusOr<json::object> ImagePart(const json::object& block, const std::string& where) {
   const json::object& source = block.at("source").as_object();
   const std::string_view type = StringOr(source, "type", "");
@@ -353,8 +362,7 @@ base::StatusOr<json::object> ImagePart(const json::object& block, const std::str
     // In a data URL, a media type with a comma or a semicolon would end
     // the type early and turn the payload into text.
     const std::string_view media_type = StringOr(source, "media_type", "");
-    if (media_type.empty() ||
-        media_type.find_first_not_of(kMediaTypeChars) != std::string_view::npos) {
+    if (!IsMediaType(media_type)) {
       return NoCounterpart(where + ".source.media_type", "a media_type that is not a MIME type",
                            Dialect::kOpenAI);
     }
