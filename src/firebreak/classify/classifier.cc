@@ -138,8 +138,7 @@ struct Classifier::Segment {
   Decoding decoding = Decoding::kNone;
   bool part = false;
   bool with_context = false;  // a request after its context: the request is at the end
-  bool strict = false;        // only strong scores count (Part::strict)
-  bool request = false;       // (Part::request)
+  Part::Reading reading = Part::Reading::kRequest;  // the others count only when strong
   // Whole-text probe hits; a part is scanned again only when they name a category.
   const std::vector<int>* whole_hits = nullptr;
   std::size_t text_index = 0;  // into Run::texts
@@ -341,10 +340,13 @@ void Classifier::ScoreSegment(const Segment& segment, Run& run) const {
 
   for (std::size_t c = 0; c < miss.size(); ++c) {
     const double score = 1.0 - miss[c];
-    if (segment.strict && score < (segment.request ? kContextFreeRequestScore : kNarrativeScore)) {
+    if ((segment.reading == Part::Reading::kRequestWithoutContext &&
+         score < kContextFreeRequestScore) ||
+        (segment.reading == Part::Reading::kNarrative && score < kNarrativeScore)) {
       continue;
     }
-    if (segment.states_intent && !segment.strict && (!segment.part || score >= kPartIntentScore)) {
+    if (segment.states_intent && segment.reading == Part::Reading::kRequest &&
+        (!segment.part || score >= kPartIntentScore)) {
       run.whole_best[c] = std::max(run.whole_best[c], score);
     }
     if (score <= run.best[c].score) {
@@ -404,8 +406,7 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
       s.features = part.features;
       s.part = true;
       s.with_context = part.kind == Part::Kind::kWithContext;
-      s.strict = part.strict;
-      s.request = part.request;
+      s.reading = part.reading;
       s.begin = part.begin;
       s.end = part.end;
       classifier.ScoreSegment(s, run);

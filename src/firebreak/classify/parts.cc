@@ -435,8 +435,8 @@ bool PartScanner::QuestionAfter(const Span& span) const {
   return q != std::string_view::npos && text_[q] == '?';
 }
 
-void PartScanner::Emit(Part::Kind kind, const Span& span, bool request, bool strict) {
-  sink_.OnPart({kind, span.begin, span.end, span.sums, span.features, strict, request});
+void PartScanner::Emit(Part::Kind kind, const Span& span, Part::Reading reading) {
+  sink_.OnPart({kind, span.begin, span.end, span.sums, span.features, reading});
 }
 
 void PartScanner::FinishStep(bool last_in_sentence) {
@@ -447,7 +447,8 @@ void PartScanner::FinishStep(bool last_in_sentence) {
   }
   if (step_.tokens >= kMinPartTokens) {
     const bool request = step_opening_.IsRequest() || QuestionAfter(step_);
-    Emit(Part::Kind::kStep, step_, request, !request);
+    Emit(Part::Kind::kStep, step_,
+         request ? Part::Reading::kRequest : Part::Reading::kNarrative);
   }
 }
 
@@ -465,8 +466,12 @@ void PartScanner::FinishSentence(bool last) {
   // request that has its context) is read alone strictly.
   const bool with_context = has_previous_ && previous_.tokens <= kMaxContextTokens;
   if (!is_whole && sentence_.tokens >= kMinPartTokens) {
-    Emit(Part::Kind::kSentence, sentence_, request,
-         !(request && (!with_context || previous_request_)));
+    Part::Reading reading = Part::Reading::kNarrative;
+    if (request) {
+      reading = with_context && !previous_request_ ? Part::Reading::kRequestWithoutContext
+                                                   : Part::Reading::kRequest;
+    }
+    Emit(Part::Kind::kSentence, sentence_, reading);
   }
   if (request && with_context && !(last && previous_is_first_)) {
     for (std::size_t j = 0; j < labels_; ++j) {
@@ -476,7 +481,7 @@ void PartScanner::FinishSentence(bool last) {
     pair_.tokens = previous_.tokens + sentence_.tokens;
     pair_.begin = previous_.begin;
     pair_.end = sentence_.end;
-    Emit(Part::Kind::kWithContext, pair_, true);
+    Emit(Part::Kind::kWithContext, pair_, Part::Reading::kRequest);
   }
   // Language cues.
   cues_.begin = sentence_.begin;

@@ -3,9 +3,10 @@
 // diluted by padding: sentences (also list items, lines and clauses after a
 // colon), steps within a sentence ("then ...", "and also ...", "as a second
 // output", "use them to ..."), and a request read with the short sentence
-// before it as its context. Parts that read as a request are emitted plain;
-// other parts (pasted narrative) are marked strict: only a strong detection
-// in them counts, the request around them being read in the whole text.
+// before it as its context. Each part says how it reads (Part::Reading): a
+// request, a request read without its context, or pasted narrative; only a
+// strong detection counts in the last two, the request around them being
+// read in the whole text.
 // One pass over the tokens also sums each part's model weights, so scoring a
 // part costs one probability computation, and yields each sentence's language
 // cues (share of common English words, function words of other languages).
@@ -36,13 +37,12 @@ struct Part {
   std::size_t end = 0;
   const float* sums = nullptr;  // model weight sums over its features
   std::uint32_t features = 0;
-  // Not a request of its own (narrative, or a request read here without the
-  // context it has): only a strong detection in it counts.
-  bool strict = false;
-  // Reads as a request (opens with a request verb, addresses the reader, or
-  // is a question); a strict request lacks its context, strict narrative
-  // reports.
-  bool request = false;
+  // How it reads. A request opens with a request verb, addresses the reader
+  // or is a question; read here without the context it has (the sentence
+  // before it), or as narrative that asks for nothing, only a strong
+  // detection in it counts.
+  enum class Reading : std::uint8_t { kRequest, kRequestWithoutContext, kNarrative };
+  Reading reading = Reading::kRequest;
 };
 
 // Language cues of one sentence (every sentence, request or not).
@@ -137,7 +137,7 @@ class PartScanner {
   void FinishStep(bool last_in_sentence);
   void FinishSentence(bool last);
   bool QuestionAfter(const Span& span) const;
-  void Emit(Part::Kind kind, const Span& span, bool request, bool strict = false);
+  void Emit(Part::Kind kind, const Span& span, Part::Reading reading);
   static void AddRow(Span& span, const float* row, std::size_t labels);
   static void AddSpan(Span& to, const Span& from, std::size_t labels);
 

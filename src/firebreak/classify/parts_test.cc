@@ -19,7 +19,7 @@ using ::testing::IsEmpty;
 struct Scanned {
   // "sentence: ...", "step: ...", "context: ...", prefixed "strict " when strict
   std::vector<std::string> parts;
-  std::vector<bool> requests;  // of each part: Part::request
+  std::vector<bool> requests;  // of each part: whether it reads as a request
   std::vector<SentenceCues> sentences;
   bool maybe_leetspeak = false;
 };
@@ -31,10 +31,10 @@ Scanned Scan(std::string_view raw) {
     Scanned out;
     void OnPart(const Part& part) override {
       static constexpr std::string_view kKinds[] = {"sentence: ", "step: ", "context: "};
-      out.parts.push_back((part.strict ? "strict " : "") +
+      out.parts.push_back((part.reading != Part::Reading::kRequest ? "strict " : "") +
                           std::string(kKinds[static_cast<int>(part.kind)]) +
                           text.substr(part.begin, part.end - part.begin));
-      out.requests.push_back(part.request);
+      out.requests.push_back(part.reading != Part::Reading::kNarrative);
     }
     void OnSentence(const SentenceCues& cues) override { out.sentences.push_back(cues); }
   } sink;
