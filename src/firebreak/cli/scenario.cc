@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <fstream>
 
 #include "firebreak/api/request.h"
+#include "firebreak/base/digest.h"
+#include "firebreak/cli/training_data.h"
 
 namespace firebreak::cli {
 namespace {
@@ -129,26 +130,26 @@ base::StatusOr<Scenario> ParseScenarioLine(std::string_view text) {
 }
 
 base::StatusOr<std::vector<Scenario>> LoadScenarioLines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  const base::StatusOr<std::string> text = base::ReadFile(path);
+  if (!text.ok()) {
     return base::NotFound("cannot open scenario file " + path);
   }
   std::vector<Scenario> scenarios;
-  std::string text;
-  for (int number = 1; std::getline(in, text); ++number) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) {
-      continue;
-    }
-    base::StatusOr<Scenario> s = ParseScenarioLine(text);
+  const base::Status read = ForEachLine(*text, [&](std::string_view line, int number) {
+    base::StatusOr<Scenario> s = ParseScenarioLine(line);
     if (!s.ok()) {
       return base::InvalidArgument(path + ":" + std::to_string(number) + ": " +
-                                   std::string(s.status().message()));
+                                   s.status().message());
     }
     s->line = number;
     if (s->id.empty()) {
       s->id = "line-" + std::to_string(number);
     }
     scenarios.push_back(std::move(s).value());
+    return base::Status::Ok();
+  });
+  if (!read.ok()) {
+    return read;
   }
   return scenarios;
 }

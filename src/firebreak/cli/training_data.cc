@@ -18,28 +18,15 @@ using classify::TrainingExample;
 base::Status ForEachJsonObject(
     std::string_view text, const std::string& path,
     const std::function<base::Status(const json::object&, const std::string&)>& visit) {
-  std::size_t start = 0;
-  std::size_t line = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    ++line;
-    const std::string_view row = text.substr(start, end - start);
-    start = end + 1;
-    if (row.find_first_not_of(" \t\r") == std::string_view::npos) {
-      continue;
-    }
+  return ForEachLine(text, [&](std::string_view row, int line) {
     const std::string where = path + ":" + std::to_string(line);
     boost::system::error_code ec;
     json::value v = json::parse(row, ec);
     if (ec || !v.is_object()) {
       return base::InvalidArgument(where + ": not a JSON object");
     }
-    FB_RETURN_IF_ERROR(visit(v.get_object(), where));
-  }
-  return base::Status::Ok();
+    return visit(v.get_object(), where);
+  });
 }
 
 // Splits CSV text into rows of fields (RFC 4180: quoted fields, "" escapes,
@@ -84,6 +71,26 @@ std::vector<std::vector<std::string>> ParseCsv(std::string_view text) {
 }
 
 }  // namespace
+
+base::Status ForEachLine(std::string_view text,
+                         const std::function<base::Status(std::string_view, int)>& visit) {
+  std::size_t start = 0;
+  int line = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    ++line;
+    const std::string_view row = text.substr(start, end - start);
+    start = end + 1;
+    if (row.find_first_not_of(" \t\r") == std::string_view::npos) {
+      continue;
+    }
+    FB_RETURN_IF_ERROR(visit(row, line));
+  }
+  return base::Status::Ok();
+}
 
 base::StatusOr<std::vector<std::string>> ReadPrompts(const std::string& path) {
   base::StatusOr<std::string> text = base::ReadFile(path);

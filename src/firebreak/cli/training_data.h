@@ -3,7 +3,9 @@
 // labelled JSONL files.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "firebreak/base/status.h"
@@ -20,6 +22,11 @@ std::vector<classify::TrainingExample> PolicyExamples(const policy::PolicySet& p
 // forbidden_prompt, prompt or text columns of a CSV file, or the prompt,
 // text, question or turns[0] field of each JSONL line.
 base::StatusOr<std::vector<std::string>> ReadPrompts(const std::string& path);
+
+// Calls `visit` with each line of `text` that is not blank and its number
+// (from 1); stops at the first error, which it returns.
+base::Status ForEachLine(std::string_view text,
+                         const std::function<base::Status(std::string_view, int)>& visit);
 
 // Appends {"text": ..., "label": ...} lines of a JSONL file.
 base::Status ReadLabelled(const std::string& path, std::vector<classify::TrainingExample>& out);
