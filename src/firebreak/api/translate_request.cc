@@ -100,7 +100,8 @@ base::StatusOr<std::string> OpenAIText(const json::value* content, const std::st
 bool IsMediaType(std::string_view media_type) {
   constexpr std::string_view kMediaTypeChars =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&^_.+-/";
-  return !media_type.empty() && media_type.find_first_not_of(kMediaTypeChars) == std::string_view::npos;
+  return !media_type.empty() &&
+         media_type.find_first_not_of(kMediaTypeChars) == std::string_view::npos;
 }
 
 base::StatusOr<json::object> ImageBlock(const json::object& part, const std::string& where) {
@@ -114,8 +115,8 @@ base::StatusOr<json::object> ImageBlock(const json::object& part, const std::str
                                    ".image_url.url: a data URL must be data:TYPE;base64,DATA");
     }
     if (!IsMediaType(url.substr(5, semicolon - 5))) {
-      return NoCounterpart(where + ".image_url.url", "a data URL whose media type is not a MIME type",
-                           Dialect::kAnthropic);
+      return NoCounterpart(where + ".image_url.url",
+                           "a data URL whose media type is not a MIME type", Dialect::kAnthropic);
     }
     return json::object{{"type", "image"},
                         {"source", json::object{{"type", "base64"},

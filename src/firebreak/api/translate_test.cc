@@ -118,7 +118,8 @@ TEST(TranslateRequest, RefusesWhatHasNoCounterpart) {
       // fuzz (translate_openai): a percent escape in a data URL's type was read
       // decoded, and carried across as written
       {R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/p%11ng;base64,AA=="}}]}]})",
-       Dialect::kOpenAI, "messages[0].content[0].image_url.url: a data URL whose media type is not a MIME type"},
+       Dialect::kOpenAI,
+       "messages[0].content[0].image_url.url: a data URL whose media type is not a MIME type"},
       // fuzz (translate_openai): a user's refusal was read, then dropped
       {R"({"messages": [{"role": "user", "refusal": "r"}]})",
        Dialect::kOpenAI, "messages[0].refusal: 'refusal' on a 'user' message has no counterpart"},

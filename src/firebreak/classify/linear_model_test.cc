@@ -130,7 +130,8 @@ TEST(LinearModelTest, NeedsTwoLabels) {
 // A word vector file (scripts/convert-vectors.mjs's layout) of `words`, each
 // vector scaled to unit length and quantised to 8 bits.
 std::filesystem::path WriteVectors(
-    const std::string& name, const std::vector<std::pair<std::string, std::vector<double>>>& words) {
+    const std::string& name,
+    const std::vector<std::pair<std::string, std::vector<double>>>& words) {
   std::string bytes = "FBVECTRS";
   auto u32 = [&](std::uint32_t v) { bytes.append(reinterpret_cast<const char*>(&v), 4); };
   u32(1);

@@ -44,7 +44,7 @@ class WordVectors {
   std::size_t dimensions_ = 0;
   std::vector<std::string> words_;
   std::unordered_map<std::string_view, int> index_;  // views into words_
-  std::vector<std::int8_t> values_;                   // [word * dimensions + d], value x 127
+  std::vector<std::int8_t> values_;                  // [word * dimensions + d], value x 127
 };
 
 }  // namespace firebreak::classify

@@ -9,7 +9,6 @@
 #include <iomanip>
 #include <map>
 #include <ostream>
-
 #include <set>
 
 #include "firebreak/classify/normalize.h"
@@ -355,8 +354,7 @@ void PrintText(const Figures& f, const std::vector<SweepPoint>& sweep,
       << "hard-block recall     " << Count(f.hard_block)
       << "   (categories of BLOCK rules, BLOCK given)\n";
   for (const auto& [id, t] : f.block_rules) {
-    out << "  " << id << std::string(id.size() < 20 ? 20 - id.size() : 1, ' ') << Count(t)
-        << '\n';
+    out << "  " << id << std::string(id.size() < 20 ? 20 - id.size() : 1, ' ') << Count(t) << '\n';
   }
   out << "mixed requests        " << Count(f.mixed) << "\n\n";
 
@@ -389,8 +387,8 @@ void PrintText(const Figures& f, const std::vector<SweepPoint>& sweep,
   for (const SweepPoint& p : sweep) {
     out << "  " << Fixed(p.threshold, 2) << "       " << Fixed(p.figures.accuracy.Rate()) << "     "
         << Fixed(p.figures.legit_blocked.Rate()) << "               "
-        << Fixed(p.figures.hard_block.Rate()) << "              "
-        << Fixed(p.figures.mixed.Rate()) << '\n';
+        << Fixed(p.figures.hard_block.Rate()) << "              " << Fixed(p.figures.mixed.Rate())
+        << '\n';
   }
   out << "\nuncertain margin (prompts whose closest score is nearer its threshold are set apart)\n"
          "margin  set apart         accuracy of the rest\n";
@@ -401,7 +399,8 @@ void PrintText(const Figures& f, const std::vector<SweepPoint>& sweep,
   if (list_misses) {
     out << "\nwrong decisions\n";
     for (const Miss& m : f.misses) {
-      out << "  " << m.scenario->id << ": want " << policy::VerdictName(*m.scenario->expected_decision)
+      out << "  " << m.scenario->id << ": want "
+          << policy::VerdictName(*m.scenario->expected_decision)
           << (m.scenario->expected_category.empty() ? "" : " " + m.scenario->expected_category)
           << ", got " << policy::VerdictName(m.verdict) << " [" << m.detected << "] (" << *m.file
           << ":" << m.scenario->line << ")\n";
@@ -453,7 +452,8 @@ int RunEval(const EvalOptions& options, std::ostream& out, std::ostream& err) {
   }
   base::StatusOr<Figures> figures = Measure(*core, files);
   base::StatusOr<std::vector<SweepPoint>> sweep =
-      figures.ok() ? Sweep(*core, files) : base::StatusOr<std::vector<SweepPoint>>(figures.status());
+      figures.ok() ? Sweep(*core, files)
+                   : base::StatusOr<std::vector<SweepPoint>>(figures.status());
   if (!sweep.ok()) {
     err << "firebreak eval: " << sweep.status().message() << '\n';
     return kExitUsage;

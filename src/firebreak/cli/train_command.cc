@@ -7,9 +7,9 @@
 #include "firebreak/base/digest.h"
 #include "firebreak/classify/linear_model.h"
 #include "firebreak/classify/normalize.h"
+#include "firebreak/classify/word_vectors.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/training_data.h"
-#include "firebreak/classify/word_vectors.h"
 #include "firebreak/policy/loader.h"
 
 namespace firebreak::cli {
