@@ -8,7 +8,7 @@
 #include "firebreak/api/request.h"
 #include "firebreak/classify/normalize.h"
 #include "firebreak/policy/loader.h"
-#include "firebreak/proxy/decision_core.h"
+#include "firebreak/exchange/decision_core.h"
 
 namespace firebreak {
 namespace {
@@ -41,15 +41,15 @@ const std::vector<std::string>& Prompts() {
   return prompts;
 }
 
-const proxy::DecisionCore& Core() {
-  static const proxy::DecisionCore* core = [] {
+const exchange::DecisionCore& Core() {
+  static const exchange::DecisionCore* core = [] {
     policy::LoadResult loaded = policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) +
                                                        "/policies/defense-standard.yaml");
     if (!loaded.ok()) {
       std::cerr << loaded.Report();
       std::exit(1);
     }
-    auto created = proxy::DecisionCore::Create(loaded.policy);
+    auto created = exchange::DecisionCore::Create(loaded.policy);
     if (!created.ok()) {
       std::cerr << created.status().ToString() << '\n';
       std::exit(1);

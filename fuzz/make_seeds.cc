@@ -15,7 +15,7 @@
 
 #include "firebreak/audit/journal.h"
 #include "firebreak/base/digest.h"
-#include "firebreak/proxy/receipt.h"
+#include "firebreak/exchange/receipt.h"
 #include "fuzz_key.h"
 
 namespace {
@@ -125,7 +125,7 @@ void WriteReceiptSeeds(const std::vector<Row>& rows, const std::filesystem::path
       continue;
     }
     const json::object body = json::parse(row.body).as_object();
-    proxy::Receipt r;
+    exchange::Receipt r;
     r.instance = body.at("instance").as_string();
     r.request_id = body.at("request_id").as_string();
     r.decision = body.at("decision").as_string();
@@ -135,19 +135,19 @@ void WriteReceiptSeeds(const std::vector<Row>& rows, const std::filesystem::path
     r.policy = body.at("policy").as_object().at("digest").as_string();
     r.seq = row.seq;
     r.record_hash = row.hash;
-    const std::string token = proxy::SignReceipt(r, key);
+    const std::string token = exchange::SignReceipt(r, key);
     if (first_valid.empty()) {
       first_valid = token;
     }
     Write(dir / ("valid-" + r.request_id), token);
     if (r.decision == "BLOCK") {
       // The decision changed after signing: the signature no longer verifies.
-      proxy::Receipt forged = r;
+      exchange::Receipt forged = r;
       forged.decision = "ALLOW";
-      const std::string forged_token = proxy::SignReceipt(forged, key);
+      const std::string forged_token = exchange::SignReceipt(forged, key);
       const std::string payload = forged_token.substr(0, forged_token.rfind('.'));
       Write(dir / ("tampered-decision-" + r.request_id), payload + token.substr(token.rfind('.')));
-      Write(dir / ("other-instance-key-" + r.request_id), proxy::SignReceipt(r, other));
+      Write(dir / ("other-instance-key-" + r.request_id), exchange::SignReceipt(r, other));
     }
   }
   std::string flipped = first_valid;

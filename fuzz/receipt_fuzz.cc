@@ -12,7 +12,7 @@
 
 #include "check.h"
 #include "firebreak/base/digest.h"
-#include "firebreak/proxy/receipt.h"
+#include "firebreak/exchange/receipt.h"
 #include "fuzz_key.h"
 
 namespace {
@@ -28,15 +28,15 @@ const base::SigningKey& Key() {
   return key;
 }
 
-bool Same(const proxy::Receipt& a, const proxy::Receipt& b) {
+bool Same(const exchange::Receipt& a, const exchange::Receipt& b) {
   return a.instance == b.instance && a.request_id == b.request_id && a.decision == b.decision &&
          a.rules == b.rules && a.policy == b.policy && a.seq == b.seq &&
          a.record_hash == b.record_hash;
 }
 
-void CheckVerified(const proxy::Receipt& receipt) {
-  const std::string token = proxy::SignReceipt(receipt, Key());
-  auto again = proxy::VerifyReceipt(token, firebreak::fuzz::kFuzzPublicPem);
+void CheckVerified(const exchange::Receipt& receipt) {
+  const std::string token = exchange::SignReceipt(receipt, Key());
+  auto again = exchange::VerifyReceipt(token, firebreak::fuzz::kFuzzPublicPem);
   FB_FUZZ_CHECK(again.ok(), "a receipt signed again verifies");
   FB_FUZZ_CHECK(Same(receipt, *again), "a receipt signed again says the same");
 }
@@ -52,7 +52,7 @@ void CheckBase64(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view token(reinterpret_cast<const char*>(data), size);
-  if (auto receipt = proxy::VerifyReceipt(token, firebreak::fuzz::kFuzzPublicPem); receipt.ok()) {
+  if (auto receipt = exchange::VerifyReceipt(token, firebreak::fuzz::kFuzzPublicPem); receipt.ok()) {
     CheckVerified(*receipt);
   }
   if (!token.starts_with(kPrefix)) {
@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   message += payload;
   const std::string resigned = std::string(kPrefix) + std::string(encoded_payload) + "." +
                                base::Base64UrlEncode(Key().Sign(message));
-  if (auto receipt = proxy::VerifyReceipt(resigned, firebreak::fuzz::kFuzzPublicPem);
+  if (auto receipt = exchange::VerifyReceipt(resigned, firebreak::fuzz::kFuzzPublicPem);
       receipt.ok()) {
     CheckVerified(*receipt);
   }

@@ -20,8 +20,8 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
                                     std::to_string(parsed.ErrorCount()) +
                                     " error(s); the policy was not loaded");
   }
-  base::StatusOr<std::unique_ptr<proxy::DecisionCore>> core =
-      proxy::DecisionCore::Create(parsed.policy);
+  base::StatusOr<std::unique_ptr<exchange::DecisionCore>> core =
+      exchange::DecisionCore::Create(parsed.policy);
   if (!core.ok()) {
     return base::FailedPrecondition(name + ": " + core.status().message());
   }
@@ -47,7 +47,7 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
     loaded.warnings += d.ToString() + "\n";
   }
 
-  auto active = std::make_shared<proxy::ActivePolicy>();
+  auto active = std::make_shared<exchange::ActivePolicy>();
   active->core = std::move(core).value();
   active->digest = bundle.digest;
   if (trust.trust.empty()) {

@@ -22,7 +22,7 @@ struct PolicyTrust {
 };
 
 struct LoadedPolicy {
-  std::shared_ptr<const proxy::ActivePolicy> active;
+  std::shared_ptr<const exchange::ActivePolicy> active;
   std::string trust_path;             // the trust file checked, if any
   policy::Verification verification;  // per trusted party
   std::string warnings;               // policy warnings, one per line

@@ -11,8 +11,8 @@
 #include "firebreak/cli/instance.h"
 #include "firebreak/cli/report.h"
 #include "firebreak/cli/scenario.h"
-#include "firebreak/proxy/audit_outbox.h"
-#include "firebreak/proxy/decision_record.h"
+#include "firebreak/exchange/audit_outbox.h"
+#include "firebreak/exchange/records.h"
 
 namespace firebreak::cli {
 namespace {
@@ -20,7 +20,7 @@ namespace {
 namespace json = boost::json;
 
 // One output line. Written by hand so that scores read 0.954, not 9.54E-1.
-std::string DecisionLine(const json::value& id, const proxy::Outcome& outcome,
+std::string DecisionLine(const json::value& id, const exchange::Outcome& outcome,
                          const policy::PolicySet& policy, long long micros) {
   std::string line = "{\"id\":" + json::serialize(id) + ",\"decision\":\"" +
                      std::string(policy::VerdictName(outcome.decision.verdict)) + "\",\"rules\":[";
@@ -61,21 +61,12 @@ std::string IdText(const json::value& id) {
   return id.is_string() ? std::string(id.get_string()) : json::serialize(id);
 }
 
-// With an audit log, every decision is recorded before its line is written;
-// a decision whose record fails is reported as an error, never printed.
-struct AuditSink {
-  audit::AuditLog* log = nullptr;
-  const proxy::ActivePolicy* policy = nullptr;  // with log
-  proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
-  const proxy::Redactor* redactor = nullptr;
-  std::size_t max_text_bytes = config::AuditConfig{}.max_text_bytes;
-  std::function<void(const base::Status&)> on_failure;  // the store could not write
-  proxy::AlertWindows* alert_windows = nullptr;         // rate-limits the alerts
-};
-
-int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istream& in,
+// With a gate, every decision goes through it: recorded (with its alerts)
+// before its line is written; a decision whose record fails is reported as
+// an error, never printed.
+int RunJsonl(const exchange::ActivePolicy& policy, exchange::Gate* gate, std::istream& in,
              std::ostream& out) {
-  audit::AuditLog* log = audit.log;
+  const exchange::DecisionCore& core = *policy.core;
   bool malformed = false;
   std::string line;
   std::size_t number = 0;
@@ -110,7 +101,7 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
       continue;
     }
     const auto start = std::chrono::steady_clock::now();
-    base::StatusOr<proxy::Outcome> outcome = core.Decide(*conversation);
+    base::StatusOr<exchange::Outcome> outcome = core.Decide(*conversation);
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count();
@@ -118,31 +109,13 @@ int RunJsonl(const proxy::DecisionCore& core, const AuditSink& audit, std::istre
       fail(outcome.status().message());
       continue;
     }
-    if (log != nullptr) {
+    if (gate != nullptr) {
       const std::string request_id = IdText(id);
-      proxy::DecisionAlertSet alerts = proxy::DecisionAlerts(core.policy(), outcome->decision,
-                                                             request_id, audit.alert_windows);
-      base::StatusOr<audit::Appended> appended =
-          log->Append(proxy::DecisionRecord(*conversation, *outcome, core,
-                                            {.request_id = request_id,
-                                             .principal = "cli",
-                                             .endpoint = "cli:classify",
-                                             .policy_digest = audit.policy->digest,
-                                             .policy_signed = audit.policy->verified,
-                                             .signers = &audit.policy->signers,
-                                             .retention = audit.retention,
-                                             .redactor = audit.redactor,
-                                             .alerts = &alerts.admissions,
-                                             .max_text_bytes = audit.max_text_bytes}),
-                      std::move(alerts.outbox));
-      if (audit.alert_windows != nullptr) {
-        audit.alert_windows->Settle(alerts.admissions, request_id, appended);
-      }
-      if (!appended.ok()) {
+      exchange::Admission admission = gate->Admit(
+          policy, *conversation, *outcome,
+          {.request_id = request_id, .principal = "cli", .endpoint = "cli:classify"});
+      if (base::StatusOr<audit::Appended> appended = gate->CommitNow(admission); !appended.ok()) {
         fail("audit: " + appended.status().message());
-        if (audit.on_failure) {
-          audit.on_failure(appended.status());
-        }
         continue;
       }
     }
@@ -169,7 +142,7 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
     return kExitPolicyFailure;
   }
   err << loaded->warnings;
-  const proxy::ActivePolicy& policy = *loaded->active;
+  const exchange::ActivePolicy& policy = *loaded->active;
   server->audit.db = options.audit_db;
   if (!options.durability.empty()) {
     server->audit.durability = options.durability;
@@ -179,15 +152,7 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
   if (instance == nullptr) {
     return kExitUsage;
   }
-  const int code = RunJsonl(*policy.core,
-                            {.log = instance->log.get(),
-                             .policy = &policy,
-                             .retention = instance->retention,
-                             .redactor = instance->redactor.get(),
-                             .max_text_bytes = instance->config.audit.max_text_bytes,
-                             .on_failure = instance->on_audit_failure,
-                             .alert_windows = instance->alert_windows.get()},
-                            in, out);
+  const int code = RunJsonl(policy, instance->gate.get(), in, out);
   return CloseInstance(*instance, "classify", err) ? code : kExitUsage;
 }
 
@@ -198,14 +163,14 @@ int RunClassify(const ClassifyOptions& options, std::istream& in, std::ostream& 
   if (options.jsonl && !options.audit_db.empty()) {
     return RunAuditedJsonl(options, in, out, err);
   }
-  std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
+  std::unique_ptr<exchange::DecisionCore> core = LoadDecisionCore(options.policy, err);
   if (core == nullptr) {
     return kExitPolicyFailure;
   }
   if (options.jsonl) {
-    return RunJsonl(*core, {}, in, out);
+    return RunJsonl({.core = std::move(core)}, nullptr, in, out);
   }
-  base::StatusOr<proxy::Outcome> outcome = core->Decide(base::SinglePrompt(options.text));
+  base::StatusOr<exchange::Outcome> outcome = core->Decide(base::SinglePrompt(options.text));
   if (!outcome.ok()) {
     err << "firebreak classify: " << outcome.status().message() << '\n';
     return kExitUsage;

@@ -23,8 +23,8 @@
 #include "firebreak/cli/instance.h"
 #include "firebreak/cli/scenario.h"
 #include "firebreak/http/client.h"
-#include "firebreak/proxy/decision_record.h"
-#include "firebreak/proxy/events.h"
+#include "firebreak/exchange/records.h"
+#include "firebreak/exchange/events.h"
 #include "firebreak/tui/terminal.h"
 
 namespace firebreak::cli {
@@ -92,12 +92,14 @@ std::string Excerpt(std::string text, std::size_t bytes) {
 // an allowed prompt (recording the completion) or say what would happen.
 class Pipeline {
  public:
-  Pipeline(Instance& instance, const proxy::ActivePolicy& policy, std::optional<Upstream> upstream)
+  Pipeline(Instance& instance, const exchange::ActivePolicy& policy, std::optional<Upstream> upstream)
       : instance_(instance), policy_(policy), upstream_(std::move(upstream)) {}
 
   base::DecisionEvent Run(const base::Conversation& conversation, const std::string& request_id) {
-    const proxy::DecisionCore& core = *policy_.core;
-    base::StatusOr<proxy::Outcome> outcome = core.Decide(conversation, {.endpoint = "demo"});
+    exchange::Gate& gate = *instance_.gate;
+    const exchange::Caller caller{
+        .request_id = request_id, .principal = "demo", .endpoint = "demo"};
+    base::StatusOr<exchange::Outcome> outcome = gate.Decide(policy_, conversation, caller);
     if (!outcome.ok()) {
       base::DecisionEvent failed;
       failed.time_micros = base::UnixMicros();
@@ -107,30 +109,18 @@ class Pipeline {
       return failed;
     }
     const policy::Decision& d = outcome->decision;
-    proxy::DecisionAlertSet alerts =
-        proxy::DecisionAlerts(core.policy(), d, request_id, instance_.alert_windows.get());
-    std::vector<base::AlertEvent> queued = proxy::QueuedAlertEvents(alerts.outbox, 0);
-    std::vector<std::string> sent;
-    for (const audit::OutboxAlert& a : alerts.outbox) {
-      sent.push_back(a.target);
+    exchange::Admission admission = gate.Admit(policy_, conversation, *outcome, caller);
+    if (!admission.event) {  // no dashboard listens, but the demo prints it
+      admission.event = exchange::DecisionEventOf(conversation, *outcome, *policy_.core,
+                                                  request_id, "demo", "demo", "");
     }
-    const std::size_t max_text = instance_.config.audit.max_text_bytes;
-    base::StatusOr<audit::Appended> appended =
-        instance_.log->Append(proxy::DecisionRecord(conversation, *outcome, core,
-                                                    {.request_id = request_id,
-                                                     .principal = "demo",
-                                                     .endpoint = "demo",
-                                                     .policy_digest = policy_.digest,
-                                                     .policy_signed = policy_.verified,
-                                                     .signers = &policy_.signers,
-                                                     .retention = instance_.retention,
-                                                     .redactor = instance_.redactor.get(),
-                                                     .alerts = &alerts.admissions,
-                                                     .max_text_bytes = max_text}),
-                              std::move(alerts.outbox));
-    instance_.alert_windows->Settle(alerts.admissions, request_id, appended);
-    base::DecisionEvent e =
-        proxy::DecisionEventOf(conversation, *outcome, core, request_id, "demo", "demo", "");
+    std::string targets;
+    for (const audit::OutboxAlert& a : admission.alerts) {
+      targets += (targets.empty() ? "" : ", ") + a.target;
+    }
+    const std::size_t folded = admission.admissions.size() - admission.alerts.size();
+    base::StatusOr<audit::Appended> appended = gate.CommitNow(admission);
+    base::DecisionEvent& e = *admission.event;
     if (!appended.ok()) {
       e.decision = "BLOCK";
       e.outcome = "refused: the audit trail cannot record it (" + appended.status().message() + ")";
@@ -138,11 +128,6 @@ class Pipeline {
     }
     e.seq = appended->seq;
     if (d.verdict == policy::Verdict::kBlock) {
-      std::string targets;
-      for (const std::string& a : sent) {
-        targets += (targets.empty() ? "" : ", ") + a;
-      }
-      const std::size_t folded = alerts.admissions.size() - sent.size();
       e.outcome = "blocked: it never reached the model" +
                   (targets.empty() ? std::string() : "; alerted " + targets) +
                   (folded == 0 ? std::string()
@@ -154,12 +139,9 @@ class Pipeline {
     } else {
       e.outcome = Forward(conversation, d, request_id, e.seq);
     }
-    instance_.events->Publish(e);
-    for (base::AlertEvent& a : queued) {
-      a.seq = e.seq;
-      instance_.events->Publish(std::move(a));
-    }
-    return e;
+    base::DecisionEvent shown = e;
+    gate.Publish(admission, shown.seq);
+    return shown;
   }
 
   bool online() const { return upstream_.has_value(); }
@@ -197,25 +179,23 @@ class Pipeline {
     }
     const auto start = std::chrono::steady_clock::now();
     base::StatusOr<http::Response> response = http::Send(request);
-    audit::AuditRecord completion{
-        "completion",
-        {{"request_id", request_id},
-         {"decision_seq", seq},
-         {"upstream", up.name},
-         {"latency_micros",
-          static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::steady_clock::now() - start)
-                                        .count())}}};
+    exchange::Completion completion{
+        .request_id = request_id,
+        .decision_seq = seq,
+        .upstream = up.name,
+        .latency_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count()};
     std::string outcome;
     if (!response.ok()) {
-      completion.fields["status"] = 502;
-      completion.fields["complete"] = false;
-      completion.fields["error"] = response.status().message();
+      completion.status = 502;
+      completion.error = response.status().message();
       outcome = "forwarded to " + up.name + ": failed: " + response.status().message();
     } else {
-      completion.fields["status"] = response->status;
-      completion.fields["complete"] = response->status / 100 == 2;
-      completion.fields["response_sha256"] = base::ToHex(base::Sha256Of(response->body));
+      completion.status = response->status;
+      completion.complete = response->status / 100 == 2;
+      completion.bytes = static_cast<std::int64_t>(response->body.size());
+      completion.response_sha256 = base::ToHex(base::Sha256Of(response->body));
       std::string text = up.dialect == api::Dialect::kAnthropic
                              ? api::OpenAIResponseFromAnthropic(response->body)
                              : response->body;
@@ -237,12 +217,12 @@ class Pipeline {
                                                              : response->body,
                   400);
     }
-    static_cast<void>(instance_.log->Append(std::move(completion)));
+    instance_.gate->Complete(completion);
     return outcome;
   }
 
   Instance& instance_;
-  const proxy::ActivePolicy& policy_;
+  const exchange::ActivePolicy& policy_;
   std::optional<Upstream> upstream_;
 };
 

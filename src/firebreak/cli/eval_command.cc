@@ -111,7 +111,7 @@ const policy::Rule* BlockRuleOf(const policy::PolicySet& policy, std::string_vie
 
 // The detected category (best score first) that a rule of the verdict
 // matched; out_of_scope when the defaults decided alone.
-std::string DecidedCategory(const proxy::Outcome& outcome, const policy::PolicySet& policy) {
+std::string DecidedCategory(const exchange::Outcome& outcome, const policy::PolicySet& policy) {
   for (const classify::CategoryScore& s : outcome.classification.scores) {
     if (!s.detected) {
       continue;
@@ -184,7 +184,7 @@ base::StatusOr<std::vector<std::string>> Overlap(const policy::PolicySet& policy
   return found;
 }
 
-base::StatusOr<Figures> Measure(const proxy::DecisionCore& core,
+base::StatusOr<Figures> Measure(const exchange::DecisionCore& core,
                                 const std::vector<LabelledFile>& files) {
   const policy::PolicySet& policy = core.policy();
   const std::vector<std::string> labels = Labels(policy);
@@ -196,7 +196,7 @@ base::StatusOr<Figures> Measure(const proxy::DecisionCore& core,
   f.confusion.assign(labels.size(), std::vector<int>(labels.size(), 0));
   for (const LabelledFile& file : files) {
     for (const Scenario& s : file.scenarios) {
-      base::StatusOr<proxy::Outcome> outcome = core.Decide(s.conversation);
+      base::StatusOr<exchange::Outcome> outcome = core.Decide(s.conversation);
       if (!outcome.ok()) {
         return base::InvalidArgument(file.path + ":" + std::to_string(s.line) + ": " +
                                      outcome.status().message());
@@ -240,7 +240,7 @@ struct SweepPoint {
 };
 
 // Every category's threshold set to each value in turn.
-base::StatusOr<std::vector<SweepPoint>> Sweep(const proxy::DecisionCore& core,
+base::StatusOr<std::vector<SweepPoint>> Sweep(const exchange::DecisionCore& core,
                                               const std::vector<LabelledFile>& files) {
   std::vector<SweepPoint> points;
   for (int step = 4; step <= 16; ++step) {
@@ -249,8 +249,8 @@ base::StatusOr<std::vector<SweepPoint>> Sweep(const proxy::DecisionCore& core,
     for (classify::CategoryConfig& c : config.categories) {
       c.threshold = threshold;
     }
-    base::StatusOr<std::unique_ptr<proxy::DecisionCore>> swept =
-        proxy::DecisionCore::Create(core.shared_policy(), std::move(config));
+    base::StatusOr<std::unique_ptr<exchange::DecisionCore>> swept =
+        exchange::DecisionCore::Create(core.shared_policy(), std::move(config));
     if (!swept.ok()) {
       return swept.status();
     }
@@ -411,7 +411,7 @@ void PrintText(const Figures& f, const std::vector<SweepPoint>& sweep,
 }  // namespace
 
 int RunEval(const EvalOptions& options, std::ostream& out, std::ostream& err) {
-  std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
+  std::unique_ptr<exchange::DecisionCore> core = LoadDecisionCore(options.policy, err);
   if (core == nullptr) {
     return kExitPolicyFailure;
   }

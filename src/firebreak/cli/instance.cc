@@ -69,18 +69,6 @@ std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::s
   return std::make_unique<config::ServerConfig>();
 }
 
-audit::Value::Object PolicyProvenance(const proxy::ActivePolicy& policy) {
-  const policy::Metadata& meta = policy.core->policy().metadata();
-  audit::Value::Array signers(policy.signers.begin(), policy.signers.end());
-  audit::Value::Array keys(policy.signer_keys.begin(), policy.signer_keys.end());
-  return {{"name", meta.name},
-          {"version", meta.version},
-          {"digest", policy.digest},
-          {"signed", policy.verified},
-          {"signers", std::move(signers)},
-          {"signer_keys", std::move(keys)}};
-}
-
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
                                        const LoadedPolicy& loaded, std::string_view command,
                                        audit::Value::Object start_fields, std::ostream& err) {
@@ -90,24 +78,22 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
     return nullptr;
   };
   if (base::Status s =
-          config::CheckAlertTargets(config, proxy::AlertTargetsNamedBy(policy), policy_path);
+          config::CheckAlertTargets(config, exchange::AlertTargetsNamedBy(policy), policy_path);
       !s.ok()) {
     return fail(s.message());
   }
   base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> targets =
-      proxy::AlertTargetsOf(config);
+      exchange::AlertTargetsOf(config);
   if (!targets.ok()) {
     return fail(targets.status().message());
   }
-  base::StatusOr<std::shared_ptr<const proxy::Redactor>> redactor =
-      proxy::Redactor::Create(config.audit.redact);
+  base::StatusOr<std::shared_ptr<const exchange::Redactor>> redactor =
+      exchange::Redactor::Create(config.audit.redact);
   if (!redactor.ok()) {
     return fail(redactor.status().message());
   }
 
   auto instance = std::make_unique<Instance>();
-  instance->redactor = std::move(redactor).value();
-  instance->retention = proxy::TextRetentionOf(config.audit.text);
 
   audit::AuditOptions audit_options;
   audit_options.db = config.audit.db;
@@ -154,24 +140,21 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
         << " could not be checked: recorded as record " << o.unsigned_tail_seq << '\n';
   }
 
-  audit::AuditRecord start{"lifecycle.start", std::move(start_fields)};
-  start.fields["command"] = std::string(command);
-  start.fields["durability"] = audit::DurabilityName(audit_options.durability);
-  audit::Value::Object provenance = PolicyProvenance(*loaded.active);
-  provenance["path"] = policy_path;
-  start.fields["policy"] = std::move(provenance);
-  if (base::StatusOr<audit::Appended> a = instance->log->Append(std::move(start)); !a.ok()) {
+  if (base::StatusOr<audit::Appended> a = instance->log->Append(exchange::LifecycleStartRecord(
+          command, audit::DurabilityName(audit_options.durability), *loaded.active, policy_path,
+          std::move(start_fields)));
+      !a.ok()) {
     return fail(a.status().message());
   }
 
-  base::StatusOr<std::unique_ptr<proxy::AlertWindows>> windows =
-      proxy::AlertWindows::Open({.log = instance->log.get(), .errors = &err});
+  base::StatusOr<std::unique_ptr<exchange::AlertWindows>> windows =
+      exchange::AlertWindows::Open({.log = instance->log.get(), .errors = &err});
   if (!windows.ok()) {
     return fail("alert windows: " + windows.status().message());
   }
   instance->alert_windows = std::move(windows).value();
 
-  instance->outbox = std::make_unique<proxy::AuditOutbox>(*instance->log);
+  instance->outbox = std::make_unique<exchange::AuditOutbox>(*instance->log);
   alert::SenderOptions sender_options;
   sender_options.log = &err;
   sender_options.on_attempt = [events = instance->events](const alert::PendingAlert& alert,
@@ -220,6 +203,14 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
            payload, 0}));
     }
   };
+  instance->gate = std::make_unique<exchange::Gate>(
+      exchange::GateOptions{.log = instance->log.get(),
+                            .alert_windows = instance->alert_windows.get(),
+                            .retention = exchange::TextRetentionOf(config.audit.text),
+                            .redactor = std::move(redactor).value(),
+                            .max_text_bytes = config.audit.max_text_bytes,
+                            .events = instance->events,
+                            .on_audit_failure = instance->on_audit_failure});
   instance->config = std::move(config);
   return instance;
 }
@@ -238,7 +229,7 @@ bool CloseInstance(Instance& instance, std::string_view command, std::ostream& e
     err << "alerts: " << *pending << " pending; they stay in " << instance.config.audit.db.string()
         << " and are delivered by the next run\n";
   }
-  base::StatusOr<audit::Appended> stop = instance.log->Append({"lifecycle.stop", {}});
+  base::StatusOr<audit::Appended> stop = instance.log->Append(exchange::LifecycleStopRecord());
   if (!stop.ok() || !instance.log->Checkpoint().ok()) {
     err << "firebreak " << command << ": cannot close the audit trail\n";
     return false;

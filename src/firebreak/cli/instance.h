@@ -15,9 +15,9 @@
 #include "firebreak/base/event.h"
 #include "firebreak/cli/active_policy.h"
 #include "firebreak/config/server_config.h"
-#include "firebreak/proxy/alert_windows.h"
-#include "firebreak/proxy/audit_outbox.h"
-#include "firebreak/proxy/decision_record.h"
+#include "firebreak/exchange/alert_windows.h"
+#include "firebreak/exchange/audit_outbox.h"
+#include "firebreak/exchange/gate.h"
 
 namespace firebreak::cli {
 
@@ -30,18 +30,18 @@ struct Instance {
   // Dashboards subscribe here: decisions, alert deliveries, the policy.
   std::shared_ptr<base::EventHub> events = std::make_shared<base::EventHub>();
   config::ServerConfig config;
-  std::shared_ptr<const proxy::Redactor> redactor;
-  proxy::TextRetention retention = proxy::TextRetention::kByAuditLevel;
   std::unique_ptr<audit::AuditLog> log;
-  std::unique_ptr<proxy::AuditOutbox> outbox;
+  std::unique_ptr<exchange::AuditOutbox> outbox;
   std::unique_ptr<alert::Sender> sender;
   // Decision alerts, rate-limited per rule and target (the policy's
   // `alerting`); their summaries go through the outbox.
-  std::unique_ptr<proxy::AlertWindows> alert_windows;
+  std::unique_ptr<exchange::AlertWindows> alert_windows;
   // Tells the system alert targets that the audit store cannot write (at
   // most once a minute: a failing disk fails every request).
   std::function<void(const base::Status&)> on_audit_failure;
   std::atomic<std::int64_t> last_failure_alert{0};
+  // Every exchange passes it: decided, recorded with its alerts, published.
+  std::unique_ptr<exchange::Gate> gate;
 };
 
 // Checks the policy's alert targets against the config, opens the audit log
@@ -52,9 +52,6 @@ struct Instance {
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
                                        const LoadedPolicy& policy, std::string_view command,
                                        audit::Value::Object start_fields, std::ostream& err);
-
-// The provenance of a policy, as audit records carry it.
-audit::Value::Object PolicyProvenance(const proxy::ActivePolicy& policy);
 
 // Summarises the alert windows still open, stops the sender after a last
 // delivery pass, writes lifecycle.stop and a final checkpoint. False (after printing why) when the trail cannot close.

@@ -11,7 +11,7 @@
 #include "firebreak/policy/bundle.h"
 #include "firebreak/policy/loader.h"
 #include "firebreak/policy/signature.h"
-#include "firebreak/proxy/receipt.h"
+#include "firebreak/exchange/receipt.h"
 
 namespace firebreak::cli {
 namespace {
@@ -154,7 +154,7 @@ int RunVerifyReceipt(const std::string& receipt, const std::string& pubkey, std:
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
     token.remove_suffix(1);
   }
-  base::StatusOr<proxy::Receipt> r = proxy::VerifyReceipt(token, *pem);
+  base::StatusOr<exchange::Receipt> r = exchange::VerifyReceipt(token, *pem);
   if (!r.ok()) {
     err << "firebreak verify-receipt: INVALID: " << r.status().message() << '\n';
     return kExitPolicyFailure;

@@ -20,7 +20,7 @@ std::string MessageName(int message) {
 
 }  // namespace
 
-std::unique_ptr<proxy::DecisionCore> LoadDecisionCore(const std::string& policy_path,
+std::unique_ptr<exchange::DecisionCore> LoadDecisionCore(const std::string& policy_path,
                                                       std::ostream& err) {
   policy::LoadResult loaded = policy::LoadPolicyFile(policy_path);
   for (const policy::Diagnostic& d : loaded.diagnostics) {
@@ -30,8 +30,8 @@ std::unique_ptr<proxy::DecisionCore> LoadDecisionCore(const std::string& policy_
     err << policy_path << ": " << loaded.ErrorCount() << " error(s); the policy was not loaded\n";
     return nullptr;
   }
-  base::StatusOr<std::unique_ptr<proxy::DecisionCore>> core =
-      proxy::DecisionCore::Create(loaded.policy);
+  base::StatusOr<std::unique_ptr<exchange::DecisionCore>> core =
+      exchange::DecisionCore::Create(loaded.policy);
   if (!core.ok()) {
     err << policy_path << ": error: " << core.status().message() << '\n';
     return nullptr;
@@ -60,7 +60,7 @@ std::string RuleSummary(const policy::Decision& decision) {
   return out;
 }
 
-void PrintExplanation(const proxy::Outcome& outcome, const proxy::DecisionCore& core,
+void PrintExplanation(const exchange::Outcome& outcome, const exchange::DecisionCore& core,
                       std::ostream& out) {
   const policy::PolicySet& policy = core.policy();
   const policy::Decision& d = outcome.decision;

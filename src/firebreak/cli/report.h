@@ -6,13 +6,13 @@
 #include <memory>
 #include <string>
 
-#include "firebreak/proxy/decision_core.h"
+#include "firebreak/exchange/decision_core.h"
 
 namespace firebreak::cli {
 
 // Loads, validates and compiles a policy. Prints warnings and errors to
 // `err`; returns null when the policy cannot be used.
-std::unique_ptr<proxy::DecisionCore> LoadDecisionCore(const std::string& policy_path,
+std::unique_ptr<exchange::DecisionCore> LoadDecisionCore(const std::string& policy_path,
                                                       std::ostream& err);
 
 // "bulk_surveillance 0.97, pattern_of_life 0.55": detected categories, or "(none)".
@@ -23,7 +23,7 @@ std::string DetectedSummary(const classify::Classification& classification,
 std::string RuleSummary(const policy::Decision& decision);
 
 // A multi-line human-readable explanation of a decision.
-void PrintExplanation(const proxy::Outcome& outcome, const proxy::DecisionCore& core,
+void PrintExplanation(const exchange::Outcome& outcome, const exchange::DecisionCore& core,
                       std::ostream& out);
 
 }  // namespace firebreak::cli

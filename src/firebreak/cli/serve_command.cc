@@ -23,7 +23,7 @@
 #include "firebreak/cli/instance.h"
 #include "firebreak/http/resources.h"
 #include "firebreak/http/server.h"
-#include "firebreak/proxy/audit_outbox.h"
+#include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/proxy/proxy.h"
 #include "firebreak/tui/terminal.h"
 
@@ -108,7 +108,7 @@ class Reloader {
     base::StatusOr<LoadedPolicy> candidate = LoadActivePolicy(policy_file_, trust_);
     if (candidate.ok()) {
       if (base::Status s = config::CheckAlertTargets(
-              instance_.config, proxy::AlertTargetsNamedBy(candidate->active->core->policy()),
+              instance_.config, exchange::AlertTargetsNamedBy(candidate->active->core->policy()),
               policy_file_.string());
           !s.ok()) {
         candidate = base::FailedPrecondition(s.message());
@@ -117,7 +117,7 @@ class Reloader {
     if (!candidate.ok()) {
       return Refuse(trigger, candidate.status().message());
     }
-    const proxy::ActivePolicy& next = *candidate->active;
+    const exchange::ActivePolicy& next = *candidate->active;
     if (next.digest == digest && next.signer_keys == current_.active->signer_keys &&
         next.signers == current_.active->signers && next.verified == current_.active->verified) {
       err_ << "policy reload (" << trigger << "): unchanged, digest " << digest.substr(0, 16)
@@ -125,11 +125,9 @@ class Reloader {
       return {ReloadOutcome::kUnchanged, "the policy and its signatures are unchanged", digest};
     }
     // Audit before effect: the swap happens only once it is recorded.
-    audit::AuditRecord record{"policy.reloaded",
-                              {{"trigger", std::string(trigger)},
-                               {"old", PolicyProvenance(*current_.active)},
-                               {"new", PolicyProvenance(next)}}};
-    if (base::StatusOr<audit::Appended> a = instance_.log->Append(std::move(record)); !a.ok()) {
+    if (base::StatusOr<audit::Appended> a = instance_.log->Append(
+            exchange::PolicyReloadedRecord(trigger, *current_.active, next));
+        !a.ok()) {
       return Refuse(trigger, "the audit trail cannot record the reload: " + a.status().message());
     }
     proxy_.SetPolicy(candidate->active);
@@ -160,7 +158,7 @@ class Reloader {
 
   // Any thread.
   std::string Gauges() const {
-    const std::shared_ptr<const proxy::ActivePolicy> p = proxy_.policy();
+    const std::shared_ptr<const exchange::ActivePolicy> p = proxy_.policy();
     return "# HELP firebreak_policy_info The policy in force.\n"
            "# TYPE firebreak_policy_info gauge\nfirebreak_policy_info{digest=\"" +
            p->digest + "\",signed=\"" + (p->verified ? "true" : "false") +
@@ -191,13 +189,9 @@ class Reloader {
     for (const std::string& target : instance_.config.system_alerts) {
       alerts.push_back({target, payload});
     }
-    audit::AuditRecord record{"policy.refused",
-                              {{"trigger", std::string(trigger)},
-                               {"reason", reason},
-                               {"path", policy_file_.string()},
-                               {"in_force", PolicyProvenance(*current_.active)}}};
-    if (base::StatusOr<audit::Appended> a =
-            instance_.log->Append(std::move(record), std::move(alerts));
+    if (base::StatusOr<audit::Appended> a = instance_.log->Append(
+            exchange::PolicyRefusedRecord(trigger, reason, policy_file_.string(), *current_.active),
+            std::move(alerts));
         !a.ok()) {
       err_ << "the audit trail cannot record the refusal either: " << a.status().message() << '\n';
     }
@@ -407,10 +401,7 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
   instance->events->Publish(PolicyEventOf(*loaded, "serve"));
   proxy::Proxy proxy({.config = *config,
                       .policy = loaded->active,
-                      .log = instance->log.get(),
-                      .retention = instance->retention,
-                      .redactor = instance->redactor,
-                      .on_audit_failure = instance->on_audit_failure,
+                      .gate = instance->gate.get(),
                       .gauges =
                           [&serving, &reloader] {
                             const http::Server* s = serving.load();
@@ -440,8 +431,7 @@ int Serve(config::ServerConfig& config_ref, const ServeOptions& options, const s
                             waiting.push_back(std::move(done));
                             const std::uint64_t one = 1;
                             static_cast<void>(::write(wake.get(), &one, sizeof(one)));
-                          },
-                      .alert_windows = instance->alert_windows.get()});
+                          }});
   const std::string signer_summary = SignerSummary(*loaded);
   const std::string policy_digest = loaded->active->digest;
   reloader = std::make_unique<Reloader>(*instance, proxy, policy_file, trust,

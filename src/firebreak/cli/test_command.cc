@@ -8,7 +8,7 @@ namespace firebreak::cli {
 namespace {
 
 // Empty when the scenario's expectations hold; otherwise what differs.
-std::string Mismatch(const Scenario& s, const proxy::Outcome& outcome,
+std::string Mismatch(const Scenario& s, const exchange::Outcome& outcome,
                      const policy::PolicySet& policy) {
   std::string why;
   const policy::Decision& d = outcome.decision;
@@ -36,7 +36,7 @@ std::string Mismatch(const Scenario& s, const proxy::Outcome& outcome,
 }  // namespace
 
 int RunTest(const TestOptions& options, std::ostream& out, std::ostream& err) {
-  std::unique_ptr<proxy::DecisionCore> core = LoadDecisionCore(options.policy, err);
+  std::unique_ptr<exchange::DecisionCore> core = LoadDecisionCore(options.policy, err);
   if (core == nullptr) {
     return kExitPolicyFailure;
   }
@@ -49,7 +49,7 @@ int RunTest(const TestOptions& options, std::ostream& out, std::ostream& err) {
       return kExitUsage;
     }
     for (const Scenario& s : *scenarios) {
-      base::StatusOr<proxy::Outcome> outcome = core->Decide(s.conversation);
+      base::StatusOr<exchange::Outcome> outcome = core->Decide(s.conversation);
       if (!outcome.ok()) {
         out << "FAIL " << s.id << ": " << outcome.status().message() << '\n';
         ++failed;

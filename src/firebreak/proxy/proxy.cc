@@ -9,9 +9,9 @@
 #include "firebreak/api/request.h"
 #include "firebreak/api/translate.h"
 #include "firebreak/base/digest.h"
-#include "firebreak/proxy/audit_outbox.h"
-#include "firebreak/proxy/events.h"
-#include "firebreak/proxy/receipt.h"
+#include "firebreak/exchange/audit_outbox.h"
+#include "firebreak/exchange/events.h"
+#include "firebreak/exchange/receipt.h"
 
 namespace firebreak::proxy {
 namespace {
@@ -190,7 +190,7 @@ struct Usage {
 // One exchange, from its decision to its completion.
 struct Proxy::Pending {
   std::shared_ptr<http::Exchange> exchange;
-  std::shared_ptr<const ActivePolicy> policy;  // the one the decision was made under
+  std::shared_ptr<const exchange::ActivePolicy> policy;  // the one the decision was made under
   Route route = Route::kNotFound;
   api::Dialect dialect = api::Dialect::kOpenAI;
   std::string request_id;
@@ -208,10 +208,7 @@ struct Proxy::Pending {
   std::string evaluate_prefix;  // POST /v1/firebreak/evaluate: the body before "audit_seq"
   std::optional<http::UpstreamRequest> forward;
   const config::UpstreamConfig* upstream = nullptr;
-  // For dashboards, when one is attached: published once recorded.
-  std::optional<base::DecisionEvent> event;
-  std::vector<base::AlertEvent> alert_events;
-  std::vector<alert::Admission> alert_admissions;  // settled once the record is appended
+  exchange::Admission admission;  // the record that must be committed first
 };
 
 // GET /v1/firebreak/events: the event hub as server-sent events, one
@@ -280,15 +277,16 @@ void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
   }
   headers.push_back({"x-firebreak-audit-seq", std::to_string(p.seq)});
   if (options_.config.server.receipts && p.policy != nullptr) {
-    Receipt receipt{
-        options_.log->instance_id(), p.request_id, p.decision, {}, p.policy->digest, p.seq,
+    exchange::Receipt receipt{
+        options_.gate->log().instance_id(), p.request_id, p.decision, {}, p.policy->digest, p.seq,
         base::ToHex(p.record_hash)};
     for (std::size_t start = 0; p.rules != "-" && start <= p.rules.size();) {
       const std::size_t comma = std::min(p.rules.find(',', start), p.rules.size());
       receipt.rules.push_back(p.rules.substr(start, comma - start));
       start = comma + 1;
     }
-    headers.push_back({"x-firebreak-receipt", SignReceipt(receipt, options_.log->signing_key())});
+    headers.push_back(
+        {"x-firebreak-receipt", exchange::SignReceipt(receipt, options_.gate->log().signing_key())});
   }
 }
 
@@ -374,30 +372,24 @@ class Proxy::Relay : public http::Relay {
   void OnDone(const http::RelayEnd& end) override {
     proxy_.metrics_.Observe(Stage::kUpstream, Since(upstream_start_));
     proxy_.metrics_.Observe(Stage::kTotal, Since(p_->start));
-    audit::AuditRecord record{"completion", {}};
-    audit::Value::Object& f = record.fields;
-    f["request_id"] = p_->request_id;
-    f["decision_seq"] = p_->seq;
-    f["upstream"] = p_->upstream->name;
-    f["status"] = end.status;
-    f["complete"] = end.complete;
-    f["bytes"] = static_cast<std::int64_t>(end.bytes);
-    f["latency_micros"] = static_cast<std::int64_t>(Since(p_->start) * 1e6);
-    f["response_sha256"] = base::ToHex(digest_.Finish());
-    if (!end.error.empty() || !error_.empty()) {
-      f["error"] = error_.empty() ? end.error : error_;
-    }
-    if (usage_.input >= 0 || usage_.output >= 0) {
-      f["usage"] =
-          audit::Value::Object{{"input_tokens", usage_.input}, {"output_tokens", usage_.output}};
-    }
     Proxy* proxy = &proxy_;
-    proxy_.options_.log->AppendAsync(std::move(record), {},
-                                     [proxy](base::StatusOr<audit::Appended> appended) {
-                                       if (!appended.ok()) {
-                                         proxy->metrics_.CountAuditFailure();
-                                       }
-                                     });
+    proxy_.options_.gate->Complete(
+        {.request_id = p_->request_id,
+         .decision_seq = p_->seq,
+         .upstream = p_->upstream->name,
+         .status = end.status,
+         .complete = end.complete,
+         .bytes = static_cast<std::int64_t>(end.bytes),
+         .latency_micros = static_cast<std::int64_t>(Since(p_->start) * 1e6),
+         .response_sha256 = base::ToHex(digest_.Finish()),
+         .error = error_.empty() ? std::string_view(end.error) : std::string_view(error_),
+         .input_tokens = usage_.input,
+         .output_tokens = usage_.output},
+        [proxy](base::StatusOr<audit::Appended> appended) {
+          if (!appended.ok()) {
+            proxy->metrics_.CountAuditFailure();
+          }
+        });
   }
 
  private:
@@ -449,12 +441,12 @@ Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
   }
 }
 
-void Proxy::SetPolicy(std::shared_ptr<const ActivePolicy> policy) {
+void Proxy::SetPolicy(std::shared_ptr<const exchange::ActivePolicy> policy) {
   std::lock_guard lock(policy_mu_);
   options_.policy = std::move(policy);
 }
 
-std::shared_ptr<const ActivePolicy> Proxy::policy() const {
+std::shared_ptr<const exchange::ActivePolicy> Proxy::policy() const {
   std::lock_guard lock(policy_mu_);
   return options_.policy;
 }
@@ -594,18 +586,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
           return;
         }
       }
-      std::string gauges =
-          "# HELP firebreak_audit_queue_depth Records not yet in the audit database.\n"
-          "# TYPE firebreak_audit_queue_depth gauge\nfirebreak_audit_queue_depth " +
-          std::to_string(options_.log->queue_depth()) +
-          "\n# HELP firebreak_audit_journal_syncs_total Times the audit journal itself was "
-          "fsynced, the database lagging by more than half the sync interval.\n"
-          "# TYPE firebreak_audit_journal_syncs_total counter\n"
-          "firebreak_audit_journal_syncs_total " +
-          std::to_string(options_.log->durable().journal_syncs) + "\n";
-      if (options_.alert_windows != nullptr) {
-        gauges += options_.alert_windows->MetricsText();
-      }
+      std::string gauges = options_.gate->MetricsText();
       if (options_.gauges) {
         gauges += options_.gauges();
       }
@@ -703,12 +684,9 @@ void Proxy::Reload(std::shared_ptr<Pending> p) {
 void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view message,
                    std::string_view code) {
   p->reply = ErrorFor(p->dialect, status, message, code);
-  audit::AuditRecord record{"refusal", {}};
-  record.fields["request_id"] = p->request_id;
-  record.fields["endpoint"] = RouteName(p->route);
-  record.fields["status"] = status;
-  record.fields["reason"] = message;
-  Commit(std::move(p), std::move(record), {});
+  p->admission = exchange::Gate::Refusal(
+      {.request_id = p->request_id, .endpoint = RouteName(p->route)}, status, message);
+  Commit(std::move(p));
 }
 
 // The request for the upstream: the client's bytes when nothing changes
@@ -806,9 +784,12 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     Refuse(std::move(p), 503, "no policy is loaded", "policy_unavailable");
     return;
   }
-  const DecisionCore& core = *p->policy->core;
-  base::StatusOr<Outcome> outcome = core.Decide(
-      *conversation, {.principal = &principal.attributes, .endpoint = RouteName(route)});
+  const exchange::DecisionCore& core = *p->policy->core;
+  const exchange::Caller caller{.request_id = p->request_id,
+                                .principal = principal.id,
+                                .endpoint = RouteName(route),
+                                .attributes = &principal.attributes};
+  base::StatusOr<exchange::Outcome> outcome = options_.gate->Decide(*p->policy, *conversation, caller);
   if (!outcome.ok()) {
     Refuse(std::move(p), 400, "cannot classify the conversation: " + outcome.status().message(),
            "unclassifiable");
@@ -851,7 +832,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     body.pop_back();  // the closing brace: audit_seq follows once it is known
     p->evaluate_prefix = std::move(body);
   } else if (decision.verdict == policy::Verdict::kBlock) {
-    const std::string message = BlockMessage(decision, core.policy(), *conversation);
+    const std::string message = exchange::BlockMessage(decision, core.policy(), *conversation);
     if (p->dialect == api::Dialect::kOpenAI) {
       p->reply = JsonReply(
           400, api::OpenAIErrorBody(message, "policy_violation", "content_policy_violation"));
@@ -879,25 +860,9 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     }
   }
   metrics_.Observe(Stage::kDecide, Since(decide_start));
-  DecisionAlertSet alerts =
-      DecisionAlerts(core.policy(), decision, p->request_id, options_.alert_windows);
-  const std::size_t max_text = options_.config.audit.max_text_bytes;
-  audit::AuditRecord record = DecisionRecord(*conversation, *outcome, core,
-                                             {.request_id = p->request_id,
-                                              .principal = principal.id,
-                                              .endpoint = RouteName(route),
-                                              .policy_digest = p->policy->digest,
-                                              .policy_signed = p->policy->verified,
-                                              .signers = &p->policy->signers,
-                                              .retention = options_.retention,
-                                              .redactor = options_.redactor.get(),
-                                              .alerts = &alerts.admissions,
-                                              .max_text_bytes = max_text});
-  if (!p->refused.empty()) {
-    record.fields["refused"] = p->refused;
-  }
-  if (options_.events != nullptr && options_.events->HasSubscribers()) {
-    std::string outcome_text =
+  std::string outcome_text;
+  if (options_.gate->publishing()) {
+    outcome_text =
         route == Route::kEvaluate                     ? "evaluated only: not forwarded"
         : decision.verdict == policy::Verdict::kBlock ? "blocked: it never reached the model"
         : !p->refused.empty()                         ? "refused: " + p->refused
@@ -905,30 +870,22 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
             ? "refused: no upstream for model '" + conversation->model + "'"
             : "forwarded to " + p->upstream->name +
                   (p->constraints.empty() ? "" : ", with the constraints as a system instruction");
-    p->event = DecisionEventOf(*conversation, *outcome, core, p->request_id, principal.id,
-                               RouteName(route), std::move(outcome_text));
-    p->alert_events = QueuedAlertEvents(alerts.outbox, 0);
   }
-  p->alert_admissions = std::move(alerts.admissions);
-  Commit(std::move(p), std::move(record), std::move(alerts.outbox));
+  p->admission = options_.gate->Admit(*p->policy, *conversation, *outcome, caller, p->refused,
+                                      std::move(outcome_text));
+  Commit(std::move(p));
 }
 
 // Appends the record; the answer takes effect only once it is committed.
-void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
-                   std::vector<audit::OutboxAlert> alerts) {
+void Proxy::Commit(std::shared_ptr<Pending> p) {
   p->audit_start = Clock::now();
-  options_.log->AppendAsync(
-      std::move(record), std::move(alerts), [this, p](base::StatusOr<audit::Appended> appended) {
+  Pending& pending = *p;
+  options_.gate->Commit(
+      pending.admission, [this, p = std::move(p)](base::StatusOr<audit::Appended> appended) {
         metrics_.Observe(Stage::kAudit, Since(p->audit_start));
-        if (options_.alert_windows != nullptr && !p->alert_admissions.empty()) {
-          options_.alert_windows->Settle(p->alert_admissions, p->request_id, appended);
-        }
         if (!appended.ok()) {
           metrics_.CountAuditFailure();
           audit_failing_ = true;
-          if (options_.on_audit_failure) {
-            options_.on_audit_failure(appended.status());
-          }
           p->decision = "REFUSED";
           p->forward.reset();
           p->reply = ErrorFor(p->dialect, 503,
@@ -941,14 +898,7 @@ void Proxy::Commit(std::shared_ptr<Pending> p, audit::AuditRecord record,
           audit_failing_ = false;
           p->seq = appended->seq;
           p->record_hash = appended->hash;
-          if (p->event) {
-            p->event->seq = p->seq;
-            options_.events->Publish(std::move(*p->event));
-            for (base::AlertEvent& a : p->alert_events) {
-              a.seq = p->seq;
-              options_.events->Publish(std::move(a));
-            }
-          }
+          options_.gate->Publish(p->admission, p->seq);
         }
         metrics_.CountRequest(p->route, p->result);
         // The exchange handle leaves the Pending state here: the relay that

@@ -16,26 +16,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "firebreak/audit/audit_log.h"
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
+#include "firebreak/exchange/gate.h"
 #include "firebreak/http/server.h"
-#include "firebreak/proxy/alert_windows.h"
-#include "firebreak/proxy/decision_core.h"
-#include "firebreak/proxy/decision_record.h"
 #include "firebreak/proxy/metrics.h"
 
 namespace firebreak::proxy {
-
-// The policy in force: its decision core and its provenance. Immutable; a
-// reload swaps in a new one, and each exchange holds the one it started with.
-struct ActivePolicy {
-  std::shared_ptr<const DecisionCore> core;
-  std::string digest;                    // the bundle digest (policy and model)
-  bool verified = false;                 // signatures met the trust threshold
-  std::vector<std::string> signers;      // parties whose signatures verified
-  std::vector<std::string> signer_keys;  // their key ids (policy::KeyId), in the same order
-};
 
 // What POST /v1/firebreak/reload answers.
 struct ReloadResult {
@@ -48,26 +35,21 @@ using ReloadDone = std::function<void(ReloadResult)>;
 
 struct ProxyOptions {
   config::ServerConfig config;  // server limits, upstreams, principals, audit text
-  std::shared_ptr<const ActivePolicy> policy;
-  audit::AuditLog* log = nullptr;  // required: no decision without its record
-  TextRetention retention = TextRetention::kByAuditLevel;
-  std::shared_ptr<const Redactor> redactor;
-  // The audit store failed to record an exchange (which was refused).
-  std::function<void(const base::Status&)> on_audit_failure;
+  std::shared_ptr<const exchange::ActivePolicy> policy;
+  // Required: decides, records and publishes every exchange (its audit log
+  // signs the receipts).
+  exchange::Gate* gate = nullptr;
   // Extra gauges for /metrics (open connections), in exposition format.
   std::function<std::string()> gauges;
   // Why the listener cannot take new clients now (file descriptors
   // exhausted): /ready answers 503 with these reasons. Optional.
   std::function<std::vector<std::string>()> listener_problems;
-  // Decisions and alerts for dashboards (GET /v1/firebreak/events, admins);
-  // optional.
+  // Decisions and alerts for dashboards (GET /v1/firebreak/events, admins):
+  // the hub the gate publishes to; optional.
   std::shared_ptr<base::EventHub> events;
   // POST /v1/firebreak/reload (admins): asks for a reload and is told, on
   // any thread, how it went. Unset: the endpoint answers 501.
   std::function<void(ReloadDone)> reload;
-  // Rate-limits decision alerts per rule and target (the policy's
-  // `alerting`); null: every alert is sent.
-  AlertWindows* alert_windows = nullptr;
 };
 
 // The chat endpoint of an upstream: its base URL, then /v1/chat/completions
@@ -87,8 +69,8 @@ class Proxy {
   const Metrics& metrics() const { return metrics_; }
 
   // Atomic: exchanges already deciding keep the policy they started with.
-  void SetPolicy(std::shared_ptr<const ActivePolicy> policy);
-  std::shared_ptr<const ActivePolicy> policy() const;
+  void SetPolicy(std::shared_ptr<const exchange::ActivePolicy> policy);
+  std::shared_ptr<const exchange::ActivePolicy> policy() const;
 
   struct Principal {
     std::string id;
@@ -114,8 +96,8 @@ class Proxy {
   void StreamEvents(std::shared_ptr<Pending> pending);
   void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
               std::string_view code);
-  void Commit(std::shared_ptr<Pending> pending, audit::AuditRecord record,
-              std::vector<audit::OutboxAlert> alerts);
+  // Commits the pending admission; the answer takes effect only then.
+  void Commit(std::shared_ptr<Pending> pending);
   const config::UpstreamConfig* UpstreamFor(std::string_view model) const;
   http::Reply Ready() const;
   http::Reply Models(bool anthropic) const;

@@ -1,15 +1,15 @@
 // Decisions of the shipped defense-standard policy and its trained model:
 // evasions, multi-turn intent, and the fail-closed paths.
-#include "firebreak/proxy/decision_core.h"
+#include "firebreak/exchange/decision_core.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "firebreak/audit/record.h"
 #include "firebreak/policy/loader.h"
-#include "firebreak/proxy/decision_record.h"
+#include "firebreak/exchange/records.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 using policy::Verdict;
@@ -218,4 +218,4 @@ TEST_F(DecisionCoreTest, ClassificationCarriesAVersion) {
 }
 
 }  // namespace
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

@@ -1,8 +1,8 @@
-#include "firebreak/proxy/events.h"
+#include "firebreak/exchange/events.h"
 
 #include "firebreak/base/clock.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 constexpr std::size_t kPromptShown = 600;  // bytes of the prompt an event carries
@@ -77,4 +77,4 @@ std::vector<base::AlertEvent> QueuedAlertEvents(const std::vector<audit::OutboxA
   return out;
 }
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

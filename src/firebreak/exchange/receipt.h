@@ -17,7 +17,7 @@
 #include "firebreak/base/signing.h"
 #include "firebreak/base/status.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 struct Receipt {
   std::string instance;    // audit instance id
@@ -35,4 +35,4 @@ std::string SignReceipt(const Receipt& receipt, const base::SigningKey& key);
 // InvalidArgument saying what is wrong (malformed, bad signature).
 base::StatusOr<Receipt> VerifyReceipt(std::string_view token, std::string_view public_pem);
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

@@ -1,6 +1,6 @@
 // Alerts from a real decision, through the audit outbox, to a real local
 // HTTP receiver that is down, then back after a restart of the sender.
-#include "firebreak/proxy/audit_outbox.h"
+#include "firebreak/exchange/audit_outbox.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,10 +14,10 @@
 #include "firebreak/base/digest.h"
 #include "firebreak/http/test_receiver.h"
 #include "firebreak/policy/loader.h"
-#include "firebreak/proxy/decision_core.h"
-#include "firebreak/proxy/decision_record.h"
+#include "firebreak/exchange/decision_core.h"
+#include "firebreak/exchange/records.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 using ::testing::ElementsAre;
@@ -242,4 +242,4 @@ TEST(DecisionRecordTest, StoredTextIsCappedPerRecordWithTheDigestAndLengthOfTheR
 }
 
 }  // namespace
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

@@ -1,10 +1,10 @@
-#include "firebreak/proxy/audit_outbox.h"
+#include "firebreak/exchange/audit_outbox.h"
 
 #include <set>
 
-#include "firebreak/proxy/alert_windows.h"
+#include "firebreak/exchange/alert_windows.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 base::StatusOr<std::vector<alert::PendingAlert>> AuditOutbox::Due(std::size_t limit) {
   base::StatusOr<std::vector<audit::OutboxItem>> items = log_.DueAlerts(limit);
@@ -93,4 +93,4 @@ std::vector<std::string> AlertTargetsNamedBy(const policy::PolicySet& policy) {
   return {names.begin(), names.end()};
 }
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

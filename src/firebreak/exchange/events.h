@@ -8,9 +8,9 @@
 
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/base/event.h"
-#include "firebreak/proxy/decision_core.h"
+#include "firebreak/exchange/decision_core.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 // `outcome` says what happens to the request (forwarded, blocked, ...).
 base::DecisionEvent DecisionEventOf(const base::Conversation& conversation, const Outcome& outcome,
@@ -22,4 +22,4 @@ base::DecisionEvent DecisionEventOf(const base::Conversation& conversation, cons
 std::vector<base::AlertEvent> QueuedAlertEvents(const std::vector<audit::OutboxAlert>& alerts,
                                                 std::uint64_t seq);
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

@@ -1,4 +1,4 @@
-#include "firebreak/proxy/decision_record.h"
+#include "firebreak/exchange/records.h"
 
 #include <re2/re2.h>
 
@@ -9,7 +9,7 @@
 #include "firebreak/base/digest.h"
 #include "firebreak/base/utf8.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 using audit::Value;
@@ -124,7 +124,8 @@ TextRetention TextRetentionOf(std::string_view text) {
 }
 
 audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const Outcome& outcome,
-                                  const DecisionCore& core, const RecordContext& context) {
+                                  const DecisionCore& core, const RecordContext& context,
+                                  std::string_view refused) {
   const policy::PolicySet& policy = core.policy();
   const policy::Decision& d = outcome.decision;
   audit::AuditRecord record;
@@ -291,7 +292,83 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
                               {"digest", context.policy_digest},
                               {"signed", context.policy_signed},
                               {"signers", Signers(context.signers)}};
+  if (!refused.empty()) {
+    record.fields["refused"] = refused;
+  }
   return record;
 }
 
-}  // namespace firebreak::proxy
+audit::AuditRecord RefusalRecord(std::string_view request_id, std::string_view endpoint,
+                                 int status, std::string_view reason) {
+  return {"refusal",
+          {{"request_id", request_id},
+           {"endpoint", endpoint},
+           {"status", status},
+           {"reason", reason}}};
+}
+
+audit::AuditRecord CompletionRecord(const Completion& c) {
+  audit::AuditRecord record{"completion",
+                            {{"request_id", c.request_id},
+                             {"decision_seq", c.decision_seq},
+                             {"upstream", c.upstream},
+                             {"status", c.status},
+                             {"complete", c.complete},
+                             {"latency_micros", c.latency_micros}}};
+  Value::Object& f = record.fields;
+  if (c.bytes >= 0) {
+    f["bytes"] = c.bytes;
+  }
+  if (!c.response_sha256.empty()) {
+    f["response_sha256"] = c.response_sha256;
+  }
+  if (!c.error.empty()) {
+    f["error"] = c.error;
+  }
+  if (c.input_tokens >= 0 || c.output_tokens >= 0) {
+    f["usage"] = Value::Object{{"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens}};
+  }
+  return record;
+}
+
+Value::Object PolicyProvenance(const ActivePolicy& policy) {
+  const policy::Metadata& meta = policy.core->policy().metadata();
+  return {{"name", meta.name},
+          {"version", meta.version},
+          {"digest", policy.digest},
+          {"signed", policy.verified},
+          {"signers", Value::Array(policy.signers.begin(), policy.signers.end())},
+          {"signer_keys", Value::Array(policy.signer_keys.begin(), policy.signer_keys.end())}};
+}
+
+audit::AuditRecord PolicyReloadedRecord(std::string_view trigger, const ActivePolicy& old_policy,
+                                        const ActivePolicy& new_policy) {
+  return {"policy.reloaded",
+          {{"trigger", trigger},
+           {"old", PolicyProvenance(old_policy)},
+           {"new", PolicyProvenance(new_policy)}}};
+}
+
+audit::AuditRecord PolicyRefusedRecord(std::string_view trigger, std::string_view reason,
+                                       std::string_view path, const ActivePolicy& in_force) {
+  return {"policy.refused",
+          {{"trigger", trigger},
+           {"reason", reason},
+           {"path", path},
+           {"in_force", PolicyProvenance(in_force)}}};
+}
+
+audit::AuditRecord LifecycleStartRecord(std::string_view command, std::string_view durability,
+                                        const ActivePolicy& policy, std::string_view policy_path,
+                                        Value::Object fields) {
+  Value::Object provenance = PolicyProvenance(policy);
+  provenance["path"] = policy_path;
+  fields["command"] = command;
+  fields["durability"] = durability;
+  fields["policy"] = std::move(provenance);
+  return {"lifecycle.start", std::move(fields)};
+}
+
+audit::AuditRecord LifecycleStopRecord() { return {"lifecycle.stop", {}}; }
+
+}  // namespace firebreak::exchange

@@ -1,10 +1,10 @@
-#include "firebreak/proxy/receipt.h"
+#include "firebreak/exchange/receipt.h"
 
 #include <boost/json.hpp>
 
 #include "firebreak/base/digest.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 namespace json = boost::json;
@@ -93,4 +93,4 @@ base::StatusOr<Receipt> VerifyReceipt(std::string_view token, std::string_view p
   return r;
 }
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

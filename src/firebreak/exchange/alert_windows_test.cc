@@ -1,7 +1,7 @@
 // Rate-limited decision alerts through a real audit log: the records list
 // every alert as sent or folded, the summaries reach the outbox, and what a
 // run that did not close folded is summarised by the next one.
-#include "firebreak/proxy/alert_windows.h"
+#include "firebreak/exchange/alert_windows.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,11 +13,11 @@
 
 #include "firebreak/audit/verify.h"
 #include "firebreak/policy/loader.h"
-#include "firebreak/proxy/audit_outbox.h"
-#include "firebreak/proxy/decision_core.h"
-#include "firebreak/proxy/decision_record.h"
+#include "firebreak/exchange/audit_outbox.h"
+#include "firebreak/exchange/decision_core.h"
+#include "firebreak/exchange/records.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 using ::testing::HasSubstr;
@@ -261,4 +261,4 @@ TEST_F(AlertWindowsTest, MetricsCountSentFoldedAndSummaries) {
 }
 
 }  // namespace
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

@@ -27,7 +27,7 @@
 #include "firebreak/base/status.h"
 #include "firebreak/policy/policy_set.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 struct AlertWindowsOptions {
   audit::AuditLog* log = nullptr;  // required; outlives the AlertWindows
@@ -98,4 +98,4 @@ class AlertWindows {
 audit::AuditRecord SummaryRecord(const alert::FoldedWindow& window, bool recovered);
 audit::OutboxAlert SummaryAlert(const alert::FoldedWindow& window, bool recovered);
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

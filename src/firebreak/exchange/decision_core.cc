@@ -1,9 +1,9 @@
-#include "firebreak/proxy/decision_core.h"
+#include "firebreak/exchange/decision_core.h"
 
 #include <utility>
 #include <vector>
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 classify::Config ClassifierConfigOf(const policy::PolicySet& policy) {
   const policy::ClassifierSpec& spec = policy.classifier();
@@ -87,4 +87,4 @@ base::StatusOr<Outcome> DecisionCore::Decide(const base::Conversation& conversat
   return Outcome{std::move(classification).value(), policy_->Evaluate(input)};
 }
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

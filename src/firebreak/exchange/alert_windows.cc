@@ -1,4 +1,4 @@
-#include "firebreak/proxy/alert_windows.h"
+#include "firebreak/exchange/alert_windows.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,7 +16,7 @@
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 namespace json = boost::json;
@@ -339,4 +339,4 @@ std::string AlertWindows::MetricsText() const {
          std::to_string(summaries_.load()) + "\n";
 }
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

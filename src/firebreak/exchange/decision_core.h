@@ -8,13 +8,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "firebreak/base/conversation.h"
 #include "firebreak/base/status.h"
 #include "firebreak/classify/classifier.h"
 #include "firebreak/policy/policy_set.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 struct Outcome {
   classify::Classification classification;
@@ -54,6 +55,16 @@ class DecisionCore {
   std::unique_ptr<classify::Classifier> classifier_;
 };
 
+// The policy in force: its decision core and its provenance. Immutable; a
+// reload swaps in a new one, and each exchange holds the one it started with.
+struct ActivePolicy {
+  std::shared_ptr<const DecisionCore> core;
+  std::string digest;                    // the bundle digest (policy and model)
+  bool verified = false;                 // signatures met the trust threshold
+  std::vector<std::string> signers;      // parties whose signatures verified
+  std::vector<std::string> signer_keys;  // their key ids (policy::KeyId), in the same order
+};
+
 // What a client is told of a BLOCK: the first rule that made it (or the
 // defaults) and, for content that could not be inspected, where it is.
 std::string BlockMessage(const policy::Decision& decision, const policy::PolicySet& policy,
@@ -62,4 +73,4 @@ std::string BlockMessage(const policy::Decision& decision, const policy::PolicyS
 // The classifier configuration a policy describes.
 classify::Config ClassifierConfigOf(const policy::PolicySet& policy);
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

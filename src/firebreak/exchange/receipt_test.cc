@@ -1,11 +1,11 @@
-#include "firebreak/proxy/receipt.h"
+#include "firebreak/exchange/receipt.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "firebreak/base/digest.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 namespace {
 
 using ::testing::HasSubstr;
@@ -91,4 +91,4 @@ TEST(ReceiptTest, ASignedPayloadThatIsNotAReceiptIsRefused) {
 }
 
 }  // namespace
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange

@@ -11,7 +11,7 @@
 #include "firebreak/config/server_config.h"
 #include "firebreak/policy/policy_set.h"
 
-namespace firebreak::proxy {
+namespace firebreak::exchange {
 
 class AuditOutbox : public alert::AlertStore {
  public:
@@ -47,4 +47,4 @@ base::StatusOr<std::map<std::string, alert::AlertTarget, std::less<>>> AlertTarg
 // Every alert target a policy can raise.
 std::vector<std::string> AlertTargetsNamedBy(const policy::PolicySet& policy);
 
-}  // namespace firebreak::proxy
+}  // namespace firebreak::exchange
