@@ -7,8 +7,8 @@
 
 #include "firebreak/api/request.h"
 #include "firebreak/classify/normalize.h"
-#include "firebreak/policy/loader.h"
 #include "firebreak/exchange/decision_core.h"
+#include "firebreak/policy/loader.h"
 
 namespace firebreak {
 namespace {
@@ -160,7 +160,6 @@ void BM_ReadRequest(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
 }
 BENCHMARK(BM_ReadRequest)->Arg(0)->Arg(1);
-
 
 }  // namespace
 }  // namespace firebreak

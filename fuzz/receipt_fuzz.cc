@@ -52,7 +52,8 @@ void CheckBase64(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view token(reinterpret_cast<const char*>(data), size);
-  if (auto receipt = exchange::VerifyReceipt(token, firebreak::fuzz::kFuzzPublicPem); receipt.ok()) {
+  if (auto receipt = exchange::VerifyReceipt(token, firebreak::fuzz::kFuzzPublicPem);
+      receipt.ok()) {
     CheckVerified(*receipt);
   }
   if (!token.starts_with(kPrefix)) {

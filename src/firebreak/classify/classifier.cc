@@ -159,10 +159,10 @@ struct Classifier::Run {
     bool part = false;
     bool with_context = false;
   };
-  std::vector<Where> where;          // per category, the segment of its best score
-  std::vector<double> whole_best;    // per category, the best score of a whole text as written
-  std::deque<std::string> texts;     // every normalised text read (stable addresses)
-  std::uint32_t languages = 0;       // bit per Language seen in text it cannot read
+  std::vector<Where> where;        // per category, the segment of its best score
+  std::vector<double> whole_best;  // per category, the best score of a whole text as written
+  std::deque<std::string> texts;   // every normalised text read (stable addresses)
+  std::uint32_t languages = 0;     // bit per Language seen in text it cannot read
   bool act_requested = false;
 };
 
@@ -253,7 +253,9 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
 
   std::string model_version = "none";
   if (config.use_model && !config.model_file.empty()) {
-    base::StatusOr<LinearModel> model = LinearModel::Load(config.model_file);
+    base::StatusOr<LinearModel> model =
+        config.model_bytes != nullptr ? LinearModel::Parse(*config.model_bytes, config.model_file)
+                                      : LinearModel::Load(config.model_file);
     if (!model.ok()) {
       return model.status();
     }
@@ -332,9 +334,9 @@ void Classifier::ScoreSegment(const Segment& segment, Run& run) const {
       const double s =
           probe.kind == Evidence::Kind::kPattern ? config_.pattern_score : config_.keyword_score;
       miss[probe.category] *= 1.0 - s;
-      found.push_back({probe.category,
-                       {probe.kind, probe.text, s, segment.message, segment.decoding,
-                        segment.part}});
+      found.push_back(
+          {probe.category,
+           {probe.kind, probe.text, s, segment.message, segment.decoding, segment.part}});
     }
   }
 
@@ -504,7 +506,8 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
               false, run);
   }
   for (const auto& [begin, end] : sink.decode_runs) {
-    const std::string_view span = std::string_view(run.texts[text_index]).substr(begin, end - begin);
+    const std::string_view span =
+        std::string_view(run.texts[text_index]).substr(begin, end - begin);
     const double before = MeasureEnglish(span).share();
     for (Decoding d : {Decoding::kRot13, Decoding::kReversed}) {
       std::string decoded = d == Decoding::kRot13 ? Rot13(span) : Reversed(span);

@@ -47,14 +47,17 @@ struct Config {
   // uncertain: the policy's defaults take part (or, later, a judge). 0: never.
   double uncertain_margin = 0;
   std::filesystem::path model_file;  // empty: no model stage
+  // The model file's bytes when the caller has read (and verified) them;
+  // null: read model_file.
+  std::shared_ptr<const std::string> model_bytes;
 };
 
 struct Evidence {
   enum class Kind : std::uint8_t { kPattern, kKeyword, kModel };
   Kind kind = Kind::kModel;
-  std::string_view detail;  // the pattern or keyword (borrowed from the Classifier)
-  double score = 0;         // this evidence's own score
-  int message = -1;         // message index; -1 = the whole conversation
+  std::string_view detail;              // the pattern or keyword (borrowed from the Classifier)
+  double score = 0;                     // this evidence's own score
+  int message = -1;                     // message index; -1 = the whole conversation
   Decoding decoding = Decoding::kNone;  // how the text it was found in was decoded
   bool part = false;  // found in a sentence or step, not in the message read whole
 
@@ -71,7 +74,7 @@ struct CategoryScore {
   // in decoded text) adds its rules but cannot stand in for the intent of the
   // whole (policy::DetectedCategory::states_intent).
   bool detected_whole = false;
-  std::string part;                // the part that gave the best score (an excerpt); empty: a whole text
+  std::string part;  // the part that gave the best score (an excerpt); empty: a whole text
   std::vector<Evidence> evidence;  // of the text or part that gave the best score
 };
 

@@ -431,8 +431,13 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
   if (!bytes.ok()) {
     return bytes.status();
   }
+  return Parse(*bytes, path);
+}
+
+base::StatusOr<LinearModel> LinearModel::Parse(std::string_view bytes,
+                                               const std::filesystem::path& path) {
   const std::string where = "model file " + path.string();
-  Reader in(*bytes);
+  Reader in(bytes);
   std::string magic;
   std::uint32_t version = 0;
   std::uint32_t hash_bits = 0;
@@ -496,7 +501,7 @@ base::StatusOr<LinearModel> LinearModel::Load(const std::filesystem::path& path)
   if (!in.AtEnd()) {
     return base::DataLoss(where + " has trailing bytes");
   }
-  model.sha256_ = base::ToHex(base::Sha256Of(*bytes));
+  model.sha256_ = base::ToHex(base::Sha256Of(bytes));
   return model;
 }
 

@@ -76,6 +76,9 @@ class LinearModel {
   static base::StatusOr<LinearModel> Train(const std::vector<TrainingExample>& examples,
                                            const TrainOptions& options);
   static base::StatusOr<LinearModel> Load(const std::filesystem::path& path);
+  // From a model file's bytes, already read (`path` names it in errors).
+  static base::StatusOr<LinearModel> Parse(std::string_view bytes,
+                                           const std::filesystem::path& path);
   base::Status Save(const std::filesystem::path& path) const;
 
   const std::vector<std::string>& labels() const { return labels_; }
@@ -130,9 +133,9 @@ class LinearModel {
 
   std::vector<std::string> labels_;
   unsigned hash_bits_ = 0;
-  std::size_t stride_ = 0;  // labels rounded up to a multiple of 4
-  std::vector<float> bias_;     // [label]
-  std::vector<float> weights_;  // [bucket * stride + label]
+  std::size_t stride_ = 0;                  // labels rounded up to a multiple of 4
+  std::vector<float> bias_;                 // [label]
+  std::vector<float> weights_;              // [bucket * stride + label]
   std::vector<std::uint64_t> word_hashes_;  // [word]: its exact_hash
   // Open addressing over the words, each slot its key (an exact_hash in two
   // floats' room; 0 = empty) and its row inline, so that a lookup costs one

@@ -8,9 +8,9 @@
 #include "firebreak/api/request.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/cli/commands.h"
-#include "firebreak/cli/instance.h"
 #include "firebreak/cli/report.h"
 #include "firebreak/cli/scenario.h"
+#include "firebreak/daemon/instance.h"
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/records.h"
 
@@ -111,9 +111,9 @@ int RunJsonl(const exchange::ActivePolicy& policy, exchange::Gate* gate, std::is
     }
     if (gate != nullptr) {
       const std::string request_id = IdText(id);
-      exchange::Admission admission = gate->Admit(
-          policy, *conversation, *outcome,
-          {.request_id = request_id, .principal = "cli", .endpoint = "cli:classify"});
+      exchange::Admission admission =
+          gate->Admit(policy, *conversation, *outcome,
+                      {.request_id = request_id, .principal = "cli", .endpoint = "cli:classify"});
       if (base::StatusOr<audit::Appended> appended = gate->CommitNow(admission); !appended.ok()) {
         fail("audit: " + appended.status().message());
         continue;
@@ -131,12 +131,13 @@ int RunJsonl(const exchange::ActivePolicy& policy, exchange::Gate* gate, std::is
 // recorded; screening does not require them.
 int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostream& out,
                     std::ostream& err) {
-  std::unique_ptr<config::ServerConfig> server = LoadConfig(options.config, "classify", err);
+  std::unique_ptr<config::ServerConfig> server =
+      daemon::LoadConfig(options.config, "classify", err);
   if (server == nullptr) {
     return kExitUsage;
   }
-  base::StatusOr<LoadedPolicy> loaded =
-      LoadActivePolicy(options.policy, {.trust = server->trust, .allow_unsigned = true});
+  base::StatusOr<daemon::LoadedPolicy> loaded =
+      daemon::LoadActivePolicy(options.policy, {.trust = server->trust, .allow_unsigned = true});
   if (!loaded.ok()) {
     err << loaded.status().message() << '\n';
     return kExitPolicyFailure;
@@ -147,13 +148,13 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
   if (!options.durability.empty()) {
     server->audit.durability = options.durability;
   }
-  std::unique_ptr<Instance> instance =
-      OpenInstance(std::move(*server), options.policy, *loaded, "classify --jsonl", {}, err);
+  std::unique_ptr<daemon::Instance> instance = daemon::OpenInstance(
+      std::move(*server), options.policy, *loaded, "classify --jsonl", {}, err);
   if (instance == nullptr) {
     return kExitUsage;
   }
   const int code = RunJsonl(policy, instance->gate.get(), in, out);
-  return CloseInstance(*instance, "classify", err) ? code : kExitUsage;
+  return daemon::CloseInstance(*instance, "classify", err) ? code : kExitUsage;
 }
 
 }  // namespace

@@ -18,13 +18,14 @@
 #include "firebreak/api/translate.h"
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
-#include "firebreak/cli/active_policy.h"
 #include "firebreak/cli/commands.h"
-#include "firebreak/cli/instance.h"
 #include "firebreak/cli/scenario.h"
-#include "firebreak/http/client.h"
-#include "firebreak/exchange/records.h"
+#include "firebreak/daemon/instance.h"
+#include "firebreak/daemon/policy_loader.h"
 #include "firebreak/exchange/events.h"
+#include "firebreak/exchange/records.h"
+#include "firebreak/http/client.h"
+#include "firebreak/proxy/proxy.h"
 #include "firebreak/tui/terminal.h"
 
 namespace firebreak::cli {
@@ -92,7 +93,8 @@ std::string Excerpt(std::string text, std::size_t bytes) {
 // an allowed prompt (recording the completion) or say what would happen.
 class Pipeline {
  public:
-  Pipeline(Instance& instance, const exchange::ActivePolicy& policy, std::optional<Upstream> upstream)
+  Pipeline(daemon::Instance& instance, const exchange::ActivePolicy& policy,
+           std::optional<Upstream> upstream)
       : instance_(instance), policy_(policy), upstream_(std::move(upstream)) {}
 
   base::DecisionEvent Run(const base::Conversation& conversation, const std::string& request_id) {
@@ -111,8 +113,8 @@ class Pipeline {
     const policy::Decision& d = outcome->decision;
     exchange::Admission admission = gate.Admit(policy_, conversation, *outcome, caller);
     if (!admission.event) {  // no dashboard listens, but the demo prints it
-      admission.event = exchange::DecisionEventOf(conversation, *outcome, *policy_.core,
-                                                  request_id, "demo", "demo", "");
+      admission.event = exchange::DecisionEventOf(conversation, *outcome, *policy_.core, request_id,
+                                                  "demo", "demo", "");
     }
     std::string targets;
     for (const audit::OutboxAlert& a : admission.alerts) {
@@ -221,7 +223,7 @@ class Pipeline {
     return outcome;
   }
 
-  Instance& instance_;
+  daemon::Instance& instance_;
   const exchange::ActivePolicy& policy_;
   std::optional<Upstream> upstream_;
 };
@@ -273,7 +275,7 @@ struct Pacing {
 };
 
 int RunDashboardDemo(const DemoOptions& options, const std::vector<Scenario>& scenarios,
-                     Pipeline& pipeline, Instance& instance, tui::Terminal& terminal) {
+                     Pipeline& pipeline, daemon::Instance& instance, tui::Terminal& terminal) {
   tui::Console console(terminal, instance.events->Subscribe(10'000));
   const bool for_enter = !options.fast && !options.auto_advance;
   const std::chrono::milliseconds pause(options.fast ? 1000 : 4000);
@@ -384,13 +386,13 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     serve.dashboard = true;
     return RunServe(serve, out, err);
   }
-  std::unique_ptr<config::ServerConfig> config = LoadConfig(options.config, "demo", err);
+  std::unique_ptr<config::ServerConfig> config = daemon::LoadConfig(options.config, "demo", err);
   if (config == nullptr) {
     return kExitUsage;
   }
   // The signatures are checked and shown; the demo runs either way.
-  base::StatusOr<LoadedPolicy> loaded =
-      LoadActivePolicy(options.policy, {.trust = config->trust, .allow_unsigned = true});
+  base::StatusOr<daemon::LoadedPolicy> loaded =
+      daemon::LoadActivePolicy(options.policy, {.trust = config->trust, .allow_unsigned = true});
   if (!loaded.ok()) {
     err << "firebreak demo: " << loaded.status().message() << '\n';
     return kExitPolicyFailure;
@@ -416,9 +418,9 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     }
   }
   err << loaded->warnings;
-  const base::PolicyEvent policy_event = PolicyEventOf(*loaded, "demo");
-  std::unique_ptr<Instance> instance =
-      OpenInstance(*config, options.policy, *loaded, "demo", {}, *log);
+  const base::PolicyEvent policy_event = daemon::PolicyEventOf(*loaded, "demo");
+  std::unique_ptr<daemon::Instance> instance =
+      daemon::OpenInstance(*config, options.policy, *loaded, "demo", {}, *log);
   if (instance == nullptr) {
     if (log != &err) {
       err << "firebreak demo: cannot start; see " << log_path.string() << '\n';
@@ -468,7 +470,7 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
       }
     }
   }
-  if (!CloseInstance(*instance, "demo", *log)) {
+  if (!daemon::CloseInstance(*instance, "demo", *log)) {
     return kExitUsage;
   }
   return code;

@@ -8,10 +8,10 @@
 #include "firebreak/base/digest.h"
 #include "firebreak/base/signing.h"
 #include "firebreak/cli/commands.h"
+#include "firebreak/exchange/receipt.h"
 #include "firebreak/policy/bundle.h"
 #include "firebreak/policy/loader.h"
 #include "firebreak/policy/signature.h"
-#include "firebreak/exchange/receipt.h"
 
 namespace firebreak::cli {
 namespace {

@@ -21,7 +21,7 @@ std::string MessageName(int message) {
 }  // namespace
 
 std::unique_ptr<exchange::DecisionCore> LoadDecisionCore(const std::string& policy_path,
-                                                      std::ostream& err) {
+                                                         std::ostream& err) {
   policy::LoadResult loaded = policy::LoadPolicyFile(policy_path);
   for (const policy::Diagnostic& d : loaded.diagnostics) {
     err << d.ToString() << '\n';

@@ -13,7 +13,7 @@ namespace firebreak::cli {
 // Loads, validates and compiles a policy. Prints warnings and errors to
 // `err`; returns null when the policy cannot be used.
 std::unique_ptr<exchange::DecisionCore> LoadDecisionCore(const std::string& policy_path,
-                                                      std::ostream& err);
+                                                         std::ostream& err);
 
 // "bulk_surveillance 0.97, pattern_of_life 0.55": detected categories, or "(none)".
 std::string DetectedSummary(const classify::Classification& classification,

@@ -129,7 +129,8 @@ base::StatusOr<std::unique_ptr<AlertWindows>> AlertWindows::Open(AlertWindowsOpt
     windows->thread_ = std::thread([self] {
       std::string last_error;
       std::unique_lock lock(self->stop_mu_);
-      while (!self->stop_cv_.wait_for(lock, self->options_.tick, [self] { return self->stopping_; })) {
+      while (
+          !self->stop_cv_.wait_for(lock, self->options_.tick, [self] { return self->stopping_; })) {
         lock.unlock();
         const base::Status s = self->WriteDue();
         if (!s.ok() && s.message() != last_error && self->options_.errors != nullptr) {
@@ -263,8 +264,8 @@ base::Status AlertWindows::AppendPending() {
       continue;
     }
     if (first.ok()) {
-      first = Unavailable("the summary of " + std::to_string(w.folded) +
-                          " folded alerts of rule " + w.rule + " to " + w.target +
+      first = Unavailable("the summary of " + std::to_string(w.folded) + " folded alerts of rule " +
+                          w.rule + " to " + w.target +
                           " is not recorded yet (retried): " + a.status().message());
     }
     left.push_back(std::move(p));

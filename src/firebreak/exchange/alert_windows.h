@@ -84,7 +84,7 @@ class AlertWindows {
     alert::FoldedWindow window;
     bool recovered = false;  // rebuilt from the records of a run that did not close
   };
-  std::vector<PendingSummary> pending_;  // closed, summary not yet appended
+  std::vector<PendingSummary> pending_;            // closed, summary not yet appended
   std::uint64_t written_scan_after_ = UINT64_MAX;  // what the state file says
   std::atomic<std::uint64_t> summaries_{0};
   std::mutex stop_mu_;

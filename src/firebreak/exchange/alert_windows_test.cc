@@ -12,10 +12,10 @@
 #include <filesystem>
 
 #include "firebreak/audit/verify.h"
-#include "firebreak/policy/loader.h"
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/decision_core.h"
 #include "firebreak/exchange/records.h"
+#include "firebreak/policy/loader.h"
 
 namespace firebreak::exchange {
 namespace {
@@ -54,8 +54,8 @@ class AlertWindowsTest : public ::testing::Test {
 
   void OpenLog() { log_ = std::move(audit::AuditLog::Open(options_)).value(); }
   void OpenWindows() {
-    base::StatusOr<std::unique_ptr<AlertWindows>> w = AlertWindows::Open(
-        {.log = log_.get(), .now_micros = options_.now_micros, .tick = {}});
+    base::StatusOr<std::unique_ptr<AlertWindows>> w =
+        AlertWindows::Open({.log = log_.get(), .now_micros = options_.now_micros, .tick = {}});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     windows_ = std::move(w).value();
   }
@@ -242,8 +242,7 @@ TEST_F(AlertWindowsTest, AZeroWindowSendsEveryAlertAndRecordsNoWindow) {
   for (int i = 1; i <= 3; ++i) {
     EXPECT_EQ(Block("req-" + std::to_string(i)).outbox.size(), 2u);
   }
-  EXPECT_THAT(json::serialize(Records()[2].at("alert_delivery")),
-              Not(HasSubstr("window")));
+  EXPECT_THAT(json::serialize(Records()[2].at("alert_delivery")), Not(HasSubstr("window")));
   ASSERT_TRUE(windows_->Close().ok());
   EXPECT_EQ(Outbox().size(), 6u);  // no summaries
 }

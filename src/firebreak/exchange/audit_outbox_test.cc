@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include "firebreak/base/digest.h"
-#include "firebreak/http/test_receiver.h"
-#include "firebreak/policy/loader.h"
 #include "firebreak/exchange/decision_core.h"
 #include "firebreak/exchange/records.h"
+#include "firebreak/http/test_receiver.h"
+#include "firebreak/policy/loader.h"
 
 namespace firebreak::exchange {
 namespace {

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "firebreak/audit/record.h"
-#include "firebreak/policy/loader.h"
 #include "firebreak/exchange/records.h"
+#include "firebreak/policy/loader.h"
 
 namespace firebreak::exchange {
 namespace {
@@ -123,9 +123,10 @@ TEST_F(DecisionCoreTest, HarmfulLastTurnIsNotHiddenByABenignFirstTurn) {
 std::string Report(std::size_t bytes) {
   std::string out;
   while (out.size() < bytes) {
-    out += "Elements of the 14th Brigade completed their relief in place north of the river. "
-           "Rail traffic into the junction increased for the third day, with flatcars of "
-           "engineering equipment and fuel bowsers. Schools in the district reopened on Monday. ";
+    out +=
+        "Elements of the 14th Brigade completed their relief in place north of the river. "
+        "Rail traffic into the junction increased for the third day, with flatcars of "
+        "engineering equipment and fuel bowsers. Schools in the district reopened on Monday. ";
   }
   return out;
 }

@@ -61,12 +61,12 @@ void Gate::Settle(Admission& a, const base::StatusOr<audit::Appended>& appended)
 }
 
 void Gate::Commit(Admission& a, Done done) {
-  options_.log->AppendAsync(a.record, std::move(a.alerts),
-                            [this, &a, done = std::move(done)](
-                                base::StatusOr<audit::Appended> appended) {
-                              Settle(a, appended);
-                              done(std::move(appended));
-                            });
+  options_.log->AppendAsync(
+      a.record, std::move(a.alerts),
+      [this, &a, done = std::move(done)](base::StatusOr<audit::Appended> appended) {
+        Settle(a, appended);
+        done(std::move(appended));
+      });
 }
 
 base::StatusOr<audit::Appended> Gate::CommitNow(Admission& a) {

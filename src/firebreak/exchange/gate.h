@@ -68,7 +68,9 @@ class Gate {
                                  const Caller& caller) const;
 
   // Whether dashboards listen: a caller describes an event's outcome only then.
-  bool publishing() const { return options_.events != nullptr && options_.events->HasSubscribers(); }
+  bool publishing() const {
+    return options_.events != nullptr && options_.events->HasSubscribers();
+  }
 
   // The decision's record, its alerts (admitted by the alert windows) and,
   // when publishing, its events with `outcome_text` (what happens to the

@@ -46,9 +46,9 @@ class GateTest : public ::testing::Test {
   void Open() {
     log_ = std::move(audit::AuditLog::Open(audit_)).value();
     gate_ = std::make_unique<Gate>(GateOptions{
-        .log = log_.get(),
-        .events = events_,
-        .on_audit_failure = [this](const base::Status& s) { failures_.push_back(s.message()); }});
+        .log = log_.get(), .events = events_, .on_audit_failure = [this](const base::Status& s) {
+          failures_.push_back(s.message());
+        }});
   }
 
   std::vector<json::object> Records() {
@@ -168,8 +168,8 @@ TEST_F(GateTest, RefusalsAndCompletionsHaveTheirOwnRecords) {
 }
 
 TEST(RecordsTest, PolicyRecordsCarryTheProvenanceOfBothPolicies) {
-  policy::LoadResult loaded = policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) +
-                                                     "/policies/defense-standard.yaml");
+  policy::LoadResult loaded =
+      policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) + "/policies/defense-standard.yaml");
   ASSERT_TRUE(loaded.ok());
   ActivePolicy old_policy{.core = std::move(DecisionCore::Create(loaded.policy)).value(),
                           .digest = "old",

@@ -181,9 +181,9 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
       if (!listed[i]->where.empty()) {
         message.emplace("where", listed[i]->where);
       }
-      cut |= Keep(message, "text",
-                  retained == "redacted" ? std::string_view(redacted[i]) : listed[i]->text,
-                  shares[i]);
+      cut |=
+          Keep(message, "text",
+               retained == "redacted" ? std::string_view(redacted[i]) : listed[i]->text, shares[i]);
       messages.emplace_back(std::move(message));
     }
     f["messages"] = std::move(messages);
@@ -298,13 +298,11 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
   return record;
 }
 
-audit::AuditRecord RefusalRecord(std::string_view request_id, std::string_view endpoint,
-                                 int status, std::string_view reason) {
-  return {"refusal",
-          {{"request_id", request_id},
-           {"endpoint", endpoint},
-           {"status", status},
-           {"reason", reason}}};
+audit::AuditRecord RefusalRecord(std::string_view request_id, std::string_view endpoint, int status,
+                                 std::string_view reason) {
+  return {
+      "refusal",
+      {{"request_id", request_id}, {"endpoint", endpoint}, {"status", status}, {"reason", reason}}};
 }
 
 audit::AuditRecord CompletionRecord(const Completion& c) {
@@ -326,7 +324,8 @@ audit::AuditRecord CompletionRecord(const Completion& c) {
     f["error"] = c.error;
   }
   if (c.input_tokens >= 0 || c.output_tokens >= 0) {
-    f["usage"] = Value::Object{{"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens}};
+    f["usage"] =
+        Value::Object{{"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens}};
   }
   return record;
 }

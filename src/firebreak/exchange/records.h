@@ -82,8 +82,8 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
 
 // A request refused before any decision (bad input, no policy, a
 // conversation that cannot be classified), with the status it was answered.
-audit::AuditRecord RefusalRecord(std::string_view request_id, std::string_view endpoint,
-                                 int status, std::string_view reason);
+audit::AuditRecord RefusalRecord(std::string_view request_id, std::string_view endpoint, int status,
+                                 std::string_view reason);
 
 // How a forwarded exchange ended.
 struct Completion {
@@ -94,8 +94,8 @@ struct Completion {
   bool complete = false;           // the whole answer reached the client
   std::int64_t bytes = -1;         // what the client was sent; -1: not counted
   std::int64_t latency_micros = 0;
-  std::string response_sha256;  // of what the client was sent (hex); empty: nothing
-  std::string_view error;       // why it ended early
+  std::string response_sha256;     // of what the client was sent (hex); empty: nothing
+  std::string_view error;          // why it ended early
   std::int64_t input_tokens = -1;  // usage, when the upstream reported it
   std::int64_t output_tokens = -1;
 };

@@ -135,10 +135,9 @@ PresentedKey KeyOf(const http::Headers& headers) {
     return {api_key};
   }
   constexpr std::string_view kScheme = "bearer";
-  const bool bearer =
-      auth.size() > kScheme.size() && blank(auth[kScheme.size()]) &&
-      std::equal(kScheme.begin(), kScheme.end(), auth.begin(),
-                 [](char a, char b) { return a == (b | 0x20); });
+  const bool bearer = auth.size() > kScheme.size() && blank(auth[kScheme.size()]) &&
+                      std::equal(kScheme.begin(), kScheme.end(), auth.begin(),
+                                 [](char a, char b) { return a == (b | 0x20); });
   if (bearer) {
     std::string_view key = auth.substr(kScheme.size());
     while (!key.empty() && blank(key.front())) {
@@ -285,8 +284,8 @@ void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
       receipt.rules.push_back(p.rules.substr(start, comma - start));
       start = comma + 1;
     }
-    headers.push_back(
-        {"x-firebreak-receipt", exchange::SignReceipt(receipt, options_.gate->log().signing_key())});
+    headers.push_back({"x-firebreak-receipt",
+                       exchange::SignReceipt(receipt, options_.gate->log().signing_key())});
   }
 }
 
@@ -643,7 +642,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
 }
 
 const Proxy::Principal* Proxy::Authenticate(const http::Headers& headers,
-                                             std::string& refusal) const {
+                                            std::string& refusal) const {
   const PresentedKey presented = KeyOf(headers);
   if (presented.malformed) {
     refusal = "malformed Authorization header: send Authorization: Bearer KEY or x-api-key: KEY";
@@ -695,10 +694,10 @@ void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view mess
 // the upstream speaks the other API. InvalidArgument when it cannot be
 // translated.
 base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
-                                                      http::ServerRequest& request,
-                                                      json::value& document,
-                                                      const policy::Decision& decision,
-                                                      bool stream) const {
+                                                       http::ServerRequest& request,
+                                                       json::value& document,
+                                                       const policy::Decision& decision,
+                                                       bool stream) const {
   const api::Dialect upstream_dialect = DialectOf(p.upstream->type);
   const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
                       !decision.constraints.empty() &&
@@ -719,9 +718,9 @@ base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
     if (upstream_dialect == p.dialect) {
       up.body = json::serialize(body);
     } else {
-      base::StatusOr<json::object> translated =
-          upstream_dialect == api::Dialect::kAnthropic ? api::AnthropicRequestFromOpenAI(body)
-                                                       : api::OpenAIRequestFromAnthropic(body);
+      base::StatusOr<json::object> translated = upstream_dialect == api::Dialect::kAnthropic
+                                                    ? api::AnthropicRequestFromOpenAI(body)
+                                                    : api::OpenAIRequestFromAnthropic(body);
       if (!translated.ok()) {
         return translated.status();
       }
@@ -789,7 +788,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                                 .principal = principal.id,
                                 .endpoint = RouteName(route),
                                 .attributes = &principal.attributes};
-  base::StatusOr<exchange::Outcome> outcome = options_.gate->Decide(*p->policy, *conversation, caller);
+  base::StatusOr<exchange::Outcome> outcome =
+      options_.gate->Decide(*p->policy, *conversation, caller);
   if (!outcome.ok()) {
     Refuse(std::move(p), 400, "cannot classify the conversation: " + outcome.status().message(),
            "unclassifiable");

@@ -13,13 +13,13 @@
 #include "firebreak/alert/alert.h"
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/base/event.h"
-#include "firebreak/cli/active_policy.h"
 #include "firebreak/config/server_config.h"
+#include "firebreak/daemon/policy_loader.h"
 #include "firebreak/exchange/alert_windows.h"
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/gate.h"
 
-namespace firebreak::cli {
+namespace firebreak::daemon {
 
 // Loads the server config: `path` if it exists; the built-in defaults when it
 // is the default name and absent. Errors are printed with `command`.
@@ -48,13 +48,16 @@ struct Instance {
 // (config.audit, already overridden by flags), writes lifecycle.start with
 // `start_fields` and the policy's provenance, summarises the alerts a run
 // that did not close had folded, and starts the alert sender.
-// nullptr after printing why.
+// `events`: the hub to publish to (default: a new one). nullptr after
+// printing why.
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
                                        const LoadedPolicy& policy, std::string_view command,
-                                       audit::Value::Object start_fields, std::ostream& err);
+                                       audit::Value::Object start_fields, std::ostream& err,
+                                       std::shared_ptr<base::EventHub> events = nullptr);
 
 // Summarises the alert windows still open, stops the sender after a last
-// delivery pass, writes lifecycle.stop and a final checkpoint. False (after printing why) when the trail cannot close.
+// delivery pass, writes lifecycle.stop and a final checkpoint. False (after printing why) when the
+// trail cannot close.
 bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err);
 
-}  // namespace firebreak::cli
+}  // namespace firebreak::daemon

@@ -1,11 +1,11 @@
-#include "firebreak/cli/active_policy.h"
+#include "firebreak/daemon/policy_loader.h"
 
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/policy/bundle.h"
 #include "firebreak/policy/loader.h"
 
-namespace firebreak::cli {
+namespace firebreak::daemon {
 
 base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& policy_file,
                                               const PolicyTrust& trust) {
@@ -20,27 +20,20 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
                                     std::to_string(parsed.ErrorCount()) +
                                     " error(s); the policy was not loaded");
   }
-  base::StatusOr<std::unique_ptr<exchange::DecisionCore>> core =
-      exchange::DecisionCore::Create(parsed.policy);
-  if (!core.ok()) {
-    return base::FailedPrecondition(name + ": " + core.status().message());
-  }
-
-  // The digest covers the bytes loaded, not the files as they may be now.
+  // The model is read once: its bytes are digested, verified and compiled,
+  // never the file as it may be by then.
   LoadedPolicy loaded;
   std::vector<policy::HashedFile> files{
       {std::filesystem::absolute(policy_file), base::ToHex(base::Sha256Of(*text))}};
-  if (const std::filesystem::path& model = parsed.policy->classifier().model_file; !model.empty()) {
-    std::string sha = (*core)->classifier().model_sha256();
-    if (sha.empty()) {  // the model stage is off: hash the file itself
-      base::StatusOr<std::string> file_sha = base::Sha256HexOfFile(model);
-      if (!file_sha.ok()) {
-        return base::FailedPrecondition(file_sha.status().message());
-      }
-      sha = *file_sha;
+  classify::Config config = exchange::ClassifierConfigOf(*parsed.policy);
+  if (!config.model_file.empty()) {
+    base::StatusOr<std::string> model = base::ReadFile(config.model_file);
+    if (!model.ok()) {
+      return base::FailedPrecondition(name + ": " + model.status().message());
     }
-    files.push_back({model, sha});
-    loaded.model_file = model.string();
+    files.push_back({config.model_file, base::ToHex(base::Sha256Of(*model))});
+    loaded.model_file = config.model_file.string();
+    config.model_bytes = std::make_shared<const std::string>(std::move(model).value());
   }
   const policy::Bundle bundle = policy::BundleFrom(policy_file, files);
   for (const policy::Diagnostic& d : parsed.diagnostics) {
@@ -48,8 +41,18 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
   }
 
   auto active = std::make_shared<exchange::ActivePolicy>();
-  active->core = std::move(core).value();
   active->digest = bundle.digest;
+  // Compiled (patterns, model) only once the signatures are known to hold.
+  auto compile = [&]() -> base::StatusOr<LoadedPolicy> {
+    base::StatusOr<std::unique_ptr<exchange::DecisionCore>> core =
+        exchange::DecisionCore::Create(parsed.policy, std::move(config));
+    if (!core.ok()) {
+      return base::FailedPrecondition(name + ": " + core.status().message());
+    }
+    active->core = std::move(core).value();
+    loaded.active = std::move(active);
+    return std::move(loaded);
+  };
   if (trust.trust.empty()) {
     if (!trust.allow_unsigned) {
       return base::FailedPrecondition(
@@ -57,8 +60,7 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
           "Set trust: in the config or pass --trust FILE (see `firebreak verify --help`); "
           "for local development only, --allow-unsigned");
     }
-    loaded.active = std::move(active);
-    return loaded;
+    return compile();
   }
   loaded.trust_path = trust.trust.string();
   base::StatusOr<policy::Trust> parties = policy::LoadTrust(trust.trust);
@@ -96,8 +98,7 @@ base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& polic
         ", " + std::to_string(loaded.verification.threshold) + " required:" + why +
         "\nEach party signs with `firebreak sign " + name + " --key KEY --party NAME`");
   }
-  loaded.active = std::move(active);
-  return loaded;
+  return compile();
 }
 
 std::string SignerSummary(const LoadedPolicy& loaded) {
@@ -142,4 +143,4 @@ base::PolicyEvent PolicyEventOf(const LoadedPolicy& loaded, std::string source) 
   return e;
 }
 
-}  // namespace firebreak::cli
+}  // namespace firebreak::daemon

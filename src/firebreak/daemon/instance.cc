@@ -1,4 +1,4 @@
-#include "firebreak/cli/instance.h"
+#include "firebreak/daemon/instance.h"
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -7,7 +7,7 @@
 #include "firebreak/base/clock.h"
 #include "firebreak/http/client.h"
 
-namespace firebreak::cli {
+namespace firebreak::daemon {
 
 namespace json = boost::json;
 
@@ -71,7 +71,8 @@ std::unique_ptr<config::ServerConfig> LoadConfig(const std::string& path, std::s
 
 std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::string& policy_path,
                                        const LoadedPolicy& loaded, std::string_view command,
-                                       audit::Value::Object start_fields, std::ostream& err) {
+                                       audit::Value::Object start_fields, std::ostream& err,
+                                       std::shared_ptr<base::EventHub> events) {
   const policy::PolicySet& policy = loaded.active->core->policy();
   auto fail = [&](const std::string& message) {
     err << "firebreak " << command << ": " << message << '\n';
@@ -94,6 +95,9 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
   }
 
   auto instance = std::make_unique<Instance>();
+  if (events != nullptr) {
+    instance->events = std::move(events);
+  }
 
   audit::AuditOptions audit_options;
   audit_options.db = config.audit.db;
@@ -140,9 +144,9 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
         << " could not be checked: recorded as record " << o.unsigned_tail_seq << '\n';
   }
 
-  if (base::StatusOr<audit::Appended> a = instance->log->Append(exchange::LifecycleStartRecord(
-          command, audit::DurabilityName(audit_options.durability), *loaded.active, policy_path,
-          std::move(start_fields)));
+  if (base::StatusOr<audit::Appended> a = instance->log->Append(
+          exchange::LifecycleStartRecord(command, audit::DurabilityName(audit_options.durability),
+                                         *loaded.active, policy_path, std::move(start_fields)));
       !a.ok()) {
     return fail(a.status().message());
   }
@@ -237,4 +241,4 @@ bool CloseInstance(Instance& instance, std::string_view command, std::ostream& e
   return true;
 }
 
-}  // namespace firebreak::cli
+}  // namespace firebreak::daemon

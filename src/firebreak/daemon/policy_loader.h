@@ -9,10 +9,10 @@
 
 #include "firebreak/base/event.h"
 #include "firebreak/base/status.h"
+#include "firebreak/exchange/decision_core.h"
 #include "firebreak/policy/signature.h"
-#include "firebreak/proxy/proxy.h"
 
-namespace firebreak::cli {
+namespace firebreak::daemon {
 
 struct PolicyTrust {
   std::filesystem::path trust;  // the trust file; empty: none configured
@@ -41,4 +41,4 @@ std::string SignerSummary(const LoadedPolicy& loaded);
 // against the trust file's party of the same name.
 base::PolicyEvent PolicyEventOf(const LoadedPolicy& loaded, std::string source);
 
-}  // namespace firebreak::cli
+}  // namespace firebreak::daemon
