@@ -71,6 +71,44 @@ describe('metrics and API keys with principals', () => {
     assert.equal((await fetch(`${fb.url}/health`)).status, 200);
   });
 
+  test('failures are answered, counted and recorded as README\'s Failures table says', async () => {
+    const metric = async (kind) => {
+      const text = await fetch(`${fb.url}/metrics`, { headers: { 'x-api-key': key } }).then((r) => r.text());
+      const m = text.match(new RegExp(`firebreak_refusals_total\\{kind="${kind}"\\} (\\d+)`));
+      assert.ok(m, `no firebreak_refusals_total for ${kind}`);
+      return Number(m[1]);
+    };
+    const before = {};
+    for (const kind of ['invalid_json', 'unauthenticated', 'unknown_endpoint', 'malformed_http']) {
+      before[kind] = await metric(kind);
+    }
+    const exchanges = () => auditRecords(fb.db).filter((r) => ['decision', 'refusal'].includes(r.kind)).length;
+    const recorded = exchanges();
+
+    // Recorded: a refusal record under the answer's request id.
+    const bad = await fetch(`${fb.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: '{"model":',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, 'invalid_json');
+    const id = bad.headers.get('x-firebreak-request-id');
+    await waitFor(() => auditRecords(fb.db).some((r) => r.kind === 'refusal' && r.request_id === id),
+      'the refusal record');
+
+    // Not recorded (an unauthenticated flood, an unknown endpoint, bytes
+    // that are not HTTP), but counted.
+    assert.equal((await postJson(`${fb.url}/v1/chat/completions`, chat(prompts.allow))).status, 401);
+    assert.equal((await fetch(`${fb.url}/v2/nothing`, { headers: { 'x-api-key': key } })).status, 404);
+    const garbage = await raw(Number(new URL(fb.url).port), 'GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    assert.equal(garbage.status, 400, garbage.text);
+
+    assert.equal(await metric('invalid_json'), before.invalid_json + 1);
+    assert.equal(await metric('unauthenticated'), before.unauthenticated + 1);
+    assert.equal(await metric('unknown_endpoint'), before.unknown_endpoint + 1);
+    assert.equal(await metric('malformed_http'), before.malformed_http + 1);
+    assert.equal(exchanges(), recorded + 1);  // the refusal only
+  });
+
   test('the Bearer scheme is matched in any case, with spaces before the key', async () => {
     for (const authorization of [`Bearer ${key}`, `bearer ${key}`, `BEARER ${key}`, `BeArEr ${key}`,
       `Bearer    ${key}`, `Bearer\t${key}`]) {

@@ -107,6 +107,14 @@ std::string Metrics::Render(std::string_view gauges) const {
   out += "# HELP firebreak_audit_failures_total Audit appends that failed (requests refused).\n";
   out += "# TYPE firebreak_audit_failures_total counter\n";
   out += "firebreak_audit_failures_total " + std::to_string(audit_failures_.load()) + "\n";
+  out += "# HELP firebreak_refusals_total Requests refused, by failure kind (README: Failures).\n";
+  out += "# TYPE firebreak_refusals_total counter\n";
+  for (const exchange::FailureSpec& f : exchange::Failures()) {
+    if (f.metric.starts_with("firebreak_refusals_total")) {
+      out += "firebreak_refusals_total{kind=\"" + std::string(f.name) + "\"} " +
+             std::to_string(failures_[static_cast<int>(f.failure)].load()) + "\n";
+    }
+  }
   std::lock_guard lock(mu_);
   out += "# HELP firebreak_rule_decisions_total Decisions by the rule that made them.\n";
   out += "# TYPE firebreak_rule_decisions_total counter\n";

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "firebreak/exchange/failure.h"
+
 namespace firebreak::proxy {
 
 enum class Route {
@@ -57,6 +59,11 @@ class Metrics {
   void Observe(Stage stage, double seconds) { stages_[static_cast<int>(stage)].Observe(seconds); }
   void CountUpstreamError(std::string_view upstream, std::string_view kind);
   void CountAuditFailure() { audit_failures_.fetch_add(1, std::memory_order_relaxed); }
+  // A refusal (firebreak_refusals_total{kind}); the upstream's failures are
+  // CountUpstreamError's.
+  void CountFailure(exchange::Failure failure) {
+    failures_[static_cast<int>(failure)].fetch_add(1, std::memory_order_relaxed);
+  }
 
   // `gauges` are appended as they are (name value lines with HELP/TYPE).
   std::string Render(std::string_view gauges) const;
@@ -65,6 +72,7 @@ class Metrics {
   std::array<std::array<std::atomic<std::uint64_t>, kResultCount>, kRouteCount> requests_{};
   std::array<Histogram, kStageCount> stages_;
   std::atomic<std::uint64_t> audit_failures_{0};
+  std::array<std::atomic<std::uint64_t>, exchange::kFailureCount> failures_{};
   mutable std::mutex mu_;  // the labelled maps below
   std::map<std::string, std::uint64_t, std::less<>> rules_;
   std::map<std::string, std::uint64_t, std::less<>> upstream_errors_;

@@ -450,7 +450,9 @@ std::shared_ptr<const exchange::ActivePolicy> Proxy::policy() const {
   return options_.policy;
 }
 
-http::Reply Proxy::ErrorReply(std::string_view target, int status, std::string_view message) const {
+http::Reply Proxy::ErrorReply(std::string_view target, int status, std::string_view message) {
+  metrics_.CountFailure(status == 503 ? exchange::Failure::kOverloaded
+                                      : exchange::Failure::kMalformedHttp);
   const Route route = RouteOf(target.substr(0, target.find('?')));
   http::Reply reply = ErrorFor(DialectOf(route), status, message, "invalid_request");
   reply.headers.push_back({"x-firebreak-request-id", NewRequestId()});
@@ -535,13 +537,17 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
       std::string_view(request.target).substr(0, request.target.find('?'));
   p->route = RouteOf(path);
   p->dialect = DialectOf(p->route);
-  auto answer = [&](http::Reply reply) {
+  // A refusal before any exchange began: answered and counted, not
+  // recorded (exchange::Failures says why).
+  auto answer = [&](exchange::Failure failure, http::Reply reply) {
     AddHeaders(*p, reply.headers);
     metrics_.CountRequest(p->route, Result::kRefused);
+    metrics_.CountFailure(failure);
     p->exchange->Respond(std::move(reply));
   };
   if (p->route == Route::kNotFound) {
-    answer(ErrorFor(p->dialect, 404,
+    answer(exchange::Failure::kUnknownEndpoint,
+           ErrorFor(p->dialect, 404,
                     "unknown endpoint " + request.method + " " + std::string(path) +
                         "; Firebreak serves POST /v1/chat/completions, POST /v1/messages, "
                         "GET /v1/models, POST /v1/firebreak/evaluate, GET /health, GET /ready, "
@@ -555,7 +561,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
                                      ", not " + request.method,
                                  "method_not_allowed");
     reply.headers.push_back({"allow", std::string(MethodOf(p->route))});
-    answer(std::move(reply));
+    answer(exchange::Failure::kUnknownEndpoint, std::move(reply));
     return;
   }
   const auto ok = [&](http::Reply reply) {
@@ -575,11 +581,13 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
         std::string refusal;
         const Principal* reader = Authenticate(request.headers, refusal);
         if (reader == nullptr) {
-          answer(ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
+          answer(exchange::Failure::kUnauthenticated,
+                 ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
           return;
         }
         if (auth == config::MetricsAuth::kAdmin && !reader->admin) {
-          answer(ErrorFor(p->dialect, 403,
+          answer(exchange::Failure::kForbidden,
+                 ErrorFor(p->dialect, 403,
                           "/metrics needs an admin principal (server.metrics_auth: admin)",
                           "forbidden"));
           return;
@@ -600,7 +608,8 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
     std::string refusal;
     principal = Authenticate(request.headers, refusal);
     if (principal == nullptr) {
-      answer(ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
+      answer(exchange::Failure::kUnauthenticated,
+             ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
       return;
     }
   }
@@ -609,10 +618,12 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   }
   if (p->route == Route::kEvents) {
     if (!principal->admin) {
-      answer(ErrorFor(p->dialect, 403, "the event stream needs an admin principal (admin: true)",
+      answer(exchange::Failure::kForbidden,
+             ErrorFor(p->dialect, 403, "the event stream needs an admin principal (admin: true)",
                       "forbidden"));
     } else if (options_.events == nullptr) {
-      answer(ErrorFor(p->dialect, 501, "this server publishes no events", "not_implemented"));
+      answer(exchange::Failure::kUnknownEndpoint,
+             ErrorFor(p->dialect, 501, "this server publishes no events", "not_implemented"));
     } else {
       metrics_.CountRequest(p->route, Result::kAllow);
       http::Reply head{200,
@@ -626,12 +637,14 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   }
   if (p->route == Route::kReload) {
     if (!principal->admin) {
-      answer(ErrorFor(p->dialect, 403,
+      answer(exchange::Failure::kForbidden,
+             ErrorFor(p->dialect, 403,
                       "reloading the policy needs an admin principal (admin: true in the "
                       "config); or send the server SIGHUP",
                       "forbidden"));
     } else if (!options_.reload) {
-      answer(ErrorFor(p->dialect, 501, "this server cannot reload its policy", "not_implemented"));
+      answer(exchange::Failure::kUnknownEndpoint,
+             ErrorFor(p->dialect, 501, "this server cannot reload its policy", "not_implemented"));
     } else {
       Reload(std::move(p));
     }
@@ -680,12 +693,19 @@ void Proxy::Reload(std::shared_ptr<Pending> p) {
   });
 }
 
-void Proxy::Refuse(std::shared_ptr<Pending> p, int status, std::string_view message,
-                   std::string_view code) {
-  p->reply = ErrorFor(p->dialect, status, message, code);
-  p->admission = exchange::Gate::Refusal(
-      {.request_id = p->request_id, .endpoint = RouteName(p->route)}, status, message);
+void Proxy::Refuse(std::shared_ptr<Pending> p, exchange::Failure failure,
+                   std::string_view message) {
+  p->reply = Failed(*p, failure, message);
+  p->admission =
+      exchange::Gate::Refusal({.request_id = p->request_id, .endpoint = RouteName(p->route)},
+                              exchange::SpecOf(failure).status, message);
   Commit(std::move(p));
+}
+
+http::Reply Proxy::Failed(const Pending& p, exchange::Failure failure, std::string_view message) {
+  const exchange::FailureSpec& spec = exchange::SpecOf(failure);
+  metrics_.CountFailure(failure);
+  return ErrorFor(p.dialect, spec.status, message, spec.answer);
 }
 
 // The request for the upstream: the client's bytes when nothing changes
@@ -756,15 +776,14 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   const Clock::time_point decide_start = Clock::now();
   if (std::string_view type = http::FindHeader(request.headers, "content-type");
       type.find("application/json") == std::string_view::npos) {
-    Refuse(std::move(p), 415,
-           "expected Content-Type: application/json, got '" + std::string(type) + "'",
-           "unsupported_media_type");
+    Refuse(std::move(p), exchange::Failure::kUnsupportedMedia,
+           "expected Content-Type: application/json, got '" + std::string(type) + "'");
     return;
   }
   base::StatusOr<json::value> document =
       api::ParseJson(request.body, {.max_depth = options_.config.server.max_json_depth});
   if (!document.ok()) {
-    Refuse(std::move(p), 400, document.status().message(), "invalid_json");
+    Refuse(std::move(p), exchange::Failure::kInvalidJson, document.status().message());
     return;
   }
   api::Dialect dialect = p->dialect;
@@ -775,12 +794,12 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   }
   base::StatusOr<base::Conversation> conversation = api::ConversationOf(*document, dialect);
   if (!conversation.ok()) {
-    Refuse(std::move(p), 400, conversation.status().message(), "invalid_request");
+    Refuse(std::move(p), exchange::Failure::kInvalidRequest, conversation.status().message());
     return;
   }
   p->policy = policy();
   if (p->policy == nullptr) {
-    Refuse(std::move(p), 503, "no policy is loaded", "policy_unavailable");
+    Refuse(std::move(p), exchange::Failure::kPolicyUnavailable, "no policy is loaded");
     return;
   }
   const exchange::DecisionCore& core = *p->policy->core;
@@ -791,8 +810,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   base::StatusOr<exchange::Outcome> outcome =
       options_.gate->Decide(*p->policy, *conversation, caller);
   if (!outcome.ok()) {
-    Refuse(std::move(p), 400, "cannot classify the conversation: " + outcome.status().message(),
-           "unclassifiable");
+    Refuse(std::move(p), exchange::Failure::kUnclassifiable,
+           "cannot classify the conversation: " + outcome.status().message());
     return;
   }
   const policy::Decision& decision = outcome->decision;
@@ -842,9 +861,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   } else {
     p->upstream = UpstreamFor(conversation->model);
     if (p->upstream == nullptr) {
-      p->reply = ErrorFor(p->dialect, 503,
-                          "no upstream is configured for model '" + conversation->model + "'",
-                          "no_upstream");
+      p->reply = Failed(*p, exchange::Failure::kNoUpstream,
+                        "no upstream is configured for model '" + conversation->model + "'");
     } else {
       base::StatusOr<http::UpstreamRequest> forward =
           ForwardOf(*p, request, *document, decision, conversation->stream);
@@ -855,7 +873,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
         p->result = Result::kRefused;
         p->decision = "REFUSED";
         p->refused = forward.status().message();
-        p->reply = ErrorFor(p->dialect, 400, p->refused, "untranslatable");
+        p->reply = Failed(*p, exchange::Failure::kUntranslatable, p->refused);
       }
     }
   }
@@ -888,11 +906,10 @@ void Proxy::Commit(std::shared_ptr<Pending> p) {
           audit_failing_ = true;
           p->decision = "REFUSED";
           p->forward.reset();
-          p->reply = ErrorFor(p->dialect, 503,
-                              "Firebreak cannot record this request in its audit trail, so it "
-                              "is refused (request " +
-                                  p->request_id + ")",
-                              "audit_unavailable");
+          p->reply = Failed(*p, exchange::Failure::kAuditUnavailable,
+                            "Firebreak cannot record this request in its audit trail, so it is "
+                            "refused (request " +
+                                p->request_id + ")");
           p->result = Result::kRefused;
         } else {
           audit_failing_ = false;

@@ -18,6 +18,7 @@
 
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
+#include "firebreak/exchange/failure.h"
 #include "firebreak/exchange/gate.h"
 #include "firebreak/http/server.h"
 #include "firebreak/proxy/metrics.h"
@@ -64,7 +65,9 @@ class Proxy {
 
   // The error the server answers itself (413, 408, ...), in the shape of the
   // route's API.
-  http::Reply ErrorReply(std::string_view target, int status, std::string_view message) const;
+  // Counted as malformed_http (or overloaded, for 503), never recorded
+  // (exchange::Failures says why).
+  http::Reply ErrorReply(std::string_view target, int status, std::string_view message);
 
   const Metrics& metrics() const { return metrics_; }
 
@@ -94,8 +97,13 @@ class Proxy {
                                                   bool stream) const;
   void Reload(std::shared_ptr<Pending> pending);
   void StreamEvents(std::shared_ptr<Pending> pending);
-  void Refuse(std::shared_ptr<Pending> pending, int status, std::string_view message,
-              std::string_view code);
+  // Answers, counts and records (a refusal record) a failure before any
+  // decision.
+  void Refuse(std::shared_ptr<Pending> pending, exchange::Failure failure,
+              std::string_view message);
+  // The answer to a failure (exchange::Failures: its status and code),
+  // counted.
+  http::Reply Failed(const Pending& pending, exchange::Failure failure, std::string_view message);
   // Commits the pending admission; the answer takes effect only then.
   void Commit(std::shared_ptr<Pending> pending);
   const config::UpstreamConfig* UpstreamFor(std::string_view model) const;
