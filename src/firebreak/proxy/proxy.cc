@@ -12,16 +12,13 @@
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/events.h"
 #include "firebreak/exchange/receipt.h"
+#include "firebreak/proxy/event_stream.h"
+#include "firebreak/proxy/pending.h"
 
 namespace firebreak::proxy {
 namespace {
 
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // "fb-" + 16 random hex digits per process + a counter: unique, cheap, and
 // unguessable enough to correlate logs without leaking a request count.
@@ -85,10 +82,6 @@ api::Dialect DialectOf(Route route) {
   return route == Route::kMessages ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
 }
 
-api::Dialect DialectOf(std::string_view upstream_type) {
-  return upstream_type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
-}
-
 Result ResultOf(policy::Verdict verdict) {
   switch (verdict) {
     case policy::Verdict::kAllow:
@@ -98,21 +91,6 @@ Result ResultOf(policy::Verdict verdict) {
     default:
       return Result::kBlock;
   }
-}
-
-http::Reply JsonReply(int status, std::string body) {
-  return {status, {{"content-type", "application/json"}}, std::move(body)};
-}
-
-http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
-                     std::string_view code) {
-  if (dialect == api::Dialect::kAnthropic) {
-    return JsonReply(status, api::AnthropicErrorBody(api::AnthropicErrorType(status), message));
-  }
-  const std::string_view type = status == 401   ? "authentication_error"
-                                : status >= 500 ? "server_error"
-                                                : "invalid_request_error";
-  return JsonReply(status, api::OpenAIErrorBody(message, type, code));
 }
 
 // The API key a client presented: `Authorization: Bearer KEY` (the scheme
@@ -150,116 +128,22 @@ PresentedKey KeyOf(const http::Headers& headers) {
   return api_key.empty() ? PresentedKey{{}, true} : PresentedKey{api_key};
 }
 
-bool ModelMatches(std::string_view pattern, std::string_view model) {
-  if (pattern.ends_with('*')) {
-    return model.starts_with(pattern.substr(0, pattern.size() - 1));
-  }
-  return pattern == model;
-}
-
-// Token usage, when a response (or one of its stream events) reports it.
-struct Usage {
-  std::int64_t input = -1;
-  std::int64_t output = -1;
-  void From(const json::value& v) {
-    const json::object* o = v.if_object();
-    if (o == nullptr) {
-      return;
-    }
-    if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-      const json::object& usage = u->get_object();
-      for (auto [key, slot] : {std::pair{"prompt_tokens", &input},
-                               {"input_tokens", &input},
-                               {"completion_tokens", &output},
-                               {"output_tokens", &output}}) {
-        if (const json::value* n = usage.if_contains(key);
-            n && n->is_int64() && n->get_int64() > 0) {
-          *slot = n->get_int64();
-        }
-      }
-    }
-    if (const json::value* m = o->if_contains("message")) {  // Anthropic message_start
-      From(*m);
-    }
-  }
-};
-
 }  // namespace
 
-// One exchange, from its decision to its completion.
-struct Proxy::Pending {
-  std::shared_ptr<http::Exchange> exchange;
-  std::shared_ptr<const exchange::ActivePolicy> policy;  // the one the decision was made under
-  Route route = Route::kNotFound;
-  api::Dialect dialect = api::Dialect::kOpenAI;
-  std::string request_id;
-  Clock::time_point start = Clock::now();
-  Clock::time_point audit_start;
-  Result result = Result::kRefused;
-  std::string decision = "REFUSED";
-  std::string rules = "-";
-  std::string constraints;  // "; "-joined, for ALLOW_CONSTRAINED
-  std::string refused;      // why an allowed request was not forwarded after all
-  std::uint64_t seq = 0;
-  base::Sha256 record_hash{};
-  // The answer, once the record is committed: a reply, or a forward.
-  http::Reply reply;
-  std::string evaluate_prefix;  // POST /v1/firebreak/evaluate: the body before "audit_seq"
-  std::optional<http::UpstreamRequest> forward;
-  const config::UpstreamConfig* upstream = nullptr;
-  exchange::Admission admission;  // the record that must be committed first
-};
+http::Reply JsonReply(int status, std::string body) {
+  return {status, {{"content-type", "application/json"}}, std::move(body)};
+}
 
-// GET /v1/firebreak/events: the event hub as server-sent events, one
-// `event: <kind>` / `data: <json>` pair each, a comment every 15 s so that
-// idle consoles and proxies keep the stream open, and a status event when
-// this console was too slow and lost events (drop-oldest, never blocking
-// the proxy).
-class EventStream : public http::StreamSource {
- public:
-  explicit EventStream(std::shared_ptr<base::EventHub> hub) : hub_(std::move(hub)) {}
-
-  void Attach(std::function<void()> wake) override {
-    subscription_ = hub_->Subscribe(kCapacity, std::move(wake));
+http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
+                     std::string_view code) {
+  if (dialect == api::Dialect::kAnthropic) {
+    return JsonReply(status, api::AnthropicErrorBody(api::AnthropicErrorType(status), message));
   }
-
-  std::string Take(bool& finished) override {
-    finished = false;
-    std::string out;
-    if (subscription_ == nullptr) {
-      return out;
-    }
-    for (const base::Event& e : subscription_->Take()) {
-      out += "event: ";
-      out += base::EventKind(e);
-      out += "\ndata: " + base::EventJson(e) + "\n\n";
-    }
-    if (const std::uint64_t dropped = subscription_->dropped(); dropped != reported_) {
-      reported_ = dropped;
-      out += "event: status\ndata: " +
-             base::EventJson(base::StatusEvent{
-                 0, std::to_string(dropped) + " events dropped: this console reads too slowly"}) +
-             "\n\n";
-    }
-    const Clock::time_point now = Clock::now();
-    if (out.empty() && now - last_ >= std::chrono::seconds(15)) {
-      out = ": keepalive\n\n";
-    }
-    if (!out.empty()) {
-      last_ = now;
-    }
-    return out;
-  }
-
-  void Detach() override { subscription_.reset(); }
-
- private:
-  static constexpr std::size_t kCapacity = 1000;
-  std::shared_ptr<base::EventHub> hub_;
-  std::shared_ptr<base::EventHub::Subscription> subscription_;
-  std::uint64_t reported_ = 0;
-  Clock::time_point last_ = Clock::now();
-};
+  const std::string_view type = status == 401   ? "authentication_error"
+                                : status >= 500 ? "server_error"
+                                                : "invalid_request_error";
+  return JsonReply(status, api::OpenAIErrorBody(message, type, code));
+}
 
 void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
   headers.push_back({"x-firebreak-request-id", p.request_id});
@@ -287,143 +171,6 @@ void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
     headers.push_back({"x-firebreak-receipt",
                        exchange::SignReceipt(receipt, options_.gate->log().signing_key())});
   }
-}
-
-// Relays the upstream's answer to the client: translated when the dialects
-// differ, inspected event by event, digested, and recorded when it ends.
-class Proxy::Relay : public http::Relay {
- public:
-  Relay(Proxy& proxy, std::shared_ptr<Pending> pending)
-      : proxy_(proxy),
-        p_(std::move(pending)),
-        translate_(DialectOf(p_->upstream->type) != p_->dialect),
-        upstream_start_(Clock::now()) {}
-
-  http::Reply OnResponse(int status, const http::Headers&, std::string body) override {
-    if (translate_) {
-      body = p_->dialect == api::Dialect::kOpenAI ? api::OpenAIResponseFromAnthropic(body)
-                                                  : api::AnthropicResponseFromOpenAI(body);
-    }
-    if (status / 100 == 2) {
-      boost::system::error_code ec;
-      json::value parsed = json::parse(body, ec);
-      if (!ec) {
-        usage_.From(parsed);
-      }
-    } else {
-      proxy_.metrics_.CountUpstreamError(p_->upstream->name, "status_" + std::to_string(status));
-    }
-    digest_.Update(body);
-    http::Reply reply = JsonReply(status, std::move(body));
-    proxy_.AddHeaders(*p_, reply.headers);
-    return reply;
-  }
-
-  http::Reply OnStreamStart(int status, const http::Headers&) override {
-    if (translate_) {
-      translator_ = api::MakeStreamTranslator(p_->dialect);
-    }
-    http::Reply reply{
-        status, {{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}}, {}};
-    proxy_.AddHeaders(*p_, reply.headers);
-    return reply;
-  }
-
-  std::string OnStreamData(std::string_view bytes) override {
-    std::string out;
-    for (const api::SseEvent& event : parser_.Feed(bytes)) {
-      Inspect(event);
-      if (translator_) {
-        out += translator_->Feed(event);
-      }
-    }
-    if (!translator_) {
-      out.assign(bytes);
-    }
-    digest_.Update(out);
-    return out;
-  }
-
-  std::string OnStreamEnd(bool clean) override {
-    if (!clean) {
-      proxy_.metrics_.CountUpstreamError(p_->upstream->name, "stream_broken");
-    }
-    std::string out = translator_ ? translator_->Finish() : std::string();
-    digest_.Update(out);
-    return out;
-  }
-
-  http::Reply OnFailure(int status, std::string_view what) override {
-    error_ = what;
-    const bool timeout = status == 504;
-    proxy_.metrics_.CountUpstreamError(p_->upstream->name, timeout ? "timeout" : "unavailable");
-    http::Reply reply =
-        ErrorFor(p_->dialect, status,
-                 "the upstream '" + p_->upstream->name +
-                     (timeout ? "' did not answer in time" : "' is unavailable") +
-                     "; the request was not completed (Firebreak request " + p_->request_id + ")",
-                 timeout ? "upstream_timeout" : "upstream_unavailable");
-    proxy_.AddHeaders(*p_, reply.headers);
-    digest_.Update(reply.body);
-    return reply;
-  }
-
-  void OnDone(const http::RelayEnd& end) override {
-    proxy_.metrics_.Observe(Stage::kUpstream, Since(upstream_start_));
-    proxy_.metrics_.Observe(Stage::kTotal, Since(p_->start));
-    Proxy* proxy = &proxy_;
-    proxy_.options_.gate->Complete(
-        {.request_id = p_->request_id,
-         .decision_seq = p_->seq,
-         .upstream = p_->upstream->name,
-         .status = end.status,
-         .complete = end.complete,
-         .bytes = static_cast<std::int64_t>(end.bytes),
-         .latency_micros = static_cast<std::int64_t>(Since(p_->start) * 1e6),
-         .response_sha256 = base::ToHex(digest_.Finish()),
-         .error = error_.empty() ? std::string_view(end.error) : std::string_view(error_),
-         .input_tokens = usage_.input,
-         .output_tokens = usage_.output},
-        [proxy](base::StatusOr<audit::Appended> appended) {
-          if (!appended.ok()) {
-            proxy->metrics_.CountAuditFailure();
-          }
-        });
-  }
-
- private:
-  // The per-event hook of response inspection; today it reads usage.
-  void Inspect(const api::SseEvent& event) {
-    if (event.data.find("\"usage\"") == std::string::npos) {
-      return;
-    }
-    boost::system::error_code ec;
-    json::value parsed = json::parse(event.data, ec);
-    if (!ec) {
-      usage_.From(parsed);
-    }
-  }
-
-  Proxy& proxy_;
-  std::shared_ptr<Pending> p_;
-  bool translate_;
-  Clock::time_point upstream_start_;
-  api::SseParser parser_;
-  std::unique_ptr<api::StreamTranslator> translator_;
-  base::Sha256Stream digest_;
-  Usage usage_;
-  std::string error_;
-};
-
-std::string UpstreamUrl(const config::UpstreamConfig& upstream) {
-  std::string base = upstream.base_url;
-  while (base.ends_with('/')) {
-    base.pop_back();
-  }
-  if (!base.ends_with("/v1")) {
-    base += "/v1";
-  }
-  return base + (upstream.type == "anthropic" ? "/messages" : "/chat/completions");
 }
 
 Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
@@ -461,23 +208,6 @@ http::Reply Proxy::ErrorReply(std::string_view target, int status, std::string_v
   return reply;
 }
 
-const config::UpstreamConfig* Proxy::UpstreamFor(std::string_view model) const {
-  const auto& upstreams = options_.config.upstreams;
-  for (const config::UpstreamConfig& u : upstreams) {
-    for (const std::string& pattern : u.models) {
-      if (ModelMatches(pattern, model)) {
-        return &u;
-      }
-    }
-  }
-  for (const config::UpstreamConfig& u : upstreams) {
-    if (u.is_default) {
-      return &u;
-    }
-  }
-  return upstreams.empty() ? nullptr : &upstreams.front();
-}
-
 http::Reply Proxy::Ready() const {
   json::array reasons;
   if (policy() == nullptr) {
@@ -497,36 +227,6 @@ http::Reply Proxy::Ready() const {
   const bool ready = reasons.empty();
   return JsonReply(ready ? 200 : 503, json::serialize(json::object{
                                           {"ready", ready}, {"reasons", std::move(reasons)}}));
-}
-
-http::Reply Proxy::Models(bool anthropic) const {
-  json::array data;
-  for (const config::UpstreamConfig& u : options_.config.upstreams) {
-    for (const std::string& m : u.models) {
-      if (m.ends_with('*')) {
-        continue;
-      }
-      if (anthropic) {
-        data.push_back(json::object{{"type", "model"},
-                                    {"id", m},
-                                    {"display_name", m},
-                                    {"created_at", "1970-01-01T00:00:00Z"}});
-      } else {
-        data.push_back(
-            json::object{{"id", m}, {"object", "model"}, {"created", 0}, {"owned_by", u.name}});
-      }
-    }
-  }
-  if (anthropic) {
-    json::value first = data.empty() ? json::value(nullptr) : data.front().at("id");
-    json::value last = data.empty() ? json::value(nullptr) : data.back().at("id");
-    return JsonReply(200, json::serialize(json::object{{"data", std::move(data)},
-                                                       {"has_more", false},
-                                                       {"first_id", first},
-                                                       {"last_id", last}}));
-  }
-  return JsonReply(200,
-                   json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
 }
 
 void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange> exchange) {
@@ -708,69 +408,6 @@ http::Reply Proxy::Failed(const Pending& p, exchange::Failure failure, std::stri
   return ErrorFor(p.dialect, spec.status, message, spec.answer);
 }
 
-// The request for the upstream: the client's bytes when nothing changes
-// (the strict parse proved they say what was classified), else the parsed
-// request re-serialised, with the constraints injected and translated when
-// the upstream speaks the other API. InvalidArgument when it cannot be
-// translated.
-base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
-                                                       http::ServerRequest& request,
-                                                       json::value& document,
-                                                       const policy::Decision& decision,
-                                                       bool stream) const {
-  const api::Dialect upstream_dialect = DialectOf(p.upstream->type);
-  const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
-                      !decision.constraints.empty() &&
-                      options_.config.server.constraints == "system";
-  http::UpstreamRequest up;
-  if (!inject && upstream_dialect == p.dialect) {
-    up.body = std::move(request.body);  // bytes in, bytes out
-  } else {
-    json::object& body = document.as_object();
-    if (inject) {
-      std::string instruction =
-          "Firebreak policy constraints for this request (rule " + p.rules + "):";
-      for (const std::string* c : decision.constraints) {
-        instruction += "\n- " + *c;
-      }
-      api::InjectSystemInstruction(body, p.dialect, instruction);
-    }
-    if (upstream_dialect == p.dialect) {
-      up.body = json::serialize(body);
-    } else {
-      base::StatusOr<json::object> translated = upstream_dialect == api::Dialect::kAnthropic
-                                                    ? api::AnthropicRequestFromOpenAI(body)
-                                                    : api::OpenAIRequestFromAnthropic(body);
-      if (!translated.ok()) {
-        return translated.status();
-      }
-      up.body = json::serialize(*translated);
-    }
-  }
-  up.url = upstream_urls_[p.upstream - options_.config.upstreams.data()];
-  up.connect_timeout = p.upstream->connect_timeout;
-  up.first_byte_timeout = p.upstream->first_byte_timeout;
-  up.idle_timeout = p.upstream->idle_timeout;
-  up.headers.push_back({"content-type", "application/json"});
-  up.headers.push_back({"user-agent", "firebreak/0.1"});
-  up.headers.push_back({"accept", stream ? "text/event-stream" : "application/json"});
-  if (upstream_dialect == api::Dialect::kAnthropic) {
-    std::string_view version = http::FindHeader(request.headers, "anthropic-version");
-    up.headers.push_back(
-        {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
-    if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
-        !beta.empty() && p.dialect == api::Dialect::kAnthropic) {
-      up.headers.push_back({"anthropic-beta", std::string(beta)});
-    }
-    if (!p.upstream->api_key.empty()) {
-      up.headers.push_back({"x-api-key", p.upstream->api_key});
-    }
-  } else if (!p.upstream->api_key.empty()) {
-    up.headers.push_back({"authorization", "Bearer " + p.upstream->api_key});
-  }
-  return up;
-}
-
 void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& principal,
                    std::shared_ptr<Pending> p) {
   const Clock::time_point decide_start = Clock::now();
@@ -922,7 +559,7 @@ void Proxy::Commit(std::shared_ptr<Pending> p) {
         // holds the state lives in the exchange, and must not own it back.
         std::shared_ptr<http::Exchange> exchange = std::move(p->exchange);
         if (p->forward) {
-          exchange->Forward(std::move(*p->forward), std::make_unique<Relay>(*this, p));
+          exchange->Forward(std::move(*p->forward), MakeRelay(p));
           return;
         }
         if (!p->evaluate_prefix.empty() && appended.ok()) {

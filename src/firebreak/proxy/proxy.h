@@ -82,8 +82,10 @@ class Proxy {
   };
 
  private:
-  struct Pending;
-  class Relay;
+  struct Pending;  // pending.h
+  class Relay;     // relay.cc
+  // The relay of an allowed exchange's answer (relay.cc).
+  std::unique_ptr<http::Relay> MakeRelay(std::shared_ptr<Pending> pending);
   void Decide(Route route, http::ServerRequest& request, const Principal& principal,
               std::shared_ptr<Pending> pending);
   // The principal the request's API key names (principals configured);

@@ -1,0 +1,57 @@
+// Shared by the proxy's files (proxy.cc, relay.cc, upstream.cc), not part
+// of the module's interface: the state of one exchange from its decision to
+// its completion, and the helpers every file answers with.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "firebreak/api/request.h"
+#include "firebreak/proxy/proxy.h"
+
+namespace firebreak::proxy {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+http::Reply JsonReply(int status, std::string body);
+// An error in the shape of `dialect`'s API.
+http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
+                     std::string_view code);
+inline api::Dialect DialectOf(std::string_view upstream_type) {
+  return upstream_type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
+}
+
+// One exchange, from its decision to its completion.
+struct Proxy::Pending {
+  std::shared_ptr<http::Exchange> exchange;
+  std::shared_ptr<const exchange::ActivePolicy> policy;  // the one the decision was made under
+  Route route = Route::kNotFound;
+  api::Dialect dialect = api::Dialect::kOpenAI;
+  std::string request_id;
+  Clock::time_point start = Clock::now();
+  Clock::time_point audit_start;
+  Result result = Result::kRefused;
+  std::string decision = "REFUSED";
+  std::string rules = "-";
+  std::string constraints;  // "; "-joined, for ALLOW_CONSTRAINED
+  std::string refused;      // why an allowed request was not forwarded after all
+  std::uint64_t seq = 0;
+  base::Sha256 record_hash{};
+  // The answer, once the record is committed: a reply, or a forward.
+  http::Reply reply;
+  std::string evaluate_prefix;  // POST /v1/firebreak/evaluate: the body before "audit_seq"
+  std::optional<http::UpstreamRequest> forward;
+  const config::UpstreamConfig* upstream = nullptr;
+  exchange::Admission admission;  // the record that must be committed first
+};
+
+}  // namespace firebreak::proxy
