@@ -278,6 +278,7 @@ base::StatusOr<std::unique_ptr<Classifier>> Classifier::Create(Config config_in)
   }
   classifier->version_ = "firebreak-local/2 patterns=" + std::to_string(pattern_count) +
                          " keywords=" + std::to_string(keyword_count) + " model=" + model_version;
+  classifier->config_.model_bytes.reset();  // parsed: the file's bytes are not kept
   return classifier;
 }
 
