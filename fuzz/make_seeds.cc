@@ -23,7 +23,7 @@ namespace {
 namespace audit = firebreak::audit;
 namespace base = firebreak::base;
 namespace json = boost::json;
-namespace proxy = firebreak::proxy;
+namespace exchange = firebreak::exchange;
 
 struct Row {
   std::uint64_t seq = 0;

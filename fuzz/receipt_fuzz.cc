@@ -18,7 +18,7 @@
 namespace {
 
 namespace base = firebreak::base;
-namespace proxy = firebreak::proxy;
+namespace exchange = firebreak::exchange;
 
 constexpr std::string_view kPrefix = "fbr1.";
 constexpr std::string_view kDomain = "firebreak-receipt/1\n";
