@@ -47,6 +47,16 @@ std::string ListenerMetrics(const http::ServerStats& s) {
   return out;
 }
 
+// The signals the daemon reads from its signalfd.
+sigset_t DaemonSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
 void Wake(int fd) {
   const std::uint64_t one = 1;
   static_cast<void>(::write(fd, &one, sizeof(one)));
@@ -55,11 +65,7 @@ void Wake(int fd) {
 }  // namespace
 
 sigset_t BlockDaemonSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
+  const sigset_t signals = DaemonSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGXFSZ, SIG_IGN);
   return signals;
@@ -237,11 +243,7 @@ void Daemon::ReloadRequested() {
 
 bool Daemon::Run(std::stop_token stop) {
   const config::ListenConfig& listen = options_.config.server;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
+  const sigset_t signals = DaemonSignals();
   const Fd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
   const std::stop_callback on_stop(stop, [this] { Wake(wake_.get()); });
   while (!stop.stop_requested()) {
