@@ -368,8 +368,9 @@ void Classifier::ScoreSegment(const Segment& segment, Run& run) const {
 }
 
 void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t> line_breaks,
-                           int message, Decoding decoding, int depth, bool whole_only,
+                           int message, Decoding decoding, int depth, Turn turn,
                            Run& run) const {
+  const bool whole_only = turn == Turn::kConversation;
   const std::size_t text_index = run.texts.size();
   run.texts.push_back(std::move(normalized_in));
   const std::string_view text = run.texts.back();
@@ -481,6 +482,12 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
   whole.sums = scanner.whole_sums();
   whole.features = scanner.whole_features();
   whole.end = text.size();
+  // An earlier turn that asks for nothing is context: like a request read
+  // without its context, it counts only when strong. The conversation,
+  // read whole, still reads it with the turns after it.
+  if (turn == Turn::kEarlier && !scanner.asks()) {
+    whole.reading = Part::Reading::kRequestWithoutContext;
+  }
   ScoreSegment(whole, run);
 
   if (whole_only) {
@@ -504,7 +511,7 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
   std::optional<std::string> leet;
   if (scanner.maybe_leetspeak() && (leet = DecodeLeetspeak(text))) {
     ScoreText(std::move(*leet), std::move(line_breaks), message, Decoding::kLeetspeak, depth + 1,
-              false, run);
+              turn, run);
   }
   for (const auto& [begin, end] : sink.decode_runs) {
     const std::string_view span =
@@ -514,7 +521,7 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
       std::string decoded = d == Decoding::kRot13 ? Rot13(span) : Reversed(span);
       const EnglishShare after = MeasureEnglish(decoded);
       if (after.common >= 2 && after.share() >= kDecodedShare && after.share() > before) {
-        ScoreText(std::move(decoded), {}, message, d, depth + 1, false, run);
+        ScoreText(std::move(decoded), {}, message, d, depth + 1, turn, run);
       }
     }
   }
@@ -530,12 +537,17 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
   }
 
   std::size_t with_text = 0;
+  std::size_t last = 0;
+  for (std::size_t i = 0; i < conversation.messages.size(); ++i) {
+    last = conversation.messages[i].text.empty() ? last : i;
+  }
   for (std::size_t i = 0; i < conversation.messages.size(); ++i) {
     const std::string& raw = conversation.messages[i].text;
     if (raw.empty()) {
       continue;
     }
     ++with_text;
+    const Turn turn = i == last ? Turn::kLast : Turn::kEarlier;
     std::vector<std::uint32_t> line_breaks;
     base::StatusOr<std::string> normalized = Normalize(raw, &line_breaks);
     if (!normalized.ok()) {
@@ -543,13 +555,13 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
     }
     const int message = static_cast<int>(i);
     ScoreText(std::move(normalized).value(), std::move(line_breaks), message, Decoding::kNone, 0,
-              false, run);
+              turn, run);
     for (DecodedPayload& payload : DecodeEmbeddedPayloads(raw)) {
       std::vector<std::uint32_t> breaks;
       base::StatusOr<std::string> decoded = Normalize(payload.text, &breaks);
       if (decoded.ok()) {  // LooksLikeText() checked it is UTF-8
         ScoreText(std::move(decoded).value(), std::move(breaks), message, payload.decoding, 1,
-                  false, run);
+                  turn, run);
       }
     }
   }
@@ -564,7 +576,8 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
     if (!normalized.ok()) {
       return normalized.status().WithContext("conversation");
     }
-    ScoreText(std::move(normalized).value(), {}, -1, Decoding::kNone, 0, true, run);
+    ScoreText(std::move(normalized).value(), {}, -1, Decoding::kNone, 0, Turn::kConversation,
+              run);
   }
 
   Classification result;

@@ -117,9 +117,14 @@ class Classifier {
   struct Compiled;
   struct Run;
   struct Segment;
+  // Where a text stands in the conversation: the last message; a message
+  // before it (one that asks for nothing is context for a later turn: "I
+  // have an intercepted message." before "Translate it."); or the whole
+  // conversation joined, which is read whole only.
+  enum class Turn : std::uint8_t { kLast, kEarlier, kConversation };
   Classifier(Config config, std::unique_ptr<Compiled> compiled);
   void ScoreText(std::string normalized, std::vector<std::uint32_t> line_breaks, int message,
-                 Decoding decoding, int depth, bool whole_only, Run& run) const;
+                 Decoding decoding, int depth, Turn turn, Run& run) const;
   void ScoreSegment(const Segment& segment, Run& run) const;
 
   Config config_;

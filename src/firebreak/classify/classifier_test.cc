@@ -307,6 +307,31 @@ TEST_F(ModelClassifierTest, PastedNarrativeCountsOnlyWhenStrong) {
   // dilution-task-after-report-3000, with the shipped model.)
 }
 
+TEST_F(ModelClassifierTest, AnEarlierTurnThatAsksNothingCountsOnlyWhenStrong) {
+  // "I have an intercepted message." before "Translate it.": a statement is
+  // the context of the turn after it, not a request of its own.
+  const std::string statement = "Officers kept a log of the addresses the activist visited.";
+  base::Conversation conversation;
+  conversation.messages = {
+      {base::Role::kUser, statement},
+      {base::Role::kAssistant, "Please paste the text."},
+      {base::Role::kUser, "Translate the intercepted message."},
+  };
+  Classification c = Run(conversation);
+  EXPECT_TRUE(Detected(c, kTranslation));
+  EXPECT_FALSE(Detected(c, kTracking));
+
+  // The same words as the last turn, or as an earlier turn that asks, count.
+  std::swap(conversation.messages[0], conversation.messages[2]);
+  EXPECT_TRUE(Detected(Run(conversation), kTracking));
+  conversation.messages = {
+      {base::Role::kUser, "Keep a log of the addresses the activist visited."},
+      {base::Role::kAssistant, "Please paste the text."},
+      {base::Role::kUser, "Translate the intercepted message."},
+  };
+  EXPECT_TRUE(Detected(Run(conversation), kTracking));
+}
+
 TEST_F(ModelClassifierTest, TheMarginIsTheScoreClosestToItsThreshold) {
   const Classification c = Run("Summarize the report and translate the note.");
   double closest = 1;

@@ -447,6 +447,7 @@ void PartScanner::FinishStep(bool last_in_sentence) {
   }
   if (step_.tokens >= kMinPartTokens) {
     const bool request = step_opening_.IsRequest() || QuestionAfter(step_);
+    asks_ = asks_ || request;
     Emit(Part::Kind::kStep, step_,
          request ? Part::Reading::kRequest : Part::Reading::kNarrative);
   }
@@ -459,6 +460,7 @@ void PartScanner::FinishSentence(bool last) {
   }
   const bool is_whole = last && sentences_ == 0;
   const bool request = sentence_opening_.IsRequest() || QuestionAfter(sentence_);
+  asks_ = asks_ || request;
   // A request is read with the sentence before it when that sentence can be
   // its context ("The judge authorised a wiretap. Identify the calls."), and
   // alone when it opens the text, follows another request, or follows a

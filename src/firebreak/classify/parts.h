@@ -98,6 +98,8 @@ class PartScanner {
   bool maybe_leetspeak() const { return maybe_leetspeak_; }
   // A word has a letter outside ASCII (another script, perhaps).
   bool any_non_ascii() const { return any_non_ascii_; }
+  // A sentence or step of the text reads as a request (Part::Reading).
+  bool asks() const { return asks_; }
 
  private:
   // A token waiting for the boundary decision before it, which needs the
@@ -173,6 +175,7 @@ class PartScanner {
   bool first_token_ = true;
   bool maybe_leetspeak_ = false;
   bool any_non_ascii_ = false;
+  bool asks_ = false;
   std::size_t next_break_ = 0;
   // Language cues of the current sentence.
   SentenceCues cues_;
