@@ -14,7 +14,9 @@
 // sync thread (default mode) makes records survive a power loss within the
 // sync interval, by syncing SQLite's WAL, and the journal when the database
 // lags; a WAL thread checkpoints SQLite's WAL and retires the journal
-// segments the database covers.
+// segments the database covers. AuditLog keeps the producers' path and the
+// threads; the database is a Store (store.h), the journal's files a
+// JournalWriter (journal_writer.h), and what opening checks recovery.h's.
 #pragma once
 
 #include <atomic>
@@ -37,11 +39,10 @@
 #include "firebreak/base/signing.h"
 #include "firebreak/base/status.h"
 
-struct sqlite3;
-
 namespace firebreak::audit {
 
-class Statement;
+class JournalWriter;
+class Store;
 
 enum class Durability {
   // In the journal before Append returns (survives a killed process); its
@@ -175,11 +176,11 @@ class AuditLog {
   // Flushes, then signs a checkpoint of the head (no-op if nothing new).
   base::Status Checkpoint();
 
-  const std::string& instance_id() const { return instance_; }
+  const std::string& instance_id() const;
   const OpenReport& opened() const { return opened_; }
-  std::string public_key_pem() const { return key_->PublicPem(); }
+  std::string public_key_pem() const;
   // Signs checkpoints, and the proxy's receipts. Thread-safe.
-  const base::SigningKey& signing_key() const { return *key_; }
+  const base::SigningKey& signing_key() const;
   const AuditOptions& options() const { return options_; }
   // Records not yet in the database: waiting to be journaled, or journaled
   // and waiting to be moved in (a gauge for /metrics).
@@ -206,42 +207,10 @@ class AuditLog {
     // written, or when it is to lead the next group.
     std::condition_variable wake;
   };
-  // A journaled record on its way into the database.
-  struct Journaled {
-    std::uint64_t seq = 0;
-    std::string kind;
-    std::string body;
-    base::Sha256 hash{};
-    std::vector<JournalAlert> alerts;
-  };
-  struct Segment;  // an open journal segment file
 
-  AuditLog(AuditOptions options, sqlite3* db, std::string instance,
-           std::unique_ptr<base::SigningKey> key);
-  // What opening finds in the journal: the sequence numbers it holds, in
-  // order, and the records it holds beyond the database, chained on.
-  struct Recovery {
-    std::vector<std::uint64_t> journaled;
-    std::vector<Journaled> missing;
-  };
-  // Reads the journal and checks the records the database holds too
-  // against it. Writes nothing.
-  base::Status ReadRecovery(Recovery& recovery);
-  // Checks the head the log will have once `recovery` is in against the
-  // last checkpoint and the readable witnesses; `attested`: the last record
-  // a signed head vouches for. Writes nothing.
-  base::Status CheckHead(const Recovery& recovery, std::uint64_t& attested);
-  // Moves `recovery` into the database and deletes the journal.
-  base::Status ApplyRecovery(std::vector<Journaled> missing);
-  // Records the unsigned tail (see OpenReport) and publishes the open head
-  // to the readable witnesses.
-  base::Status RecordOpen(const Recovery& recovery, std::uint64_t attested);
-  // The hash of record `seq` in the database, or among `missing` (what the
-  // journal holds beyond it).
-  std::optional<base::Sha256> StoredHash(std::uint64_t seq,
-                                         const std::vector<Journaled>& missing = {});
-  SignedHead SignHead(std::uint64_t seq, const base::Sha256& hash, HeadEvent event) const;
-  // Hands the checkpoint just committed to the witness publisher. Under db_mutex_.
+  AuditLog(AuditOptions options, std::unique_ptr<Store> store, OpenReport opened);
+  // Hands the checkpoint just committed to the witness publisher. Under the
+  // store's mutex.
   void Announce();
   // Records a witness's failure (with alerts) or recovery.
   void OnWitnessEvent(const WitnessPublisher::Event& event);
@@ -274,131 +243,54 @@ class AuditLog {
   // wakes under the lock.
   static std::vector<Pending*> AnswerAsync(const std::vector<Pending*>& batch,
                                            std::vector<std::unique_ptr<Pending>>& answered);
-  // Keeps the answered asynchronous records' Pending, and the ingested
-  // records' bodies, for the next ones (see spare_pending_). Lock held.
+  // Keeps the answered asynchronous records' Pending for the next ones (see
+  // spare_pending_). Lock held.
   void KeepSpares(std::vector<std::unique_ptr<Pending>>& answered);
-  void KeepSpares(std::vector<Journaled>& ingested);
   static void MarkDone(const std::vector<Pending*>& waiting);
   // Leader only, without the lock: sequences, chains and journals `batch`.
   base::Status WriteJournal(const std::vector<Pending*>& batch, std::vector<Journaled>& out);
-  // A new segment with room for at least `needed` bytes of entries: the
-  // spare, renamed, when it is big enough.
-  base::Status OpenSegment(std::size_t needed);
-  // The size of a segment for `needed` bytes of entries.
-  std::size_t SegmentCapacity(std::size_t needed) const;
-  // A segment file at `path`, allocated whole.
-  static base::StatusOr<std::shared_ptr<Segment>> CreateSegment(const std::filesystem::path& path,
-                                                                std::size_t capacity);
-  // `from`, a segment whose records are all in the database, renamed to
-  // `path` for reuse.
-  static base::StatusOr<std::shared_ptr<Segment>> ReuseSegment(const std::filesystem::path& from,
-                                                               const std::filesystem::path& path,
-                                                               std::size_t capacity);
-  // Ingest thread: makes the spare segment, off the leader's path: the
-  // segment to reuse, if any, else a new one. Lock held; released meanwhile.
-  void PrepareSpare(std::unique_lock<std::mutex>& lock);
-  // The spare's file: no segment name, so that no reader takes it for one.
-  std::filesystem::path SparePath() const;
-  // The database's side, under db_mutex_.
-  base::Status Insert(const std::vector<Journaled>& batch);
-  base::Status WriteCheckpoint(std::uint64_t seq, const base::Sha256& hash);
-  // Deletes the journal segments whose records are all in the database (all
-  // of them: at close). Lock held; released while the files go.
-  void DropIngestedSegments(std::unique_lock<std::mutex>& lock, bool all);
-  // Syncs the database's WAL, then deletes `segments`; false when the sync
-  // failed (nothing is deleted then).
-  bool DropSegments(const std::vector<std::filesystem::path>& segments) const;
-  // fdatasync of SQLite's WAL; false when it failed.
-  bool SyncWal() const;
-  // The idempotency key of record `seq`'s alert to `target`.
-  std::string AlertKey(std::uint64_t seq, std::string_view target) const;
-  void Rollback();
-  // WAL thread: checkpoints SQLite's WAL into the database once it is big.
-  void CheckpointWal();
-  void CloseDatabase();
 
   AuditOptions options_;
-  std::string instance_;
-  std::unique_ptr<base::SigningKey> key_;
-
-  // The database and its writer state: under db_mutex_.
-  std::mutex db_mutex_;
-  sqlite3* db_;
-  sqlite3* checkpointer_ = nullptr;  // the WAL thread's connection
-  std::atomic<int> wal_frames_{0};   // in SQLite's WAL, as of the last commit
-  std::uint64_t page_bytes_ = 65536;
-  std::unique_ptr<Statement> begin_;
-  std::unique_ptr<Statement> commit_;
-  std::unique_ptr<Statement> insert_;
-  std::unique_ptr<Statement> insert_many_;
-  std::unique_ptr<Statement> insert_alert_;
-  std::uint64_t db_seq_ = 0;  // the database's head
-  base::Sha256 db_hash_{};
-  std::uint64_t checkpoint_seq_ = 0;
-  std::chrono::steady_clock::time_point checkpoint_time_;
-  std::optional<SignedHead> signed_head_;  // written, not yet committed and announced
-  bool recovering_ = false;                // Open: no checkpoint over the journal's records
-
+  // The database; its writer state is under its mutex.
+  std::unique_ptr<Store> store_;
   OpenReport opened_;
   std::unique_ptr<WitnessPublisher> publisher_;  // with witnesses
 
-  // The journal's writer state: the leader's alone.
-  std::uint64_t head_seq_ = 0;
-  base::Sha256 head_hash_{};
-  std::shared_ptr<Segment> segment_;
-  std::vector<std::shared_ptr<Segment>> retired_;  // replaced since the last group
-  // Reused from group to group: its records, their entries, what it wrote.
+  // The leader's alone, reused from group to group: its records, and what
+  // it wrote.
   std::vector<Pending*> group_;
-  std::string buffer_;
   std::vector<Journaled> written_;
   std::vector<std::unique_ptr<Pending>> answered_;
-  std::vector<std::string> bodies_;  // spare bodies, taken for the group
 
   std::mutex mutex_;
   std::condition_variable changed_;  // capacity, ingest progress or stop state changed
   std::condition_variable tick_;     // wakes the flush thread: async work or stop
   std::condition_variable stop_;     // wakes the sync and WAL threads: stop
   std::condition_variable ingest_ready_;
+  // The journal's files: its writing is the leader's, the rest under mutex_.
+  std::unique_ptr<JournalWriter> journal_;
   std::vector<Pending*> queue_;
   // Reused, so that a record's memory is not allocated by one thread and
   // freed by another (glibc's malloc then contends for its arena's lock: up
   // to a tenth of the CPU with two producers): the Pending of answered
-  // asynchronous records, and the bodies of records in the database.
+  // asynchronous records (and the journal's writer keeps the bodies of
+  // records in the database).
   std::vector<std::unique_ptr<Pending>> spare_pending_;
-  std::vector<std::string> spare_bodies_;
   bool leading_ = false;
   std::chrono::steady_clock::time_point last_group_;  // when the last group was written
   bool stopping_ = false;
   bool ingest_stopping_ = false;
   enum class IngestWait { kBusy, kIdle, kGathering };
   IngestWait ingest_wait_ = IngestWait::kBusy;
-  bool ingest_wanted_ = false;                      // Flush() waits for everything to be in
-  std::vector<Journaled> ingest_;                   // journaled, not yet in the database
-  std::uint64_t journaled_seq_ = 0;                 // head_seq_, as others may read it
-  std::uint64_t ingested_seq_ = 0;                  // db_seq_, as others may read it
-  base::Status ingest_error_;                       // why the database cannot be written now
-  std::shared_ptr<Segment> sync_segment_;           // the segment the sync thread syncs
-  std::vector<std::shared_ptr<Segment>> unsynced_;  // retired, not yet synced (default mode)
-  bool journal_unsynced_ = false;
-  bool dir_unsynced_ = false;
-  std::uint64_t durable_seq_ = 0;  // survives a power loss up to here
+  bool ingest_wanted_ = false;       // Flush() waits for everything to be in
+  std::vector<Journaled> ingest_;    // journaled, not yet in the database
+  std::uint64_t journaled_seq_ = 0;  // the journal's head, as others may read it
+  std::uint64_t ingested_seq_ = 0;   // the database's head, as others may read it
+  base::Status ingest_error_;        // why the database cannot be written now
+  std::uint64_t durable_seq_ = 0;    // survives a power loss up to here
   std::uint64_t journal_syncs_ = 0;
   // The journal's head at the sync thread's last look.
   std::uint64_t mark_seq_ = 0;
-  // The next segment, made ahead by the ingest thread under one name: only
-  // one thread at a time may touch that file.
-  std::shared_ptr<Segment> spare_;  // kReady only
-  enum class SpareState {
-    kNone,       // none made (it failed); the leader asks again
-    kWanted,     // the ingest thread is to make one
-    kPreparing,  // the ingest thread is making it
-    kReady,      // spare_ is it
-    kTaken,      // the leader took it and is renaming it
-  };
-  SpareState spare_state_ = SpareState::kWanted;
-  std::vector<std::filesystem::path> recycle_;  // segments all in the database, kept for reuse
-  // Closed segments: deleted once their last record is in the database.
-  std::vector<std::pair<std::filesystem::path, std::uint64_t>> closed_;
   std::thread flusher_;
   std::thread syncer_;  // default mode
   std::thread wal_thread_;

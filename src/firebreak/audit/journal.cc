@@ -1,7 +1,11 @@
 #include "firebreak/audit/journal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -236,6 +240,20 @@ std::vector<ChainedEntry> ChainAfter(std::vector<JournalEntry> entries, std::uin
     after.push_back({std::move(e), hash});
   }
   return after;
+}
+
+bool SyncPath(const std::filesystem::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ENOENT;  // nothing to sync
+  }
+  const bool ok = (directory ? ::fsync(fd) : ::fdatasync(fd)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+base::Status ErrnoError(std::string what) {
+  return base::Status(base::StatusCode::kUnavailable, what + ": " + std::strerror(errno));
 }
 
 }  // namespace firebreak::audit

@@ -83,4 +83,22 @@ struct ChainedEntry {
 std::vector<ChainedEntry> ChainAfter(std::vector<JournalEntry> entries, std::uint64_t seq,
                                      base::Sha256 hash);
 
+// A journaled record on its way into the database: the journal's writer
+// makes them, opening reads them back, the store inserts them.
+struct Journaled {
+  std::uint64_t seq = 0;
+  std::string kind;
+  std::string body;
+  base::Sha256 hash{};
+  std::vector<JournalAlert> alerts;
+};
+
+// fdatasync (fsync for a directory) of a file through a descriptor of its
+// own: SQLite's WAL, a directory after a segment was created. False when it
+// failed; a file that does not exist has nothing to sync.
+bool SyncPath(const std::filesystem::path& path, bool directory);
+
+// Unavailable: `what`, and errno's message.
+base::Status ErrnoError(std::string what);
+
 }  // namespace firebreak::audit

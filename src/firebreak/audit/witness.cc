@@ -369,4 +369,24 @@ void WitnessPublisher::Run(Slot& slot) {
   }
 }
 
+WitnessNotice NoticeOf(const WitnessPublisher::Event& event) {
+  const std::string name = event.witness->Name();
+  WitnessNotice notice{{event.failed ? "witness.failed" : "witness.recovered", {}}, std::nullopt};
+  Value::Object& fields = notice.record.fields;
+  fields["witness"] = name;
+  fields["head_seq"] = event.head->seq;
+  if (event.failed) {
+    fields["error"] = event.error.message();
+    notice.alert = Value::Object{
+        {"kind", "witness_failure"},
+        {"severity", "critical"},
+        {"witness", name},
+        {"summary", "the audit witness " + name + " cannot be written (" + event.error.message() +
+                        "); signed heads are retried, no record is lost"}};
+  } else {
+    fields["failures"] = event.failures;
+  }
+  return notice;
+}
+
 }  // namespace firebreak::audit

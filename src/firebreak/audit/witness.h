@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "firebreak/audit/record.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/base/status.h"
 
@@ -154,5 +155,14 @@ class WitnessPublisher {
   bool stopping_ = false;
   std::vector<std::unique_ptr<Slot>> slots_;
 };
+
+// What the log appends when a publisher's witness fails or recovers: a
+// "witness.failed" or "witness.recovered" record and, for a failure, the
+// alert each of the log's witness alert targets is told.
+struct WitnessNotice {
+  AuditRecord record;
+  std::optional<Value::Object> alert;
+};
+WitnessNotice NoticeOf(const WitnessPublisher::Event& event);
 
 }  // namespace firebreak::audit
