@@ -88,7 +88,9 @@ struct AuditOptions {
   // and made to start over, the writes held up for a moment, past four
   // times as much: its bound under constant writes.
   std::uint64_t wal_checkpoint_bytes = std::uint64_t{16} << 20;
-  std::function<std::int64_t()> now_micros;  // injected clock; default: system clock
+  // Injected clock; default: the system clock. The log and its store each
+  // call a copy of it: a clock with state must share it (hold a pointer).
+  std::function<std::int64_t()> now_micros;
 };
 
 struct Appended {

@@ -51,7 +51,8 @@ class Store {
   // Opens (creating) the database at options.db with its schema and instance
   // id, then the instance key at options.key (created 0600 when missing;
   // refused when group or others may access it, or when it is not the key
-  // the database names).
+  // the database names). `options` as AuditLog::Open completes them: a
+  // clock and a key path are given.
   static base::StatusOr<std::unique_ptr<Store>> Open(const AuditOptions& options);
   ~Store();
   Store(const Store&) = delete;
