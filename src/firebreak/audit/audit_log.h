@@ -19,7 +19,6 @@
 // JournalWriter (journal_writer.h), and what opening checks recovery.h's.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
