@@ -1,21 +1,13 @@
 #include "firebreak/http/server.h"
 
 #include <strings.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <cerrno>
 #include <mutex>
 #include <optional>
@@ -24,16 +16,10 @@
 
 #include "firebreak/http/framing.h"
 #include "firebreak/http/resources.h"
-#include "firebreak/http/url.h"
+#include "firebreak/http/stream_io.h"
+#include "firebreak/http/upstream_client.h"
 
 namespace firebreak::http {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using boost::system::error_code;
 
 std::string_view FindHeader(const Headers& headers, std::string_view name) {
   for (const Header& h : headers) {
@@ -48,8 +34,6 @@ std::string_view FindHeader(const Headers& headers, std::string_view name) {
 namespace {
 
 using Strand = asio::strand<asio::io_context::executor_type>;
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 Reply DefaultErrorReply(std::string_view, int status, std::string_view message) {
   std::string body = "{\"error\":{\"message\":\"";
@@ -61,36 +45,6 @@ Reply DefaultErrorReply(std::string_view, int status, std::string_view message) 
   }
   body += "\"}}";
   return {status, {{"content-type", "application/json"}}, std::move(body)};
-}
-
-bool HopByHop(std::string_view name) {
-  static constexpr std::string_view kHop[] = {
-      "connection",         "keep-alive",          "transfer-encoding", "te", "trailer", "upgrade",
-      "proxy-authenticate", "proxy-authorization", "content-length"};
-  for (std::string_view h : kHop) {
-    if (h.size() == name.size() && ::strncasecmp(h.data(), name.data(), h.size()) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
-template <class Fields>
-Headers HeadersOf(const Fields& fields) {
-  Headers headers;
-  for (const auto& field : fields) {
-    headers.push_back({std::string(field.name_string()), std::string(field.value())});
-  }
-  return headers;
-}
-
-template <class Message>
-void SetHeaders(Message& message, const Headers& headers) {
-  for (const Header& h : headers) {
-    if (!HopByHop(h.name)) {
-      message.insert(h.name, h.value);
-    }
-  }
 }
 
 // Answer state shared by the session (which waits for it) and the Exchange
@@ -160,89 +114,6 @@ class ExchangeHandle : public Exchange {
   std::atomic<bool> answered_{false};
 };
 
-// Watches a client while its request is upstream: a client that hangs up
-// (end of stream) cancels the upstream exchange at once, rather than when
-// its answer is finally written. Runs on the connection's strand; the guard
-// in the forwarding coroutine ends the watch on every way out.
-struct ClientWatch {
-  bool active = true;
-  bool client_gone = false;
-  std::function<void()> cancel_upstream;  // set once an upstream connection exists
-};
-
-template <class Stream>
-class ClientWatchGuard {
- public:
-  explicit ClientWatchGuard(Stream& client)
-      : client_(client), watch_(std::make_shared<ClientWatch>()) {
-    auto& socket = beast::get_lowest_layer(client_).socket();
-    socket.async_wait(tcp::socket::wait_read, [watch = watch_, &socket](error_code ec) {
-      if (ec || !watch->active) {
-        return;
-      }
-      char byte;
-      const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        watch->client_gone = true;
-        if (watch->cancel_upstream) {
-          watch->cancel_upstream();
-        }
-      }  // else: the client's next request (pipelined); stop watching
-    });
-  }
-  ~ClientWatchGuard() {
-    watch_->active = false;
-    watch_->cancel_upstream = nullptr;
-    error_code ignored;
-    beast::get_lowest_layer(client_).socket().cancel(ignored);
-  }
-  ClientWatch& operator*() { return *watch_; }
-  ClientWatch* operator->() { return watch_.get(); }
-
- private:
-  Stream& client_;
-  std::shared_ptr<ClientWatch> watch_;
-};
-
-// Idle upstream connections, by scheme, host and port.
-template <class Stream>
-class Pool {
- public:
-  std::unique_ptr<Stream> Take(const std::string& key) {
-    std::lock_guard lock(mu_);
-    auto it = idle_.find(key);
-    if (it == idle_.end() || it->second.empty()) {
-      return nullptr;
-    }
-    std::unique_ptr<Stream> s = std::move(it->second.back());
-    it->second.pop_back();
-    return s;
-  }
-  void Put(const std::string& key, std::unique_ptr<Stream> stream) {
-    std::lock_guard lock(mu_);
-    auto& list = idle_[key];
-    if (list.size() < kMaxIdlePerHost) {
-      list.push_back(std::move(stream));
-    }
-  }
-  void Clear() {
-    std::lock_guard lock(mu_);
-    idle_.clear();
-  }
-
- private:
-  static constexpr std::size_t kMaxIdlePerHost = 256;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Stream>>> idle_;
-};
-
-PlainStream& Lowest(PlainStream& s) { return s; }
-PlainStream& Lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
-
-bool IsTimeout(const error_code& ec) {
-  return ec == beast::error::timeout || ec == asio::error::timed_out;
-}
-
 bool OutOfDescriptors(const error_code& ec) {
   return ec.category() == boost::system::system_category() &&
          (ec.value() == EMFILE || ec.value() == ENFILE);
@@ -306,7 +177,6 @@ struct Server::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
   std::optional<ssl::context> server_tls;
-  ssl::context client_tls{ssl::context::tls_client};
   std::vector<std::thread> threads;
   std::string address;
   std::uint16_t port = 0;
@@ -319,8 +189,7 @@ struct Server::Impl {
   std::uint64_t next_id = 0;
   bool shut_down = false;
 
-  Pool<PlainStream> plain_pool;
-  Pool<TlsStream> tls_pool;
+  std::optional<UpstreamClient> upstream;  // after `io`, which its connections use
 
   asio::awaitable<void> Accept();
   // Closes up to `count` connections idle for the longest, and for at least
@@ -336,34 +205,10 @@ struct Server::Impl {
   template <class Stream>
   asio::awaitable<void> Serve(Stream stream, std::shared_ptr<Connection> connection);
   template <class Stream>
-  asio::awaitable<bool> Forward(Stream& client, UpstreamRequest& request, Relay& relay,
-                                bool keep_alive);
-  template <class Upstream, class Client>
-  asio::awaitable<bool> ForwardVia(Pool<Upstream>& pool, const Url& target, Client& client,
-                                   UpstreamRequest& request, Relay& relay, bool keep_alive);
-  template <class Upstream, class Client>
-  asio::awaitable<bool> RelayStream(Pool<Upstream>& pool, const Url& target, Client& client,
-                                    std::unique_ptr<Upstream>& conn, beast::flat_buffer& buffer,
-                                    bhttp::response_parser<bhttp::buffer_body>& parser,
-                                    const UpstreamRequest& request, Relay& relay, int status,
-                                    const Headers& upstream_headers, bool keep_alive,
-                                    const ClientWatch& watch);
-  template <class Stream>
-  asio::awaitable<bool> WriteReply(Stream& stream, const Reply& reply, bool keep_alive);
-  // The head of a chunked response; false when the client is gone.
-  template <class Stream>
-  asio::awaitable<bool> WriteChunkedHead(Stream& stream, const Reply& head, bool keep_alive);
-  template <class Stream>
   asio::awaitable<void> WriteStream(Stream& client, const Reply& head, StreamSource& source,
                                     Strand strand);
   template <class Stream>
   asio::awaitable<void> RefuseAndLinger(Stream& stream, const Reply& reply);
-  asio::awaitable<std::unique_ptr<PlainStream>> Connect(const Url& target,
-                                                        std::chrono::milliseconds timeout,
-                                                        PlainStream*);
-  asio::awaitable<std::unique_ptr<TlsStream>> Connect(const Url& target,
-                                                      std::chrono::milliseconds timeout,
-                                                      TlsStream*);
 
   Reply ErrorReplyFor(std::string_view target, int status, std::string_view message) {
     return options.error_reply ? options.error_reply(target, status, message)
@@ -371,26 +216,12 @@ struct Server::Impl {
   }
 };
 
-template <class Stream>
-asio::awaitable<bool> Server::Impl::WriteReply(Stream& stream, const Reply& reply,
-                                               bool keep_alive) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), 11};
-  SetHeaders(res, reply.headers);
-  res.keep_alive(keep_alive);
-  res.body() = reply.body;
-  res.prepare_payload();
-  Lowest(stream).expires_after(options.idle_timeout);
-  error_code ec;
-  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec;
-}
-
 // Answers an error and closes gently: the rest of what the client is sending
 // is read and dropped for a moment, so that it sees the answer rather than a
 // connection reset.
 template <class Stream>
 asio::awaitable<void> Server::Impl::RefuseAndLinger(Stream& stream, const Reply& reply) {
-  if (!co_await WriteReply(stream, reply, false)) {
+  if (!co_await WriteReply(stream, reply, false, options.idle_timeout)) {
     co_return;
   }
   error_code ec;
@@ -402,233 +233,6 @@ asio::awaitable<void> Server::Impl::RefuseAndLinger(Stream& stream, const Reply&
     drained += co_await Lowest(stream).async_read_some(
         asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
-}
-
-asio::awaitable<std::unique_ptr<PlainStream>> Server::Impl::Connect(
-    const Url& target, std::chrono::milliseconds timeout, PlainStream*) {
-  tcp::resolver resolver(io);
-  auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
-  auto stream = std::make_unique<PlainStream>(io);
-  stream->expires_after(timeout);
-  co_await stream->async_connect(endpoints, asio::use_awaitable);
-  stream->socket().set_option(tcp::no_delay(true));
-  co_return stream;
-}
-
-asio::awaitable<std::unique_ptr<TlsStream>> Server::Impl::Connect(const Url& target,
-                                                                  std::chrono::milliseconds timeout,
-                                                                  TlsStream*) {
-  tcp::resolver resolver(io);
-  auto endpoints = co_await resolver.async_resolve(target.host, target.port, asio::use_awaitable);
-  auto stream = std::make_unique<TlsStream>(io, client_tls);
-  if (!SSL_set_tlsext_host_name(stream->native_handle(), target.host.c_str())) {
-    throw beast::system_error(
-        error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
-  }
-  stream->set_verify_callback(ssl::host_name_verification(target.host));
-  Lowest(*stream).expires_after(timeout);
-  co_await Lowest(*stream).async_connect(endpoints, asio::use_awaitable);
-  Lowest(*stream).socket().set_option(tcp::no_delay(true));
-  co_await stream->async_handshake(ssl::stream_base::client, asio::use_awaitable);
-  co_return stream;
-}
-
-template <class Stream>
-asio::awaitable<bool> Server::Impl::Forward(Stream& client, UpstreamRequest& request, Relay& relay,
-                                            bool keep_alive) {
-  base::StatusOr<Url> target = ParseUrl(request.url);
-  if (!target.ok()) {
-    Reply reply = relay.OnFailure(502, target.status().message());
-    const bool sent = co_await WriteReply(client, reply, keep_alive);
-    relay.OnDone({reply.status, reply.body.size(), sent, target.status().message()});
-    co_return sent&& keep_alive;
-  }
-  if (target->tls) {
-    co_return co_await ForwardVia(tls_pool, *target, client, request, relay, keep_alive);
-  }
-  co_return co_await ForwardVia(plain_pool, *target, client, request, relay, keep_alive);
-}
-
-// Returns whether the client connection stays open.
-template <class Upstream, class Client>
-asio::awaitable<bool> Server::Impl::ForwardVia(Pool<Upstream>& pool, const Url& target,
-                                               Client& client, UpstreamRequest& request,
-                                               Relay& relay, bool keep_alive) {
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target.path, 11};
-  SetHeaders(req, request.headers);
-  req.set(bhttp::field::host, target.host);
-  req.keep_alive(true);
-  req.body() = std::move(request.body);
-  req.prepare_payload();
-
-  ClientWatchGuard<Client> watch(client);
-  auto fail = [&](int status, const std::string& what) -> asio::awaitable<bool> {
-    const std::string why = watch->client_gone ? "the client went away before the answer" : what;
-    Reply reply = relay.OnFailure(status, why);
-    const bool sent = !watch->client_gone && co_await WriteReply(client, reply, keep_alive);
-    relay.OnDone(
-        {watch->client_gone ? 499 : reply.status, sent ? reply.body.size() : 0, sent, why});
-    co_return sent&& keep_alive;
-  };
-
-  std::unique_ptr<Upstream> conn;
-  watch->cancel_upstream = [&conn] {
-    if (conn) {
-      error_code ignored;
-      Lowest(*conn).socket().cancel(ignored);
-    }
-  };
-  beast::flat_buffer buffer;
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
-  for (int attempt = 0;; ++attempt) {
-    conn = pool.Take(target.origin());
-    const bool reused = conn != nullptr;
-    error_code ec;
-    if (!reused) {
-      try {
-        conn = co_await Connect(target, request.connect_timeout, static_cast<Upstream*>(nullptr));
-      } catch (const boost::system::system_error& e) {
-        ec = e.code();
-      }
-      if (ec) {
-        const std::string what = "cannot connect to " + target.origin() + ": " + ec.message();
-        co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
-      }
-    }
-    Lowest(*conn).expires_after(request.first_byte_timeout);
-    co_await bhttp::async_write(*conn, req, asio::redirect_error(asio::use_awaitable, ec));
-    buffer.clear();
-    parser.emplace();
-    parser->body_limit(boost::none);
-    if (!ec) {
-      co_await bhttp::async_read_header(*conn, buffer, *parser,
-                                        asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (!ec) {
-      break;
-    }
-    // A pooled connection the upstream had closed (it ends or resets before
-    // any answer): try once on a new one. Never for a client that left.
-    const bool stale = ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-                       ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-    if (reused && attempt == 0 && stale && !watch->client_gone) {
-      continue;
-    }
-    const std::string what = IsTimeout(ec) ? target.origin() + " did not answer in time"
-                                           : target.origin() + ": " + ec.message();
-    co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
-  }
-
-  const int status = static_cast<int>(parser->get().result_int());
-  const Headers upstream_headers = HeadersOf(parser->get());
-  const bool streaming = parser->get()[bhttp::field::content_type].starts_with("text/event-stream");
-  error_code ec;
-  if (!streaming) {
-    bhttp::response_parser<bhttp::string_body> whole{std::move(*parser)};
-    whole.body_limit(request.max_response_bytes);
-    Lowest(*conn).expires_after(request.idle_timeout);
-    co_await bhttp::async_read(*conn, buffer, whole, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      const std::string what = target.origin() + ": the response broke off: " + ec.message();
-      co_return co_await fail(IsTimeout(ec) ? 504 : 502, what);
-    }
-    if (whole.keep_alive()) {
-      pool.Put(target.origin(), std::move(conn));
-    }
-    Reply reply = relay.OnResponse(status, upstream_headers, std::move(whole.get().body()));
-    const bool sent = co_await WriteReply(client, reply, keep_alive);
-    relay.OnDone({reply.status, reply.body.size(), sent, sent ? "" : "the client went away"});
-    co_return sent&& keep_alive;
-  }
-
-  co_return co_await RelayStream(pool, target, client, conn, buffer, *parser, request, relay,
-                                 status, upstream_headers, keep_alive, *watch);
-}
-
-// The streamed half of ForwardVia, in a coroutine of its own: its relay
-// buffer would otherwise make every forward's frame 16 KiB larger.
-template <class Upstream, class Client>
-asio::awaitable<bool> Server::Impl::RelayStream(Pool<Upstream>& pool, const Url& target,
-                                                Client& client, std::unique_ptr<Upstream>& conn,
-                                                beast::flat_buffer& buffer,
-                                                bhttp::response_parser<bhttp::buffer_body>& parser,
-                                                const UpstreamRequest& request, Relay& relay,
-                                                int status, const Headers& upstream_headers,
-                                                bool keep_alive, const ClientWatch& watch) {
-  error_code ec;
-  const Reply head = relay.OnStreamStart(status, upstream_headers);
-  RelayEnd end{head.status, 0, false, {}};
-  bool client_ok = co_await WriteChunkedHead(client, head, keep_alive);
-  bool clean = false;
-  std::string upstream_error;
-  char chunk[16 << 10];
-  auto send = [&](const std::string& bytes) -> asio::awaitable<void> {
-    if (bytes.empty() || !client_ok) {
-      co_return;
-    }
-    Lowest(client).expires_after(options.idle_timeout);
-    error_code wec;
-    co_await asio::async_write(client, bhttp::make_chunk(asio::buffer(bytes)),
-                               asio::redirect_error(asio::use_awaitable, wec));
-    client_ok = !wec;
-    end.bytes += client_ok ? bytes.size() : 0;
-  };
-  while (client_ok) {
-    if (parser.is_done()) {
-      clean = true;
-      break;
-    }
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof(chunk);
-    Lowest(*conn).expires_after(request.idle_timeout);
-    co_await bhttp::async_read_some(*conn, buffer, parser,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == bhttp::error::need_buffer) {
-      ec = {};
-    }
-    if (ec) {
-      upstream_error = IsTimeout(ec) ? "the upstream stream stalled" : ec.message();
-      break;
-    }
-    const std::size_t n = sizeof(chunk) - parser.get().body().size;
-    if (n > 0) {
-      const std::string out = relay.OnStreamData(std::string_view(chunk, n));
-      co_await send(out);
-    }
-  }
-  const std::string tail = relay.OnStreamEnd(clean);
-  co_await send(tail);
-  if (clean && client_ok) {
-    Lowest(client).expires_after(options.idle_timeout);
-    co_await asio::async_write(client, bhttp::make_chunk_last(),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    client_ok = !ec;
-  }
-  if (clean && parser.keep_alive()) {
-    pool.Put(target.origin(), std::move(conn));
-  }
-  end.complete = clean && client_ok;
-  if (watch.client_gone) {
-    client_ok = false;
-  }
-  end.error = !client_ok ? "the client went away" : upstream_error;
-  relay.OnDone(end);
-  co_return end.complete&& keep_alive;
-}
-
-template <class Stream>
-asio::awaitable<bool> Server::Impl::WriteChunkedHead(Stream& stream, const Reply& head,
-                                                     bool keep_alive) {
-  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), 11};
-  SetHeaders(res, head.headers);
-  res.keep_alive(keep_alive);
-  res.chunked(true);
-  bhttp::response_serializer<bhttp::empty_body> serializer{res};
-  Lowest(stream).expires_after(options.idle_timeout);
-  error_code ec;
-  co_await bhttp::async_write_header(stream, serializer,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec;
 }
 
 // The state a StreamSource's waker shares with the writing coroutine: the
@@ -643,7 +247,7 @@ template <class Stream>
 asio::awaitable<void> Server::Impl::WriteStream(Stream& client, const Reply& head,
                                                 StreamSource& source, Strand strand) {
   error_code ec;
-  if (!co_await WriteChunkedHead(client, head, false)) {
+  if (!co_await WriteChunkedHead(client, head, false, options.idle_timeout)) {
     co_return;
   }
   auto wake = std::make_shared<StreamWake>(strand);
@@ -888,7 +492,7 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
       if (refusal && linger) {
         co_await RefuseAndLinger(stream, *refusal);
       } else if (refusal) {
-        co_await WriteReply(stream, *refusal, false);
+        co_await WriteReply(stream, *refusal, false, options.idle_timeout);
       }
       --busy;
       break;
@@ -912,12 +516,13 @@ asio::awaitable<void> Server::Impl::Serve(Stream stream, std::shared_ptr<Connect
     }
     ec = {};
     if (answer->reply) {
-      keep_alive = co_await WriteReply(stream, *answer->reply, keep_alive) && keep_alive;
+      keep_alive = co_await WriteReply(stream, *answer->reply, keep_alive, options.idle_timeout) &&
+                   keep_alive;
     } else if (answer->source) {
       co_await WriteStream(stream, *answer->stream_head, *answer->source, connection->strand);
       keep_alive = false;
     } else {
-      keep_alive = co_await Forward(stream, *answer->forward, *answer->relay, keep_alive);
+      keep_alive = co_await upstream->Forward(stream, *answer->forward, *answer->relay, keep_alive);
     }
     --busy;
     connection->idle_since = SteadyNanos();
@@ -997,8 +602,7 @@ asio::awaitable<void> Server::Impl::Accept() {
       const bool out = OutOfDescriptors(ec);
       if (out) {
         CloseIdle(kCloseWhenOut);
-        plain_pool.Clear();
-        tls_pool.Clear();
+        upstream->CloseIdle();
         if (reserve.Release()) {
           continue;  // the client waiting takes the reserved descriptor
         }
@@ -1023,7 +627,7 @@ asio::awaitable<void> Server::Impl::Accept() {
             PlainStream stream(std::move(s));
             const Reply busy_reply =
                 ErrorReplyFor("", 503, "too many connections; try again later");
-            co_await WriteReply(stream, busy_reply, false);
+            co_await WriteReply(stream, busy_reply, false, options.idle_timeout);
           },
           asio::detached);
       continue;
@@ -1084,8 +688,7 @@ base::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   impl->body_budget.emplace(o.max_body_bytes_in_flight);
   impl->max_connections =
       std::min(o.max_connections, ConnectionsFor(CurrentDescriptorLimit().soft, OpenDescriptors()));
-  impl->client_tls.set_default_verify_paths();
-  impl->client_tls.set_verify_mode(ssl::verify_peer);
+  impl->upstream.emplace(impl->io, o.idle_timeout);
   if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
     impl->server_tls.emplace(ssl::context::tls_server);
     error_code ec;
@@ -1170,8 +773,7 @@ std::size_t Server::Shutdown(std::chrono::milliseconds drain) {
   for (std::thread& t : s.threads) {
     t.join();
   }
-  s.plain_pool.Clear();
-  s.tls_pool.Clear();
+  s.upstream->CloseIdle();
   return cut;
 }
 

@@ -1,6 +1,6 @@
 // The HTTP/1.1 listener and the upstream relay, behind a plain interface:
 // Boost.Asio/Beast (C++20 coroutines, one io_context run by N threads) stay
-// inside server.cc.
+// inside server.cc and upstream_client.cc.
 //
 // For each request the server calls the handler with the request and an
 // Exchange. The handler answers once, from any thread, either with a Reply or
