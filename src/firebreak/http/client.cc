@@ -11,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 #include <optional>
 
+#include "firebreak/http/tls.h"
 #include "firebreak/http/url.h"
 
 namespace firebreak::http {
@@ -83,9 +84,7 @@ base::StatusOr<Response> Send(const Request& request) {
   req.prepare_payload();
 
   asio::io_context io;
-  asio::ssl::context tls(asio::ssl::context::tls_client);
-  tls.set_default_verify_paths();
-  tls.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::context tls = ClientTlsContext();
   Response response;
   std::optional<std::string> error;
   bool finished = false;
@@ -106,11 +105,9 @@ base::StatusOr<Response> Send(const Request& request) {
             co_await resolver.async_resolve(target->host, target->port, asio::use_awaitable);
         if (target->tls) {
           beast::ssl_stream<beast::tcp_stream> stream(io, tls);
-          if (!SSL_set_tlsext_host_name(stream.native_handle(), target->host.c_str())) {
-            throw beast::system_error(beast::error_code(static_cast<int>(::ERR_get_error()),
-                                                        asio::error::get_ssl_category()));
+          if (const beast::error_code ec = VerifyPeerAs(stream, target->host)) {
+            throw beast::system_error(ec);
           }
-          stream.set_verify_callback(asio::ssl::host_name_verification(target->host));
           co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
           co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
           co_await Exchange(stream, req, response, on_body);
