@@ -1,14 +1,8 @@
 #include "firebreak/http/server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -16,6 +10,7 @@
 #include <vector>
 
 #include "firebreak/base/sanitizers.h"
+#include "firebreak/http/raw_client.h"
 #include "firebreak/http/resources.h"
 
 namespace firebreak::http {
@@ -25,108 +20,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// A client that speaks raw bytes, so that tests can send what no HTTP
-// library would.
-class RawClient {
- public:
-  RawClient() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
-  ~RawClient() { Close(); }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
-  RawClient(RawClient&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-
-  bool Connect(std::uint16_t port) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  }
-  bool Send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) {
-        return false;
-      }
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  // What arrives until the server closes (`closed`) or `timeout` passes.
-  std::string ReadUntilClose(milliseconds timeout, bool* closed = nullptr) {
-    std::string out;
-    const auto deadline = Clock::now() + timeout;
-    bool eof = false;
-    while (!eof) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) {
-        break;
-      }
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        break;
-      }
-      char buffer[65536];
-      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) {
-        eof = true;
-      } else {
-        out.append(buffer, static_cast<std::size_t>(n));
-      }
-    }
-    if (closed != nullptr) {
-      *closed = eof;
-    }
-    return out;
-  }
-  // One response with a Content-Length body, or what came before `timeout`.
-  std::string ReadResponse(milliseconds timeout) {
-    std::string out;
-    const auto deadline = Clock::now() + timeout;
-    while (true) {
-      const std::size_t head_end = out.find("\r\n\r\n");
-      if (head_end != std::string::npos) {
-        std::string head = out.substr(0, head_end + 2);
-        for (char& c : head) {
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        }
-        const std::size_t at = head.find("content-length: ");
-        const std::size_t length = at == std::string::npos ? 0 : std::stoul(head.substr(at + 16));
-        if (out.size() >= head_end + 4 + length) {
-          return out;
-        }
-      }
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        return out;
-      }
-      char buffer[65536];
-      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) {
-        return out;
-      }
-      out.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  void Close() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  int fd_;
-};
-
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
 
 // A server whose handler records each request's target and answers 200
 // with the body's size; requests to /hold are kept unanswered until
