@@ -5,7 +5,6 @@
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "firebreak/audit/verify.h"
+#include "firebreak/base/test_dir.h"
 
 namespace firebreak::audit {
 namespace {
@@ -29,11 +29,7 @@ namespace fs = std::filesystem;
 class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-audit-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = base::FreshTestDir("fb-audit");
     db_ = dir_ / "audit.db";
   }
   void TearDown() override { fs::remove_all(dir_); }

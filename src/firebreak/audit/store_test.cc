@@ -1,9 +1,10 @@
 #include "firebreak/audit/store.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
+
+#include "firebreak/base/test_dir.h"
 
 namespace firebreak::audit {
 namespace {
@@ -15,10 +16,7 @@ constexpr std::int64_t kNow = 1795910399123456;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = base::FreshTestDir("fb-store");
     options_.db = dir_ / "audit.db";
     options_.key = dir_ / "audit.db.key";
     options_.checkpoint_every = 3;

@@ -21,6 +21,7 @@
 #include "firebreak/audit/journal.h"
 #include "firebreak/audit/witness.h"
 #include "firebreak/base/signing.h"
+#include "firebreak/base/test_dir.h"
 
 namespace firebreak::audit {
 namespace {
@@ -33,10 +34,7 @@ constexpr std::int64_t kNow = 1795910399123456;
 class TamperTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-tamper-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = base::FreshTestDir("fb-tamper");
     fs::create_directories(dir_ / "db");
     fs::create_directories(dir_ / "keys");
     fs::create_directories(dir_ / "witness");

@@ -13,6 +13,7 @@
 
 #include "firebreak/audit/witness.h"
 #include "firebreak/base/digest.h"
+#include "firebreak/base/test_dir.h"
 #include "firebreak/http/test_receiver.h"
 
 namespace firebreak::cli {
@@ -37,10 +38,7 @@ struct Result {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("firebreak-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = base::FreshTestDir("firebreak-cli");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

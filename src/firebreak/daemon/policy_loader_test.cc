@@ -6,10 +6,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "firebreak/base/test_dir.h"
 
 namespace firebreak::daemon {
 namespace {
@@ -24,11 +25,7 @@ const fs::path kTrust = kSource / "keys/demo/trust.yaml";
 class PolicyLoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-loader-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = base::FreshTestDir("fb-loader");
     for (const char* f :
          {"defense-standard.yaml", "defense-standard.yaml.sig", "defense-standard.model"}) {
       fs::copy_file(kSource / "policies" / f, dir_ / f);

@@ -7,7 +7,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include <sstream>
 
 #include "firebreak/audit/verify.h"
+#include "firebreak/base/test_dir.h"
 
 namespace firebreak::daemon {
 namespace {
@@ -40,11 +40,7 @@ class ScriptedWatch : public FileWatch {
 class ReloaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-reloader-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = base::FreshTestDir("fb-reloader");
     const fs::path source = FIREBREAK_SOURCE_DIR;
     for (const char* f : {"defense-standard.yaml", "defense-standard.model"}) {
       fs::copy_file(source / "policies" / f, dir_ / f);

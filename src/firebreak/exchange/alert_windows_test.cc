@@ -5,13 +5,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
 
 #include "firebreak/audit/verify.h"
+#include "firebreak/base/test_dir.h"
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/decision_core.h"
 #include "firebreak/exchange/records.h"
@@ -30,11 +30,7 @@ constexpr std::int64_t kSecond = 1'000'000;
 class AlertWindowsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-windows-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = base::FreshTestDir("fb-windows");
     options_.db = dir_ / "audit.db";
     options_.now_micros = [now = now_] { return now->load(); };
     policy::LoadResult loaded = policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) +

@@ -7,12 +7,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
 
 #include "firebreak/audit/verify.h"
+#include "firebreak/base/test_dir.h"
 #include "firebreak/policy/loader.h"
 
 namespace firebreak::exchange {
@@ -25,11 +25,7 @@ namespace json = boost::json;
 class GateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("fb-gate-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = base::FreshTestDir("fb-gate");
     audit_.db = dir_ / "audit.db";
     policy::LoadResult loaded = policy::LoadPolicyFile(std::string(FIREBREAK_SOURCE_DIR) +
                                                        "/policies/defense-standard.yaml");
