@@ -482,10 +482,10 @@ void Classifier::ScoreText(std::string normalized_in, std::vector<std::uint32_t>
   whole.sums = scanner.whole_sums();
   whole.features = scanner.whole_features();
   whole.end = text.size();
-  // An earlier turn that asks for nothing is context: like a request read
-  // without its context, it counts only when strong. The conversation,
+  // An earlier user turn that asks for nothing is context: like a request
+  // read without its context, it counts only when strong. The conversation,
   // read whole, still reads it with the turns after it.
-  if (turn == Turn::kEarlier && !scanner.asks()) {
+  if (turn == Turn::kEarlierUserTurn && !scanner.asks()) {
     whole.reading = Part::Reading::kRequestWithoutContext;
   }
   ScoreSegment(whole, run);
@@ -547,7 +547,9 @@ base::StatusOr<Classification> Classifier::Classify(const base::Conversation& co
       continue;
     }
     ++with_text;
-    const Turn turn = i == last ? Turn::kLast : Turn::kEarlier;
+    const Turn turn = i != last && conversation.messages[i].role == base::Role::kUser
+                          ? Turn::kEarlierUserTurn
+                          : Turn::kMessage;
     std::vector<std::uint32_t> line_breaks;
     base::StatusOr<std::string> normalized = Normalize(raw, &line_breaks);
     if (!normalized.ok()) {

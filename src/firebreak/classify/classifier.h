@@ -117,11 +117,12 @@ class Classifier {
   struct Compiled;
   struct Run;
   struct Segment;
-  // Where a text stands in the conversation: the last message; a message
-  // before it (one that asks for nothing is context for a later turn: "I
-  // have an intercepted message." before "Translate it."); or the whole
+  // Where a text stands in the conversation: a message read as it stands;
+  // a user's message before the last (one that asks for nothing is context
+  // for a later turn: "I have an intercepted message." before "Translate
+  // it."; a system prompt instructs however it is phrased); or the whole
   // conversation joined, which is read whole only.
-  enum class Turn : std::uint8_t { kLast, kEarlier, kConversation };
+  enum class Turn : std::uint8_t { kMessage, kEarlierUserTurn, kConversation };
   Classifier(Config config, std::unique_ptr<Compiled> compiled);
   void ScoreText(std::string normalized, std::vector<std::uint32_t> line_breaks, int message,
                  Decoding decoding, int depth, Turn turn, Run& run) const;
