@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "firebreak/audit/journal.h"
 #include "firebreak/audit/record.h"
 #include "firebreak/base/signing.h"
 
@@ -25,10 +26,6 @@ std::optional<HeadEvent> HeadEventOf(std::string_view name) {
     }
   }
   return std::nullopt;
-}
-
-base::Status ErrnoError(const std::string& what) {
-  return base::Status(base::StatusCode::kUnavailable, what + ": " + std::strerror(errno));
 }
 
 bool WriteAll(int fd, std::string_view bytes) {
