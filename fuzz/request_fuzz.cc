@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "check.h"
+#include "firebreak/api/provider.h"
 #include "request_entry.h"
 
 namespace {
@@ -59,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   FB_FUZZ_CHECK(parsed->document.is_object(), "an accepted request is an object");
   boost::json::object constrained = parsed->document.get_object();
-  firebreak::api::InjectSystemInstruction(constrained, kDialect, kInstruction);
+  firebreak::api::ProviderFor(kDialect).InjectSystemInstruction(constrained, kInstruction);
   auto with_instruction = firebreak::api::ConversationOf(constrained, kDialect);
   FB_FUZZ_CHECK(with_instruction.ok(), "a constrained request is still accepted");
   bool found = false;

@@ -1,5 +1,5 @@
 // Fuzz target: an upstream's server-sent-event stream, raw bytes, through
-// the SSE framer and both stream translators. Beyond not crashing:
+// the SSE framer and the stream translators of every pair of APIs. Beyond not crashing:
 // - framing does not depend on how the bytes are split into reads (the
 //   input is fed whole, and again in pieces of 1-17 bytes chosen by a
 //   generator seeded with the input's size);
@@ -7,7 +7,8 @@
 // - what a translator writes for the client is well-framed SSE whose data
 //   is JSON objects (or OpenAI's [DONE]), an Anthropic event's name is its
 //   data's type, nothing follows the end, and the stream always ends either
-//   cleanly ([DONE], message_stop) or with an error event.
+//   cleanly ([DONE], message_stop, Gemini's chunk with a finishReason) or
+//   with an error event.
 #include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -17,7 +18,7 @@
 #include <vector>
 
 #include "check.h"
-#include "firebreak/api/translate.h"
+#include "firebreak/api/provider.h"
 
 namespace {
 
@@ -75,6 +76,13 @@ void CheckClientStream(const std::string& out, api::Dialect client) {
       FB_FUZZ_CHECK(type != nullptr && type->is_string() && type->get_string() == e.event,
                     "an Anthropic event is named for its data's type");
       ended = e.event == "message_stop" || e.event == "error";
+    } else if (client == api::Dialect::kGemini) {
+      // A Gemini stream ends with the chunk that has a finishReason.
+      const json::value* candidates = o.if_contains("candidates");
+      ended = o.contains("error") ||
+              (candidates != nullptr && candidates->is_array() &&
+               !candidates->get_array().empty() &&
+               candidates->get_array()[0].as_object().contains("finishReason"));
     } else {
       ended = o.contains("error");
     }
@@ -95,15 +103,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FB_FUZZ_CHECK(Same(again.Feed(api::FormatSse(e)), {e}), "a formatted event frames back");
   }
 
-  for (api::Dialect client : {api::Dialect::kOpenAI, api::Dialect::kAnthropic}) {
-    std::unique_ptr<api::StreamTranslator> translator = api::MakeStreamTranslator(client);
-    std::string out;
-    for (const api::SseEvent& e : events) {
-      out += translator->Feed(e);
+  // Every pair of APIs, through the hub.
+  for (const api::Provider* upstream : api::Providers()) {
+    for (const api::Provider* client : api::Providers()) {
+      std::unique_ptr<api::StreamTranslator> translator = api::TranslateStream(*upstream, *client);
+      if (translator == nullptr) {
+        continue;  // the same API: the events pass unchanged
+      }
+      std::string out;
+      for (const api::SseEvent& e : events) {
+        out += translator->Feed(e);
+      }
+      out += translator->Finish();
+      FB_FUZZ_CHECK(translator->Finish().empty(), "a finished stream writes nothing more");
+      CheckClientStream(out, client->dialect());
     }
-    out += translator->Finish();
-    FB_FUZZ_CHECK(translator->Finish().empty(), "a finished stream writes nothing more");
-    CheckClientStream(out, client);
   }
   return 0;
 }

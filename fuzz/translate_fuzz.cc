@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "check.h"
-#include "firebreak/api/translate.h"
+#include "firebreak/api/provider.h"
 #include "request_entry.h"
 
 namespace {
@@ -24,16 +24,19 @@ namespace {
 namespace api = firebreak::api;
 namespace json = boost::json;
 
+// OpenAI -> Anthropic, Anthropic -> OpenAI, Gemini -> Anthropic (through
+// the hub's neutral form, both ways).
 constexpr api::Dialect kFrom = api::Dialect::FIREBREAK_FUZZ_DIALECT;
 constexpr api::Dialect kTo =
-    kFrom == api::Dialect::kOpenAI ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
+    kFrom == api::Dialect::kAnthropic ? api::Dialect::kOpenAI : api::Dialect::kAnthropic;
 
 // A translation may nest one level deeper than the request.
 constexpr api::ParseLimits kTranslated{.max_depth = 2 * api::ParseLimits{}.max_depth};
 
-firebreak::base::StatusOr<json::object> Translate(const json::object& request, api::Dialect from) {
-  return from == api::Dialect::kOpenAI ? api::AnthropicRequestFromOpenAI(request)
-                                       : api::OpenAIRequestFromAnthropic(request);
+firebreak::base::StatusOr<json::object> Translate(const json::object& request, api::Dialect from,
+                                                  api::Dialect to) {
+  return api::TranslateRequest(api::ProviderFor(from), api::ProviderFor(to), request,
+                               {.model = "fuzz-model"});
 }
 
 // Text outside the settings ("request": setting strings that read like
@@ -115,7 +118,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FB_FUZZ_CHECK(parsed->document.is_object(), "an accepted request is an object");
   // A request with content the other API cannot carry is refused (400
   // untranslatable), not forwarded without it.
-  auto translated = Translate(parsed->document.get_object(), kFrom);
+  auto translated = Translate(parsed->document.get_object(), kFrom, kTo);
   if (!translated.ok()) {
     return 0;
   }
@@ -140,7 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   FB_FUZZ_CHECK(SaysNothingNew(*conversation, parsed->conversation),
                 "every text of the translation was read in the original");
-  auto back = Translate(document->get_object(), kTo);
+  auto back = Translate(document->get_object(), kTo, kFrom);
   if (back.ok()) {
     auto round_trip = api::ParseJson(json::serialize(*back), kTranslated);
     FB_FUZZ_CHECK(round_trip.ok(), "the translation back is JSON the parser accepts");

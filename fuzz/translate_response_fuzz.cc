@@ -1,5 +1,5 @@
 // Fuzz target: a whole (non-streamed) upstream response body, raw bytes,
-// translated for a client of the other API, both ways. Whatever the
+// translated for a client of each other API, and back. Whatever the
 // upstream sent, the client gets one JSON object in its own API's shape.
 #include <boost/json.hpp>
 #include <cstddef>
@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "check.h"
-#include "firebreak/api/translate.h"
+#include "firebreak/api/provider.h"
 
 namespace {
 
@@ -27,17 +27,20 @@ bool IsJsonObject(std::string_view text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  namespace api = firebreak::api;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
-
-  const std::string for_openai_client = firebreak::api::OpenAIResponseFromAnthropic(body);
-  FB_FUZZ_CHECK(IsJsonObject(for_openai_client), "an OpenAI client gets a JSON object");
-  const std::string for_anthropic_client = firebreak::api::AnthropicResponseFromOpenAI(body);
-  FB_FUZZ_CHECK(IsJsonObject(for_anthropic_client), "an Anthropic client gets a JSON object");
-
-  // And back again: a translated response is a response of the other API.
-  FB_FUZZ_CHECK(IsJsonObject(firebreak::api::AnthropicResponseFromOpenAI(for_openai_client)),
-                "an OpenAI response translates back");
-  FB_FUZZ_CHECK(IsJsonObject(firebreak::api::OpenAIResponseFromAnthropic(for_anthropic_client)),
-                "an Anthropic response translates back");
+  // Every pair of APIs, through the hub: the client gets a JSON object, and
+  // a translated response translates back to one.
+  for (const api::Provider* from : api::Providers()) {
+    for (const api::Provider* to : api::Providers()) {
+      if (from == to) {
+        continue;
+      }
+      const std::string translated = api::TranslateResponse(*from, *to, body);
+      FB_FUZZ_CHECK(IsJsonObject(translated), "the client gets a JSON object");
+      FB_FUZZ_CHECK(IsJsonObject(api::TranslateResponse(*to, *from, translated)),
+                    "a translated response translates back");
+    }
+  }
   return 0;
 }

@@ -22,10 +22,10 @@ export const prompts = {
 };
 
 // YAML for the test config: the policy and its trust, upstreams (openai
-// default, anthropic for claude-*), log alert targets (trust_safety told of
+// default, anthropic for claude-*, gemini for gemini-*), log alert targets (trust_safety told of
 // the instance's own events), and whatever `extra` adds (server limits,
 // principals).
-export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme = 'http', keyEnv = null,
+export function configYaml({ openaiPort, anthropicPort, geminiPort, extra = '', db, scheme = 'http', keyEnv = null,
                              policyFile = policy, trust = demoTrust }) {
   const upstreams = [];
   const key = keyEnv ? `api_key_env: ${keyEnv}, ` : '';
@@ -34,6 +34,9 @@ export function configYaml({ openaiPort, anthropicPort, extra = '', db, scheme =
   }
   if (anthropicPort) {
     upstreams.push(`  - {name: anthropic, type: anthropic, ${key}base_url: "http://127.0.0.1:${anthropicPort}", models: ["claude-*"], first_byte_timeout_seconds: 2}`);
+  }
+  if (geminiPort) {
+    upstreams.push(`  - {name: gemini, type: gemini, base_url: "http://127.0.0.1:${geminiPort}", models: ["gemini-*", "hang-gemini"], first_byte_timeout_seconds: 2}`);
   }
   return `policy: ${policyFile}
 ${trust ? `trust: ${trust}` : ''}
@@ -50,12 +53,12 @@ ${extra}
 `;
 }
 
-export async function startFirebreak({ openaiPort, anthropicPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http', keyEnv = null,
+export async function startFirebreak({ openaiPort, anthropicPort, geminiPort, extra = '', args = [], wrap = null, env = {}, scheme = 'http', keyEnv = null,
                                        policyFile = policy, trust = demoTrust, dir = null } = {}) {
   dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'firebreak-test-'));
   const db = path.join(dir, 'audit.db');
   const config = path.join(dir, 'firebreak.yaml');
-  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, extra, db, scheme, keyEnv, policyFile, trust }));
+  fs.writeFileSync(config, configYaml({ openaiPort, anthropicPort, geminiPort, extra, db, scheme, keyEnv, policyFile, trust }));
   const argv = ['serve', '--config', config, '--port', '0', '--threads', '2', ...args];
   const options = { env: { ...process.env, ...env } };
   const proc = wrap ? spawn('sh', ['-c', `${wrap} exec "$0" "$@"`, binary, ...argv], options)

@@ -1,5 +1,5 @@
-// A local test upstream that speaks the OpenAI Chat Completions and Anthropic
-// Messages wire formats, streaming and not. It answers with an echo of the
+// A local test upstream that speaks the OpenAI Chat Completions, Anthropic
+// Messages and Gemini generateContent wire formats, streaming and not. It answers with an echo of the
 // last user text, records every request it receives, and misbehaves on
 // request (by model name) so that tests can check how Firebreak fails:
 //   hang-*    never answers        error-*   answers 500 in the API's shape
@@ -14,6 +14,17 @@ function lastUserText(body) {
     if (m.role !== 'user') continue;
     if (typeof m.content === 'string') return m.content;
     const text = (m.content ?? []).filter((p) => p.type === 'text').map((p) => p.text).join(' ');
+    if (text) return text;
+  }
+  return '';
+}
+
+function lastGeminiUserText(body) {
+  const contents = body.contents ?? [];
+  for (let i = contents.length - 1; i >= 0; i--) {
+    const c = contents[i];
+    if ((c.role ?? 'user') !== 'user') continue;
+    const text = (c.parts ?? []).filter((p) => typeof p.text === 'string').map((p) => p.text).join(' ');
     if (text) return text;
   }
   return '';
@@ -89,6 +100,32 @@ async function anthropic(req, res, body) {
   res.end();
 }
 
+// POST /v1beta/models/MODEL:generateContent, :streamGenerateContent?alt=sse.
+async function gemini(req, res, body, model, stream) {
+  const text = `echo: ${lastGeminiUserText(body)}`;
+  if (model.startsWith('error-')) {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ error: { code: 500, message: 'upstream exploded', status: 'INTERNAL' } }));
+  }
+  const usageMetadata = { promptTokenCount: 17, candidatesTokenCount: 9, totalTokenCount: 26 };
+  const response = (parts, finishReason) => ({
+    candidates: [{ content: { role: 'model', parts }, index: 0, ...(finishReason ? { finishReason } : {}) }],
+    usageMetadata, modelVersion: model, responseId: 'gemini-test',
+  });
+  if (!stream) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify(response([{ text }], 'STOP')));
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const words = text.split(/(?<= )/);
+  for (const [i, w] of words.entries()) {
+    if (model.startsWith('slow-')) await sleep(300);
+    res.write(`data: ${JSON.stringify(response([{ text: w }], i === words.length - 1 ? 'STOP' : null))}\r\n\r\n`);
+    if (model.startsWith('cut-') && i === 0) { await sleep(100); return res.socket.destroy(); }
+  }
+  res.end();
+}
+
 // With `tls` ({key, cert}), the upstream speaks HTTPS.
 export function startUpstream({ tls = null } = {}) {
   const requests = [];
@@ -110,9 +147,11 @@ export function startUpstream({ tls = null } = {}) {
         req.socket.once('close', () => { for (const r of req.socket.records) r.closed = true; });
       }
       req.socket.records.push(record);
-      if ((body.model ?? '').startsWith('hang-')) return;  // never answers
+      if ((body.model ?? '').startsWith('hang-') || req.url.includes('/models/hang-')) return;  // never answers
       if (req.url === '/v1/chat/completions') return openai(req, res, body);
       if (req.url === '/v1/messages') return anthropic(req, res, body);
+      const g = req.url.match(/^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent\?alt=sse)$/);
+      if (g) return gemini(req, res, body, g[1], g[2] !== 'generateContent');
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"not found"}}');
     });

@@ -25,19 +25,22 @@
 #include "firebreak/base/utf8.h"
 
 namespace firebreak::api {
-namespace {
 
 namespace json = boost::json;
 using Keys = std::initializer_list<std::string_view>;
+
+namespace {
 
 std::string Member(std::string_view prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
 }
 
+}  // namespace
+
 // A field name as a case-insensitive decoder compares it: ASCII case folded,
 // and the two non-ASCII letters that Unicode simple case folding maps onto
 // ASCII ones (U+017F long s, U+212A Kelvin sign), as Go's encoding/json does.
-std::string Folded(std::string_view name) {
+std::string FoldedName(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -54,6 +57,8 @@ std::string Folded(std::string_view name) {
   return out;
 }
 
+namespace {
+
 bool Contains(Keys keys, std::string_view key) {
   for (std::string_view k : keys) {
     if (k == key) {
@@ -63,8 +68,10 @@ bool Contains(Keys keys, std::string_view key) {
   return false;
 }
 
+}  // namespace
+
 // Appends `text` to `out`, newline-separated.
-void Append(std::string& out, std::string_view text) {
+void AppendLine(std::string& out, std::string_view text) {
   if (text.empty()) {
     return;
   }
@@ -73,6 +80,8 @@ void Append(std::string& out, std::string_view text) {
   }
   out.append(text);
 }
+
+namespace {
 
 // Appends code point `cp` as UTF-8 (a surrogate as U+FFFD).
 void AppendUtf8(std::string& out, std::uint32_t cp) {
@@ -161,6 +170,8 @@ int HexDigit(char c) {
   return -1;
 }
 
+}  // namespace
+
 // A URL as a model or a fetcher would read it: percent escapes decoded, '+'
 // as a space (query strings). Undecodable or not UTF-8: the URL as written.
 std::string DecodedUrl(std::string_view url) {
@@ -177,6 +188,121 @@ std::string DecodedUrl(std::string_view url) {
   }
   return base::IsUtf8(out) ? out : std::string(url);
 }
+
+namespace {
+
+// Runs of two or more letters, whatever separates them.
+int Words(std::string_view s) {
+  int words = 0;
+  int run = 0;
+  for (const char c : s) {
+    const bool letter = std::isalpha(static_cast<unsigned char>(c)) != 0 ||
+                        static_cast<unsigned char>(c) >= 0x80;
+    if (letter) {
+      ++run;
+    } else {
+      words += run >= 2 ? 1 : 0;
+      run = 0;
+    }
+  }
+  return words + (run >= 2 ? 1 : 0);
+}
+
+}  // namespace
+
+// A setting worth classifying: a phrase (three words or more), or a long
+// unbroken string that may be an encoded payload.
+bool ReadsAsText(std::string_view s) {
+  return Words(s) >= 3 ||
+         (s.size() >= 48 && s.find_first_of(" \t\r\n") == std::string_view::npos);
+}
+
+// The strings of settings that read as text (ReadsAsText), keys included.
+void CollectSettings(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::string:
+      if (ReadsAsText(v.get_string())) {
+        AppendLine(out, v.get_string());
+      }
+      break;
+    case json::kind::array:
+      for (const json::value& item : v.get_array()) {
+        CollectSettings(item, out);
+      }
+      break;
+    case json::kind::object:
+      for (const auto& [key, value] : v.get_object()) {
+        if (ReadsAsText(key)) {
+          AppendLine(out, key);
+        }
+        CollectSettings(value, out);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// Every key and string under `v`: what a model could read of free-form
+// JSON (schemas, tool inputs, unknown fields).
+void CollectStrings(const json::value& v, std::string& text) {
+  switch (v.kind()) {
+    case json::kind::string:
+      AppendLine(text, v.get_string());
+      break;
+    case json::kind::array:
+      for (const json::value& item : v.get_array()) {
+        CollectStrings(item, text);
+      }
+      break;
+    case json::kind::object:
+      for (const auto& [key, value] : v.get_object()) {
+        AppendLine(text, key);
+        CollectStrings(value, text);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// Every string of a JSON schema but its own vocabulary: the keywords
+// ("properties", "items", "type", ...) and type names say nothing, and
+// would only dilute the descriptions, property names, enum values and
+// examples that do.
+void CollectSchemaStrings(const json::value& v, std::string& text) {
+  static constexpr std::string_view kKeywords[] = {
+      "$schema", "$id", "$ref", "$defs", "definitions", "type", "properties", "items",
+      "required", "additionalProperties", "description", "enum", "const", "default",
+      "examples", "title", "format", "pattern", "minimum", "maximum", "minLength",
+      "maxLength", "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "nullable",
+      "strict", "uniqueItems", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
+  static constexpr std::string_view kTypes[] = {"object", "string",  "number", "integer",
+                                                "boolean", "array", "null"};
+  if (v.is_object()) {
+    for (const auto& [key, value] : v.get_object()) {
+      if (std::find(std::begin(kKeywords), std::end(kKeywords), key) == std::end(kKeywords)) {
+        AppendLine(text, key);
+      }
+      // Type names in any case (Gemini's schemas write OBJECT, STRING).
+      if (key == "type" && value.is_string() &&
+          std::find(std::begin(kTypes), std::end(kTypes), FoldedName(value.get_string())) !=
+              std::end(kTypes)) {
+        continue;
+      }
+      CollectSchemaStrings(value, text);
+    }
+  } else if (v.is_array()) {
+    for (const json::value& item : v.get_array()) {
+      CollectSchemaStrings(item, text);
+    }
+  } else {
+    CollectStrings(v, text);
+  }
+}
+
+
+namespace {
 
 // The walk of one request. Each method reads one kind of object; text goes
 // to the Message being built, media and unknowns to conversation.uninspected.
@@ -204,7 +330,7 @@ class Walker {
         Settings(value);
         continue;
       }
-      const std::string folded = Folded(key);
+      const std::string folded = FoldedName(key);
       for (Keys known : {read, settings}) {
         for (std::string_view k : known) {
           if (folded == k) {
@@ -215,7 +341,7 @@ class Walker {
         }
       }
       Uninspected(base::ContentKind::kUnknownField, Member(where, key));
-      Strings(value, text);
+      CollectStrings(value, text);
     }
     return Status::Ok();
   }
@@ -224,131 +350,27 @@ class Walker {
   // reach the upstream too, but are not prose: scored alone they would only
   // misfire. Those that read as text (ReadsAsText) are classified,
   // together, as the request's own text.
-  void Settings(const json::value& v) {
-    switch (v.kind()) {
-      case json::kind::string:
-        if (ReadsAsText(v.get_string())) {
-          Append(settings_, v.get_string());
-        }
-        break;
-      case json::kind::array:
-        for (const json::value& item : v.get_array()) {
-          Settings(item);
-        }
-        break;
-      case json::kind::object:
-        for (const auto& [key, value] : v.get_object()) {
-          if (ReadsAsText(key)) {
-            Append(settings_, key);
-          }
-          Settings(value);
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  // A setting worth classifying: a phrase (three words or more), or a long
-  // unbroken string that may be an encoded payload.
-  static bool ReadsAsText(std::string_view s) {
-    return Words(s) >= 3 ||
-           (s.size() >= 48 && s.find_first_of(" \t\r\n") == std::string_view::npos);
-  }
-
-  // Runs of two or more letters, whatever separates them.
-  static int Words(std::string_view s) {
-    int words = 0;
-    int run = 0;
-    for (const char c : s) {
-      const bool letter = std::isalpha(static_cast<unsigned char>(c)) != 0 ||
-                          static_cast<unsigned char>(c) >= 0x80;
-      if (letter) {
-        ++run;
-      } else {
-        words += run >= 2 ? 1 : 0;
-        run = 0;
-      }
-    }
-    return words + (run >= 2 ? 1 : 0);
-  }
+  void Settings(const json::value& v) { CollectSettings(v, settings_); }
 
   void Uninspected(base::ContentKind kind, std::string where) {
     out_.uninspected.push_back({kind, std::move(where)});
   }
 
-  // Every key and string under `v`: what a model could read of free-form
-  // JSON (schemas, tool inputs, unknown fields).
-  static void Strings(const json::value& v, std::string& text) {
-    switch (v.kind()) {
-      case json::kind::string:
-        Append(text, v.get_string());
-        break;
-      case json::kind::array:
-        for (const json::value& item : v.get_array()) {
-          Strings(item, text);
-        }
-        break;
-      case json::kind::object:
-        for (const auto& [key, value] : v.get_object()) {
-          Append(text, key);
-          Strings(value, text);
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  // Every string of a JSON schema but its own vocabulary: the keywords
-  // ("properties", "items", "type", ...) and type names say nothing, and
-  // would only dilute the descriptions, property names, enum values and
-  // examples that do.
-  static void SchemaStrings(const json::value& v, std::string& text) {
-    static constexpr std::string_view kKeywords[] = {
-        "$schema", "$id", "$ref", "$defs", "definitions", "type", "properties", "items",
-        "required", "additionalProperties", "description", "enum", "const", "default",
-        "examples", "title", "format", "pattern", "minimum", "maximum", "minLength",
-        "maxLength", "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "nullable",
-        "strict", "uniqueItems", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"};
-    static constexpr std::string_view kTypes[] = {"object", "string",  "number", "integer",
-                                                  "boolean", "array", "null"};
-    if (v.is_object()) {
-      for (const auto& [key, value] : v.get_object()) {
-        if (std::find(std::begin(kKeywords), std::end(kKeywords), key) == std::end(kKeywords)) {
-          Append(text, key);
-        }
-        if (key == "type" && value.is_string() &&
-            std::find(std::begin(kTypes), std::end(kTypes), value.get_string()) !=
-                std::end(kTypes)) {
-          continue;
-        }
-        SchemaStrings(value, text);
-      }
-    } else if (v.is_array()) {
-      for (const json::value& item : v.get_array()) {
-        SchemaStrings(item, text);
-      }
-    } else {
-      Strings(v, text);
-    }
-  }
-
   // A JSON-encoded string (tool call arguments): the model reads it as
   // written, escapes and all, and as what it decodes to.
   static void EncodedJson(std::string_view encoded, std::string& text) {
-    Append(text, encoded);
+    AppendLine(text, encoded);
     if (encoded.find('\\') != std::string_view::npos) {
       // Escapes as the model reads them, whether or not the whole parses
       // (and whichever of two duplicate keys a parser would keep).
-      Append(text, Unescaped(encoded));
+      AppendLine(text, Unescaped(encoded));
     }
     boost::system::error_code ec;
     json::value decoded = json::parse(encoded, ec);
     if (!ec && !decoded.is_string()) {
-      Strings(decoded, text);
+      CollectStrings(decoded, text);
     } else if (!ec) {
-      Append(text, decoded.get_string());
+      AppendLine(text, decoded.get_string());
     }
   }
 
@@ -373,7 +395,7 @@ class Walker {
     if (!v->is_string()) {
       return base::InvalidArgument(Member(where, key) + " must be a string");
     }
-    Append(text, v->get_string());
+    AppendLine(text, v->get_string());
     return Status::Ok();
   }
 
@@ -395,7 +417,7 @@ class Walker {
     }
     const std::string_view u = url->get_string();
     if (!u.starts_with("data:")) {
-      Append(text, DecodedUrl(u));
+      AppendLine(text, DecodedUrl(u));
       return Status::Ok();
     }
     // data:[TYPE][;base64],PAYLOAD: a base64 payload is media, its type a
@@ -404,10 +426,10 @@ class Walker {
     const std::size_t comma = u.find(',');
     const std::string_view head = u.substr(0, comma);
     if (comma == std::string_view::npos || !head.ends_with(";base64")) {
-      Append(text, DecodedUrl(u));
+      AppendLine(text, DecodedUrl(u));
     } else if (const std::string_view type = head.substr(5, head.size() - 12);
                ReadsAsText(type) || ReadsAsText(DecodedUrl(type))) {
-      Append(settings_, DecodedUrl(type));  // raw, it becomes a media_type
+      AppendLine(settings_, DecodedUrl(type));  // raw, it becomes a media_type
     }
     return Status::Ok();
   }
@@ -450,7 +472,7 @@ class Walker {
 base::Status Walker::Content(const json::value& content, const std::string& where,
                              std::string& text) {
   if (content.is_string()) {
-    Append(text, content.get_string());
+    AppendLine(text, content.get_string());
     return Status::Ok();
   }
   if (content.is_null()) {
@@ -482,7 +504,7 @@ base::Status Walker::Content(const json::value& content, const std::string& wher
     }
   }
   if (text_parts > 1) {
-    Append(text, joined);
+    AppendLine(text, joined);
   }
   return Status::Ok();
 }
@@ -528,7 +550,7 @@ base::Status Walker::OpenAIPart(const json::object& part, const std::string& whe
     return TextField(media, "filename", at, text);
   }
   Uninspected(base::ContentKind::kUnknownPart, where);
-  Strings(part, text);
+  CollectStrings(part, text);
   return Status::Ok();
 }
 
@@ -571,7 +593,7 @@ base::Status Walker::AnthropicSource(const json::object& block, base::ContentKin
     return CheckKeys(source, at, {"type"}, {"file_id"}, text);
   }
   Uninspected(base::ContentKind::kUnknownPart, at);
-  Strings(source, text);
+  CollectStrings(source, text);
   return Status::Ok();
 }
 
@@ -585,7 +607,7 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
   if (*type == "text") {
     // Citations quote documents the model was given: their text is read too.
     if (const json::value* citations = block.if_contains("citations")) {
-      Strings(*citations, text);
+      CollectStrings(*citations, text);
     }
     FB_RETURN_IF_ERROR(
         CheckKeys(block, where, {"type", "text", "citations"}, {"cache_control"}, text));
@@ -611,7 +633,7 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
         CheckKeys(block, where, {"type", "name", "input"}, {"id", "cache_control"}, text));
     FB_RETURN_IF_ERROR(TextField(block, "name", where, text));
     if (const json::value* input = block.if_contains("input")) {
-      Strings(*input, text);
+      CollectStrings(*input, text);
     }
     return Status::Ok();
   }
@@ -627,11 +649,11 @@ base::Status Walker::AnthropicBlock(const json::object& block, const std::string
   if (type->starts_with("server_tool_use") || type->starts_with("mcp_tool_") ||
       type->ends_with("_tool_result") || *type == "container_upload") {
     Uninspected(base::ContentKind::kServerTool, where);
-    Strings(block, text);
+    CollectStrings(block, text);
     return Status::Ok();
   }
   Uninspected(base::ContentKind::kUnknownPart, where);
-  Strings(block, text);
+  CollectStrings(block, text);
   return Status::Ok();
 }
 
@@ -644,7 +666,7 @@ base::Status Walker::AnthropicAttachment(std::string_view type, const json::obje
     FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
     FB_RETURN_IF_ERROR(TextField(block, "context", where, text));
     if (const json::value* citations = block.if_contains("citations")) {
-      Strings(*citations, text);
+      CollectStrings(*citations, text);
     }
     return AnthropicSource(block, base::ContentKind::kDocument, where, text);
   }
@@ -653,7 +675,7 @@ base::Status Walker::AnthropicAttachment(std::string_view type, const json::obje
                                  {"cache_control"}, text));
     FB_RETURN_IF_ERROR(TextField(block, "title", where, text));
     if (const json::value* citations = block.if_contains("citations")) {
-      Strings(*citations, text);
+      CollectStrings(*citations, text);
     }
     FB_RETURN_IF_ERROR(Url(block.if_contains("source"), Member(where, "source"), text));
     const json::value* content = block.if_contains("content");
@@ -775,7 +797,7 @@ base::Status Walker::FunctionDefinition(const json::value& fn, const std::string
   FB_RETURN_IF_ERROR(TextField(f, "name", where, text, true));
   FB_RETURN_IF_ERROR(TextField(f, "description", where, text));
   if (const json::value* parameters = f.if_contains("parameters")) {
-    SchemaStrings(*parameters, text);
+    CollectSchemaStrings(*parameters, text);
   }
   return Status::Ok();
 }
@@ -804,11 +826,11 @@ base::Status Walker::OpenAITool(const json::object& tool, const std::string& whe
     }
     FB_RETURN_IF_ERROR(
         CheckKeys(custom->get_object(), at, {"name", "description", "format"}, {}, text));
-    Strings(*custom, text);
+    CollectStrings(*custom, text);
     return Status::Ok();
   }
   Uninspected(base::ContentKind::kServerTool, where);
-  Strings(tool, text);
+  CollectStrings(tool, text);
   return Status::Ok();
 }
 
@@ -818,7 +840,7 @@ base::Status Walker::AnthropicTool(const json::object& tool, const std::string& 
   if (type != nullptr && !type->is_null() && *type != "custom") {
     // web_search_*, bash_*, text_editor_*, computer_*, code_execution_*, ...
     Uninspected(base::ContentKind::kServerTool, where);
-    Strings(tool, text);
+    CollectStrings(tool, text);
     return Status::Ok();
   }
   FB_RETURN_IF_ERROR(
@@ -827,7 +849,7 @@ base::Status Walker::AnthropicTool(const json::object& tool, const std::string& 
   FB_RETURN_IF_ERROR(TextField(tool, "name", where, text, true));
   FB_RETURN_IF_ERROR(TextField(tool, "description", where, text));
   if (const json::value* schema = tool.if_contains("input_schema")) {
-    SchemaStrings(*schema, text);
+    CollectSchemaStrings(*schema, text);
   }
   return Status::Ok();
 }
@@ -939,12 +961,12 @@ base::Status Walker::Request(const json::object& body) {
       // {type: text | json_object | json_schema, json_schema: {name,
       // description, schema, strict}}: the schema steers the answer.
       std::string text;
-      SchemaStrings(*format, text);
+      CollectSchemaStrings(*format, text);
       Definition(std::move(text), "response_format");
     }
     if (const json::value* prediction = body.if_contains("prediction"); prediction) {
       std::string text;
-      Strings(*prediction, text);
+      CollectStrings(*prediction, text);
       Definition(std::move(text), "prediction");
     }
     if (const json::value* search = body.if_contains("web_search_options");
@@ -956,18 +978,18 @@ base::Status Walker::Request(const json::object& body) {
     for (std::string_view key : {"container", "mcp_servers"}) {
       if (const json::value* v = body.if_contains(key); v && !v->is_null()) {
         Uninspected(base::ContentKind::kServerTool, std::string(key));
-        Strings(*v, other);
+        CollectStrings(*v, other);
       }
     }
   }
-  Append(other, settings_);
+  AppendLine(other, settings_);
   Definition(std::move(other), "request");
   return Status::Ok();
 }
 
 }  // namespace
 
-base::StatusOr<base::Conversation> ConversationOf(const json::value& document, Dialect dialect) {
+base::StatusOr<base::Conversation> WalkConversation(const json::value& document, Dialect dialect) {
   const json::object* body = document.if_object();
   if (body == nullptr) {
     return base::InvalidArgument("the request body must be a JSON object");

@@ -1,6 +1,7 @@
 // Helpers the API module's readers and translators share (internal to
-// src/firebreak/api): field paths for error messages, typed lookups with a
-// fallback, and the one mapping both directions of translation make.
+// src/firebreak/api): the readers' walk of free-form JSON, field paths for
+// error messages, typed lookups with a fallback, and the one mapping both
+// directions of translation make.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -9,7 +10,38 @@
 #include <string>
 #include <string_view>
 
+#include "firebreak/api/request.h"
+
 namespace firebreak::api {
+
+// The conversation of an OpenAI or Anthropic request (extract.cc).
+base::StatusOr<base::Conversation> WalkConversation(const boost::json::value& document,
+                                                    Dialect dialect);
+
+// What every provider's reading shares (extract.cc):
+// Appends `text` to `out`, newline-separated.
+void AppendLine(std::string& out, std::string_view text);
+// A field name as a case-insensitive decoder compares it.
+std::string FoldedName(std::string_view name);
+// A URL as a model or a fetcher would read it (percent escapes decoded).
+std::string DecodedUrl(std::string_view url);
+// A setting's string worth classifying: a phrase, or a long unbroken string
+// that may be an encoded payload.
+bool ReadsAsText(std::string_view s);
+// The strings of settings, ids and enums that read as text, keys included.
+void CollectSettings(const boost::json::value& v, std::string& out);
+// Every key and string under `v` (free-form JSON).
+void CollectStrings(const boost::json::value& v, std::string& text);
+// Every string of a JSON schema but its own vocabulary.
+void CollectSchemaStrings(const boost::json::value& v, std::string& text);
+
+// Events of a neutral (Chat Completions) stream, for the spokes that write
+// one (translate.cc): a chunk with a delta, the usage chunk, an error.
+std::string NeutralChunk(std::string_view id, std::string_view model, boost::json::object delta,
+                         boost::json::value finish_reason);
+std::string NeutralUsageChunk(std::string_view id, std::string_view model,
+                              boost::json::object usage);
+std::string NeutralStreamError(std::string_view message, std::string_view type = "api_error");
 
 // "messages[3]": where an error is, as the client wrote the request.
 inline std::string Index(std::string_view prefix, std::size_t index) {

@@ -182,7 +182,8 @@ class StrictHandler {
 }  // namespace
 
 std::string_view DialectName(Dialect dialect) {
-  return dialect == Dialect::kOpenAI ? "openai" : "anthropic";
+  static constexpr std::string_view kNames[kDialectCount] = {"openai", "anthropic", "gemini"};
+  return kNames[static_cast<int>(dialect)];
 }
 
 base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& limits) {
@@ -219,35 +220,6 @@ base::StatusOr<json::value> ParseJson(std::string_view body, const ParseLimits& 
                                  (ec ? ec.message() : std::string("incomplete document")));
   }
   return parser.handler().Release();
-}
-
-void InjectSystemInstruction(json::object& document, Dialect dialect,
-                             std::string_view instruction) {
-  if (dialect == Dialect::kAnthropic) {
-    json::value& system = document["system"];
-    if (system.is_array()) {
-      system.get_array().push_back(json::object{{"type", "text"}, {"text", instruction}});
-    } else if (system.is_string() && !system.get_string().empty()) {
-      system = std::string(system.get_string()) + "\n\n" + std::string(instruction);
-    } else {
-      system = instruction;
-    }
-    return;
-  }
-  json::value* messages = document.if_contains("messages");
-  if (messages == nullptr || !messages->is_array()) {
-    return;
-  }
-  json::array& list = messages->get_array();
-  auto at = list.begin();
-  while (at != list.end() && at->is_object()) {
-    const json::value* role = at->get_object().if_contains("role");
-    if (role == nullptr || (*role != "system" && *role != "developer")) {
-      break;
-    }
-    ++at;
-  }
-  list.insert(at, json::object{{"role", "system"}, {"content", instruction}});
 }
 
 std::string OpenAIErrorBody(std::string_view message, std::string_view type,

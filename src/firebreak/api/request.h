@@ -1,5 +1,5 @@
-// Wire formats of the two APIs Firebreak fronts: OpenAI Chat Completions and
-// Anthropic Messages. A request body is parsed once (Boost.JSON) into a
+// Wire formats of OpenAI Chat Completions and Anthropic Messages (Gemini's
+// are gemini.cc's). A request body is parsed once (Boost.JSON) into a
 // document kept for forwarding or rewriting, and into the provider-neutral
 // Conversation the classifier reads: system prompt, every turn, text parts,
 // tool calls and tool results.
@@ -15,7 +15,9 @@
 
 namespace firebreak::api {
 
-enum class Dialect { kOpenAI, kAnthropic };
+// The APIs Firebreak speaks, each a Provider (provider.h).
+enum class Dialect { kOpenAI, kAnthropic, kGemini };
+inline constexpr int kDialectCount = 3;
 
 std::string_view DialectName(Dialect dialect);
 
@@ -27,16 +29,12 @@ struct ParseLimits {
 // the first problem: invalid UTF-8, a syntax error, nesting past max_depth.
 base::StatusOr<boost::json::value> ParseJson(std::string_view body, const ParseLimits& limits);
 
-// The conversation of a request document in the given dialect.
+// The conversation of a request document in the given dialect (its
+// Provider's ConversationOf, with nothing said by the path).
 // InvalidArgument naming the field at fault (e.g. "messages[2].role ...").
 // A conversation without any text is refused: there is nothing to classify.
 base::StatusOr<base::Conversation> ConversationOf(const boost::json::value& document,
                                                   Dialect dialect);
-
-// Inserts the policy's constraints as a system instruction: OpenAI, a system
-// message after the leading ones; Anthropic, appended to `system`.
-void InjectSystemInstruction(boost::json::object& document, Dialect dialect,
-                             std::string_view instruction);
 
 // Error bodies in each API's own shape. OpenAI:
 // {"error":{"message","type","code","param":null}}; Anthropic:

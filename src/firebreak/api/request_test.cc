@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "firebreak/api/provider.h"
+
 namespace firebreak::api {
 namespace {
 
@@ -120,7 +122,7 @@ TEST(ParseJson, RefusesLoneSurrogatesAndAByteOrderMark) {
 TEST(InjectSystemInstruction, OpenAIAfterTheLeadingSystemMessages) {
   json::value doc = json::parse(
       R"({"messages": [{"role": "system", "content": "a"}, {"role": "user", "content": "u"}]})");
-  InjectSystemInstruction(doc.as_object(), Dialect::kOpenAI, "limits");
+  OpenAIProvider().InjectSystemInstruction(doc.as_object(), "limits");
   EXPECT_EQ(json::serialize(doc.at("messages")),
             R"([{"role":"system","content":"a"},{"role":"system","content":"limits"},)"
             R"({"role":"user","content":"u"}])");
@@ -128,13 +130,13 @@ TEST(InjectSystemInstruction, OpenAIAfterTheLeadingSystemMessages) {
 
 TEST(InjectSystemInstruction, AnthropicAppendsToSystem) {
   json::value doc = json::parse(R"({"system": "a", "messages": []})");
-  InjectSystemInstruction(doc.as_object(), Dialect::kAnthropic, "limits");
+  AnthropicProvider().InjectSystemInstruction(doc.as_object(), "limits");
   EXPECT_EQ(doc.at("system"), "a\n\nlimits");
   json::value blocks = json::parse(R"({"system": [{"type": "text", "text": "a"}]})");
-  InjectSystemInstruction(blocks.as_object(), Dialect::kAnthropic, "limits");
+  AnthropicProvider().InjectSystemInstruction(blocks.as_object(), "limits");
   EXPECT_EQ(blocks.at("system").as_array().size(), 2u);
   json::value none = json::parse(R"({"messages": []})");
-  InjectSystemInstruction(none.as_object(), Dialect::kAnthropic, "limits");
+  AnthropicProvider().InjectSystemInstruction(none.as_object(), "limits");
   EXPECT_EQ(none.at("system"), "limits");
 }
 

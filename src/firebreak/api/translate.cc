@@ -279,6 +279,38 @@ std::string AnthropicEvent(std::string_view type, json::object data) {
 
 std::string OpenAIData(const json::object& data) { return FormatSse({{}, json::serialize(data)}); }
 
+}  // namespace
+
+std::string NeutralChunk(std::string_view id, std::string_view model, json::object delta,
+                         json::value finish_reason) {
+  return OpenAIData({{"id", id},
+                     {"object", "chat.completion.chunk"},
+                     {"created", NowSeconds()},
+                     {"model", model},
+                     {"choices", json::array{json::object{{"index", 0},
+                                                          {"delta", std::move(delta)},
+                                                          {"logprobs", nullptr},
+                                                          {"finish_reason", finish_reason}}}}});
+}
+
+std::string NeutralUsageChunk(std::string_view id, std::string_view model, json::object usage) {
+  return OpenAIData({{"id", id},
+                     {"object", "chat.completion.chunk"},
+                     {"created", NowSeconds()},
+                     {"model", model},
+                     {"choices", json::array{}},
+                     {"usage", std::move(usage)}});
+}
+
+std::string NeutralStreamError(std::string_view message, std::string_view type) {
+  return OpenAIData({{"error", json::object{{"message", message},
+                                            {"type", type},
+                                            {"code", nullptr},
+                                            {"param", nullptr}}}});
+}
+
+namespace {
+
 // Upstream OpenAI chunks, client Anthropic events.
 class AnthropicFromOpenAIStream : public StreamTranslator {
  public:
@@ -428,26 +460,19 @@ class OpenAIFromAnthropicStream : public StreamTranslator {
     }
     if (type == "message_stop") {
       finished_ = true;
-      json::object usage{
-          {"id", id_},
-          {"object", "chat.completion.chunk"},
-          {"created", NowSeconds()},
-          {"model", model_},
-          {"choices", json::array{}},
-          {"usage", json::object{{"prompt_tokens", input_tokens_},
-                                 {"completion_tokens", output_tokens_},
-                                 {"total_tokens", SaturatingAdd(input_tokens_, output_tokens_)}}}};
-      return Chunk(json::object{}, json::value(finish_reason_)) + OpenAIData(usage) +
+      return NeutralChunk(id_, model_, {}, json::value(finish_reason_)) +
+             NeutralUsageChunk(
+                 id_, model_,
+                 {{"prompt_tokens", input_tokens_},
+                  {"completion_tokens", output_tokens_},
+                  {"total_tokens", SaturatingAdd(input_tokens_, output_tokens_)}}) +
              "data: [DONE]\n\n";
     }
     if (type == "error") {
       finished_ = true;
       const json::object& error = ObjectAt(data, "error");
-      return OpenAIData(
-          {{"error", json::object{{"message", StringOr(error, "message", "upstream error")},
-                                  {"type", StringOr(error, "type", "api_error")},
-                                  {"code", nullptr},
-                                  {"param", nullptr}}}});
+      return NeutralStreamError(StringOr(error, "message", "upstream error"),
+                                StringOr(error, "type", "api_error"));
     }
     return {};
   }
@@ -459,22 +484,12 @@ class OpenAIFromAnthropicStream : public StreamTranslator {
       return {};
     }
     finished_ = true;
-    return OpenAIData({{"error", json::object{{"message", "the upstream stream ended early"},
-                                              {"type", "api_error"},
-                                              {"code", nullptr},
-                                              {"param", nullptr}}}});
+    return NeutralStreamError("the upstream stream ended early");
   }
 
  private:
   std::string Chunk(json::object delta, json::value finish_reason) {
-    return OpenAIData({{"id", id_},
-                       {"object", "chat.completion.chunk"},
-                       {"created", NowSeconds()},
-                       {"model", model_},
-                       {"choices", json::array{json::object{{"index", 0},
-                                                            {"delta", std::move(delta)},
-                                                            {"logprobs", nullptr},
-                                                            {"finish_reason", finish_reason}}}}});
+    return NeutralChunk(id_, model_, std::move(delta), std::move(finish_reason));
   }
 
   bool finished_ = false;

@@ -307,8 +307,9 @@ int Run(int argc, char** argv) {
   serve_cmd->add_option("--port", serve.port, "Port; 0 = any free port (default 8080)")
       ->check(CLI::Range(0, 65535));
   serve_cmd->add_option("--upstream", serve.upstreams,
-                        "TYPE=URL or NAME:TYPE=URL, e.g. openai=http://127.0.0.1:9000; "
-                        "repeatable; the first is the default; replaces the config's");
+                        "TYPE=URL or NAME:TYPE=URL, TYPE openai, anthropic or gemini, e.g. "
+                        "openai=http://127.0.0.1:9000; repeatable; the first is the default; "
+                        "replaces the config's (the key: a gemini upstream's from GEMINI_API_KEY)");
   serve_cmd->add_option("--audit-db", serve.audit_db, "Audit database (default: the config's)");
   serve_cmd
       ->add_option("--durability", serve.durability,

@@ -14,8 +14,7 @@
 #include <ostream>
 #include <thread>
 
-#include "firebreak/api/request.h"
-#include "firebreak/api/translate.h"
+#include "firebreak/api/provider.h"
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/cli/commands.h"
@@ -25,7 +24,6 @@
 #include "firebreak/exchange/events.h"
 #include "firebreak/exchange/records.h"
 #include "firebreak/http/client.h"
-#include "firebreak/proxy/proxy.h"
 #include "firebreak/tui/terminal.h"
 
 namespace firebreak::cli {
@@ -37,8 +35,8 @@ namespace json = boost::json;
 // provider whose API key is in the environment; none: offline.
 struct Upstream {
   std::string name;
-  api::Dialect dialect = api::Dialect::kOpenAI;
-  std::string url;
+  const api::Provider* api = &api::OpenAIProvider();
+  std::string base_url;
   std::string key;
   std::string model;
 };
@@ -51,25 +49,26 @@ std::optional<Upstream> UpstreamOf(const config::ServerConfig& config) {
       chosen = u.is_default ? &u : chosen;
     }
     const config::UpstreamConfig& u = *chosen;
-    Upstream up{u.name, u.type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI,
-                proxy::UpstreamUrl(u), u.api_key, ""};
+    Upstream up{u.name, &api::ProviderFor(u.type), u.base_url, u.api_key, ""};
     for (const std::string& m : u.models) {
       if (!m.ends_with('*') && up.model.empty()) {
         up.model = m;
       }
     }
     if (up.model.empty()) {
-      up.model = up.dialect == api::Dialect::kAnthropic ? "claude-3-5-haiku-latest" : "gpt-4o-mini";
+      up.model = up.api == &api::AnthropicProvider() ? "claude-3-5-haiku-latest"
+                 : up.api == &api::GeminiProvider()  ? "gemini-2.0-flash"
+                                                     : "gpt-4o-mini";
     }
     return up;
   }
   if (const char* key = std::getenv("OPENAI_API_KEY"); key != nullptr && *key != '\0') {
-    return Upstream{"openai", api::Dialect::kOpenAI, "https://api.openai.com/v1/chat/completions",
-                    key, "gpt-4o-mini"};
+    return Upstream{"openai", &api::OpenAIProvider(), "https://api.openai.com", key,
+                    "gpt-4o-mini"};
   }
   if (const char* key = std::getenv("ANTHROPIC_API_KEY"); key != nullptr && *key != '\0') {
-    return Upstream{"anthropic", api::Dialect::kAnthropic, "https://api.anthropic.com/v1/messages",
-                    key, "claude-3-5-haiku-latest"};
+    return Upstream{"anthropic", &api::AnthropicProvider(), "https://api.anthropic.com", key,
+                    "claude-3-5-haiku-latest"};
   }
   return std::nullopt;
 }
@@ -163,22 +162,21 @@ class Pipeline {
       for (const std::string* c : d.constraints) {
         instruction += "\n- " + *c;
       }
-      api::InjectSystemInstruction(body, api::Dialect::kOpenAI, instruction);
+      api::OpenAIProvider().InjectSystemInstruction(body, instruction);
     }
-    http::Request request{.url = up.url, .timeout = std::chrono::seconds(60)};
+    // The request is written in the neutral form and sent in the upstream's.
+    const api::Call call{.model = up.model};
+    base::StatusOr<json::object> translated =
+        api::TranslateRequest(api::OpenAIProvider(), *up.api, body, call);
+    if (!translated.ok()) {
+      return "not forwarded: " + translated.status().message();
+    }
+    http::Request request{.url = up.api->UpstreamUrl(up.base_url, call),
+                          .body = json::serialize(*translated),
+                          .timeout = std::chrono::seconds(60)};
     request.headers.push_back({"content-type", "application/json"});
-    if (up.dialect == api::Dialect::kAnthropic) {
-      base::StatusOr<json::object> translated = api::AnthropicRequestFromOpenAI(body);
-      if (!translated.ok()) {
-        return "not forwarded: " + translated.status().message();
-      }
-      request.body = json::serialize(*translated);
-      request.headers.push_back({"anthropic-version", "2023-06-01"});
-      request.headers.push_back({"x-api-key", up.key});
-    } else {
-      request.body = json::serialize(body);
-      request.headers.push_back({"authorization", "Bearer " + up.key});
-    }
+    up.api->UpstreamHeaders(up.key, [](std::string_view) { return std::string_view(); }, false,
+                            request.headers);
     const auto start = std::chrono::steady_clock::now();
     base::StatusOr<http::Response> response = http::Send(request);
     exchange::Completion completion{
@@ -198,9 +196,7 @@ class Pipeline {
       completion.complete = response->status / 100 == 2;
       completion.bytes = static_cast<std::int64_t>(response->body.size());
       completion.response_sha256 = base::ToHex(base::Sha256Of(response->body));
-      std::string text = up.dialect == api::Dialect::kAnthropic
-                             ? api::OpenAIResponseFromAnthropic(response->body)
-                             : response->body;
+      std::string text = up.api->ResponseToNeutral(response->body);
       boost::system::error_code ec;
       const json::value parsed = json::parse(text, ec);
       const json::value* content = nullptr;

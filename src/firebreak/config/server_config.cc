@@ -7,10 +7,21 @@
 #include <cstdlib>
 #include <set>
 
+#include "firebreak/api/provider.h"
 #include "firebreak/base/digest.h"
 
 namespace firebreak::config {
 namespace {
+
+// An upstream without api_key_env: its API's variable (GEMINI_API_KEY), if set.
+void DefaultKey(UpstreamConfig& up) {
+  const std::string_view env = api::ProviderFor(up.type).default_key_env();
+  if (const char* value = env.empty() ? nullptr : std::getenv(std::string(env).c_str());
+      value != nullptr && *value != '\0') {
+    up.api_key_env = env;
+    up.api_key = value;
+  }
+}
 
 // The longest duration a setting takes: longer is a mistake, and within
 // it a duration's nanoseconds fit in 64 bits wherever it is compared.
@@ -320,12 +331,14 @@ class Parser {
       }
       UpstreamConfig up;
       up.name = u["name"] ? Scalar(u["name"], "upstream name") : "";
-      up.type = u["type"] ? Scalar(u["type"], "upstream type") : "";
-      if (up.type != "openai" && up.type != "anthropic") {
-        Error(u["type"] ? u["type"] : u, "upstream type must be openai or anthropic");
+      const std::string type = u["type"] ? Scalar(u["type"], "upstream type") : "";
+      if (const api::Provider* provider = api::ProviderNamed(type)) {
+        up.type = provider->dialect();
+      } else {
+        Error(u["type"] ? u["type"] : u, "upstream type must be " + api::ProviderNames());
       }
       if (up.name.empty()) {
-        up.name = up.type;
+        up.name = type;
       }
       if (const YAML::Node n = u["base_url"]) {
         up.base_url = Scalar(n, "base_url");
@@ -344,6 +357,9 @@ class Parser {
         } else {
           up.api_key = value;
         }
+      }
+      if (up.api_key_env.empty()) {
+        DefaultKey(up);
       }
       if (const YAML::Node n = u["models"]) {
         if (!n.IsSequence()) {
@@ -509,13 +525,15 @@ base::StatusOr<UpstreamConfig> ParseUpstreamFlag(std::string_view flag) {
     up.name = head.substr(0, colon);
     head = head.substr(colon + 1);
   }
-  up.type = head;
-  up.name = up.name.empty() ? up.type : up.name;
+  up.name = up.name.empty() ? std::string(head) : up.name;
   up.base_url = flag.substr(eq + 1);
-  if (up.type != "openai" && up.type != "anthropic") {
-    return base::InvalidArgument("--upstream '" + std::string(flag) +
-                                 "': the type must be openai or anthropic");
+  const api::Provider* provider = api::ProviderNamed(head);
+  if (provider == nullptr) {
+    return base::InvalidArgument("--upstream '" + std::string(flag) + "': the type must be " +
+                                 api::ProviderNames());
   }
+  up.type = provider->dialect();
+  DefaultKey(up);
   if (!up.base_url.starts_with("http://") && !up.base_url.starts_with("https://")) {
     return base::InvalidArgument("--upstream '" + std::string(flag) +
                                  "': the URL must start with http:// or https://");

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "firebreak/api/request.h"
 #include "firebreak/base/status.h"
 
 namespace firebreak::config {
@@ -78,10 +79,10 @@ struct ListenConfig {
 // An LLM API the proxy forwards to (`upstreams:`).
 struct UpstreamConfig {
   std::string name;
-  std::string type;      // openai | anthropic
+  api::Dialect type = api::Dialect::kOpenAI;  // openai | anthropic | gemini
   std::string base_url;  // the origin (and path prefix) before /v1/...
   std::string api_key;   // resolved from api_key_env; never logged
-  std::string api_key_env;
+  std::string api_key_env;  // by default the API's own (GEMINI_API_KEY), when set
   std::vector<std::string> models;  // names served; a trailing * matches a prefix
   bool is_default = false;
   std::chrono::milliseconds connect_timeout{10'000};

@@ -199,7 +199,7 @@ TEST(ServerConfigTest, ProxyErrorsSayWhereAndWhat) {
   base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
 server: {port: 70000, tls_cert: c.pem, colour: red, watch_policy: sometimes, metrics_auth: open}
 upstreams:
-  - {type: gemini, base_url: "ftp://x"}
+  - {type: grpc, base_url: "ftp://x"}
   - {name: a, type: openai, base_url: "http://a", api_key_env: FB_TEST_MISSING_KEY}
 principals:
   - {id: x, key_sha256: "ABC"}
@@ -214,7 +214,7 @@ principals:
   EXPECT_THAT(m, HasSubstr("f.yaml:2:92: server.metrics_auth must be principal (any API key), "
                            "admin (an admin's key) or none (no key)"));
   EXPECT_THAT(m, HasSubstr("server.tls_cert and server.tls_key go together"));
-  EXPECT_THAT(m, HasSubstr("upstream type must be openai or anthropic"));
+  EXPECT_THAT(m, HasSubstr("upstream type must be openai, anthropic or gemini"));
   EXPECT_THAT(m, HasSubstr("base_url must start with http:// or https://"));
   EXPECT_THAT(m, HasSubstr("environment variable FB_TEST_MISSING_KEY is not set"));
   EXPECT_THAT(m, HasSubstr("key_sha256 must be 64 lower-case hex digits"));
@@ -279,10 +279,30 @@ TEST(ServerConfigTest, UpstreamFlag) {
   u = ParseUpstreamFlag("claude:anthropic=https://api.example");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->name, "claude");
-  EXPECT_EQ(u->type, "anthropic");
+  EXPECT_EQ(u->type, api::Dialect::kAnthropic);
   EXPECT_THAT(ParseUpstreamFlag("openai").status().message(), HasSubstr("expected TYPE=URL"));
   EXPECT_THAT(ParseUpstreamFlag("grpc=http://x").status().message(),
-              HasSubstr("openai or anthropic"));
+              HasSubstr("openai, anthropic or gemini"));
+}
+
+// An upstream whose config names no api_key_env takes its API's own
+// variable when it is set (GEMINI_API_KEY for gemini); OpenAI and Anthropic
+// have none, so a key in the environment is never sent unasked.
+TEST(ServerConfigTest, AGeminiUpstreamTakesItsKeyFromGeminiApiKeyByDefault) {
+  ::setenv("GEMINI_API_KEY", "g-key", 1);
+  ::setenv("OPENAI_API_KEY", "o-key", 1);
+  base::StatusOr<UpstreamConfig> gemini = ParseUpstreamFlag("gemini=http://127.0.0.1:9000");
+  base::StatusOr<UpstreamConfig> openai = ParseUpstreamFlag("openai=http://127.0.0.1:9000");
+  ::unsetenv("GEMINI_API_KEY");
+  ::unsetenv("OPENAI_API_KEY");
+  ASSERT_TRUE(gemini.ok() && openai.ok());
+  EXPECT_EQ(gemini->type, api::Dialect::kGemini);
+  EXPECT_EQ(gemini->api_key, "g-key");
+  EXPECT_EQ(gemini->api_key_env, "GEMINI_API_KEY");
+  EXPECT_EQ(openai->api_key, "");
+  base::StatusOr<UpstreamConfig> unset = ParseUpstreamFlag("gemini=http://127.0.0.1:9000");
+  ASSERT_TRUE(unset.ok());
+  EXPECT_EQ(unset->api_key, "");
 }
 
 }  // namespace

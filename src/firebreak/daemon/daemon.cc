@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "firebreak/api/request.h"
 #include "firebreak/base/clock.h"
 #include "firebreak/http/resources.h"
 
@@ -109,8 +110,8 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
 
   audit::Value::Array upstreams;
   for (const config::UpstreamConfig& u : config.upstreams) {
-    upstreams.push_back(
-        audit::Value::Object{{"name", u.name}, {"type", u.type}, {"base_url", u.base_url}});
+    upstreams.push_back(audit::Value::Object{
+        {"name", u.name}, {"type", api::DialectName(u.type)}, {"base_url", u.base_url}});
   }
   const config::ListenConfig& listen = config.server;
   d->instance_ = OpenInstance(config, policy_file.string(), *loaded, "serve",
@@ -214,7 +215,7 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
       << policy.metadata().version << ", " << policy.rules().size() << " rules, digest "
       << policy_digest.substr(0, 16) << "), signed by " << signer_summary << '\n';
   for (const config::UpstreamConfig& u : config.upstreams) {
-    err << "upstream: " << u.name << " (" << u.type << ") " << u.base_url
+    err << "upstream: " << u.name << " (" << api::DialectName(u.type) << ") " << u.base_url
         << (u.api_key.empty() ? ", no API key" : ", API key from " + u.api_key_env) << '\n';
   }
   const std::string listening = "listening on " +

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "firebreak/api/provider.h"
+
 namespace firebreak::proxy {
 namespace {
 
@@ -29,9 +31,11 @@ std::string Escape(std::string_view value) {
 
 }  // namespace
 
-std::string_view RouteName(Route route) {
-  static constexpr std::string_view kNames[kRouteCount] = {"/v1/chat/completions",
-                                                           "/v1/messages",
+std::string_view RouteName(Route route, api::Dialect api) {
+  if (route == Route::kModelCall) {
+    return api::ProviderFor(api).endpoint();
+  }
+  static constexpr std::string_view kNames[kRouteCount] = {"",
                                                            "/v1/firebreak/evaluate",
                                                            "/v1/models",
                                                            "/health",
@@ -67,9 +71,10 @@ void Histogram::Render(std::string& out, std::string_view name, std::string_view
          std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
 }
 
-void Metrics::CountRequest(Route route, Result result) {
-  requests_[static_cast<int>(route)][static_cast<int>(result)].fetch_add(1,
-                                                                         std::memory_order_relaxed);
+void Metrics::CountRequest(Route route, Result result, api::Dialect api) {
+  const int row = route == Route::kModelCall ? kRouteCount - 1 + static_cast<int>(api)
+                                             : static_cast<int>(route) - 1;
+  requests_[row][static_cast<int>(result)].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::CountRule(std::string_view rule) {
@@ -90,10 +95,14 @@ std::string Metrics::Render(std::string_view gauges) const {
   std::string out;
   out += "# HELP firebreak_requests_total Requests by route and outcome.\n";
   out += "# TYPE firebreak_requests_total counter\n";
-  for (int r = 0; r < kRouteCount; ++r) {
+  for (int r = 0; r < kRows; ++r) {
+    const std::string_view route =
+        r < kRouteCount - 1 ? RouteName(static_cast<Route>(r + 1))
+                            : RouteName(Route::kModelCall,
+                                        static_cast<api::Dialect>(r - (kRouteCount - 1)));
     for (int d = 0; d < kResultCount; ++d) {
       if (const std::uint64_t n = requests_[r][d].load(std::memory_order_relaxed); n > 0) {
-        out += "firebreak_requests_total{route=\"" + std::string(RouteName(static_cast<Route>(r))) +
+        out += "firebreak_requests_total{route=\"" + std::string(route) +
                "\",decision=\"" + std::string(kResultNames[d]) + "\"} " + std::to_string(n) + "\n";
       }
     }

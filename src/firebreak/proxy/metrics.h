@@ -11,13 +11,14 @@
 #include <string>
 #include <string_view>
 
+#include "firebreak/api/request.h"
 #include "firebreak/exchange/failure.h"
 
 namespace firebreak::proxy {
 
+// A model call is one route per API (api::Provider::endpoint()).
 enum class Route {
-  kChat,
-  kMessages,
+  kModelCall,
   kEvaluate,
   kModels,
   kHealth,
@@ -27,8 +28,9 @@ enum class Route {
   kEvents,
   kNotFound
 };
-inline constexpr int kRouteCount = 10;
-std::string_view RouteName(Route route);
+inline constexpr int kRouteCount = 9;
+// The route as metrics and records name it; a model call by its API's endpoint.
+std::string_view RouteName(Route route, api::Dialect api = api::Dialect::kOpenAI);
 
 // ALLOW, ALLOW_CONSTRAINED, BLOCK, or refused before a decision (bad input,
 // unauthenticated, audit failure).
@@ -54,7 +56,7 @@ class Histogram {
 
 class Metrics {
  public:
-  void CountRequest(Route route, Result result);
+  void CountRequest(Route route, Result result, api::Dialect api = api::Dialect::kOpenAI);
   void CountRule(std::string_view rule);
   void Observe(Stage stage, double seconds) { stages_[static_cast<int>(stage)].Observe(seconds); }
   void CountUpstreamError(std::string_view upstream, std::string_view kind);
@@ -69,7 +71,9 @@ class Metrics {
   std::string Render(std::string_view gauges) const;
 
  private:
-  std::array<std::array<std::atomic<std::uint64_t>, kResultCount>, kRouteCount> requests_{};
+  // By route, a model call's by API after the others (Row()).
+  static constexpr int kRows = kRouteCount - 1 + api::kDialectCount;
+  std::array<std::array<std::atomic<std::uint64_t>, kResultCount>, kRows> requests_{};
   std::array<Histogram, kStageCount> stages_;
   std::atomic<std::uint64_t> audit_failures_{0};
   std::array<std::atomic<std::uint64_t>, exchange::kFailureCount> failures_{};

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "firebreak/api/request.h"
+#include "firebreak/api/provider.h"
 #include "firebreak/proxy/proxy.h"
 
 namespace firebreak::proxy {
@@ -23,19 +23,18 @@ inline double Since(Clock::time_point start) {
 }
 
 http::Reply JsonReply(int status, std::string body);
-// An error in the shape of `dialect`'s API.
-http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
+// An error in the shape of `api`'s API.
+http::Reply ErrorFor(const api::Provider& api, int status, std::string_view message,
                      std::string_view code);
-inline api::Dialect DialectOf(std::string_view upstream_type) {
-  return upstream_type == "anthropic" ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
-}
 
 // One exchange, from its decision to its completion.
 struct Proxy::Pending {
   std::shared_ptr<http::Exchange> exchange;
   std::shared_ptr<const exchange::ActivePolicy> policy;  // the one the decision was made under
   Route route = Route::kNotFound;
-  api::Dialect dialect = api::Dialect::kOpenAI;
+  const api::Provider* api = &api::OpenAIProvider();  // the client's
+  api::Call call;                                     // what a model call's path said
+  std::string route_problem;                          // a call of the API we cannot serve
   std::string request_id;
   Clock::time_point start = Clock::now();
   Clock::time_point audit_start;

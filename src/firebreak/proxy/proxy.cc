@@ -33,41 +33,46 @@ std::string NewRequestId() {
   return prefix + std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
-Route RouteOf(std::string_view path) {
-  if (path == "/v1/chat/completions" || path == "/chat/completions") {
-    return Route::kChat;
+// The route of a request target; a model call with its API and what its
+// path says (or why that API's call cannot be served).
+struct Routed {
+  Route route = Route::kNotFound;
+  const api::Provider* api = &api::OpenAIProvider();
+  api::Call call;
+  std::string problem;
+};
+
+Routed RouteOf(std::string_view target) {
+  const std::size_t question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  Routed routed;
+  for (const api::Provider* provider : api::Providers()) {
+    base::StatusOr<bool> serves = provider->Serves(path, query, routed.call);
+    if (!serves.ok() || *serves) {
+      routed.route = Route::kModelCall;
+      routed.api = provider;
+      routed.problem = serves.ok() ? "" : serves.status().message();
+      return routed;
+    }
   }
-  if (path == "/v1/messages") {
-    return Route::kMessages;
+  static constexpr std::pair<std::string_view, Route> kRoutes[] = {
+      {"/v1/firebreak/evaluate", Route::kEvaluate}, {"/v1/models", Route::kModels},
+      {"/models", Route::kModels},                  {"/health", Route::kHealth},
+      {"/ready", Route::kReady},                    {"/metrics", Route::kMetrics},
+      {"/v1/firebreak/reload", Route::kReload},     {"/v1/firebreak/events", Route::kEvents}};
+  for (const auto& [name, route] : kRoutes) {
+    if (path == name) {
+      routed.route = route;
+    }
   }
-  if (path == "/v1/firebreak/evaluate") {
-    return Route::kEvaluate;
-  }
-  if (path == "/v1/models" || path == "/models") {
-    return Route::kModels;
-  }
-  if (path == "/health") {
-    return Route::kHealth;
-  }
-  if (path == "/ready") {
-    return Route::kReady;
-  }
-  if (path == "/metrics") {
-    return Route::kMetrics;
-  }
-  if (path == "/v1/firebreak/reload") {
-    return Route::kReload;
-  }
-  if (path == "/v1/firebreak/events") {
-    return Route::kEvents;
-  }
-  return Route::kNotFound;
+  return routed;
 }
 
 std::string_view MethodOf(Route route) {
   switch (route) {
-    case Route::kChat:
-    case Route::kMessages:
+    case Route::kModelCall:
     case Route::kEvaluate:
     case Route::kReload:
       return "POST";
@@ -76,10 +81,6 @@ std::string_view MethodOf(Route route) {
     default:
       return "GET";
   }
-}
-
-api::Dialect DialectOf(Route route) {
-  return route == Route::kMessages ? api::Dialect::kAnthropic : api::Dialect::kOpenAI;
 }
 
 Result ResultOf(policy::Verdict verdict) {
@@ -94,16 +95,22 @@ Result ResultOf(policy::Verdict verdict) {
 }
 
 // The API key a client presented: `Authorization: Bearer KEY` (the scheme
-// in any case, RFC 9110 §11.1, any spaces before the key), else `x-api-key:
-// KEY`. An Authorization header that holds no Bearer key is `malformed`
-// unless x-api-key gives one.
+// in any case, RFC 9110 §11.1, any spaces before the key), else the header
+// an API's clients send it in (`x-api-key`, `x-goog-api-key`). An
+// Authorization header that holds no Bearer key is `malformed` unless such
+// a header gives one.
 struct PresentedKey {
   std::string_view key;
   bool malformed = false;
 };
 
 PresentedKey KeyOf(const http::Headers& headers) {
-  const std::string_view api_key = http::FindHeader(headers, "x-api-key");
+  std::string_view api_key;
+  for (const api::Provider* provider : api::Providers()) {
+    if (!provider->key_header().empty() && api_key.empty()) {
+      api_key = http::FindHeader(headers, provider->key_header());
+    }
+  }
   std::string_view auth = http::FindHeader(headers, "authorization");
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
   while (!auth.empty() && blank(auth.back())) {
@@ -134,15 +141,9 @@ http::Reply JsonReply(int status, std::string body) {
   return {status, {{"content-type", "application/json"}}, std::move(body)};
 }
 
-http::Reply ErrorFor(api::Dialect dialect, int status, std::string_view message,
+http::Reply ErrorFor(const api::Provider& api, int status, std::string_view message,
                      std::string_view code) {
-  if (dialect == api::Dialect::kAnthropic) {
-    return JsonReply(status, api::AnthropicErrorBody(api::AnthropicErrorType(status), message));
-  }
-  const std::string_view type = status == 401   ? "authentication_error"
-                                : status >= 500 ? "server_error"
-                                                : "invalid_request_error";
-  return JsonReply(status, api::OpenAIErrorBody(message, type, code));
+  return JsonReply(status, api.ErrorBody(status, message, code));
 }
 
 void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
@@ -174,9 +175,6 @@ void Proxy::AddHeaders(const Pending& p, http::Headers& headers) const {
 }
 
 Proxy::Proxy(ProxyOptions options) : options_(std::move(options)) {
-  for (const config::UpstreamConfig& u : options_.config.upstreams) {
-    upstream_urls_.push_back(UpstreamUrl(u));
-  }
   for (const config::PrincipalConfig& pc : options_.config.principals) {
     Principal p{pc.id, pc.attributes, pc.admin};
     p.attributes["id"] = pc.id;
@@ -200,8 +198,7 @@ std::shared_ptr<const exchange::ActivePolicy> Proxy::policy() const {
 http::Reply Proxy::ErrorReply(std::string_view target, int status, std::string_view message) {
   metrics_.CountFailure(status == 503 ? exchange::Failure::kOverloaded
                                       : exchange::Failure::kMalformedHttp);
-  const Route route = RouteOf(target.substr(0, target.find('?')));
-  http::Reply reply = ErrorFor(DialectOf(route), status, message, "invalid_request");
+  http::Reply reply = ErrorFor(*RouteOf(target).api, status, message, "invalid_request");
   reply.headers.push_back({"x-firebreak-request-id", NewRequestId()});
   reply.headers.push_back({"x-firebreak-decision", "REFUSED"});
   reply.headers.push_back({"x-firebreak-rule", "-"});
@@ -235,28 +232,33 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   p->request_id = NewRequestId();
   const std::string_view path =
       std::string_view(request.target).substr(0, request.target.find('?'));
-  p->route = RouteOf(path);
-  p->dialect = DialectOf(p->route);
+  Routed routed = RouteOf(request.target);
+  p->route = routed.route;
+  p->api = routed.api;
+  p->call = std::move(routed.call);
+  p->route_problem = std::move(routed.problem);
   // A refusal before any exchange began: answered and counted, not
   // recorded (exchange::Failures says why).
   auto answer = [&](exchange::Failure failure, http::Reply reply) {
     AddHeaders(*p, reply.headers);
-    metrics_.CountRequest(p->route, Result::kRefused);
+    metrics_.CountRequest(p->route, Result::kRefused, p->api->dialect());
     metrics_.CountFailure(failure);
     p->exchange->Respond(std::move(reply));
   };
   if (p->route == Route::kNotFound) {
     answer(exchange::Failure::kUnknownEndpoint,
-           ErrorFor(p->dialect, 404,
+           ErrorFor(*p->api, 404,
                     "unknown endpoint " + request.method + " " + std::string(path) +
                         "; Firebreak serves POST /v1/chat/completions, POST /v1/messages, "
-                        "GET /v1/models, POST /v1/firebreak/evaluate, GET /health, GET /ready, "
-                        "GET /metrics, POST /v1/firebreak/reload, GET /v1/firebreak/events",
+                        "POST /v1beta/models/MODEL:generateContent and "
+                        ":streamGenerateContent?alt=sse, GET /v1/models, "
+                        "POST /v1/firebreak/evaluate, GET /health, GET /ready, GET /metrics, "
+                        "POST /v1/firebreak/reload, GET /v1/firebreak/events",
                     "unknown_endpoint"));
     return;
   }
   if (request.method != MethodOf(p->route)) {
-    http::Reply reply = ErrorFor(p->dialect, 405,
+    http::Reply reply = ErrorFor(*p->api, 405,
                                  std::string(path) + " accepts " + std::string(MethodOf(p->route)) +
                                      ", not " + request.method,
                                  "method_not_allowed");
@@ -266,7 +268,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   }
   const auto ok = [&](http::Reply reply) {
     reply.headers.push_back({"x-firebreak-request-id", p->request_id});
-    metrics_.CountRequest(p->route, Result::kAllow);
+    metrics_.CountRequest(p->route, Result::kAllow, p->api->dialect());
     p->exchange->Respond(std::move(reply));
   };
   switch (p->route) {
@@ -282,12 +284,12 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
         const Principal* reader = Authenticate(request.headers, refusal);
         if (reader == nullptr) {
           answer(exchange::Failure::kUnauthenticated,
-                 ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
+                 ErrorFor(*p->api, 401, refusal, "invalid_api_key"));
           return;
         }
         if (auth == config::MetricsAuth::kAdmin && !reader->admin) {
           answer(exchange::Failure::kForbidden,
-                 ErrorFor(p->dialect, 403,
+                 ErrorFor(*p->api, 403,
                           "/metrics needs an admin principal (server.metrics_auth: admin)",
                           "forbidden"));
           return;
@@ -309,7 +311,7 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
     principal = Authenticate(request.headers, refusal);
     if (principal == nullptr) {
       answer(exchange::Failure::kUnauthenticated,
-             ErrorFor(p->dialect, 401, refusal, "invalid_api_key"));
+             ErrorFor(*p->api, 401, refusal, "invalid_api_key"));
       return;
     }
   }
@@ -319,11 +321,11 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   if (p->route == Route::kEvents) {
     if (!principal->admin) {
       answer(exchange::Failure::kForbidden,
-             ErrorFor(p->dialect, 403, "the event stream needs an admin principal (admin: true)",
+             ErrorFor(*p->api, 403, "the event stream needs an admin principal (admin: true)",
                       "forbidden"));
     } else if (options_.events == nullptr) {
       answer(exchange::Failure::kUnknownEndpoint,
-             ErrorFor(p->dialect, 501, "this server publishes no events", "not_implemented"));
+             ErrorFor(*p->api, 501, "this server publishes no events", "not_implemented"));
     } else {
       metrics_.CountRequest(p->route, Result::kAllow);
       http::Reply head{200,
@@ -338,13 +340,13 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   if (p->route == Route::kReload) {
     if (!principal->admin) {
       answer(exchange::Failure::kForbidden,
-             ErrorFor(p->dialect, 403,
+             ErrorFor(*p->api, 403,
                       "reloading the policy needs an admin principal (admin: true in the "
                       "config); or send the server SIGHUP",
                       "forbidden"));
     } else if (!options_.reload) {
       answer(exchange::Failure::kUnknownEndpoint,
-             ErrorFor(p->dialect, 501, "this server cannot reload its policy", "not_implemented"));
+             ErrorFor(*p->api, 501, "this server cannot reload its policy", "not_implemented"));
     } else {
       Reload(std::move(p));
     }
@@ -396,21 +398,26 @@ void Proxy::Reload(std::shared_ptr<Pending> p) {
 void Proxy::Refuse(std::shared_ptr<Pending> p, exchange::Failure failure,
                    std::string_view message) {
   p->reply = Failed(*p, failure, message);
-  p->admission =
-      exchange::Gate::Refusal({.request_id = p->request_id, .endpoint = RouteName(p->route)},
-                              exchange::SpecOf(failure).status, message);
+  p->admission = exchange::Gate::Refusal(
+      {.request_id = p->request_id, .endpoint = RouteName(p->route, p->api->dialect())},
+      exchange::SpecOf(failure).status, message);
   Commit(std::move(p));
 }
 
 http::Reply Proxy::Failed(const Pending& p, exchange::Failure failure, std::string_view message) {
   const exchange::FailureSpec& spec = exchange::SpecOf(failure);
   metrics_.CountFailure(failure);
-  return ErrorFor(p.dialect, spec.status, message, spec.answer);
+  return ErrorFor(*p.api, spec.status, message, spec.answer);
 }
 
 void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& principal,
                    std::shared_ptr<Pending> p) {
   const Clock::time_point decide_start = Clock::now();
+  if (!p->route_problem.empty()) {
+    const std::string problem = std::move(p->route_problem);
+    Refuse(std::move(p), exchange::Failure::kInvalidRequest, problem);
+    return;
+  }
   if (std::string_view type = http::FindHeader(request.headers, "content-type");
       type.find("application/json") == std::string_view::npos) {
     Refuse(std::move(p), exchange::Failure::kUnsupportedMedia,
@@ -423,13 +430,14 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     Refuse(std::move(p), exchange::Failure::kInvalidJson, document.status().message());
     return;
   }
-  api::Dialect dialect = p->dialect;
-  if (route == Route::kEvaluate && document->is_object() &&
-      (document->get_object().contains("system") ||
-       !http::FindHeader(request.headers, "anthropic-version").empty())) {
-    dialect = api::Dialect::kAnthropic;
-  }
-  base::StatusOr<base::Conversation> conversation = api::ConversationOf(*document, dialect);
+  // The evaluate endpoint reads a Messages request too (and answers alike).
+  const api::Provider& reader = route == Route::kEvaluate && document->is_object() &&
+                                        (document->get_object().contains("system") ||
+                                         !http::FindHeader(request.headers, "anthropic-version")
+                                              .empty())
+                                    ? api::AnthropicProvider()
+                                    : *p->api;
+  base::StatusOr<base::Conversation> conversation = reader.ConversationOf(*document, p->call);
   if (!conversation.ok()) {
     Refuse(std::move(p), exchange::Failure::kInvalidRequest, conversation.status().message());
     return;
@@ -442,7 +450,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   const exchange::DecisionCore& core = *p->policy->core;
   const exchange::Caller caller{.request_id = p->request_id,
                                 .principal = principal.id,
-                                .endpoint = RouteName(route),
+                                .endpoint = RouteName(route, p->api->dialect()),
                                 .attributes = &principal.attributes};
   base::StatusOr<exchange::Outcome> outcome =
       options_.gate->Decide(*p->policy, *conversation, caller);
@@ -489,12 +497,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     p->evaluate_prefix = std::move(body);
   } else if (decision.verdict == policy::Verdict::kBlock) {
     const std::string message = exchange::BlockMessage(decision, core.policy(), *conversation);
-    if (p->dialect == api::Dialect::kOpenAI) {
-      p->reply = JsonReply(
-          400, api::OpenAIErrorBody(message, "policy_violation", "content_policy_violation"));
-    } else {
-      p->reply = JsonReply(400, api::AnthropicErrorBody("invalid_request_error", message));
-    }
+    p->reply = JsonReply(400, p->api->BlockBody(message));
   } else {
     p->upstream = UpstreamFor(conversation->model);
     if (p->upstream == nullptr) {
@@ -502,7 +505,8 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                         "no upstream is configured for model '" + conversation->model + "'");
     } else {
       base::StatusOr<http::UpstreamRequest> forward =
-          ForwardOf(*p, request, *document, decision, conversation->stream);
+          ForwardOf(*p, request, *document, decision,
+                    {.model = conversation->model, .stream = conversation->stream});
       if (forward.ok()) {
         p->forward = std::move(forward).value();
       } else {
@@ -554,7 +558,7 @@ void Proxy::Commit(std::shared_ptr<Pending> p) {
           p->record_hash = appended->hash;
           options_.gate->Publish(p->admission, p->seq);
         }
-        metrics_.CountRequest(p->route, p->result);
+        metrics_.CountRequest(p->route, p->result, p->api->dialect());
         // The exchange handle leaves the Pending state here: the relay that
         // holds the state lives in the exchange, and must not own it back.
         std::shared_ptr<http::Exchange> exchange = std::move(p->exchange);

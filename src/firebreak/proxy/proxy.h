@@ -2,8 +2,8 @@
 // parse the body once, classify the whole conversation, evaluate the policy,
 // append the decision record (durable before it takes effect), then answer a
 // block in the API's own error shape or forward the request upstream,
-// translating between OpenAI and Anthropic when the upstream speaks the other
-// API, and record the completion. Plain C++: the HTTP server calls Handle()
+// translating through the providers' hub (api/provider.h) when the upstream
+// speaks another API, and record the completion. Plain C++: the HTTP server calls Handle()
 // on its I/O threads; nothing here blocks.
 #pragma once
 
@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "firebreak/api/provider.h"
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
 #include "firebreak/exchange/failure.h"
@@ -53,10 +54,6 @@ struct ProxyOptions {
   // any thread, how it went. Unset: the endpoint answers 501.
   std::function<void(ReloadDone)> reload;
 };
-
-// The chat endpoint of an upstream: its base URL, then /v1/chat/completions
-// or /v1/messages.
-std::string UpstreamUrl(const config::UpstreamConfig& upstream);
 
 class Proxy {
  public:
@@ -97,7 +94,7 @@ class Proxy {
                                                   http::ServerRequest& request,
                                                   boost::json::value& document,
                                                   const policy::Decision& decision,
-                                                  bool stream) const;
+                                                  const api::Call& call) const;
   void Reload(std::shared_ptr<Pending> pending);
   void StreamEvents(std::shared_ptr<Pending> pending);
   // Answers, counts and records (a refusal record) a failure before any
@@ -114,8 +111,6 @@ class Proxy {
   http::Reply Models(bool anthropic) const;
 
   ProxyOptions options_;
-  // The chat endpoint of each upstream, in config order.
-  std::vector<std::string> upstream_urls_;
   const Principal anonymous_{"anonymous", {{"id", "anonymous"}}, false};
   std::unordered_map<std::string, Principal> principals_;  // by key SHA-256 (hex)
   mutable std::mutex policy_mu_;

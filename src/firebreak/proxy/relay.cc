@@ -1,66 +1,34 @@
 #include <boost/json.hpp>
 
-#include "firebreak/api/translate.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/proxy/pending.h"
 
 namespace firebreak::proxy {
-namespace {
 
 namespace json = boost::json;
 
-// Token usage, when a response (or one of its stream events) reports it.
-struct Usage {
-  std::int64_t input = -1;
-  std::int64_t output = -1;
-  void From(const json::value& v) {
-    const json::object* o = v.if_object();
-    if (o == nullptr) {
-      return;
-    }
-    if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-      const json::object& usage = u->get_object();
-      for (auto [key, slot] : {std::pair{"prompt_tokens", &input},
-                               {"input_tokens", &input},
-                               {"completion_tokens", &output},
-                               {"output_tokens", &output}}) {
-        if (const json::value* n = usage.if_contains(key);
-            n && n->is_int64() && n->get_int64() > 0) {
-          *slot = n->get_int64();
-        }
-      }
-    }
-    if (const json::value* m = o->if_contains("message")) {  // Anthropic message_start
-      From(*m);
-    }
-  }
-};
-
-}  // namespace
-
-// Relays the upstream's answer to the client: translated when the dialects
+// Relays the upstream's answer to the client: translated when the APIs
 // differ, inspected event by event, digested, and recorded when it ends.
 class Proxy::Relay : public http::Relay {
  public:
   Relay(Proxy& proxy, std::shared_ptr<Pending> pending)
       : proxy_(proxy),
         p_(std::move(pending)),
-        translate_(DialectOf(p_->upstream->type) != p_->dialect),
+        upstream_api_(api::ProviderFor(p_->upstream->type)),
         upstream_start_(Clock::now()) {}
 
   http::Reply OnResponse(int status, const http::Headers&, std::string body) override {
-    if (translate_) {
-      body = p_->dialect == api::Dialect::kOpenAI ? api::OpenAIResponseFromAnthropic(body)
-                                                  : api::AnthropicResponseFromOpenAI(body);
-    }
     if (status / 100 == 2) {
       boost::system::error_code ec;
       json::value parsed = json::parse(body, ec);
       if (!ec) {
-        usage_.From(parsed);
+        upstream_api_.ReadUsage(parsed, usage_);
       }
     } else {
       proxy_.metrics_.CountUpstreamError(p_->upstream->name, "status_" + std::to_string(status));
+    }
+    if (&upstream_api_ != p_->api) {
+      body = api::TranslateResponse(upstream_api_, *p_->api, body);
     }
     digest_.Update(body);
     http::Reply reply = JsonReply(status, std::move(body));
@@ -69,9 +37,7 @@ class Proxy::Relay : public http::Relay {
   }
 
   http::Reply OnStreamStart(int status, const http::Headers&) override {
-    if (translate_) {
-      translator_ = api::MakeStreamTranslator(p_->dialect);
-    }
+    translator_ = api::TranslateStream(upstream_api_, *p_->api);
     http::Reply reply{
         status, {{"content-type", "text/event-stream"}, {"cache-control", "no-cache"}}, {}};
     proxy_.AddHeaders(*p_, reply.headers);
@@ -107,7 +73,7 @@ class Proxy::Relay : public http::Relay {
     const bool timeout = status == 504;
     proxy_.metrics_.CountUpstreamError(p_->upstream->name, timeout ? "timeout" : "unavailable");
     http::Reply reply =
-        ErrorFor(p_->dialect, status,
+        ErrorFor(*p_->api, status,
                  "the upstream '" + p_->upstream->name +
                      (timeout ? "' did not answer in time" : "' is unavailable") +
                      "; the request was not completed (Firebreak request " + p_->request_id + ")",
@@ -143,24 +109,24 @@ class Proxy::Relay : public http::Relay {
  private:
   // The per-event hook of response inspection; today it reads usage.
   void Inspect(const api::SseEvent& event) {
-    if (event.data.find("\"usage\"") == std::string::npos) {
+    if (event.data.find("\"usage") == std::string::npos) {  // usage, usageMetadata
       return;
     }
     boost::system::error_code ec;
     json::value parsed = json::parse(event.data, ec);
     if (!ec) {
-      usage_.From(parsed);
+      upstream_api_.ReadUsage(parsed, usage_);
     }
   }
 
   Proxy& proxy_;
   std::shared_ptr<Pending> p_;
-  bool translate_;
+  const api::Provider& upstream_api_;
   Clock::time_point upstream_start_;
   api::SseParser parser_;
   std::unique_ptr<api::StreamTranslator> translator_;
   base::Sha256Stream digest_;
-  Usage usage_;
+  api::TokenUsage usage_;
   std::string error_;
 };
 

@@ -3,7 +3,6 @@
 // models /v1/models lists.
 #include <boost/json.hpp>
 
-#include "firebreak/api/translate.h"
 #include "firebreak/proxy/pending.h"
 
 namespace firebreak::proxy {
@@ -19,17 +18,6 @@ bool ModelMatches(std::string_view pattern, std::string_view model) {
 }
 
 }  // namespace
-
-std::string UpstreamUrl(const config::UpstreamConfig& upstream) {
-  std::string base = upstream.base_url;
-  while (base.ends_with('/')) {
-    base.pop_back();
-  }
-  if (!base.ends_with("/v1")) {
-    base += "/v1";
-  }
-  return base + (upstream.type == "anthropic" ? "/messages" : "/chat/completions");
-}
 
 const config::UpstreamConfig* Proxy::UpstreamFor(std::string_view model) const {
   const auto& upstreams = options_.config.upstreams;
@@ -51,19 +39,20 @@ const config::UpstreamConfig* Proxy::UpstreamFor(std::string_view model) const {
 // The request for the upstream: the client's bytes when nothing changes
 // (the strict parse proved they say what was classified), else the parsed
 // request re-serialised, with the constraints injected and translated when
-// the upstream speaks the other API. InvalidArgument when it cannot be
+// the upstream speaks another API. InvalidArgument when it cannot be
 // translated.
 base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
                                                        http::ServerRequest& request,
                                                        json::value& document,
                                                        const policy::Decision& decision,
-                                                       bool stream) const {
-  const api::Dialect upstream_dialect = DialectOf(p.upstream->type);
+                                                       const api::Call& call) const {
+  const api::Provider& to = api::ProviderFor(p.upstream->type);
+  const bool same_api = &to == p.api;
   const bool inject = decision.verdict == policy::Verdict::kAllowConstrained &&
                       !decision.constraints.empty() &&
                       options_.config.server.constraints == "system";
   http::UpstreamRequest up;
-  if (!inject && upstream_dialect == p.dialect) {
+  if (!inject && same_api) {
     up.body = std::move(request.body);  // bytes in, bytes out
   } else {
     json::object& body = document.as_object();
@@ -73,40 +62,32 @@ base::StatusOr<http::UpstreamRequest> Proxy::ForwardOf(const Pending& p,
       for (const std::string* c : decision.constraints) {
         instruction += "\n- " + *c;
       }
-      api::InjectSystemInstruction(body, p.dialect, instruction);
+      p.api->InjectSystemInstruction(body, instruction);
     }
-    if (upstream_dialect == p.dialect) {
+    if (same_api) {
       up.body = json::serialize(body);
     } else {
-      base::StatusOr<json::object> translated = upstream_dialect == api::Dialect::kAnthropic
-                                                    ? api::AnthropicRequestFromOpenAI(body)
-                                                    : api::OpenAIRequestFromAnthropic(body);
+      base::StatusOr<json::object> translated = api::TranslateRequest(*p.api, to, body, call);
       if (!translated.ok()) {
         return translated.status();
       }
       up.body = json::serialize(*translated);
     }
   }
-  up.url = upstream_urls_[p.upstream - options_.config.upstreams.data()];
+  up.url = to.UpstreamUrl(p.upstream->base_url, call);
   up.connect_timeout = p.upstream->connect_timeout;
   up.first_byte_timeout = p.upstream->first_byte_timeout;
   up.idle_timeout = p.upstream->idle_timeout;
   up.headers.push_back({"content-type", "application/json"});
   up.headers.push_back({"user-agent", "firebreak/0.1"});
-  up.headers.push_back({"accept", stream ? "text/event-stream" : "application/json"});
-  if (upstream_dialect == api::Dialect::kAnthropic) {
-    std::string_view version = http::FindHeader(request.headers, "anthropic-version");
-    up.headers.push_back(
-        {"anthropic-version", version.empty() ? "2023-06-01" : std::string(version)});
-    if (std::string_view beta = http::FindHeader(request.headers, "anthropic-beta");
-        !beta.empty() && p.dialect == api::Dialect::kAnthropic) {
-      up.headers.push_back({"anthropic-beta", std::string(beta)});
-    }
-    if (!p.upstream->api_key.empty()) {
-      up.headers.push_back({"x-api-key", p.upstream->api_key});
-    }
-  } else if (!p.upstream->api_key.empty()) {
-    up.headers.push_back({"authorization", "Bearer " + p.upstream->api_key});
+  up.headers.push_back({"accept", call.stream ? "text/event-stream" : "application/json"});
+  api::HeaderList headers;
+  to.UpstreamHeaders(
+      p.upstream->api_key,
+      [&request](std::string_view name) { return http::FindHeader(request.headers, name); },
+      same_api, headers);
+  for (auto& [name, value] : headers) {
+    up.headers.push_back({std::move(name), std::move(value)});
   }
   return up;
 }
