@@ -18,7 +18,10 @@ class Anthropic final : public Provider {
     return path == "/v1/messages";
   }
   std::string_view key_header() const override { return "x-api-key"; }
-  std::string_view default_key_env() const override { return ""; }
+  std::string_view key_env() const override { return "ANTHROPIC_API_KEY"; }
+  bool key_env_by_default() const override { return false; }
+  std::string_view public_url() const override { return "https://api.anthropic.com"; }
+  std::string_view default_model() const override { return "claude-3-5-haiku-latest"; }
 
   base::StatusOr<base::Conversation> ConversationOf(const json::value& document,
                                                     const Call&) const override {

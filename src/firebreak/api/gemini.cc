@@ -1541,7 +1541,12 @@ class Gemini final : public Provider {
     return true;
   }
   std::string_view key_header() const override { return "x-goog-api-key"; }
-  std::string_view default_key_env() const override { return "GEMINI_API_KEY"; }
+  std::string_view key_env() const override { return "GEMINI_API_KEY"; }
+  bool key_env_by_default() const override { return true; }
+  std::string_view public_url() const override {
+    return "https://generativelanguage.googleapis.com";
+  }
+  std::string_view default_model() const override { return "gemini-2.0-flash"; }
 
   base::StatusOr<base::Conversation> ConversationOf(const json::value& document,
                                                     const Call& call) const override {

@@ -18,7 +18,10 @@ class OpenAI final : public Provider {
     return path == "/v1/chat/completions" || path == "/chat/completions";
   }
   std::string_view key_header() const override { return ""; }
-  std::string_view default_key_env() const override { return ""; }
+  std::string_view key_env() const override { return "OPENAI_API_KEY"; }
+  bool key_env_by_default() const override { return false; }
+  std::string_view public_url() const override { return "https://api.openai.com"; }
+  std::string_view default_model() const override { return "gpt-4o-mini"; }
 
   base::StatusOr<base::Conversation> ConversationOf(const json::value& document,
                                                     const Call&) const override {

@@ -66,9 +66,16 @@ class Provider {
   // The header a client of this API sends its key in, besides
   // Authorization: Bearer ("" for none).
   virtual std::string_view key_header() const = 0;
-  // The environment variable an upstream's key is read from when its
-  // configuration names none ("" for none).
-  virtual std::string_view default_key_env() const = 0;
+  // The environment variable the API's own SDKs read their key from
+  // ("OPENAI_API_KEY"), and whether an upstream of this kind reads it when
+  // its configuration names none (Gemini's does; the others send no key
+  // unless told which).
+  virtual std::string_view key_env() const = 0;
+  virtual bool key_env_by_default() const = 0;
+  // The provider's own service, and a small model of it: where `demo`
+  // forwards when only the key is in the environment.
+  virtual std::string_view public_url() const = 0;
+  virtual std::string_view default_model() const = 0;
 
   // The conversation a request document carries, for the classifier.
   virtual base::StatusOr<base::Conversation> ConversationOf(const boost::json::value& document,

@@ -87,7 +87,7 @@ void ReportUsageError(CLI::App& app, const CLI::ParseError& e, std::ostream& err
 
 }  // namespace
 
-int Run(int argc, char** argv) {
+int Run(int argc, char** argv, ServeCommand serve_command) {
   CLI::App app{
       "Firebreak: policy-enforcement proxy for LLM APIs.\n"
       "Classifies the intent of a conversation, evaluates it against a co-signed\n"
@@ -446,10 +446,10 @@ int Run(int argc, char** argv) {
     return RunDashboard(dashboard, std::cout, std::cerr);
   }
   if (*serve_cmd) {
-    return RunServe(serve, std::cout, std::cerr);
+    return serve_command(serve, std::cout, std::cerr);
   }
   if (*demo_cmd) {
-    return RunDemo(demo, std::cin, std::cout, std::cerr);
+    return RunDemo(demo, serve_command, std::cin, std::cout, std::cerr);
   }
   return kExitUsage;
 }

@@ -10,9 +10,9 @@
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/report.h"
 #include "firebreak/cli/scenario.h"
-#include "firebreak/daemon/instance.h"
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/records.h"
+#include "firebreak/instance/instance.h"
 
 namespace firebreak::cli {
 namespace {
@@ -132,12 +132,12 @@ int RunJsonl(const exchange::ActivePolicy& policy, exchange::Gate* gate, std::is
 int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostream& out,
                     std::ostream& err) {
   std::unique_ptr<config::ServerConfig> server =
-      daemon::LoadConfig(options.config, "classify", err);
+      instance::LoadConfig(options.config, "classify", err);
   if (server == nullptr) {
     return kExitUsage;
   }
-  base::StatusOr<daemon::LoadedPolicy> loaded =
-      daemon::LoadActivePolicy(options.policy, {.trust = server->trust, .allow_unsigned = true});
+  base::StatusOr<instance::LoadedPolicy> loaded =
+      instance::LoadActivePolicy(options.policy, {.trust = server->trust, .allow_unsigned = true});
   if (!loaded.ok()) {
     err << loaded.status().message() << '\n';
     return kExitPolicyFailure;
@@ -148,13 +148,13 @@ int RunAuditedJsonl(const ClassifyOptions& options, std::istream& in, std::ostre
   if (!options.durability.empty()) {
     server->audit.durability = options.durability;
   }
-  std::unique_ptr<daemon::Instance> instance = daemon::OpenInstance(
+  std::unique_ptr<instance::Instance> instance = instance::OpenInstance(
       std::move(*server), options.policy, *loaded, "classify --jsonl", {}, err);
   if (instance == nullptr) {
     return kExitUsage;
   }
   const int code = RunJsonl(policy, instance->gate.get(), in, out);
-  return daemon::CloseInstance(*instance, "classify", err) ? code : kExitUsage;
+  return instance::CloseInstance(*instance, "classify", err) ? code : kExitUsage;
 }
 
 }  // namespace

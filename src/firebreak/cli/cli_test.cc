@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "firebreak/api/provider.h"
 #include "firebreak/audit/witness.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/base/test_dir.h"
@@ -237,8 +238,9 @@ TEST_F(CliTest, TestRejectsAMalformedScenarioFile) {
 // Without a terminal the demo prints one line per scenario: pinned, byte for
 // byte, by tests/demo/plain.txt ({digest} is the shipped policy's).
 TEST_F(CliTest, DemoWithoutATerminalPrintsThePinnedPlainLines) {
-  ::unsetenv("OPENAI_API_KEY");  // offline, whatever the machine has
-  ::unsetenv("ANTHROPIC_API_KEY");
+  for (const api::Provider* provider : api::Providers()) {  // offline, whatever the machine has
+    ::unsetenv(std::string(provider->key_env()).c_str());
+  }
   const fs::path config =
       Write("demo.yaml", "trust: " + (kSource / "keys/demo/trust.yaml").string() +
                              "\naudit: {db: " + (dir_ / "audit.db").string() +

@@ -109,7 +109,11 @@ struct ServeOptions {
 };
 // Runs the proxy until SIGINT or SIGTERM, then drains and closes the trail;
 // reloads the policy on SIGHUP, a file change or POST /v1/firebreak/reload.
+// serve_command.cc is linked into the executable, not into this library:
+// the other commands never link the HTTP server, and reach `serve` (as
+// `demo --server` does) through the ServeCommand Run() is given.
 int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err);
+using ServeCommand = int (*)(const ServeOptions& options, std::ostream& out, std::ostream& err);
 
 struct DemoOptions {
   std::string policy = "policies/defense-standard.yaml";
@@ -123,7 +127,8 @@ struct DemoOptions {
   bool exit_when_done = false;
   std::string config = "firebreak.yaml";  // --server: alert targets, upstreams, audit
 };
-int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err);
+int RunDemo(const DemoOptions& options, ServeCommand serve, std::istream& in, std::ostream& out,
+            std::ostream& err);
 
 struct DashboardOptions {
   std::string connect;  // the proxy's base URL

@@ -19,11 +19,11 @@
 #include "firebreak/base/digest.h"
 #include "firebreak/cli/commands.h"
 #include "firebreak/cli/scenario.h"
-#include "firebreak/daemon/instance.h"
-#include "firebreak/daemon/policy_loader.h"
 #include "firebreak/exchange/events.h"
 #include "firebreak/exchange/records.h"
 #include "firebreak/http/client.h"
+#include "firebreak/instance/instance.h"
+#include "firebreak/instance/policy_loader.h"
 #include "firebreak/tui/terminal.h"
 
 namespace firebreak::cli {
@@ -56,19 +56,16 @@ std::optional<Upstream> UpstreamOf(const config::ServerConfig& config) {
       }
     }
     if (up.model.empty()) {
-      up.model = up.api == &api::AnthropicProvider() ? "claude-3-5-haiku-latest"
-                 : up.api == &api::GeminiProvider()  ? "gemini-2.0-flash"
-                                                     : "gpt-4o-mini";
+      up.model = up.api->default_model();
     }
     return up;
   }
-  if (const char* key = std::getenv("OPENAI_API_KEY"); key != nullptr && *key != '\0') {
-    return Upstream{"openai", &api::OpenAIProvider(), "https://api.openai.com", key,
-                    "gpt-4o-mini"};
-  }
-  if (const char* key = std::getenv("ANTHROPIC_API_KEY"); key != nullptr && *key != '\0') {
-    return Upstream{"anthropic", &api::AnthropicProvider(), "https://api.anthropic.com", key,
-                    "claude-3-5-haiku-latest"};
+  for (const api::Provider* provider : api::Providers()) {
+    if (const char* key = std::getenv(std::string(provider->key_env()).c_str());
+        key != nullptr && *key != '\0') {
+      return Upstream{std::string(provider->name()), provider, std::string(provider->public_url()),
+                      key, std::string(provider->default_model())};
+    }
   }
   return std::nullopt;
 }
@@ -92,7 +89,7 @@ std::string Excerpt(std::string text, std::size_t bytes) {
 // an allowed prompt (recording the completion) or say what would happen.
 class Pipeline {
  public:
-  Pipeline(daemon::Instance& instance, const exchange::ActivePolicy& policy,
+  Pipeline(instance::Instance& instance, const exchange::ActivePolicy& policy,
            std::optional<Upstream> upstream)
       : instance_(instance), policy_(policy), upstream_(std::move(upstream)) {}
 
@@ -219,7 +216,7 @@ class Pipeline {
     return outcome;
   }
 
-  daemon::Instance& instance_;
+  instance::Instance& instance_;
   const exchange::ActivePolicy& policy_;
   std::optional<Upstream> upstream_;
 };
@@ -271,7 +268,7 @@ struct Pacing {
 };
 
 int RunDashboardDemo(const DemoOptions& options, const std::vector<Scenario>& scenarios,
-                     Pipeline& pipeline, daemon::Instance& instance, tui::Terminal& terminal) {
+                     Pipeline& pipeline, instance::Instance& instance, tui::Terminal& terminal) {
   tui::Console console(terminal, instance.events->Subscribe(10'000));
   const bool for_enter = !options.fast && !options.auto_advance;
   const std::chrono::milliseconds pause(options.fast ? 1000 : 4000);
@@ -370,7 +367,8 @@ int RunDashboardDemo(const DemoOptions& options, const std::vector<Scenario>& sc
 
 }  // namespace
 
-int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std::ostream& err) {
+int RunDemo(const DemoOptions& options, ServeCommand serve_command, std::istream& in,
+            std::ostream& out, std::ostream& err) {
   if (options.server) {
     // The prototype's server mode: the proxy with the demo policy and the
     // live dashboard. Upstreams come from the config; without one, allowed
@@ -380,15 +378,15 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     serve.policy = options.policy;
     serve.port = options.port;
     serve.dashboard = true;
-    return RunServe(serve, out, err);
+    return serve_command(serve, out, err);
   }
-  std::unique_ptr<config::ServerConfig> config = daemon::LoadConfig(options.config, "demo", err);
+  std::unique_ptr<config::ServerConfig> config = instance::LoadConfig(options.config, "demo", err);
   if (config == nullptr) {
     return kExitUsage;
   }
   // The signatures are checked and shown; the demo runs either way.
-  base::StatusOr<daemon::LoadedPolicy> loaded =
-      daemon::LoadActivePolicy(options.policy, {.trust = config->trust, .allow_unsigned = true});
+  base::StatusOr<instance::LoadedPolicy> loaded =
+      instance::LoadActivePolicy(options.policy, {.trust = config->trust, .allow_unsigned = true});
   if (!loaded.ok()) {
     err << "firebreak demo: " << loaded.status().message() << '\n';
     return kExitPolicyFailure;
@@ -414,9 +412,9 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     }
   }
   err << loaded->warnings;
-  const base::PolicyEvent policy_event = daemon::PolicyEventOf(*loaded, "demo");
-  std::unique_ptr<daemon::Instance> instance =
-      daemon::OpenInstance(*config, options.policy, *loaded, "demo", {}, *log);
+  const base::PolicyEvent policy_event = instance::PolicyEventOf(*loaded, "demo");
+  std::unique_ptr<instance::Instance> instance =
+      instance::OpenInstance(*config, options.policy, *loaded, "demo", {}, *log);
   if (instance == nullptr) {
     if (log != &err) {
       err << "firebreak demo: cannot start; see " << log_path.string() << '\n';
@@ -440,7 +438,8 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
     out << PolicyHeader(policy_event)
         << (pipeline.online() ? "  forwarding allowed prompts to " + pipeline.upstream_name()
                               : std::string("  offline: no upstream is configured (set "
-                                            "OPENAI_API_KEY or ANTHROPIC_API_KEY, or upstreams: "
+                                            "OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY, "
+                                            "or upstreams: "
                                             "in the config), so allowed prompts are not forwarded"))
         << '\n';
     std::map<std::string, int> counts;
@@ -466,7 +465,7 @@ int RunDemo(const DemoOptions& options, std::istream& in, std::ostream& out, std
       }
     }
   }
-  if (!daemon::CloseInstance(*instance, "demo", *log)) {
+  if (!instance::CloseInstance(*instance, "demo", *log)) {
     return kExitUsage;
   }
   return code;

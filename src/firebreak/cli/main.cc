@@ -1,3 +1,7 @@
 #include "firebreak/cli/app.h"
 
-int main(int argc, char** argv) { return firebreak::cli::Run(argc, argv); }
+// The program: every command, `serve` (and with it the HTTP server) given
+// to the command line from here.
+int main(int argc, char** argv) {
+  return firebreak::cli::Run(argc, argv, &firebreak::cli::RunServe);
+}

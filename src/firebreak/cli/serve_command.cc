@@ -59,7 +59,7 @@ int RunServe(const ServeOptions& options, std::ostream& out, std::ostream& err) 
   // Every thread started from here on inherits the mask.
   daemon::BlockDaemonSignals();
 
-  std::unique_ptr<config::ServerConfig> config = daemon::LoadConfig(options.config, "serve", err);
+  std::unique_ptr<config::ServerConfig> config = instance::LoadConfig(options.config, "serve", err);
   if (config == nullptr) {
     return kExitUsage;
   }

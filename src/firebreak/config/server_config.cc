@@ -15,8 +15,10 @@ namespace {
 
 // An upstream without api_key_env: its API's variable (GEMINI_API_KEY), if set.
 void DefaultKey(UpstreamConfig& up) {
-  const std::string_view env = api::ProviderFor(up.type).default_key_env();
-  if (const char* value = env.empty() ? nullptr : std::getenv(std::string(env).c_str());
+  const api::Provider& provider = api::ProviderFor(up.type);
+  const std::string_view env = provider.key_env();
+  if (const char* value =
+          provider.key_env_by_default() ? std::getenv(std::string(env).c_str()) : nullptr;
       value != nullptr && *value != '\0') {
     up.api_key_env = env;
     up.api_key = value;

@@ -84,7 +84,7 @@ Daemon::Daemon(DaemonOptions options, std::ostream& err)
 Daemon::~Daemon() {
   if (!closed_ && instance_ != nullptr) {  // Run never ran
     server_.reset();
-    CloseInstance(*instance_, "serve", err_);
+    instance::CloseInstance(*instance_, "serve", err_);
   }
 }
 
@@ -94,8 +94,8 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
   std::unique_ptr<Daemon> d(new Daemon(std::move(options), err));
   const config::ServerConfig& config = d->options_.config;
   const std::filesystem::path policy_file = config.policy;
-  const PolicyTrust trust{config.trust, d->options_.allow_unsigned};
-  base::StatusOr<LoadedPolicy> loaded = LoadActivePolicy(policy_file, trust);
+  const instance::PolicyTrust trust{config.trust, d->options_.allow_unsigned};
+  base::StatusOr<instance::LoadedPolicy> loaded = instance::LoadActivePolicy(policy_file, trust);
   if (!loaded.ok()) {
     err << "firebreak serve: refusing to start: " << loaded.status().message() << '\n';
     policy_refused = true;
@@ -114,7 +114,7 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
         {"name", u.name}, {"type", api::DialectName(u.type)}, {"base_url", u.base_url}});
   }
   const config::ListenConfig& listen = config.server;
-  d->instance_ = OpenInstance(config, policy_file.string(), *loaded, "serve",
+  d->instance_ = instance::OpenInstance(config, policy_file.string(), *loaded, "serve",
                               {{"listen", listen.address + ":" + std::to_string(listen.port)},
                                {"upstreams", std::move(upstreams)},
                                {"trust", loaded->trust_path},
@@ -123,8 +123,8 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
   if (d->instance_ == nullptr) {
     return nullptr;
   }
-  Instance& instance = *d->instance_;
-  instance.events->Publish(PolicyEventOf(*loaded, "serve"));
+  instance::Instance& instance = *d->instance_;
+  instance.events->Publish(instance::PolicyEventOf(*loaded, "serve"));
   Daemon* self = d.get();
   d->proxy_ = std::make_unique<proxy::Proxy>(proxy::ProxyOptions{
       .config = config,
@@ -157,7 +157,7 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
             self->waiting_.push_back(std::move(done));
             Wake(self->wake_.get());
           }});
-  const std::string signer_summary = SignerSummary(*loaded);
+  const std::string signer_summary = instance::SignerSummary(*loaded);
   const std::string policy_digest = loaded->active->digest;
   d->reloader_ = std::make_unique<Reloader>(
       Reloader::Options{.instance = &instance,
@@ -293,7 +293,7 @@ bool Daemon::Run(std::stop_token stop) {
   serving_ = nullptr;
   server_.reset();
   closed_ = true;
-  const bool closed = CloseInstance(*instance_, "serve", err_);
+  const bool closed = instance::CloseInstance(*instance_, "serve", err_);
   err_ << "firebreak serve: stopped\n";
   return closed;
 }

@@ -17,9 +17,9 @@
 
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
-#include "firebreak/daemon/instance.h"
 #include "firebreak/daemon/reloader.h"
 #include "firebreak/http/server.h"
+#include "firebreak/instance/instance.h"
 #include "firebreak/proxy/proxy.h"
 
 namespace firebreak::daemon {
@@ -73,7 +73,7 @@ class Daemon {
 
   DaemonOptions options_;
   std::ostream& err_;
-  std::unique_ptr<Instance> instance_;
+  std::unique_ptr<instance::Instance> instance_;
   // Reload requests from POST /v1/firebreak/reload, run by the main loop.
   const Fd wake_;
   std::mutex waiting_mu_;

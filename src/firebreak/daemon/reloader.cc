@@ -71,7 +71,7 @@ std::unique_ptr<FileWatch> InotifyWatch(std::ostream& err) {
   return std::make_unique<Inotify>(fd);
 }
 
-Reloader::Reloader(Options options, LoadedPolicy current)
+Reloader::Reloader(Options options, instance::LoadedPolicy current)
     : options_(std::move(options)),
       instance_(*options_.instance),
       err_(*options_.err),
@@ -84,7 +84,8 @@ Reloader::Reloader(Options options, LoadedPolicy current)
 
 proxy::ReloadResult Reloader::Reload(std::string_view trigger) {
   const std::string& digest = current_.active->digest;
-  base::StatusOr<LoadedPolicy> candidate = LoadActivePolicy(options_.policy_file, options_.trust);
+  base::StatusOr<instance::LoadedPolicy> candidate =
+      instance::LoadActivePolicy(options_.policy_file, options_.trust);
   if (candidate.ok()) {
     if (base::Status s = config::CheckAlertTargets(
             instance_.config, exchange::AlertTargetsNamedBy(candidate->active->core->policy()),
@@ -113,11 +114,12 @@ proxy::ReloadResult Reloader::Reload(std::string_view trigger) {
     std::lock_guard lock(mu_);
     in_force_ = candidate->active;
   }
-  instance_.events->Publish(PolicyEventOf(*candidate, "reload (" + std::string(trigger) + ")"));
+  instance_.events->Publish(
+      instance::PolicyEventOf(*candidate, "reload (" + std::string(trigger) + ")"));
   ++reloads_;
   err_ << candidate->warnings << "policy reloaded (" << trigger << "): digest "
        << digest.substr(0, 16) << " -> " << next.digest.substr(0, 16) << ", signed by "
-       << SignerSummary(*candidate) << '\n';
+       << instance::SignerSummary(*candidate) << '\n';
   current_ = std::move(candidate).value();
   if (options_.watch) {
     options_.watch->Watch(Watched());  // the model may be another file now

@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
-#include "firebreak/daemon/instance.h"
-#include "firebreak/daemon/policy_loader.h"
+#include "firebreak/instance/instance.h"
+#include "firebreak/instance/policy_loader.h"
 #include "firebreak/proxy/proxy.h"
 
 namespace firebreak::daemon {
@@ -48,16 +48,17 @@ class Reloader {
   static constexpr std::chrono::milliseconds kSettle{300};
 
   struct Options {
-    Instance* instance = nullptr;  // its log records, its events publish, its config checks
+    instance::Instance* instance =
+        nullptr;  // its log records, its events publish, its config checks
     // Puts the new policy in force (the proxy's SetPolicy).
     std::function<void(std::shared_ptr<const exchange::ActivePolicy>)> swap;
     std::filesystem::path policy_file;
-    PolicyTrust trust;
+    instance::PolicyTrust trust;
     std::unique_ptr<FileWatch> watch;  // null: file changes are not followed
     std::function<Clock::time_point()> now = [] { return Clock::now(); };
     std::ostream* err = nullptr;  // the log; required
   };
-  Reloader(Options options, LoadedPolicy current);
+  Reloader(Options options, instance::LoadedPolicy current);
 
   proxy::ReloadResult Reload(std::string_view trigger);
 
@@ -81,9 +82,9 @@ class Reloader {
   proxy::ReloadResult Refuse(std::string_view trigger, const std::string& reason);
 
   Options options_;
-  Instance& instance_;
+  instance::Instance& instance_;
   std::ostream& err_;
-  LoadedPolicy current_;
+  instance::LoadedPolicy current_;
   std::optional<Clock::time_point> settle_;  // a change waits until then
   mutable std::mutex mu_;                    // in_force_, read by Gauges on any thread
   std::shared_ptr<const exchange::ActivePolicy> in_force_;

@@ -45,7 +45,8 @@ class ReloaderTest : public ::testing::Test {
     for (const char* f : {"defense-standard.yaml", "defense-standard.model"}) {
       fs::copy_file(source / "policies" / f, dir_ / f);
     }
-    base::StatusOr<LoadedPolicy> loaded = LoadActivePolicy(policy_file(), {.allow_unsigned = true});
+    base::StatusOr<instance::LoadedPolicy> loaded =
+        instance::LoadActivePolicy(policy_file(), {.allow_unsigned = true});
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     config::ServerConfig config;
     config.audit.db = dir_ / "audit.db";
@@ -54,7 +55,7 @@ class ReloaderTest : public ::testing::Test {
       config.alert_targets[target] = {target, "webhook", "http://127.0.0.1:9/", {}, {}};
     }
     config.system_alerts = {"trust_safety"};
-    instance_ = OpenInstance(config, policy_file().string(), *loaded, "test", {}, log_);
+    instance_ = instance::OpenInstance(config, policy_file().string(), *loaded, "test", {}, log_);
     ASSERT_NE(instance_, nullptr) << log_.str();
     auto watch = std::make_unique<ScriptedWatch>(&watched_);
     watch_ = watch.get();
@@ -74,7 +75,7 @@ class ReloaderTest : public ::testing::Test {
   void TearDown() override {
     reloader_.reset();
     if (instance_ != nullptr) {
-      CloseInstance(*instance_, "test", log_);
+      instance::CloseInstance(*instance_, "test", log_);
       instance_.reset();
     }
     fs::remove_all(dir_);
@@ -104,7 +105,7 @@ class ReloaderTest : public ::testing::Test {
 
   fs::path dir_;
   std::ostringstream log_;
-  std::unique_ptr<Instance> instance_;
+  std::unique_ptr<instance::Instance> instance_;
   std::set<fs::path> watched_;
   ScriptedWatch* watch_ = nullptr;
   Clock::time_point now_ = Clock::time_point(std::chrono::hours(1));

@@ -2,7 +2,7 @@
 // signed bundle verifies; a bundle whose model changed after signing is
 // refused for its signatures before anything of it is compiled; an unsigned
 // policy loads only with --allow-unsigned.
-#include "firebreak/daemon/policy_loader.h"
+#include "firebreak/instance/policy_loader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 
 #include "firebreak/base/test_dir.h"
 
-namespace firebreak::daemon {
+namespace firebreak::instance {
 namespace {
 
 using ::testing::HasSubstr;
@@ -92,4 +92,4 @@ TEST_F(PolicyLoaderTest, WithoutTrustOnlyAllowUnsignedLoadsAndTheModelIsStillChe
 }
 
 }  // namespace
-}  // namespace firebreak::daemon
+}  // namespace firebreak::instance

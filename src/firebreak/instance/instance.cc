@@ -1,4 +1,4 @@
-#include "firebreak/daemon/instance.h"
+#include "firebreak/instance/instance.h"
 
 #include <boost/json.hpp>
 #include <filesystem>
@@ -7,7 +7,7 @@
 #include "firebreak/base/clock.h"
 #include "firebreak/http/client.h"
 
-namespace firebreak::daemon {
+namespace firebreak::instance {
 
 namespace json = boost::json;
 
@@ -241,4 +241,4 @@ bool CloseInstance(Instance& instance, std::string_view command, std::ostream& e
   return true;
 }
 
-}  // namespace firebreak::daemon
+}  // namespace firebreak::instance

@@ -12,7 +12,7 @@
 #include "firebreak/exchange/decision_core.h"
 #include "firebreak/policy/signature.h"
 
-namespace firebreak::daemon {
+namespace firebreak::instance {
 
 struct PolicyTrust {
   std::filesystem::path trust;  // the trust file; empty: none configured
@@ -41,4 +41,4 @@ std::string SignerSummary(const LoadedPolicy& loaded);
 // against the trust file's party of the same name.
 base::PolicyEvent PolicyEventOf(const LoadedPolicy& loaded, std::string source);
 
-}  // namespace firebreak::daemon
+}  // namespace firebreak::instance

@@ -14,12 +14,12 @@
 #include "firebreak/audit/audit_log.h"
 #include "firebreak/base/event.h"
 #include "firebreak/config/server_config.h"
-#include "firebreak/daemon/policy_loader.h"
 #include "firebreak/exchange/alert_windows.h"
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/gate.h"
+#include "firebreak/instance/policy_loader.h"
 
-namespace firebreak::daemon {
+namespace firebreak::instance {
 
 // Loads the server config: `path` if it exists; the built-in defaults when it
 // is the default name and absent. Errors are printed with `command`.
@@ -60,4 +60,4 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
 // trail cannot close.
 bool CloseInstance(Instance& instance, std::string_view command, std::ostream& err);
 
-}  // namespace firebreak::daemon
+}  // namespace firebreak::instance

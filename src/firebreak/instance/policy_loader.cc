@@ -1,11 +1,11 @@
-#include "firebreak/daemon/policy_loader.h"
+#include "firebreak/instance/policy_loader.h"
 
 #include "firebreak/base/clock.h"
 #include "firebreak/base/digest.h"
 #include "firebreak/policy/bundle.h"
 #include "firebreak/policy/loader.h"
 
-namespace firebreak::daemon {
+namespace firebreak::instance {
 
 base::StatusOr<LoadedPolicy> LoadActivePolicy(const std::filesystem::path& policy_file,
                                               const PolicyTrust& trust) {
@@ -143,4 +143,4 @@ base::PolicyEvent PolicyEventOf(const LoadedPolicy& loaded, std::string source) 
   return e;
 }
 
-}  // namespace firebreak::daemon
+}  // namespace firebreak::instance
