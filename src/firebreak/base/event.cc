@@ -40,7 +40,7 @@ json::object ToJson(const DecisionEvent& e) {
           {"endpoint", e.endpoint},
           {"prompt", e.prompt},
           {"categories", std::move(categories)},
-          {"decision", e.decision},
+          {"decision", EventVerdictName(e.decision)},
           {"rules", Strings(e.rules)},
           {"intent", e.intent},
           {"audit_level", e.audit_level},
@@ -52,7 +52,7 @@ json::object ToJson(const DecisionEvent& e) {
 
 json::object ToJson(const AlertEvent& e) {
   return {{"kind", "alert"}, {"time", e.time_micros}, {"seq", e.seq},     {"severity", e.severity},
-          {"rule", e.rule},  {"target", e.target},    {"state", e.state}, {"detail", e.detail}};
+          {"rule", e.rule},  {"target", e.target},    {"state", AlertDeliveryName(e.state)}, {"detail", e.detail}};
 }
 
 json::object ToJson(const StatusEvent& e) {
@@ -97,7 +97,28 @@ struct Reader {
   }
 };
 
+template <typename Enum, std::size_t N>
+std::optional<Enum> EnumNamed(std::string_view name, const std::string_view (&names)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == name) {
+      return static_cast<Enum>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+constexpr std::string_view kVerdictNames[] = {"ALLOW", "ALLOW_CONSTRAINED", "BLOCK"};
+constexpr std::string_view kDeliveryNames[] = {"queued", "delivered", "retrying"};
+
 }  // namespace
+
+std::string_view EventVerdictName(EventVerdict verdict) {
+  return kVerdictNames[static_cast<int>(verdict)];
+}
+
+std::string_view AlertDeliveryName(AlertDelivery delivery) {
+  return kDeliveryNames[static_cast<int>(delivery)];
+}
 
 std::string_view EventKind(const Event& event) {
   static constexpr std::string_view kKinds[] = {"policy", "decision", "alert", "status"};
@@ -105,7 +126,11 @@ std::string_view EventKind(const Event& event) {
 }
 
 std::string EventJson(const Event& event) {
-  return json::serialize(std::visit([](const auto& e) { return ToJson(e); }, event));
+  json::object out{{"v", kEventVersion}};
+  for (auto& [key, value] : std::visit([](const auto& e) { return ToJson(e); }, event)) {
+    out.emplace(key, std::move(value));
+  }
+  return json::serialize(out);
 }
 
 StatusOr<Event> ParseEvent(std::string_view text) {
@@ -115,6 +140,11 @@ StatusOr<Event> ParseEvent(std::string_view text) {
     return InvalidArgument("an event is a JSON object");
   }
   const Reader r{parsed.get_object()};
+  if (const std::int64_t version = parsed.get_object().contains("v") ? r.Int("v") : 1;
+      version != kEventVersion) {
+    return InvalidArgument("event version " + std::to_string(version) + ": this reader knows " +
+                           std::to_string(kEventVersion) + "; upgrade the dashboard");
+  }
   const std::string kind = r.Text("kind");
   if (kind == "policy") {
     PolicyEvent e{r.Int("time"),
@@ -148,7 +178,12 @@ StatusOr<Event> ParseEvent(std::string_view text) {
         e.categories.push_back({c.Text("id"), c.Number("score")});
       }
     }
-    e.decision = r.Text("decision");
+    const std::optional<EventVerdict> verdict =
+        EnumNamed<EventVerdict>(r.Text("decision"), kVerdictNames);
+    if (!verdict) {
+      return InvalidArgument("unknown decision '" + r.Text("decision") + "' in a decision event");
+    }
+    e.decision = *verdict;
     e.rules = r.Strings("rules");
     e.intent = r.Text("intent");
     e.audit_level = r.Text("audit_level");
@@ -159,8 +194,13 @@ StatusOr<Event> ParseEvent(std::string_view text) {
     return Event(std::move(e));
   }
   if (kind == "alert") {
+    const std::optional<AlertDelivery> state =
+        EnumNamed<AlertDelivery>(r.Text("state"), kDeliveryNames);
+    if (!state) {
+      return InvalidArgument("unknown delivery state '" + r.Text("state") + "' in an alert event");
+    }
     return Event(AlertEvent{r.Int("time"), static_cast<std::uint64_t>(r.Int("seq")),
-                            r.Text("severity"), r.Text("rule"), r.Text("target"), r.Text("state"),
+                            r.Text("severity"), r.Text("rule"), r.Text("target"), *state,
                             r.Text("detail")});
   }
   if (kind == "status") {

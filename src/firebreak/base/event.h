@@ -21,6 +21,17 @@
 
 namespace firebreak::base {
 
+// The version of the events' JSON ("v"): a reader refuses a newer one.
+inline constexpr int kEventVersion = 1;
+
+// What a decision event says was decided (policy::Verdict, for dashboards).
+enum class EventVerdict : std::uint8_t { kAllow, kAllowConstrained, kBlock };
+std::string_view EventVerdictName(EventVerdict verdict);  // ALLOW, ALLOW_CONSTRAINED, BLOCK
+
+// Where an alert's delivery to one target stands.
+enum class AlertDelivery : std::uint8_t { kQueued, kDelivered, kRetrying };
+std::string_view AlertDeliveryName(AlertDelivery delivery);  // queued, delivered, retrying
+
 struct Signatory {
   std::string role;   // the policy's signatories key (the trust file's party name)
   std::string party;  // who that is
@@ -52,7 +63,7 @@ struct DecisionEvent {
   std::string endpoint;
   std::string prompt;                     // the last user message, shortened
   std::vector<CategoryScore> categories;  // detected ones, highest first
-  std::string decision;                   // ALLOW, ALLOW_CONSTRAINED, BLOCK
+  EventVerdict decision = EventVerdict::kBlock;
   std::vector<std::string> rules;
   std::string intent;  // the first detected category, or "unknown"
   std::string audit_level;
@@ -68,7 +79,7 @@ struct AlertEvent {
   std::string severity;
   std::string rule;
   std::string target;
-  std::string state;  // queued, delivered, retrying
+  AlertDelivery state = AlertDelivery::kQueued;
   std::string detail;
 };
 
@@ -80,7 +91,10 @@ struct StatusEvent {
 
 using Event = std::variant<PolicyEvent, DecisionEvent, AlertEvent, StatusEvent>;
 
-// {"kind": "policy"|"decision"|"alert"|"status", ...fields}
+// {"v": 1, "kind": "policy"|"decision"|"alert"|"status", ...fields}. An
+// event without "v" is read as version 1 (proxies before it was written);
+// a newer version, or a decision or delivery state this version does not
+// know, is InvalidArgument.
 std::string EventJson(const Event& event);
 StatusOr<Event> ParseEvent(std::string_view json);
 std::string_view EventKind(const Event& event);

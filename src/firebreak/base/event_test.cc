@@ -1,9 +1,12 @@
 #include "firebreak/base/event.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace firebreak::base {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(EventTest, EveryKindRoundTripsThroughJson) {
   PolicyEvent policy{1,
@@ -21,7 +24,7 @@ TEST(EventTest, EveryKindRoundTripsThroughJson) {
   decision.request_id = "fb-1";
   decision.prompt = "Track every citizen";
   decision.categories = {{"bulk_surveillance", 0.93}};
-  decision.decision = "BLOCK";
+  decision.decision = EventVerdict::kBlock;
   decision.rules = {"block-surveillance"};
   decision.intent = "bulk_surveillance";
   decision.audit_level = "critical";
@@ -29,7 +32,8 @@ TEST(EventTest, EveryKindRoundTripsThroughJson) {
   decision.constraints = {"none"};
   decision.note = "hard block";
   decision.outcome = "blocked";
-  AlertEvent alert{3, 9, "critical", "block-surveillance", "trust_safety", "delivered", ""};
+  AlertEvent alert{3, 9, "critical", "block-surveillance", "trust_safety",
+                   AlertDelivery::kDelivered, ""};
   for (const Event& e :
        {Event(policy), Event(decision), Event(alert), Event(StatusEvent{4, "hi"})}) {
     StatusOr<Event> back = ParseEvent(EventJson(e));
@@ -40,6 +44,24 @@ TEST(EventTest, EveryKindRoundTripsThroughJson) {
   EXPECT_EQ(std::get<PolicyEvent>(*p).signatories[1].state, "missing");
   EXPECT_FALSE(ParseEvent(R"({"kind":"weather"})").ok());
   EXPECT_FALSE(ParseEvent("[1]").ok());
+}
+
+// Events carry their version; a reader reads its own and the unversioned
+// ones of proxies before it, and refuses a newer version or a decision or
+// delivery state it does not know rather than show something else.
+TEST(EventTest, EventsAreVersionedAndTheirEnumsChecked) {
+  const std::string json = EventJson(StatusEvent{1, "hi"});
+  EXPECT_TRUE(json.starts_with(R"({"v":1,"kind":"status")")) << json;
+  EXPECT_TRUE(ParseEvent(R"({"kind":"status","time":1,"text":"hi"})").ok());
+  EXPECT_THAT(ParseEvent(R"({"v":2,"kind":"status","text":"hi"})").status().message(),
+              HasSubstr("event version 2: this reader knows 1"));
+  StatusOr<Event> allow = ParseEvent(R"({"v":1,"kind":"decision","decision":"ALLOW_CONSTRAINED"})");
+  ASSERT_TRUE(allow.ok());
+  EXPECT_EQ(std::get<DecisionEvent>(*allow).decision, EventVerdict::kAllowConstrained);
+  EXPECT_THAT(ParseEvent(R"({"v":1,"kind":"decision","decision":"MAYBE"})").status().message(),
+              HasSubstr("unknown decision 'MAYBE'"));
+  EXPECT_THAT(ParseEvent(R"({"v":1,"kind":"alert","state":"lost"})").status().message(),
+              HasSubstr("unknown delivery state 'lost'"));
 }
 
 TEST(EventTest, ASlowSubscriberLosesItsOldestEventsOnly) {

@@ -102,7 +102,7 @@ class Pipeline {
       base::DecisionEvent failed;
       failed.time_micros = base::UnixMicros();
       failed.request_id = request_id;
-      failed.decision = "BLOCK";
+      failed.decision = base::EventVerdict::kBlock;
       failed.outcome = "refused (fail closed): " + outcome.status().message();
       return failed;
     }
@@ -120,7 +120,7 @@ class Pipeline {
     base::StatusOr<audit::Appended> appended = gate.CommitNow(admission);
     base::DecisionEvent& e = *admission.event;
     if (!appended.ok()) {
-      e.decision = "BLOCK";
+      e.decision = base::EventVerdict::kBlock;
       e.outcome = "refused: the audit trail cannot record it (" + appended.status().message() + ")";
       return e;
     }
@@ -229,7 +229,8 @@ std::string PlainLine(std::size_t n, std::size_t total, const Scenario& s,
   }
   char line[160];
   std::snprintf(line, sizeof(line), "[%zu/%zu] %-11s %-17s %-25s audit %-8s | ", n, total,
-                s.id.c_str(), e.decision.c_str(), rules.empty() ? "-" : rules.c_str(),
+                s.id.c_str(), std::string(base::EventVerdictName(e.decision)).c_str(),
+                rules.empty() ? "-" : rules.c_str(),
                 e.audit_level.c_str());
   return line + e.outcome;
 }
@@ -446,7 +447,7 @@ int RunDemo(const DemoOptions& options, ServeCommand serve_command, std::istream
     for (std::size_t i = 0; i < scenarios->size(); ++i) {
       const Scenario& s = (*scenarios)[i];
       const base::DecisionEvent e = pipeline.Run(s.conversation, "demo-" + s.id);
-      ++counts[e.decision];
+      ++counts[std::string(base::EventVerdictName(e.decision))];
       out << PlainLine(i + 1, scenarios->size(), s, e) << std::endl;
     }
     out << scenarios->size() << " scenarios: " << counts["ALLOW"] << " ALLOW, "
@@ -460,7 +461,8 @@ int RunDemo(const DemoOptions& options, ServeCommand serve_command, std::istream
         ++n;
         const base::DecisionEvent e =
             pipeline.Run(base::SinglePrompt(line), "demo-typed-" + std::to_string(n));
-        out << e.decision << " rule " << (e.rules.empty() ? "-" : e.rules.front()) << "  | "
+        out << base::EventVerdictName(e.decision) << " rule "
+            << (e.rules.empty() ? "-" : e.rules.front()) << "  | "
             << e.outcome << '\n';
       }
     }

@@ -3,6 +3,13 @@
 #include "firebreak/base/clock.h"
 
 namespace firebreak::exchange {
+
+static_assert(static_cast<int>(base::EventVerdict::kAllow) ==
+                  static_cast<int>(policy::Verdict::kAllow) &&
+              static_cast<int>(base::EventVerdict::kAllowConstrained) ==
+                  static_cast<int>(policy::Verdict::kAllowConstrained) &&
+              static_cast<int>(base::EventVerdict::kBlock) ==
+                  static_cast<int>(policy::Verdict::kBlock));
 namespace {
 
 constexpr std::size_t kPromptShown = 600;  // bytes of the prompt an event carries
@@ -49,7 +56,8 @@ base::DecisionEvent DecisionEventOf(const base::Conversation& conversation, cons
     }
   }
   e.intent = e.categories.empty() ? "unknown" : e.categories.front().id;
-  e.decision = policy::VerdictName(d.verdict);
+  // The two enums share their order (a static_assert keeps them so).
+  e.decision = static_cast<base::EventVerdict>(d.verdict);
   for (std::string_view id : d.RuleIds()) {
     e.rules.emplace_back(id);
   }
@@ -72,7 +80,7 @@ std::vector<base::AlertEvent> QueuedAlertEvents(const std::vector<audit::OutboxA
   const std::int64_t now = base::UnixMicros();
   for (const audit::OutboxAlert& a : alerts) {
     out.push_back({now, seq, TextOf(a.payload, "severity"), TextOf(a.payload, "rule"), a.target,
-                   "queued", TextOf(a.payload, "summary")});
+                   base::AlertDelivery::kQueued, TextOf(a.payload, "summary")});
   }
   return out;
 }

@@ -177,7 +177,8 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
     events->Publish(base::AlertEvent{
         base::UnixMicros(),
         seq != nullptr && seq->is_int64() ? static_cast<std::uint64_t>(seq->get_int64()) : 0,
-        text("severity"), text("rule"), alert.target, error.empty() ? "delivered" : "retrying",
+        text("severity"), text("rule"), alert.target,
+        error.empty() ? base::AlertDelivery::kDelivered : base::AlertDelivery::kRetrying,
         error});
   };
   instance->sender = std::make_unique<alert::Sender>(*instance->outbox, std::move(targets).value(),

@@ -10,14 +10,19 @@ namespace {
 constexpr std::size_t kHistory = 500;
 constexpr std::size_t kAlerts = 200;
 
-Style DecisionStyle(std::string_view decision) {
-  if (decision == "ALLOW") {
-    return Style::kAllow;
+Style DecisionStyle(base::EventVerdict decision) {
+  switch (decision) {
+    case base::EventVerdict::kAllow:
+      return Style::kAllow;
+    case base::EventVerdict::kAllowConstrained:
+      return Style::kConstrained;
+    default:
+      return Style::kBlock;
   }
-  if (decision == "ALLOW_CONSTRAINED") {
-    return Style::kConstrained;
-  }
-  return Style::kBlock;
+}
+
+std::string Name(base::EventVerdict decision) {
+  return std::string(base::EventVerdictName(decision));
 }
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator) {
@@ -34,8 +39,15 @@ std::string Score(double score) {
   return buffer;
 }
 
-std::string_view StateMark(std::string_view state) {
-  return state == "delivered" ? "✓" : state == "queued" ? "…" : state == "retrying" ? "↻" : "?";
+std::string_view StateMark(base::AlertDelivery state) {
+  switch (state) {
+    case base::AlertDelivery::kDelivered:
+      return "✓";
+    case base::AlertDelivery::kRetrying:
+      return "↻";
+    default:
+      return "…";
+  }
 }
 
 // Writes `label` dim and `value` in `style` from (row, col) within `width`.
@@ -106,7 +118,7 @@ void DrawRequest(const DashboardState& s, Canvas& c, int top, int left, int heig
   Field(c, row++, x, w, "rule        ", RulesOf(d) + "   seq " + std::to_string(d.seq));
   const int used = c.Put(row, x, "decision    ", Style::kDim, w);
   const int shown =
-      c.Put(row, x + used, " " + d.decision + " ", DecisionStyle(d.decision), w - used);
+      c.Put(row, x + used, " " + Name(d.decision) + " ", DecisionStyle(d.decision), w - used);
   c.Put(row++, x + used + shown, "  audit " + d.audit_level, Style::kDim, w - used - shown);
   if (!d.constraints.empty()) {
     Field(c, row++, x, w, "constraints ", Join(d.constraints, "; "), Style::kConstrained);
@@ -137,7 +149,7 @@ void DrawHistory(const DashboardState& s, const DrawOptions& o, Canvas& c, int t
   for (std::size_t i = s.history.size() - n; i < s.history.size(); ++i, ++row) {
     const base::DecisionEvent& d = s.history[i];
     const std::string values[] = {ClockTime(d.time_micros, o.utc_offset_seconds),
-                                  d.decision,
+                                  Name(d.decision),
                                   d.intent,
                                   RulesOf(d),
                                   d.audit_level,
@@ -168,7 +180,8 @@ void DrawAlerts(const DashboardState& s, const DrawOptions& o, Canvas& c, int to
     for (const auto& [target, state] : a.targets) {
       col += c.Put(row, col, target + " ", Style::kNormal, x + w - col);
       col += c.Put(row, col, std::string(StateMark(state)) + "  ",
-                   state == "delivered" ? Style::kAllow : Style::kConstrained, x + w - col);
+                   state == base::AlertDelivery::kDelivered ? Style::kAllow : Style::kConstrained,
+                   x + w - col);
     }
   }
 }
@@ -223,7 +236,7 @@ void DrawCompact(const DashboardState& s, const DrawOptions& o, Canvas& c) {
   }
   if (s.current) {
     const int used =
-        c.Put(row, 0, s.current->decision + " ", DecisionStyle(s.current->decision), w);
+        c.Put(row, 0, Name(s.current->decision) + " ", DecisionStyle(s.current->decision), w);
     c.Put(row++, used, RulesOf(*s.current) + " " + s.current->prompt, Style::kNormal, w - used);
   }
   const int alerts_row = c.rows() - 2;
@@ -233,7 +246,8 @@ void DrawCompact(const DashboardState& s, const DrawOptions& o, Canvas& c) {
     const base::DecisionEvent& d = s.history[i];
     const int used =
         c.Put(row, 0, ClockTime(d.time_micros, o.utc_offset_seconds) + " ", Style::kDim, w);
-    const int used2 = c.Put(row, used, d.decision + " ", DecisionStyle(d.decision), w - used);
+    const int used2 =
+        c.Put(row, used, Name(d.decision) + " ", DecisionStyle(d.decision), w - used);
     c.Put(row++, used + used2, RulesOf(d), Style::kNormal, w - used - used2);
   }
   if (!s.alerts.empty()) {
@@ -296,7 +310,7 @@ void Draw(const DashboardState& s, const DrawOptions& o, Canvas& c) {
   if (c.rows() < 6 || c.cols() < 30) {
     c.Put(0, 0, "FIREBREAK: the terminal is too small", Style::kWarning);
     if (s.current) {
-      c.Put(1, 0, s.current->decision + " " + RulesOf(*s.current),
+      c.Put(1, 0, Name(s.current->decision) + " " + RulesOf(*s.current),
             DecisionStyle(s.current->decision));
     }
     return;

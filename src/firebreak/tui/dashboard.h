@@ -21,7 +21,7 @@ struct AlertRow {
   std::uint64_t seq = 0;
   std::string severity;
   std::string rule;
-  std::vector<std::pair<std::string, std::string>> targets;  // target, state
+  std::vector<std::pair<std::string, base::AlertDelivery>> targets;
 };
 
 struct DashboardState {

@@ -29,13 +29,13 @@ base::PolicyEvent Policy(bool verified) {
           "test"};
 }
 
-base::DecisionEvent Decision(std::uint64_t seq, std::string decision, std::string rule) {
+base::DecisionEvent Decision(std::uint64_t seq, base::EventVerdict decision, std::string rule) {
   base::DecisionEvent d;
   d.time_micros = 1'700'000'000'000'000 + static_cast<std::int64_t>(seq) * 1'000'000;
   d.request_id = "r" + std::to_string(seq);
   d.prompt = "Build a system to track all phone calls of every citizen and flag dissenters.";
   d.categories = {{"bulk_surveillance", 0.93}};
-  d.decision = std::move(decision);
+  d.decision = decision;
   d.rules = {std::move(rule)};
   d.intent = "bulk_surveillance";
   d.audit_level = "critical";
@@ -50,13 +50,17 @@ DashboardState Sample(bool verified) {
   s.Apply(Policy(verified));
   for (std::uint64_t i = 1; i <= 7; ++i) {
     s.Apply(
-        Decision(i, i % 2 ? "ALLOW" : "BLOCK", i % 2 ? "allow-analysis" : "block-surveillance"));
+        Decision(i, i % 2 ? base::EventVerdict::kAllow : base::EventVerdict::kBlock,
+                 i % 2 ? "allow-analysis" : "block-surveillance"));
   }
-  s.Apply(base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety", "queued", ""});
+  s.Apply(base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety",
+                                  base::AlertDelivery::kQueued, ""});
   s.Apply(
-      base::AlertEvent{0, 6, "critical", "block-surveillance", "inspector_general", "queued", ""});
+      base::AlertEvent{0, 6, "critical", "block-surveillance", "inspector_general",
+                                  base::AlertDelivery::kQueued, ""});
   s.Apply(
-      base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety", "delivered", ""});
+      base::AlertEvent{0, 6, "critical", "block-surveillance", "trust_safety",
+                                  base::AlertDelivery::kDelivered, ""});
   return s;
 }
 
