@@ -45,14 +45,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FB_FUZZ_CHECK(timeout.count() >= 0 && timeout <= kYear, "server timeouts are within a year");
   }
   for (const config::UpstreamConfig& u : c.upstreams) {
-    FB_FUZZ_CHECK(u.type == "openai" || u.type == "anthropic", "an upstream's type is known");
+    FB_FUZZ_CHECK(static_cast<int>(u.type) < firebreak::api::kDialectCount,
+                  "an upstream's type is known");
     for (auto timeout : {u.connect_timeout, u.first_byte_timeout, u.idle_timeout}) {
       FB_FUZZ_CHECK(timeout.count() >= 0 && timeout <= kYear,
                     "upstream timeouts are within a year");
     }
     // The same upstream as a flag is accepted too.
-    FB_FUZZ_CHECK(config::ParseUpstreamFlag(u.type + "=" + u.base_url).ok(),
+    FB_FUZZ_CHECK(
+        config::ParseUpstreamFlag(std::string(firebreak::api::DialectName(u.type)) + "=" + u.base_url)
+            .ok(),
                   "an upstream of the config is a valid --upstream");
+  }
+  if (c.judge) {
+    FB_FUZZ_CHECK(c.judge->timeout.count() > 0 && c.judge->breaker_cool_down <= kYear &&
+                      c.judge->max_in_flight > 0,
+                  "the judge's limits are positive and its cool-down within a year");
   }
   FB_FUZZ_CHECK(c.audit.checkpoint_every > 0 && c.audit.checkpoint_interval.count() > 0 &&
                     c.audit.checkpoint_interval <= kYear,

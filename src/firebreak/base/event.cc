@@ -47,7 +47,8 @@ json::object ToJson(const DecisionEvent& e) {
           {"seq", e.seq},
           {"constraints", Strings(e.constraints)},
           {"note", e.note},
-          {"outcome", e.outcome}};
+          {"outcome", e.outcome},
+          {"judge", e.judge}};
 }
 
 json::object ToJson(const AlertEvent& e) {
@@ -191,6 +192,7 @@ StatusOr<Event> ParseEvent(std::string_view text) {
     e.constraints = r.Strings("constraints");
     e.note = r.Text("note");
     e.outcome = r.Text("outcome");
+    e.judge = r.Text("judge");
     return Event(std::move(e));
   }
   if (kind == "alert") {

@@ -71,6 +71,7 @@ struct DecisionEvent {
   std::vector<std::string> constraints;
   std::string note;     // the rule's note, else its description
   std::string outcome;  // what happened to the request (forwarded, blocked, offline)
+  std::string judge;    // what a judge said, when one was asked; else empty
 };
 
 struct AlertEvent {

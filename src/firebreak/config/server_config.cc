@@ -93,7 +93,8 @@ class Parser {
       return config;
     }
     if (!Map(root, "the config",
-             {"policy", "trust", "server", "upstreams", "principals", "audit", "alerts"})) {
+             {"policy", "trust", "server", "upstreams", "principals", "audit", "alerts",
+              "judge"})) {
       return config;
     }
     if (const YAML::Node n = root["policy"]) {
@@ -193,6 +194,9 @@ class Parser {
     } else {
       config.audit.db = path_.parent_path() / config.audit.db;
     }
+    if (const YAML::Node n = root["judge"]) {
+      ParseJudge(n, config);  // after audit: the cache defaults to beside its database
+    }
     if (const YAML::Node alerts = root["alerts"];
         alerts && Map(alerts, "alerts", {"targets", "system"})) {
       if (const YAML::Node n = alerts["system"]) {
@@ -217,6 +221,64 @@ class Parser {
       }
     }
     return config;
+  }
+
+  void ParseJudge(const YAML::Node& node, ServerConfig& config) {
+    if (!Map(node, "judge",
+             {"type", "base_url", "model", "api_key_env", "timeout_ms", "max_in_flight", "cache",
+              "cache_ttl_seconds", "cache_max_entries", "breaker_failures",
+              "breaker_cool_down_seconds"})) {
+      return;
+    }
+    JudgeConfig& j = config.judge.emplace();
+    if (const YAML::Node n = node["type"];
+        !n || !judge::ParseJudgeType(Scalar(n, "judge.type"), &j.type)) {
+      Error(n ? n : node, "judge.type must be openai, anthropic or llama_guard");
+    }
+    if (const YAML::Node n = node["base_url"]) {
+      j.base_url = Scalar(n, "judge.base_url");
+      if (!j.base_url.starts_with("http://") && !j.base_url.starts_with("https://")) {
+        Error(n, "judge.base_url must start with http:// or https://");
+      }
+    } else {
+      Error(node, "judge needs a base_url");
+    }
+    if (const YAML::Node n = node["model"]) {
+      j.model = Scalar(n, "judge.model");
+    } else {
+      Error(node, "judge needs a model (one the policy's classifier.judge.models accepts)");
+    }
+    if (const YAML::Node n = node["api_key_env"]) {
+      j.api_key_env = Scalar(n, "judge.api_key_env");
+      const char* value = std::getenv(j.api_key_env.c_str());
+      if (value == nullptr || *value == '\0') {
+        Error(n, "judge: environment variable " + j.api_key_env + " is not set");
+      } else {
+        j.api_key = value;
+      }
+    }
+    if (const YAML::Node n = node["timeout_ms"]) {
+      j.timeout = std::chrono::milliseconds(Number<std::int64_t>(n, "judge.timeout_ms", 10'000));
+    }
+    if (const YAML::Node n = node["max_in_flight"]) {
+      j.max_in_flight = Number<int>(n, "judge.max_in_flight", j.max_in_flight);
+    }
+    j.cache = config.audit.db.parent_path() / "judge-cache.db";
+    if (const YAML::Node n = node["cache"]) {
+      j.cache = path_.parent_path() / Scalar(n, "judge.cache");
+    }
+    if (const YAML::Node n = node["cache_ttl_seconds"]) {
+      j.cache_ttl_seconds = Number<std::int64_t>(n, "judge.cache_ttl_seconds", j.cache_ttl_seconds);
+    }
+    if (const YAML::Node n = node["cache_max_entries"]) {
+      j.cache_max_entries = Number<std::int64_t>(n, "judge.cache_max_entries", j.cache_max_entries);
+    }
+    if (const YAML::Node n = node["breaker_failures"]) {
+      j.breaker_failures = Number<int>(n, "judge.breaker_failures", j.breaker_failures);
+    }
+    if (const YAML::Node n = node["breaker_cool_down_seconds"]) {
+      j.breaker_cool_down = Seconds(n, "judge.breaker_cool_down_seconds");
+    }
   }
 
   // A duration in seconds, fractions allowed.

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "firebreak/api/request.h"
 #include "firebreak/base/status.h"
+#include "firebreak/judge/judge.h"
 
 namespace firebreak::config {
 
@@ -101,6 +103,23 @@ struct PrincipalConfig {
   bool admin = false;      // may use the admin endpoints
 };
 
+// The LLM judge (`judge:`), asked what the local classifier is unsure of
+// when the policy lets one decide (policy::JudgeSpec) and accepts its model.
+struct JudgeConfig {
+  judge::JudgeType type = judge::JudgeType::kOpenAI;  // openai | anthropic | llama_guard
+  std::string base_url;                               // the API's origin, before /v1/...
+  std::string model;
+  std::string api_key;  // resolved from api_key_env; never logged
+  std::string api_key_env;
+  std::chrono::milliseconds timeout{10'000};
+  int max_in_flight = 16;  // past it, the uncertain decision takes the defaults
+  std::filesystem::path cache;  // the answers kept; default: judge-cache.db beside the audit db
+  std::int64_t cache_ttl_seconds = 24 * 3600;
+  std::int64_t cache_max_entries = 100'000;
+  int breaker_failures = 5;  // in a row open the breaker ...
+  std::chrono::milliseconds breaker_cool_down{30'000};  // ... for this long
+};
+
 struct ServerConfig {
   std::filesystem::path policy;  // the policy `serve` enforces (flags override)
   // The parties whose signatures a policy needs (policy/signature.h); never
@@ -114,6 +133,7 @@ struct ServerConfig {
   // Targets told about events of the instance itself: audit store failures,
   // refused policies.
   std::vector<std::string> system_alerts;
+  std::optional<JudgeConfig> judge;
 };
 
 // Relative paths resolve against the config file's directory. Environment

@@ -285,6 +285,38 @@ TEST(ServerConfigTest, UpstreamFlag) {
               HasSubstr("openai, anthropic or gemini"));
 }
 
+TEST(ServerConfigTest, TheJudgeSection) {
+  ::setenv("FB_TEST_JUDGE_KEY", "jk", 1);
+  base::StatusOr<ServerConfig> c = ParseServerConfig(R"(
+audit: {db: var/a/audit.db}
+judge: {type: llama_guard, base_url: "http://127.0.0.1:9", model: llama-guard-3-8b,
+        api_key_env: FB_TEST_JUDGE_KEY, timeout_ms: 1500, max_in_flight: 4,
+        breaker_failures: 3, breaker_cool_down_seconds: 2.5}
+)",
+                                                     "/etc/fb/firebreak.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->judge.has_value());
+  EXPECT_EQ(c->judge->type, judge::JudgeType::kLlamaGuard);
+  EXPECT_EQ(c->judge->model, "llama-guard-3-8b");
+  EXPECT_EQ(c->judge->api_key, "jk");
+  EXPECT_EQ(c->judge->timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c->judge->max_in_flight, 4);
+  EXPECT_EQ(c->judge->breaker_failures, 3);
+  EXPECT_EQ(c->judge->breaker_cool_down, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c->judge->cache, "/etc/fb/var/a/judge-cache.db");  // beside the audit database
+  EXPECT_FALSE(ParseServerConfig("audit: {db: a.db}\n", "f.yaml")->judge.has_value());
+  const std::string m =
+      ParseServerConfig("judge: {type: oracle, model: m, base_url: ftp://x}\n", "f.yaml")
+          .status()
+          .message();
+  EXPECT_THAT(m, HasSubstr("judge.type must be openai, anthropic or llama_guard"));
+  EXPECT_THAT(m, HasSubstr("judge.base_url must start with http:// or https://"));
+  EXPECT_THAT(ParseServerConfig("judge: {type: openai, base_url: http://x}\n", "f.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("judge needs a model"));
+}
+
 // An upstream whose config names no api_key_env takes its API's own
 // variable when it is set (GEMINI_API_KEY for gemini); OpenAI and Anthropic
 // have none, so a key in the environment is never sent unasked.

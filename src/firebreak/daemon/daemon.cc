@@ -83,6 +83,7 @@ Daemon::Daemon(DaemonOptions options, std::ostream& err)
 
 Daemon::~Daemon() {
   if (!closed_ && instance_ != nullptr) {  // Run never ran
+    instance_->judge.reset();
     server_.reset();
     instance::CloseInstance(*instance_, "serve", err_);
   }
@@ -156,7 +157,8 @@ std::unique_ptr<Daemon> Daemon::Start(DaemonOptions options, std::ostream& out, 
             }
             self->waiting_.push_back(std::move(done));
             Wake(self->wake_.get());
-          }});
+          },
+      .judge = instance.judge.get()});
   const std::string signer_summary = instance::SignerSummary(*loaded);
   const std::string policy_digest = loaded->active->digest;
   d->reloader_ = std::make_unique<Reloader>(
@@ -290,6 +292,7 @@ bool Daemon::Run(std::stop_token stop) {
   if (cut > 0) {
     err_ << "firebreak serve: " << cut << " exchange(s) cut off at the drain deadline\n";
   }
+  instance_->judge.reset();  // its workers answer into the proxy: gone before it
   serving_ = nullptr;
   server_.reset();
   closed_ = true;

@@ -1,5 +1,6 @@
 #include "firebreak/exchange/decision_core.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -64,27 +65,71 @@ base::StatusOr<std::unique_ptr<DecisionCore>> DecisionCore::Create(
       new DecisionCore(std::move(policy), std::move(classifier).value()));
 }
 
-base::StatusOr<Outcome> DecisionCore::Decide(const base::Conversation& conversation,
-                                             const RequestContext& context) const {
-  base::StatusOr<classify::Classification> classification = classifier_->Classify(conversation);
-  if (!classification.ok()) {
-    return classification.status();
-  }
+namespace {
+
+policy::Decision Evaluate(const policy::PolicySet& policy,
+                          const classify::Classification& classification,
+                          const base::Conversation& conversation, const RequestContext& context) {
   std::vector<policy::DetectedCategory> detected;
-  detected.reserve(classification->scores.size());
-  for (const classify::CategoryScore& s : classification->scores) {
+  detected.reserve(classification.scores.size());
+  for (const classify::CategoryScore& s : classification.scores) {
     if (s.detected) {
       detected.push_back({s.category, s.score, s.detected_whole});
     }
   }
   policy::EvaluationInput input;
   input.detected = detected;
-  input.uncertain = classification->uncertain;
+  input.uncertain = classification.uncertain;
   input.principal = context.principal;
   input.model = conversation.model;
   input.endpoint = context.endpoint;
   input.uninspected = conversation.uninspected;
-  return Outcome{std::move(classification).value(), policy_->Evaluate(input)};
+  return policy.Evaluate(input);
+}
+
+}  // namespace
+
+base::StatusOr<Outcome> DecisionCore::Decide(const base::Conversation& conversation,
+                                             const RequestContext& context) const {
+  base::StatusOr<classify::Classification> classification = classifier_->Classify(conversation);
+  if (!classification.ok()) {
+    return classification.status();
+  }
+  policy::Decision decision = Evaluate(*policy_, *classification, conversation, context);
+  return Outcome{std::move(classification).value(), std::move(decision), std::nullopt};
+}
+
+void DecisionCore::Reconsider(Outcome& outcome, const base::Conversation& conversation,
+                              const RequestContext& context) const {
+  const JudgeNote& judge = *outcome.judge;
+  classify::Classification& c = outcome.classification;
+  if (!judge.failure.empty()) {
+    c.uncertain.push_back("the judge " + judge.model + " gave no verdict (" + judge.failure + ")");
+  } else {
+    c.uncertain.clear();
+    for (const std::pair<std::uint16_t, double>& verdict : judge.verdicts) {
+      const std::uint16_t category = verdict.first;  // captured below: not a structured binding
+      const double confidence = verdict.second;
+      if (category >= classifier_->config().categories.size() ||
+          confidence < classifier_->config().categories[category].threshold) {
+        continue;
+      }
+      auto it = std::find_if(c.scores.begin(), c.scores.end(),
+                             [&](const classify::CategoryScore& s) { return s.category == category; });
+      if (it == c.scores.end()) {
+        c.scores.push_back({.category = category});
+        it = c.scores.end() - 1;
+      }
+      it->score = std::max(it->score, confidence);
+      it->detected = true;
+      it->detected_whole = true;
+    }
+    std::stable_sort(c.scores.begin(), c.scores.end(),
+                     [](const classify::CategoryScore& a, const classify::CategoryScore& b) {
+                       return a.score > b.score;
+                     });
+  }
+  outcome.decision = Evaluate(*policy_, c, conversation, context);
 }
 
 }  // namespace firebreak::exchange

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,9 +18,21 @@
 
 namespace firebreak::exchange {
 
+// What an LLM judge said of an exchange, when one was asked (issue 20).
+struct JudgeNote {
+  std::string model;
+  std::string failure;  // empty: it answered; else its kind (judge::FailureName)
+  std::string detail;   // what failed
+  std::vector<std::pair<std::uint16_t, double>> verdicts;  // category index, confidence
+  bool cache_hit = false;
+  double seconds = 0;
+  std::string answer_sha256;
+};
+
 struct Outcome {
   classify::Classification classification;
   policy::Decision decision;
+  std::optional<JudgeNote> judge;
 };
 
 // Who is asking, for policy `when` conditions.
@@ -42,6 +55,15 @@ class DecisionCore {
   // be classified, e.g. text that is not UTF-8. Unknown intent is a Decision.
   base::StatusOr<Outcome> Decide(const base::Conversation& conversation,
                                  const RequestContext& context = {}) const;
+
+  // Decides again with what a judge said (outcome.judge, set): each
+  // category it names at or above the category's threshold joins the local
+  // detections as stating the intent, and the classification is no longer
+  // uncertain; a category detected locally is never removed. A judge that
+  // failed leaves the classification uncertain, saying so: the defaults
+  // take part, and decide unless the policy says otherwise.
+  void Reconsider(Outcome& outcome, const base::Conversation& conversation,
+                  const RequestContext& context = {}) const;
 
   const policy::PolicySet& policy() const { return *policy_; }
   const std::shared_ptr<const policy::PolicySet>& shared_policy() const { return policy_; }

@@ -1,5 +1,7 @@
 #include "firebreak/exchange/events.h"
 
+#include <cstdio>
+
 #include "firebreak/base/clock.h"
 
 namespace firebreak::exchange {
@@ -71,6 +73,21 @@ base::DecisionEvent DecisionEventOf(const base::Conversation& conversation, cons
     e.note = core.policy().defaults().description;
   }
   e.outcome = std::move(outcome_text);
+  if (outcome.judge) {
+    const JudgeNote& j = *outcome.judge;
+    e.judge = j.model + ": ";
+    if (!j.failure.empty()) {
+      e.judge += "no verdict (" + j.failure + "), the defaults decide";
+    } else if (j.verdicts.empty()) {
+      e.judge += "no category applies";
+    }
+    for (std::size_t i = 0; i < j.verdicts.size() && j.failure.empty(); ++i) {
+      char score[16];
+      std::snprintf(score, sizeof(score), " %.2f", j.verdicts[i].second);
+      e.judge += (i == 0 ? "" : ", ") + core.policy().categories()[j.verdicts[i].first].id + score;
+    }
+    e.judge += j.cache_hit ? " (cached)" : "";
+  }
   return e;
 }
 

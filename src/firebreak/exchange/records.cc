@@ -256,6 +256,26 @@ audit::AuditRecord DecisionRecord(const base::Conversation& conversation, const 
     classification.emplace("uncertain", std::move(uncertain));
   }
   f["classification"] = std::move(classification);
+  if (outcome.judge) {
+    const JudgeNote& j = *outcome.judge;
+    Value::Array verdicts;
+    for (const auto& [category, confidence] : j.verdicts) {
+      verdicts.emplace_back(Value::Object{{"id", policy.categories()[category].id},
+                                          {"confidence", Score(confidence)}});
+    }
+    Value::Object judge{{"model", j.model},
+                        {"cache_hit", j.cache_hit},
+                        {"latency_ms", static_cast<std::int64_t>(j.seconds * 1000)},
+                        {"verdicts", std::move(verdicts)}};
+    if (!j.failure.empty()) {
+      judge.emplace("failure", j.failure);
+      judge.emplace("detail", j.detail);
+    }
+    if (!j.answer_sha256.empty()) {
+      judge.emplace("answer_sha256", j.answer_sha256);
+    }
+    f["judge"] = std::move(judge);
+  }
 
   Value::Array rules;
   for (std::string_view id : d.RuleIds()) {
@@ -369,5 +389,9 @@ audit::AuditRecord LifecycleStartRecord(std::string_view command, std::string_vi
 }
 
 audit::AuditRecord LifecycleStopRecord() { return {"lifecycle.stop", {}}; }
+
+audit::AuditRecord JudgeUnavailableRecord(std::string_view model, std::string_view why) {
+  return {"judge.unavailable", {{"model", model}, {"reason", why}}};
+}
 
 }  // namespace firebreak::exchange

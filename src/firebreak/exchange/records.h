@@ -119,4 +119,8 @@ audit::AuditRecord LifecycleStartRecord(std::string_view command, std::string_vi
                                         audit::Value::Object fields = {});
 audit::AuditRecord LifecycleStopRecord();
 
+// The judge failed too often and is not asked for a cool-down (its
+// breaker opened): uncertain decisions take the defaults meanwhile.
+audit::AuditRecord JudgeUnavailableRecord(std::string_view model, std::string_view why);
+
 }  // namespace firebreak::exchange

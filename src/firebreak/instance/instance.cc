@@ -1,10 +1,12 @@
 #include "firebreak/instance/instance.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <ostream>
 
 #include "firebreak/base/clock.h"
+#include "firebreak/exchange/records.h"
 #include "firebreak/http/client.h"
 
 namespace firebreak::instance {
@@ -48,6 +50,61 @@ bool SameDirectory(const std::filesystem::path& a, const std::filesystem::path& 
   const std::filesystem::path da = std::filesystem::weakly_canonical(a, ec).parent_path();
   const std::filesystem::path db = std::filesystem::weakly_canonical(b, ec).parent_path();
   return da == db;
+}
+
+// The judge the config names, if the policy accepts its model; false (after
+// printing why) when it does not, or its cache cannot be opened.
+bool OpenJudge(Instance& instance, const config::JudgeConfig& j, const LoadedPolicy& policy,
+               std::string_view command, std::ostream& err) {
+  const policy::JudgeSpec& spec = policy.active->core->policy().classifier().judge;
+  if (spec.mode == policy::JudgeSpec::Mode::kOff) {
+    err << "judge: the policy lets no judge decide (classifier.judge); " << j.model
+        << " is not asked\n";
+    return true;
+  }
+  if (std::find(spec.models.begin(), spec.models.end(), j.model) == spec.models.end()) {
+    std::string accepted;
+    for (const std::string& m : spec.models) {
+      accepted += (accepted.empty() ? "" : ", ") + m;
+    }
+    err << "firebreak " << command << ": the judge model '" << j.model
+        << "' is not one the policy accepts (classifier.judge.models: " << accepted << ")\n";
+    return false;
+  }
+  base::StatusOr<std::unique_ptr<judge::Cache>> cache = judge::Cache::Open(
+      {.path = j.cache, .ttl_seconds = j.cache_ttl_seconds, .max_entries = j.cache_max_entries});
+  if (!cache.ok()) {
+    err << "firebreak " << command << ": " << cache.status().message() << '\n';
+    return false;
+  }
+  instance.judge_cache = std::move(cache).value();
+  Instance* self = &instance;
+  instance.judge = std::make_unique<judge::Client>(judge::Client::Options{
+      .type = j.type,
+      .base_url = j.base_url,
+      .model = j.model,
+      .api_key = j.api_key,
+      .timeout = j.timeout,
+      .max_in_flight = j.max_in_flight,
+      .breaker_failures = j.breaker_failures,
+      .breaker_cool_down = j.breaker_cool_down,
+      .cache = instance.judge_cache.get(),
+      .on_open =
+          [self, model = j.model](const std::string& why) {
+            audit::Value::Object payload{{"kind", "judge_unavailable"},
+                                         {"severity", "high"},
+                                         {"summary", why + "; uncertain decisions take the defaults"}};
+            std::vector<audit::OutboxAlert> alerts;
+            for (const std::string& target : self->config.system_alerts) {
+              alerts.push_back({target, payload});
+            }
+            static_cast<void>(
+                self->log->Append(exchange::JudgeUnavailableRecord(model, why), std::move(alerts)));
+          }});
+  err << "judge: " << judge::JudgeTypeName(j.type) << " " << j.model << " at " << j.base_url
+      << " (policy: " << policy::JudgeModeName(spec.mode) << "; cache " << j.cache.string()
+      << ")\n";
+  return true;
 }
 
 }  // namespace
@@ -216,6 +273,9 @@ std::unique_ptr<Instance> OpenInstance(config::ServerConfig config, const std::s
                             .max_text_bytes = config.audit.max_text_bytes,
                             .events = instance->events,
                             .on_audit_failure = instance->on_audit_failure});
+  if (config.judge && !OpenJudge(*instance, *config.judge, loaded, command, err)) {
+    return nullptr;
+  }
   instance->config = std::move(config);
   return instance;
 }

@@ -18,6 +18,8 @@
 #include "firebreak/exchange/audit_outbox.h"
 #include "firebreak/exchange/gate.h"
 #include "firebreak/instance/policy_loader.h"
+#include "firebreak/judge/cache.h"
+#include "firebreak/judge/client.h"
 
 namespace firebreak::instance {
 
@@ -42,6 +44,11 @@ struct Instance {
   std::atomic<std::int64_t> last_failure_alert{0};
   // Every exchange passes it: decided, recorded with its alerts, published.
   std::unique_ptr<exchange::Gate> gate;
+  // The judge the config names (`judge:`), when the policy accepts it; its
+  // answers kept in the cache. Reset before the proxy that asks it goes:
+  // its workers answer into the proxy.
+  std::unique_ptr<judge::Cache> judge_cache;
+  std::unique_ptr<judge::Client> judge;
 };
 
 // Checks the policy's alert targets against the config, opens the audit log

@@ -19,8 +19,8 @@ using Keys = std::vector<std::string_view>;
 const Keys kTopKeys = {"policy",     "categories",    "rules",   "defaults",
                        "classifier", "uninspectable", "alerting"};
 const Keys kMetadataKeys = {"name", "version", "effective", "signatories", "description"};
-const Keys kCategoryKeys = {"id",       "description", "examples", "counter_examples",
-                            "patterns", "keywords",    "threshold"};
+const Keys kCategoryKeys = {"id",       "description", "examples",  "counter_examples",
+                            "patterns", "keywords",    "threshold", "hazards"};
 const Keys kRuleKeys = {"id",          "description", "match_categories",
                         "decision",    "audit",       "requires_human",
                         "constraints", "alerts",      "color",
@@ -28,8 +28,9 @@ const Keys kRuleKeys = {"id",          "description", "match_categories",
 const Keys kWhenKeys = {"principal", "model", "endpoint"};
 const Keys kDefaultsKeys = {"decision", "audit", "alerts", "description"};
 const Keys kUninspectableKeys = {"decision", "audit", "alerts"};
-const Keys kClassifierKeys = {"stages",        "threshold", "pattern_score",
-                              "keyword_score", "model",     "uncertain_margin"};
+const Keys kClassifierKeys = {"stages", "threshold",        "pattern_score", "keyword_score",
+                              "model",  "uncertain_margin", "judge"};
+const Keys kJudgeKeys = {"mode", "models"};
 const Keys kAlertingKeys = {"window_seconds", "max_per_window", "rules"};
 const Keys kAlertRateKeys = {"window_seconds", "max_per_window"};
 constexpr std::int64_t kMaxAlertWindowSeconds = 86'400;
@@ -264,6 +265,9 @@ void Parser::ParseCategory(const YAML::Node& node, std::vector<Category>& out) {
     }
     if (const YAML::Node n = node["counter_examples"]) {
       c.counter_examples = StringList(n, "counter_examples");
+    }
+    if (const YAML::Node n = node["hazards"]) {
+      c.hazards = StringList(n, "hazards");
     }
     if (const YAML::Node n = node["keywords"]) {
       c.keywords = StringList(n, "keywords");
@@ -521,6 +525,26 @@ void Parser::ParseClassifier(const YAML::Node& node, ClassifierSpec& c) {
       } else {
         c.uncertain_margin = *m;
       }
+    }
+  }
+  if (const YAML::Node n = node["judge"]; n && ExpectMap(n, "classifier.judge")) {
+    CheckKeys(n, kJudgeKeys, "classifier.judge");
+    if (const YAML::Node mode = n["mode"]) {
+      const std::string m = String(mode, "classifier.judge.mode").value_or("");
+      if (m == "uncertain") {
+        c.judge.mode = JudgeSpec::Mode::kUncertain;
+      } else if (m == "always") {
+        c.judge.mode = JudgeSpec::Mode::kAlways;
+      } else if (m != "off") {
+        Error(mode.Mark(), "classifier.judge.mode must be off, uncertain or always");
+      }
+    }
+    if (const YAML::Node models = n["models"]) {
+      c.judge.models = StringList(models, "classifier.judge.models");
+    }
+    if (c.judge.mode != JudgeSpec::Mode::kOff && c.judge.models.empty()) {
+      Error(n.Mark(), "classifier.judge names no models: a policy that lets a judge decide "
+                      "names the judge models its signatories accept");
     }
   }
   if (const YAML::Node n = node["model"]) {

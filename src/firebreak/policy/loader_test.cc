@@ -135,6 +135,28 @@ classifier:
   EXPECT_EQ(bulk.patterns.size(), 1u);
 }
 
+// classifier.judge: whether a judge may decide, and the models the
+// signatories accept; a category's Llama Guard hazard codes.
+TEST(LoaderTest, LoadsTheJudgeAndHazardCodes) {
+  const std::string text = Replace(std::string(kMinimal), "    keywords: [dragnet]\n",
+                                   "    keywords: [dragnet]\n    hazards: [S14]\n") +
+                           R"(classifier:
+  judge: {mode: uncertain, models: [gpt-4o-mini, llama-guard-3-8b]}
+)";
+  LoadResult result = Load(text);
+  ASSERT_TRUE(result.ok()) << result.Report();
+  const JudgeSpec& judge = result.policy->classifier().judge;
+  EXPECT_EQ(judge.mode, JudgeSpec::Mode::kUncertain);
+  EXPECT_EQ(judge.models, (std::vector<std::string>{"gpt-4o-mini", "llama-guard-3-8b"}));
+  EXPECT_EQ(result.policy->categories()[1].hazards, std::vector<std::string>{"S14"});
+  EXPECT_EQ(Load(kMinimal).policy->classifier().judge.mode, JudgeSpec::Mode::kOff);
+  ErrorWith(Load(Replace(text, "models: [gpt-4o-mini, llama-guard-3-8b]", "models: []")),
+            "classifier.judge names no models");
+  ErrorWith(Load(Replace(text, "mode: uncertain", "mode: sometimes")),
+            "classifier.judge.mode must be off, uncertain or always");
+  ErrorWith(Load(Replace(text, "judge: {", "judge: {url: x, ")), "unknown key 'url'");
+}
+
 TEST(LoaderTest, UnknownKeyIsAnErrorWithLocationAndSuggestion) {
   LoadResult r = Load(Replace(kMinimal, "    decision: BLOCK", "    decison: BLOCK"));
   Diagnostic d = ErrorWith(r, "unknown key 'decison'");

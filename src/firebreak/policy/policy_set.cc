@@ -55,6 +55,11 @@ void AddUniqueStrings(std::vector<const std::string*>& out, const std::vector<st
 
 }  // namespace
 
+std::string_view JudgeModeName(JudgeSpec::Mode mode) {
+  static constexpr std::string_view kNames[] = {"off", "uncertain", "always"};
+  return kNames[static_cast<int>(mode)];
+}
+
 std::string_view VerdictName(Verdict v) {
   switch (v) {
     case Verdict::kAllow:

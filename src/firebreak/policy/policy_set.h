@@ -47,6 +47,9 @@ struct Category {
   std::vector<std::string> patterns;  // RE2 syntax, validated at load
   std::vector<std::string> keywords;
   std::optional<double> threshold;  // overrides classifier.threshold
+  // Llama Guard hazard codes ("S1") a judge of that kind answers for this
+  // category (classifier.judge).
+  std::vector<std::string> hazards;
   Location location;
 };
 
@@ -101,6 +104,17 @@ struct Uninspectable {
 
 inline constexpr std::string_view kUninspectableRulePrefix = "uninspectable:";
 
+// Whether an LLM judge may decide what the local classifier is unsure of
+// (`classifier.judge`), and which judge models the signatories accept: the
+// server config names the judge, and one the policy does not accept is a
+// start-up error.
+struct JudgeSpec {
+  enum class Mode : std::uint8_t { kOff, kUncertain, kAlways };
+  Mode mode = Mode::kOff;
+  std::vector<std::string> models;
+};
+std::string_view JudgeModeName(JudgeSpec::Mode mode);  // off, uncertain, always
+
 struct ClassifierSpec {
   bool patterns = true;  // stage 1
   bool model = true;     // stage 2 (only when model_file is set)
@@ -112,6 +126,7 @@ struct ClassifierSpec {
   double uncertain_margin = 0;
   std::filesystem::path model_file;  // absolute; empty when the policy has no model
   std::string model_file_as_written;
+  JudgeSpec judge;
 };
 
 // How often one rule's alerts reach each target (`alerting:`, optional):

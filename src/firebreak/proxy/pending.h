@@ -3,6 +3,7 @@
 // its completion, and the helpers every file answers with.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,16 @@ http::Reply JsonReply(int status, std::string body);
 // An error in the shape of `api`'s API.
 http::Reply ErrorFor(const api::Provider& api, int status, std::string_view message,
                      std::string_view code);
+
+// What Decide read and decided, kept while a judge is asked (Conclude).
+struct Proxy::Decided {
+  http::ServerRequest request;
+  boost::json::value document;
+  base::Conversation conversation;
+  exchange::Outcome outcome;
+  const Principal* principal = nullptr;
+  Clock::time_point start;
+};
 
 // One exchange, from its decision to its completion.
 struct Proxy::Pending {
@@ -51,6 +62,7 @@ struct Proxy::Pending {
   std::optional<http::UpstreamRequest> forward;
   const config::UpstreamConfig* upstream = nullptr;
   exchange::Admission admission;  // the record that must be committed first
+  std::unique_ptr<Decided> decided;  // from the decision until it is concluded
 };
 
 }  // namespace firebreak::proxy

@@ -94,47 +94,6 @@ Result ResultOf(policy::Verdict verdict) {
   }
 }
 
-// The API key a client presented: `Authorization: Bearer KEY` (the scheme
-// in any case, RFC 9110 §11.1, any spaces before the key), else the header
-// an API's clients send it in (`x-api-key`, `x-goog-api-key`). An
-// Authorization header that holds no Bearer key is `malformed` unless such
-// a header gives one.
-struct PresentedKey {
-  std::string_view key;
-  bool malformed = false;
-};
-
-PresentedKey KeyOf(const http::Headers& headers) {
-  std::string_view api_key;
-  for (const api::Provider* provider : api::Providers()) {
-    if (!provider->key_header().empty() && api_key.empty()) {
-      api_key = http::FindHeader(headers, provider->key_header());
-    }
-  }
-  std::string_view auth = http::FindHeader(headers, "authorization");
-  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
-  while (!auth.empty() && blank(auth.back())) {
-    auth.remove_suffix(1);
-  }
-  if (auth.empty()) {
-    return {api_key};
-  }
-  constexpr std::string_view kScheme = "bearer";
-  const bool bearer = auth.size() > kScheme.size() && blank(auth[kScheme.size()]) &&
-                      std::equal(kScheme.begin(), kScheme.end(), auth.begin(),
-                                 [](char a, char b) { return a == (b | 0x20); });
-  if (bearer) {
-    std::string_view key = auth.substr(kScheme.size());
-    while (!key.empty() && blank(key.front())) {
-      key.remove_prefix(1);
-    }
-    if (!key.empty() && std::none_of(key.begin(), key.end(), blank)) {
-      return {key};
-    }
-  }
-  return api_key.empty() ? PresentedKey{{}, true} : PresentedKey{api_key};
-}
-
 }  // namespace
 
 http::Reply JsonReply(int status, std::string body) {
@@ -296,6 +255,9 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
         }
       }
       std::string gauges = options_.gate->MetricsText();
+      if (options_.judge != nullptr) {
+        gauges += options_.judge->MetricsText();
+      }
       if (options_.gauges) {
         gauges += options_.gauges();
       }
@@ -354,25 +316,6 @@ void Proxy::Handle(http::ServerRequest&& request, std::shared_ptr<http::Exchange
   }
   const Route route = p->route;
   Decide(route, request, *principal, std::move(p));
-}
-
-const Proxy::Principal* Proxy::Authenticate(const http::Headers& headers,
-                                            std::string& refusal) const {
-  const PresentedKey presented = KeyOf(headers);
-  if (presented.malformed) {
-    refusal = "malformed Authorization header: send Authorization: Bearer KEY or x-api-key: KEY";
-    return nullptr;
-  }
-  if (presented.key.empty()) {
-    refusal = "missing API key: send Authorization: Bearer KEY or x-api-key: KEY";
-    return nullptr;
-  }
-  auto it = principals_.find(base::ToHex(base::Sha256Of(presented.key)));
-  if (it == principals_.end()) {
-    refusal = "unknown API key";
-    return nullptr;
-  }
-  return &it->second;
 }
 
 void Proxy::Reload(std::shared_ptr<Pending> p) {
@@ -447,7 +390,6 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
     Refuse(std::move(p), exchange::Failure::kPolicyUnavailable, "no policy is loaded");
     return;
   }
-  const exchange::DecisionCore& core = *p->policy->core;
   const exchange::Caller caller{.request_id = p->request_id,
                                 .principal = principal.id,
                                 .endpoint = RouteName(route, p->api->dialect()),
@@ -459,6 +401,27 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
            "cannot classify the conversation: " + outcome.status().message());
     return;
   }
+  p->decided = std::make_unique<Decided>(Decided{std::move(request), std::move(document).value(),
+                                                 std::move(conversation).value(),
+                                                 std::move(outcome).value(), &principal,
+                                                 decide_start});
+  Judge(std::move(p));  // judge_step.cc: asks, when the policy wants it; then concludes
+}
+
+// The decision made (and a judge heard): the answer or the forward, the
+// record, and the commit that lets it take effect.
+void Proxy::Conclude(std::shared_ptr<Pending> p) {
+  Decided& decided = *p->decided;
+  const Route route = p->route;
+  http::ServerRequest& request = decided.request;
+  const base::Conversation* conversation = &decided.conversation;
+  const exchange::Outcome* outcome = &decided.outcome;
+  const exchange::DecisionCore& core = *p->policy->core;
+  const exchange::Caller caller{.request_id = p->request_id,
+                                .principal = decided.principal->id,
+                                .endpoint = RouteName(route, p->api->dialect()),
+                                .attributes = &decided.principal->attributes};
+  const Clock::time_point decide_start = decided.start;
   const policy::Decision& decision = outcome->decision;
   p->result = ResultOf(decision.verdict);
   p->decision = policy::VerdictName(decision.verdict);
@@ -505,7 +468,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
                         "no upstream is configured for model '" + conversation->model + "'");
     } else {
       base::StatusOr<http::UpstreamRequest> forward =
-          ForwardOf(*p, request, *document, decision,
+          ForwardOf(*p, request, decided.document, decision,
                     {.model = conversation->model, .stream = conversation->stream});
       if (forward.ok()) {
         p->forward = std::move(forward).value();
@@ -532,6 +495,7 @@ void Proxy::Decide(Route route, http::ServerRequest& request, const Principal& p
   }
   p->admission = options_.gate->Admit(*p->policy, *conversation, *outcome, caller, p->refused,
                                       std::move(outcome_text));
+  p->decided.reset();  // the request, its reading and the outcome are recorded or forwarded
   Commit(std::move(p));
 }
 

@@ -23,6 +23,7 @@
 #include "firebreak/exchange/failure.h"
 #include "firebreak/exchange/gate.h"
 #include "firebreak/http/server.h"
+#include "firebreak/judge/client.h"
 #include "firebreak/proxy/metrics.h"
 
 namespace firebreak::proxy {
@@ -53,6 +54,9 @@ struct ProxyOptions {
   // POST /v1/firebreak/reload (admins): asks for a reload and is told, on
   // any thread, how it went. Unset: the endpoint answers 501.
   std::function<void(ReloadDone)> reload;
+  // The judge the config names (optional): asked what the local classifier
+  // is unsure of, when the policy in force accepts its model.
+  judge::Client* judge = nullptr;
 };
 
 class Proxy {
@@ -81,13 +85,19 @@ class Proxy {
 
  private:
   struct Pending;  // pending.h
+  struct Decided;  // pending.h
   class Relay;     // relay.cc
   // The relay of an allowed exchange's answer (relay.cc).
   std::unique_ptr<http::Relay> MakeRelay(std::shared_ptr<Pending> pending);
+  // Reads and classifies the request; then, with the judge's answer when
+  // the policy wants one (judge_step.cc), concludes it.
   void Decide(Route route, http::ServerRequest& request, const Principal& principal,
               std::shared_ptr<Pending> pending);
+  bool JudgeWanted(const exchange::ActivePolicy& policy, const exchange::Outcome& outcome) const;
+  void Judge(std::shared_ptr<Pending> pending);
+  void Conclude(std::shared_ptr<Pending> pending);
   // The principal the request's API key names (principals configured);
-  // null, with why in `refusal`, when it names none (a 401).
+  // null, with why in `refusal`, when it names none (a 401). auth.cc.
   const Principal* Authenticate(const http::Headers& headers, std::string& refusal) const;
   void AddHeaders(const Pending& pending, http::Headers& headers) const;
   base::StatusOr<http::UpstreamRequest> ForwardOf(const Pending& pending,

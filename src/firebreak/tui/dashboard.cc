@@ -102,8 +102,9 @@ void DrawRequest(const DashboardState& s, Canvas& c, int top, int left, int heig
   }
   const base::DecisionEvent& d = *s.current;
   const int inner = height - 2;
-  // Fixed lines below the prompt: intent, rule, decision, constraints/note, outcome.
-  const int fixed = 5;
+  // Fixed lines below the prompt: intent, rule, the judge's (when one was
+  // asked), decision, constraints/note, outcome.
+  const int fixed = d.judge.empty() ? 5 : 6;
   int row = top + 1;
   bool first = true;
   for (const std::string& line : Wrap(d.prompt, w - 1, std::max(1, inner - fixed))) {
@@ -116,6 +117,9 @@ void DrawRequest(const DashboardState& s, Canvas& c, int top, int left, int heig
   }
   Field(c, row++, x, w, "intent      ", categories.empty() ? "unknown (no category)" : categories);
   Field(c, row++, x, w, "rule        ", RulesOf(d) + "   seq " + std::to_string(d.seq));
+  if (!d.judge.empty()) {
+    Field(c, row++, x, w, "judge       ", d.judge);
+  }
   const int used = c.Put(row, x, "decision    ", Style::kDim, w);
   const int shown =
       c.Put(row, x + used, " " + Name(d.decision) + " ", DecisionStyle(d.decision), w - used);

@@ -64,6 +64,17 @@ DashboardState Sample(bool verified) {
   return s;
 }
 
+// What a judge said shows in the request panel, under the rule.
+TEST(DashboardTest, TheRequestPanelSaysWhatTheJudgeSaid) {
+  DashboardState s = Sample(true);
+  base::DecisionEvent d = Decision(8, base::EventVerdict::kAllow, "allow-analysis");
+  d.judge = "gpt-4o-mini: summarization 0.90 (cached)";
+  s.Apply(d);
+  Canvas c(30, 100);
+  Draw(s, {}, c);
+  EXPECT_THAT(Screen(c), HasSubstr("judge       gpt-4o-mini: summarization 0.90 (cached)"));
+}
+
 TEST(DashboardTest, FourPanelsFitIn80x24) {
   Canvas c(24, 80);
   Draw(Sample(true), {.footer = "q quit"}, c);
