@@ -27,16 +27,6 @@
 namespace firebreak::api {
 
 namespace json = boost::json;
-using Keys = std::initializer_list<std::string_view>;
-
-namespace {
-
-std::string Member(std::string_view prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-}
-
-}  // namespace
-
 // A field name as a case-insensitive decoder compares it: ASCII case folded,
 // and the two non-ASCII letters that Unicode simple case folding maps onto
 // ASCII ones (U+017F long s, U+212A Kelvin sign), as Go's encoding/json does.
@@ -56,19 +46,6 @@ std::string FoldedName(std::string_view name) {
   }
   return out;
 }
-
-namespace {
-
-bool Contains(Keys keys, std::string_view key) {
-  for (std::string_view k : keys) {
-    if (k == key) {
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
 
 // Appends `text` to `out`, newline-separated.
 void AppendLine(std::string& out, std::string_view text) {

@@ -7,10 +7,13 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "firebreak/api/request.h"
+#include "firebreak/api/translate.h"
 
 namespace firebreak::api {
 
@@ -42,6 +45,41 @@ std::string NeutralChunk(std::string_view id, std::string_view model, boost::jso
 std::string NeutralUsageChunk(std::string_view id, std::string_view model,
                               boost::json::object usage);
 std::string NeutralStreamError(std::string_view message, std::string_view type = "api_error");
+
+// A spoke's stream toward the hub: what it writes is a neutral stream, with
+// the message's id and model on every chunk. A stream that closes before its
+// end (finished_) was cut short, and the client is told so rather than given
+// a clean ending.
+class NeutralStreamWriter : public StreamTranslator {
+ public:
+  std::string Finish() override;
+
+ protected:
+  std::string Chunk(boost::json::object delta, boost::json::value finish_reason) {
+    return NeutralChunk(id_, model_, std::move(delta), std::move(finish_reason));
+  }
+
+  bool finished_ = false;
+  std::string id_;
+  std::string model_;
+};
+
+// "messages[3].content": a field of an object, as the client wrote the
+// request ("content" alone at the top).
+inline std::string Member(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+// Field names a reader accounts for.
+using Keys = std::initializer_list<std::string_view>;
+inline bool Contains(Keys keys, std::string_view key) {
+  for (std::string_view k : keys) {
+    if (k == key) {
+      return true;
+    }
+  }
+  return false;
+}
 
 // "messages[3]": where an error is, as the client wrote the request.
 inline std::string Index(std::string_view prefix, std::size_t index) {

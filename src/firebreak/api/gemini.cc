@@ -28,7 +28,6 @@ namespace {
 
 namespace json = boost::json;
 using Status = base::Status;
-using Keys = std::initializer_list<std::string_view>;
 
 // ---- Field names ------------------------------------------------------------
 
@@ -85,19 +84,6 @@ std::string_view FindString(const json::object& o, std::string_view camel,
                             std::string_view fallback = "") {
   const json::value* v = Find(o, camel);
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : fallback;
-}
-
-std::string Member(std::string_view prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-}
-
-bool Contains(Keys keys, std::string_view key) {
-  for (std::string_view k : keys) {
-    if (k == key) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // Inline data as bytes: proto3 JSON bytes are base64, standard or URL-safe,
@@ -1288,7 +1274,7 @@ std::string Data(const json::object& data) { return FormatSse({{}, json::seriali
 // Upstream Gemini chunks, neutral chunks out. A Gemini stream has no end
 // marker: the chunk with a finishReason is the last one, and a stream that
 // closes before it was cut short.
-class GeminiToNeutralStream : public StreamTranslator {
+class GeminiToNeutralStream : public NeutralStreamWriter {
  public:
   std::string Feed(const SseEvent& event) override {
     if (finished_) {
@@ -1342,25 +1328,10 @@ class GeminiToNeutralStream : public StreamTranslator {
     return out;
   }
 
-  std::string Finish() override {
-    if (finished_) {
-      return {};
-    }
-    finished_ = true;
-    return NeutralStreamError("the upstream stream ended early");
-  }
-
  private:
-  std::string Chunk(json::object delta, json::value finish_reason) {
-    return NeutralChunk(id_, model_, std::move(delta), std::move(finish_reason));
-  }
-
   bool started_ = false;
-  bool finished_ = false;
   bool calls_ = false;
   int next_call_ = 0;
-  std::string id_;
-  std::string model_;
   json::object usage_;
 };
 

@@ -302,6 +302,14 @@ std::string NeutralUsageChunk(std::string_view id, std::string_view model, json:
                      {"usage", std::move(usage)}});
 }
 
+std::string NeutralStreamWriter::Finish() {
+  if (finished_) {
+    return {};
+  }
+  finished_ = true;
+  return NeutralStreamError("the upstream stream ended early");
+}
+
 std::string NeutralStreamError(std::string_view message, std::string_view type) {
   return OpenAIData({{"error", json::object{{"message", message},
                                             {"type", type},
@@ -419,8 +427,8 @@ class AnthropicFromOpenAIStream : public StreamTranslator {
   std::int64_t output_tokens_ = 0;
 };
 
-// Upstream Anthropic events, client OpenAI chunks.
-class OpenAIFromAnthropicStream : public StreamTranslator {
+// Upstream Anthropic events, client OpenAI chunks; the end is message_stop.
+class OpenAIFromAnthropicStream : public NeutralStreamWriter {
  public:
   std::string Feed(const SseEvent& event) override {
     if (finished_) {
@@ -477,24 +485,7 @@ class OpenAIFromAnthropicStream : public StreamTranslator {
     return {};
   }
 
-  // A stream that ends without message_stop was cut short: say so rather
-  // than close it as if it were complete.
-  std::string Finish() override {
-    if (finished_) {
-      return {};
-    }
-    finished_ = true;
-    return NeutralStreamError("the upstream stream ended early");
-  }
-
  private:
-  std::string Chunk(json::object delta, json::value finish_reason) {
-    return NeutralChunk(id_, model_, std::move(delta), std::move(finish_reason));
-  }
-
-  bool finished_ = false;
-  std::string id_;
-  std::string model_;
   std::string finish_reason_ = "stop";
   std::int64_t input_tokens_ = 0;
   std::int64_t output_tokens_ = 0;
